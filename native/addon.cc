@@ -1,9 +1,76 @@
-// Placeholder module init; replaced by the socket/decoder addon.
+// Module entry: the UdpSocket class, the batch header decoder and CRC32C.
+// See docs/native.md for the JavaScript-facing contract of each export.
 #include <napi.h>
 
-static Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("version", Napi::Number::New(env, 1));
+#include "crc32c.h"
+#include "header.h"
+#include "socket.h"
+#include "typed.h"
+#include "udp_socket.h"
+
+namespace blipcast {
+namespace {
+
+// decodeHeaders(buffer, offsets, lengths, count, out): validates and decodes the
+// header of datagrams 0..count-1 (buffer[offsets[i], offsets[i] + lengths[i]))
+// into out[8 * i .. 8 * i + 8) (layout in header.h). Returns how many were OK,
+// or -EINVAL when an argument has the wrong type or is too short for `count`.
+Napi::Value DecodeHeaders(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint8_t* buf;
+  size_t buf_size, n_offsets, n_lengths, n_out;
+  uint32_t *offsets, *lengths, *out;
+  const int64_t count = int_arg(info[3], 0x100000000LL, -1);
+  if (!borrow_bytes(info[0], &buf, &buf_size) || !borrow_u32(info[1], &offsets, &n_offsets) ||
+      !borrow_u32(info[2], &lengths, &n_lengths) || !borrow_u32(info[4], &out, &n_out) || count < 0 ||
+      n_offsets < static_cast<size_t>(count) || n_lengths < static_cast<size_t>(count) ||
+      n_out / kDecodedWords < static_cast<size_t>(count)) {
+    return Napi::Number::New(env, -EINVAL);
+  }
+  return Napi::Number::New(env, decode_header_batch(buf, buf_size, offsets, lengths, static_cast<uint32_t>(count), out));
+}
+
+// crc32c(bytes, crc = 0, portable = false): CRC32C continued from `crc`;
+// `portable` forces the table implementation (for tests).
+Napi::Value Crc32c(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint8_t* data;
+  size_t size;
+  if (!borrow_bytes(info[0], &data, &size)) {
+    Napi::TypeError::New(env, "crc32c expects a Uint8Array").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const uint32_t crc = static_cast<uint32_t>(int_arg(info[1], 0x100000000LL, 0));
+  const bool portable = info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+  return Napi::Number::New(env, portable ? crc32c_update_table(crc, data, size) : crc32c_update(crc, data, size));
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("UdpSocket", UdpSocket::Define(env));
+  exports.Set("decodeHeaders", Napi::Function::New<DecodeHeaders>(env, "decodeHeaders"));
+  exports.Set("crc32c", Napi::Function::New<Crc32c>(env, "crc32c"));
+  exports.Set("crc32cImplementation", Napi::String::New(env, crc32c_implementation()));
+#if defined(__linux__)
+  exports.Set("platformSupported", Napi::Boolean::New(env, true));
+#else
+  exports.Set("platformSupported", Napi::Boolean::New(env, false));
+#endif
+  Napi::Object layout = Napi::Object::New(env);
+  layout.Set("addrSlotBytes", Napi::Number::New(env, kAddrSlotBytes));
+  layout.Set("addrSourceOffset", Napi::Number::New(env, kAddrSourceOffset));
+  layout.Set("addrDestinationOffset", Napi::Number::New(env, kAddrDestinationOffset));
+  layout.Set("flagHasDestination", Napi::Number::New(env, kFlagHasDestination));
+  layout.Set("flagControlTruncated", Napi::Number::New(env, kFlagControlTruncated));
+  layout.Set("decodedWords", Napi::Number::New(env, kDecodedWords));
+  layout.Set("maxSlots", Napi::Number::New(env, 1024));
+  exports.Set("layout", layout);
+  exports.Set("abiVersion", Napi::Number::New(env, 1));
   return exports;
 }
 
-NODE_API_MODULE(blipcast, Init)
+}  // namespace
+}  // namespace blipcast
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return blipcast::Init(env, exports); }
+
+NODE_API_MODULE(blipcast, InitModule)

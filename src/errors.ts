@@ -110,3 +110,17 @@ export function errnoName(errno: number): string {
   }
   return errnoNames.get(Math.abs(errno)) ?? `E${Math.abs(errno)}`;
 }
+
+/**
+ * An operation was stopped through its AbortSignal; `cause` is the signal's
+ * reason. Shaped like Node's own AbortError (`name` 'AbortError', `code`
+ * 'ABORT_ERR') so that code written for Node's APIs recognizes it. Whatever
+ * the operation had opened was closed.
+ */
+export class AbortError extends Error {
+  readonly code = 'ABORT_ERR';
+  constructor(message = 'The operation was aborted', options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AbortError';
+  }
+}

@@ -1,0 +1,324 @@
+#include "socket.h"
+
+#include <cstring>
+
+#include "errors.h"
+
+#if defined(__linux__)
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#endif
+
+namespace blipcast {
+
+#if defined(__linux__)
+
+namespace {
+
+// Ancillary space per slot: IPV6_PKTINFO (the larger pktinfo) + the SO_RXQ_OVFL u32, with room to spare.
+constexpr size_t kControlBytes = 128;
+
+int set_int(int fd, int level, int name, int value) {
+  return setsockopt(fd, level, name, &value, sizeof value) == 0 ? 0 : neg_errno();
+}
+
+int get_int(int fd, int level, int name) {
+  int value = 0;
+  socklen_t len = sizeof value;
+  return getsockopt(fd, level, name, &value, &len) == 0 ? value : neg_errno();
+}
+
+bool has_text(const char* s) { return s != nullptr && s[0] != '\0'; }
+
+// Fills a sockaddr_storage for MCAST_* group_req/group_source_req.
+int fill_storage(int family, const char* address, sockaddr_storage* out) {
+  std::memset(out, 0, sizeof *out);
+  if (family == 4) {
+    auto* sin = reinterpret_cast<sockaddr_in*>(out);
+    sin->sin_family = AF_INET;
+    return inet_pton(AF_INET, address, &sin->sin_addr) == 1 ? 0 : -EINVAL;
+  }
+  auto* sin6 = reinterpret_cast<sockaddr_in6*>(out);
+  sin6->sin6_family = AF_INET6;
+  return inet_pton(AF_INET6, address, &sin6->sin6_addr) == 1 ? 0 : -EINVAL;
+}
+
+struct Scratch {
+  mmsghdr* msgs;
+  iovec* iov;
+  uint8_t* control;
+};
+
+Scratch scratch_of(RecvRing& ring) {
+  uint8_t* base = ring.scratch.data();
+  Scratch s;
+  s.msgs = reinterpret_cast<mmsghdr*>(base);
+  s.iov = reinterpret_cast<iovec*>(base + sizeof(mmsghdr) * ring.slot_count);
+  s.control = base + (sizeof(mmsghdr) + sizeof(iovec)) * ring.slot_count;
+  return s;
+}
+
+}  // namespace
+
+int make_endpoint(int family, const char* address, uint16_t port, uint32_t scope_id, Endpoint* out) {
+  std::memset(&out->addr, 0, sizeof out->addr);
+  if (family == 4) {
+    auto* sin = reinterpret_cast<sockaddr_in*>(&out->addr);
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(port);
+    if (inet_pton(AF_INET, address, &sin->sin_addr) != 1) return -EINVAL;
+    out->len = sizeof(sockaddr_in);
+    return 0;
+  }
+  if (family == 6) {
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&out->addr);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(port);
+    sin6->sin6_scope_id = scope_id;
+    if (inet_pton(AF_INET6, address, &sin6->sin6_addr) != 1) return -EINVAL;
+    out->len = sizeof(sockaddr_in6);
+    return 0;
+  }
+  return -EAFNOSUPPORT;
+}
+
+int udp_open(int family) {
+  if (family != 4 && family != 6) return -EAFNOSUPPORT;
+  int fd = socket(family == 4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
+  return fd >= 0 ? fd : neg_errno();
+}
+
+int udp_close(int fd) { return close(fd) == 0 ? 0 : neg_errno(); }
+
+int udp_set_reuse(int fd) {
+  int r = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+  if (r < 0) return r;
+  return set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1);
+}
+
+int udp_set_v6only(int fd) { return set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1); }
+
+int udp_bind(int fd, const Endpoint& local) {
+  return bind(fd, reinterpret_cast<const sockaddr*>(&local.addr), local.len) == 0 ? 0 : neg_errno();
+}
+
+int udp_local_port(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return neg_errno();
+  if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+  return -EAFNOSUPPORT;
+}
+
+int udp_set_multicast_all(int fd, int family, bool on) {
+  if (family == 4) return set_int(fd, IPPROTO_IP, IP_MULTICAST_ALL, on ? 1 : 0);
+#ifdef IPV6_MULTICAST_ALL
+  return set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_ALL, on ? 1 : 0);
+#else
+  return -ENOPROTOOPT;
+#endif
+}
+
+int udp_set_multicast_interface(int fd, int family, const char* if_address, uint32_t ifindex) {
+  if (family == 4) {
+    // With both set, the index picks the device and the address becomes the
+    // source address of what is sent (lo's 127.0.0.1 is otherwise skipped for
+    // being host-scoped, and another interface's address would be used).
+    ip_mreqn mreq{};
+    mreq.imr_ifindex = static_cast<int>(ifindex);
+    if (has_text(if_address) && inet_pton(AF_INET, if_address, &mreq.imr_address) != 1) return -EINVAL;
+    return setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &mreq, sizeof mreq) == 0 ? 0 : neg_errno();
+  }
+  return set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, static_cast<int>(ifindex));
+}
+
+int udp_set_multicast_ttl(int fd, int family, int ttl) {
+  if (ttl < 0 || ttl > 255) return -EINVAL;
+  return family == 4 ? set_int(fd, IPPROTO_IP, IP_MULTICAST_TTL, ttl)
+                     : set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, ttl);
+}
+
+int udp_set_multicast_loop(int fd, int family, bool on) {
+  return family == 4 ? set_int(fd, IPPROTO_IP, IP_MULTICAST_LOOP, on ? 1 : 0)
+                     : set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, on ? 1 : 0);
+}
+
+int udp_membership(int fd, int family, bool join, const char* group, const char* source, const char* if_address,
+                   uint32_t ifindex) {
+  if (family == 4 && !has_text(source)) {
+    // ip_mreqn takes the interface by index or by address: the two ways users name it.
+    ip_mreqn mreq{};
+    if (inet_pton(AF_INET, group, &mreq.imr_multiaddr) != 1) return -EINVAL;
+    mreq.imr_ifindex = static_cast<int>(ifindex);
+    if (has_text(if_address) && inet_pton(AF_INET, if_address, &mreq.imr_address) != 1) return -EINVAL;
+    int opt = join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP;
+    return setsockopt(fd, IPPROTO_IP, opt, &mreq, sizeof mreq) == 0 ? 0 : neg_errno();
+  }
+  if (family == 4 && ifindex == 0) {
+    // Source-specific by interface address: the only form ip_mreq_source has.
+    ip_mreq_source mreq{};
+    if (inet_pton(AF_INET, group, &mreq.imr_multiaddr) != 1) return -EINVAL;
+    if (inet_pton(AF_INET, source, &mreq.imr_sourceaddr) != 1) return -EINVAL;
+    if (has_text(if_address) && inet_pton(AF_INET, if_address, &mreq.imr_interface) != 1) return -EINVAL;
+    int opt = join ? IP_ADD_SOURCE_MEMBERSHIP : IP_DROP_SOURCE_MEMBERSHIP;
+    return setsockopt(fd, IPPROTO_IP, opt, &mreq, sizeof mreq) == 0 ? 0 : neg_errno();
+  }
+  // Everything else (IPv6, or IPv4 SSM by index) through the protocol-independent API.
+  const int level = family == 4 ? IPPROTO_IP : IPPROTO_IPV6;
+  if (!has_text(source)) {
+    group_req req{};
+    req.gr_interface = ifindex;
+    if (fill_storage(family, group, &req.gr_group) != 0) return -EINVAL;
+    int opt = join ? MCAST_JOIN_GROUP : MCAST_LEAVE_GROUP;
+    return setsockopt(fd, level, opt, &req, sizeof req) == 0 ? 0 : neg_errno();
+  }
+  group_source_req req{};
+  req.gsr_interface = ifindex;
+  if (fill_storage(family, group, &req.gsr_group) != 0) return -EINVAL;
+  if (fill_storage(family, source, &req.gsr_source) != 0) return -EINVAL;
+  int opt = join ? MCAST_JOIN_SOURCE_GROUP : MCAST_LEAVE_SOURCE_GROUP;
+  return setsockopt(fd, level, opt, &req, sizeof req) == 0 ? 0 : neg_errno();
+}
+
+int udp_set_buffer_size(int fd, bool recv, int bytes) {
+  if (bytes <= 0) return -EINVAL;
+  // The FORCE variants need CAP_NET_ADMIN and ignore net.core.[rw]mem_max.
+  if (set_int(fd, SOL_SOCKET, recv ? SO_RCVBUFFORCE : SO_SNDBUFFORCE, bytes) == 0) return 0;
+  return set_int(fd, SOL_SOCKET, recv ? SO_RCVBUF : SO_SNDBUF, bytes);
+}
+
+int udp_get_buffer_size(int fd, bool recv) { return get_int(fd, SOL_SOCKET, recv ? SO_RCVBUF : SO_SNDBUF); }
+
+int udp_enable_drop_counter(int fd) { return set_int(fd, SOL_SOCKET, SO_RXQ_OVFL, 1); }
+
+int udp_enable_packet_info(int fd, int family) {
+  return family == 4 ? set_int(fd, IPPROTO_IP, IP_PKTINFO, 1) : set_int(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1);
+}
+
+void recv_ring_prepare(RecvRing& ring) {
+  const size_t n = ring.slot_count;
+  ring.scratch.assign((sizeof(mmsghdr) + sizeof(iovec) + kControlBytes) * n, 0);
+  Scratch s = scratch_of(ring);
+  for (size_t i = 0; i < n; i++) {
+    s.iov[i].iov_base = ring.data + i * ring.slot_bytes;
+    s.iov[i].iov_len = ring.slot_bytes;
+    msghdr& h = s.msgs[i].msg_hdr;
+    h.msg_iov = &s.iov[i];
+    h.msg_iovlen = 1;
+  }
+}
+
+int udp_recv_batch(int fd, RecvRing& ring, uint32_t* offsets, uint32_t* lengths, uint32_t* flags, RecvResult* result) {
+  *result = RecvResult{};
+  Scratch s = scratch_of(ring);
+  const uint32_t n = ring.slot_count;
+  for (uint32_t i = 0; i < n; i++) {
+    // The kernel overwrites these lengths, so they are reset before every call.
+    msghdr& h = s.msgs[i].msg_hdr;
+    h.msg_name = ring.addrs + static_cast<size_t>(i) * kAddrSlotBytes + kAddrSourceOffset;
+    h.msg_namelen = kAddrSourceBytes;
+    h.msg_control = s.control + static_cast<size_t>(i) * kControlBytes;
+    h.msg_controllen = kControlBytes;
+    h.msg_flags = 0;
+    s.msgs[i].msg_len = 0;
+  }
+  int got;
+  do {
+    got = recvmmsg(fd, s.msgs, n, MSG_DONTWAIT, nullptr);
+  } while (got < 0 && errno == EINTR);
+  if (got < 0) return neg_errno();
+  result->received = static_cast<uint32_t>(got);
+  uint32_t j = 0;
+  for (uint32_t i = 0; i < static_cast<uint32_t>(got); i++) {
+    msghdr& h = s.msgs[i].msg_hdr;
+    uint8_t* slot_addr = ring.addrs + static_cast<size_t>(i) * kAddrSlotBytes;
+    uint32_t f = 0;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+        uint32_t drops;
+        std::memcpy(&drops, CMSG_DATA(c), sizeof drops);
+        result->drops = drops;
+      } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+        in_pktinfo info;
+        std::memcpy(&info, CMSG_DATA(c), sizeof info);
+        std::memcpy(slot_addr + kAddrDestinationOffset, &info.ipi_addr, 4);  // header destination, i.e. the group
+        f |= kFlagHasDestination;
+      } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+        in6_pktinfo info;
+        std::memcpy(&info, CMSG_DATA(c), sizeof info);
+        std::memcpy(slot_addr + kAddrDestinationOffset, &info.ipi6_addr, 16);
+        f |= kFlagHasDestination;
+      }
+    }
+    if (h.msg_flags & MSG_TRUNC) {
+      result->truncated++;
+      continue;
+    }
+    if (h.msg_flags & MSG_CTRUNC) f |= kFlagControlTruncated;
+    offsets[j] = static_cast<uint32_t>(i * ring.slot_bytes);
+    lengths[j] = s.msgs[i].msg_len;
+    flags[j] = f;
+    j++;
+  }
+  result->delivered = j;
+  return 0;
+}
+
+int udp_send(int fd, const Endpoint& to, const uint8_t* data, size_t size) {
+  ssize_t r;
+  do {
+    r = sendto(fd, data, size, MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&to.addr), to.len);
+  } while (r < 0 && errno == EINTR);
+  return r >= 0 ? static_cast<int>(r) : neg_errno();
+}
+
+int udp_send_chunk(int fd, const Endpoint& to, const SendItem* items, uint32_t count) {
+  if (count > kSendChunk) count = kSendChunk;
+  mmsghdr msgs[kSendChunk];
+  iovec iov[kSendChunk];
+  std::memset(msgs, 0, sizeof(mmsghdr) * count);
+  for (uint32_t i = 0; i < count; i++) {
+    iov[i].iov_base = const_cast<uint8_t*>(items[i].data);
+    iov[i].iov_len = items[i].size;
+    msgs[i].msg_hdr.msg_name = const_cast<SockAddrStorage*>(&to.addr);
+    msgs[i].msg_hdr.msg_namelen = to.len;
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+  }
+  int r;
+  do {
+    r = sendmmsg(fd, msgs, count, MSG_DONTWAIT);
+  } while (r < 0 && errno == EINTR);
+  return r >= 0 ? r : neg_errno();
+}
+
+#else  // !__linux__: the addon compiles, and says "unsupported" at run time.
+
+int make_endpoint(int, const char*, uint16_t, uint32_t, Endpoint*) { return -ENOSYS; }
+int udp_open(int) { return -ENOSYS; }
+int udp_close(int) { return -ENOSYS; }
+int udp_set_reuse(int) { return -ENOSYS; }
+int udp_set_v6only(int) { return -ENOSYS; }
+int udp_bind(int, const Endpoint&) { return -ENOSYS; }
+int udp_local_port(int) { return -ENOSYS; }
+int udp_set_multicast_all(int, int, bool) { return -ENOSYS; }
+int udp_set_multicast_interface(int, int, const char*, uint32_t) { return -ENOSYS; }
+int udp_set_multicast_ttl(int, int, int) { return -ENOSYS; }
+int udp_set_multicast_loop(int, int, bool) { return -ENOSYS; }
+int udp_membership(int, int, bool, const char*, const char*, const char*, uint32_t) { return -ENOSYS; }
+int udp_set_buffer_size(int, bool, int) { return -ENOSYS; }
+int udp_get_buffer_size(int, bool) { return -ENOSYS; }
+int udp_enable_drop_counter(int) { return -ENOSYS; }
+int udp_enable_packet_info(int, int) { return -ENOSYS; }
+void recv_ring_prepare(RecvRing&) {}
+int udp_recv_batch(int, RecvRing&, uint32_t*, uint32_t*, uint32_t*, RecvResult*) { return -ENOSYS; }
+int udp_send(int, const Endpoint&, const uint8_t*, size_t) { return -ENOSYS; }
+int udp_send_chunk(int, const Endpoint&, const SendItem*, uint32_t) { return -ENOSYS; }
+
+#endif
+
+}  // namespace blipcast

@@ -1,0 +1,115 @@
+// Platform layer of the UDP multicast socket: plain functions over a file
+// descriptor, no Node-API, no state beyond what the caller passes in. Each
+// returns a non-negative value on success or -errno (errors.h); on platforms
+// other than Linux every function returns -ENOSYS.
+#ifndef BLIPCAST_NATIVE_SOCKET_H
+#define BLIPCAST_NATIVE_SOCKET_H
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#if defined(__linux__)
+#include <netinet/in.h>
+#include <sys/socket.h>
+#endif
+
+namespace blipcast {
+
+#if defined(__linux__)
+using SockAddrStorage = sockaddr_storage;
+using SockLen = socklen_t;
+#else
+struct SockAddrStorage {
+  unsigned char bytes[128];
+};
+using SockLen = unsigned int;
+#endif
+
+// A socket address prepared once (bind address, send destination).
+struct Endpoint {
+  SockAddrStorage addr{};
+  SockLen len = 0;
+};
+
+// Layout of the per-slot address area the caller provides for receiving:
+// [0, 28) the raw source sockaddr (sockaddr_in or sockaddr_in6, as the kernel
+// wrote it), [32, 48) the destination address from IP_PKTINFO /
+// IPV6_PKTINFO (4 bytes for IPv4, 16 for IPv6).
+constexpr size_t kAddrSlotBytes = 48;
+constexpr size_t kAddrSourceOffset = 0;
+constexpr size_t kAddrSourceBytes = 28;
+constexpr size_t kAddrDestinationOffset = 32;
+
+// Per-datagram flags written by udp_recv_batch.
+constexpr uint32_t kFlagHasDestination = 1;   // the destination bytes are valid
+constexpr uint32_t kFlagControlTruncated = 2;  // MSG_CTRUNC: ancillary data was cut
+
+// Parses a numeric address of `family` (4 or 6) with port and IPv6 scope id.
+// Returns 0 or -EINVAL.
+int make_endpoint(int family, const char* address, uint16_t port, uint32_t scope_id, Endpoint* out);
+
+int udp_open(int family);  // non-blocking, close-on-exec; returns the fd
+int udp_close(int fd);
+int udp_set_reuse(int fd);  // SO_REUSEADDR and SO_REUSEPORT
+int udp_set_v6only(int fd);
+int udp_bind(int fd, const Endpoint& local);
+int udp_local_port(int fd);
+int udp_set_multicast_all(int fd, int family, bool on);
+// The interface to send multicast on: by index when ifindex > 0, else (IPv4)
+// by address; an empty address and index 0 mean the system default. For IPv4
+// a given address is also the source address of what is sent.
+int udp_set_multicast_interface(int fd, int family, const char* if_address, uint32_t ifindex);
+int udp_set_multicast_ttl(int fd, int family, int ttl);
+int udp_set_multicast_loop(int fd, int family, bool on);
+// Joins (join = true) or leaves a group, any-source when source is empty, else
+// source-specific. The interface is given as for udp_set_multicast_interface.
+int udp_membership(int fd, int family, bool join, const char* group, const char* source, const char* if_address,
+                   uint32_t ifindex);
+// Sets SO_RCVBUF (recv = true) or SO_SNDBUF. Tries the *FORCE variant first
+// (root may exceed net.core.rmem_max), falls back to the plain option.
+int udp_set_buffer_size(int fd, bool recv, int bytes);
+int udp_get_buffer_size(int fd, bool recv);  // what the kernel granted (Linux doubles the request)
+int udp_enable_drop_counter(int fd);          // SO_RXQ_OVFL
+int udp_enable_packet_info(int fd, int family);  // IP_PKTINFO / IPV6_RECVPKTINFO
+
+// Caller-owned receive memory and the scratch that recvmmsg needs.
+struct RecvRing {
+  uint8_t* data = nullptr;   // slot_count * slot_bytes
+  size_t slot_bytes = 0;
+  uint32_t slot_count = 0;
+  uint8_t* addrs = nullptr;  // slot_count * kAddrSlotBytes
+  std::vector<uint8_t> scratch;  // mmsghdr + iovec + control per slot (platform-sized)
+};
+
+// Sizes ring.scratch for ring.slot_count slots and points every message at its slot.
+void recv_ring_prepare(RecvRing& ring);
+
+struct RecvResult {
+  uint32_t delivered = 0;  // datagrams written to offsets/lengths/flags
+  uint32_t truncated = 0;  // datagrams longer than a slot, dropped
+  int64_t drops = -1;      // last SO_RXQ_OVFL counter seen in the batch, or -1
+  uint32_t received = 0;   // what recvmmsg returned (delivered + truncated)
+};
+
+// One recvmmsg(MSG_DONTWAIT) over the whole ring. Delivered datagram j is
+// data[offsets[j], offsets[j] + lengths[j]) and came into slot offsets[j] / slot_bytes.
+// Returns 0 (see result), -EAGAIN when nothing was queued, or another -errno.
+int udp_recv_batch(int fd, RecvRing& ring, uint32_t* offsets, uint32_t* lengths, uint32_t* flags, RecvResult* result);
+
+struct SendItem {
+  const uint8_t* data;
+  size_t size;
+};
+
+// Bytes sent or -errno (EAGAIN included).
+int udp_send(int fd, const Endpoint& to, const uint8_t* data, size_t size);
+
+// One sendmmsg of at most kSendChunk items. Returns how many the kernel took
+// (possibly fewer) or -errno when it took none (EAGAIN included).
+constexpr uint32_t kSendChunk = 64;
+int udp_send_chunk(int fd, const Endpoint& to, const SendItem* items, uint32_t count);
+
+}  // namespace blipcast
+
+#endif

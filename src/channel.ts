@@ -1,0 +1,585 @@
+/**
+ * The public API: `await open({ group })` returns a {@link Channel} that
+ * writes messages to a multicast group reliably and reads what every other
+ * sender on the group writes, in order, exactly once (or with an exact loss
+ * report). See docs/api.md.
+ */
+
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { Readable, Writable } from 'node:stream';
+import { realScheduler, type Scheduler, type TimerHandle } from './clock';
+import { Driver, type RejectCounts } from './driver';
+import { AbortError, ClosedError, InvalidArgumentTypeError, InvalidArgumentValueError } from './errors';
+import { resolveOptions, type OpenOptions, type ResolvedOptions } from './options';
+import type { Endpoint, LossReason, ProtocolEvent, ProtocolStats, SourceInfo } from './protocol/api';
+import { createEndpoint } from './protocol/endpoint';
+import { createRandom } from './random';
+import { DEFAULT_STREAM, StreamRegistry } from './streams';
+import { createTransport } from './transport/index';
+import type { Transport, TransportKind, TransportStats } from './transport/transport';
+import { sessionIdHex } from './wire/header';
+
+export type { OpenOptions, TransportChoice, TuningOptions } from './options';
+export type { SourceInfo, LossReason, FlowControl, LateJoin } from './protocol/api';
+
+/** Transport errors are reported at most once per this interval; the others are counted (`stats().channel.errorsSuppressed`). */
+export const ERROR_REPORT_INTERVAL_MS = 1000;
+
+/** One received message. `data` is the receiver's own copy. */
+export interface Message {
+  data: Buffer;
+  source: SourceInfo;
+  /** Stream name: '' for the default stream, a name this channel knows, or `#<id>` for an id it never named. */
+  stream: string;
+  /** Sequence number of the message in its (source, stream). */
+  seq: number;
+}
+
+/**
+ * Why messages were not delivered: the protocol's reasons, plus
+ * `'read-buffer'` when this channel's reader fell more than
+ * `maxReadBufferBytes` behind and the channel dropped them itself.
+ */
+export type ChannelLossReason = LossReason | 'read-buffer';
+
+export interface LossInfo {
+  source: SourceInfo;
+  stream: string;
+  /** First and last undelivered sequence numbers, inclusive. */
+  fromSeq: number;
+  toSeq: number;
+  reason: ChannelLossReason;
+}
+
+export type SourceGoneReason = 'timeout' | 'closed' | 'restarted' | 'memory';
+export type ReceiverDroppedReason = 'timeout' | 'slow';
+
+/** Events of a {@link Channel}, with their arguments. */
+export interface ChannelEvents {
+  /** Messages that will never be delivered (exact range). Delivery goes on after them. */
+  loss: [loss: LossInfo];
+  /** A sender this channel has not heard before (or a restarted one: new session id). */
+  source: [source: SourceInfo];
+  'source-gone': [source: SourceInfo, reason: SourceGoneReason];
+  /** A receiver reported status to this channel's sender for the first time. */
+  receiver: [receiver: SourceInfo];
+  /** A receiver stopped counting for flow control: silent ('timeout') or too slow ('slow'). */
+  'receiver-dropped': [receiver: SourceInfo, reason: ReceiverDroppedReason];
+  /** write() may be called again after it returned false. */
+  drain: [];
+  /** A transport send error (rate-limited to one per ERROR_REPORT_INTERVAL_MS). Without a listener it becomes a process warning instead. */
+  error: [err: Error];
+  /** The channel is closed: transport closed, no more events. */
+  close: [];
+}
+
+export interface ChannelInfo {
+  /** Which transport is in use: 'native', 'dgram' or 'memory'. */
+  transport: TransportKind;
+  /** The group as given to open(), e.g. '239.255.0.1:5000'. */
+  group: string;
+  address: string;
+  port: number;
+  family: 4 | 6;
+  /** Interface name the group was joined on, or undefined for the system default. */
+  interface: string | undefined;
+  /** This channel's session id (16 hex digits): how receivers identify it as a source. */
+  sessionId: string;
+}
+
+/** Counters kept by the channel itself (the reading and writing ends). */
+export interface ChannelCounters {
+  messagesWritten: number;
+  bytesWritten: number;
+  /** write() calls that returned false. */
+  writesBackPressured: number;
+  /** Messages handed to the read side (after stream filtering). */
+  messagesReceived: number;
+  /** Messages on streams this channel is not subscribed to. */
+  messagesFiltered: number;
+  /** Received messages waiting for the reader. */
+  readBufferedMessages: number;
+  readBufferedBytes: number;
+  /** Messages dropped because the reader was more than maxReadBufferBytes behind (reported as loss 'read-buffer'). */
+  readDropped: number;
+  /** Datagrams waiting for the socket (would-block). */
+  unsentDatagrams: number;
+  /** Transport errors reported / suppressed by the rate limit. */
+  errors: number;
+  errorsSuppressed: number;
+}
+
+export interface ChannelStats {
+  protocol: ProtocolStats;
+  transport: TransportStats;
+  /** Received datagrams dropped by the header check, by reason. */
+  rejects: RejectCounts;
+  channel: ChannelCounters;
+}
+
+type ChannelState = 'open' | 'closing' | 'closed';
+
+interface PendingLoss {
+  source: SourceInfo;
+  streamId: number;
+  fromSeq: number;
+  toSeq: number;
+}
+
+/**
+ * A reliable multicast channel. Create it with {@link open}.
+ *
+ * Writing: {@link write} (false = back-pressure; wait for 'drain') or
+ * {@link writer} (a Writable). Reading: `for await (const msg of channel)` or
+ * {@link readable}. Closing: {@link close} or `await using`.
+ */
+export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterable<Message>, AsyncDisposable {
+  /** Received messages as an object-mode Readable of {@link Message}. One reader: the async iterator reads from it too. */
+  readonly readable: Readable;
+  readonly info: ChannelInfo;
+
+  private readonly options: ResolvedOptions;
+  private readonly endpoint: Endpoint;
+  private readonly transport: Transport;
+  private readonly scheduler: Scheduler;
+  private readonly driver: Driver;
+  private readonly streams: StreamRegistry;
+  private readonly subscribed = new Set<number>();
+  private state: ChannelState = 'open';
+  private closePromise: Promise<void> | undefined;
+  private lingerDone: (() => void) | undefined;
+  private lingerTimer: TimerHandle | undefined;
+  private readonly drainWaiters: Array<() => void> = [];
+
+  // Read side: our own queue in front of the Readable, so that memory is counted in bytes.
+  private queue: (Message | undefined)[] = [];
+  private queueHead = 0;
+  private queueBytes = 0;
+  private wantRead = false;
+  private pumping = false;
+  private readEnded = false;
+  private nullPushed = false;
+  private overflowing = false;
+  private readonly pendingLoss = new Map<string, PendingLoss>();
+
+  private lastErrorReportMs = -Infinity;
+  private readonly counters: ChannelCounters = {
+    messagesWritten: 0, bytesWritten: 0, writesBackPressured: 0, messagesReceived: 0, messagesFiltered: 0,
+    readBufferedMessages: 0, readBufferedBytes: 0, readDropped: 0, unsentDatagrams: 0, errors: 0, errorsSuppressed: 0,
+  };
+
+  /** @internal use {@link open} */
+  constructor(args: { options: ResolvedOptions; endpoint: Endpoint; transport: Transport; scheduler: Scheduler; streams: StreamRegistry; sessionId: string }) {
+    super();
+    this.options = args.options;
+    this.endpoint = args.endpoint;
+    this.transport = args.transport;
+    this.scheduler = args.scheduler;
+    this.streams = args.streams;
+    const t = this.transport.info;
+    this.info = {
+      transport: this.transport.kind,
+      group: this.options.groupText,
+      address: this.options.group.address,
+      port: this.options.group.port,
+      family: this.options.group.family,
+      interface: t.interface ?? this.options.interfaceName,
+      sessionId: args.sessionId,
+    };
+    this.readable = new Readable({
+      objectMode: true,
+      highWaterMark: this.options.readHighWaterMark,
+      read: () => {
+        this.wantRead = true;
+        this.pump();
+      },
+    });
+    this.driver = new Driver({
+      endpoint: this.endpoint,
+      transport: this.transport,
+      scheduler: this.scheduler,
+      sink: {
+        onEvent: (event) => this.onProtocolEvent(event),
+        onTurnEnd: () => this.onTurnEnd(),
+        onError: (err) => this.reportError(err),
+      },
+    });
+    this.options.signal?.addEventListener('abort', this.onAbort, { once: true });
+    this.driver.start();
+  }
+
+  /** 'open' until close() is called, 'closing' while it lingers, then 'closed'. */
+  get status(): ChannelState {
+    return this.state;
+  }
+
+  /**
+   * Sends one message on `stream` (default ''). The bytes are copied before
+   * write() returns; the message leaves at the end of this event-loop turn,
+   * packed with the other messages written in the same turn.
+   *
+   * Returns false when the sender's window is full (the message IS accepted):
+   * wait for 'drain' before writing more, or memory grows without bound.
+   * @throws InvalidArgumentTypeError for data that is not a Buffer, Uint8Array or string;
+   *   InvalidArgumentValueError for a message over maxMessageBytes or a stream name that collides;
+   *   ClosedError after close(). Nothing is sent when it throws.
+   */
+  write(data: Buffer | Uint8Array | string, stream: string = DEFAULT_STREAM): boolean {
+    if (this.state !== 'open') throw new ClosedError('channel');
+    let bytes: Uint8Array;
+    if (typeof data === 'string') bytes = Buffer.from(data, 'utf8');
+    else if (data instanceof Uint8Array) bytes = data;
+    else throw new InvalidArgumentTypeError(`data must be a Buffer, Uint8Array or string, got ${data === null ? 'null' : typeof data}`);
+    if (bytes.length > this.options.maxMessageBytes) {
+      throw new InvalidArgumentValueError(`data is ${bytes.length} bytes, more than maxMessageBytes (${this.options.maxMessageBytes})`);
+    }
+    const streamId = stream === DEFAULT_STREAM ? 0 : this.streams.idOf(stream);
+    const ok = this.driver.send(streamId, bytes);
+    this.counters.messagesWritten++;
+    this.counters.bytesWritten += bytes.length;
+    if (!ok) this.counters.writesBackPressured++;
+    return ok;
+  }
+
+  /**
+   * A Writable whose every write() is one message on `stream`, with real
+   * back-pressure (its callback waits for 'drain'). Ending it does not close
+   * the channel. Writing to it after the channel closed fails with ClosedError.
+   */
+  writer(stream: string = DEFAULT_STREAM): Writable {
+    if (stream !== DEFAULT_STREAM) this.streams.idOf(stream); // collisions fail here, not on the first write
+    const writeOne = (chunk: Buffer): boolean => this.write(chunk, stream);
+    return new Writable({
+      objectMode: false,
+      decodeStrings: true,
+      write: (chunk: Buffer, _encoding, callback) => {
+        let ok: boolean;
+        try {
+          ok = writeOne(chunk);
+        } catch (err) {
+          callback(err as Error);
+          return;
+        }
+        if (ok) callback();
+        else this.waitForDrain(callback);
+      },
+      writev: (chunks, callback) => {
+        let ok = true;
+        try {
+          for (const c of chunks) ok = writeOne(c.chunk as Buffer);
+        } catch (err) {
+          callback(err as Error);
+          return;
+        }
+        if (ok) callback();
+        else this.waitForDrain(callback);
+      },
+    });
+  }
+
+  /**
+   * Delivers only these streams from now on (the first call turns filtering
+   * on; until then every stream is delivered). Registers the name.
+   * @throws InvalidArgumentValueError when the name collides with another name in use.
+   */
+  subscribe(stream: string): this {
+    this.subscribed.add(stream === DEFAULT_STREAM ? 0 : this.streams.idOf(stream));
+    this.filtering = true;
+    return this;
+  }
+
+  /** Stops delivering `stream`. With filtering on and nothing subscribed, nothing is delivered. */
+  unsubscribe(stream: string): this {
+    this.subscribed.delete(stream === DEFAULT_STREAM ? 0 : this.streams.idOf(stream));
+    this.filtering = true;
+    return this;
+  }
+
+  private filtering = false;
+
+  [Symbol.asyncIterator](): AsyncIterator<Message> {
+    // Breaking out of a for-await loop must not destroy the channel's readable.
+    return this.readable.iterator({ destroyOnReturn: false }) as AsyncIterator<Message>;
+  }
+
+  /** Protocol, transport and channel counters, and header rejects by reason, in one snapshot. */
+  stats(): ChannelStats {
+    return {
+      protocol: this.endpoint.stats(),
+      transport: this.transport.stats(),
+      rejects: this.driver.rejectCounts(),
+      channel: {
+        ...this.counters,
+        readBufferedMessages: this.queue.length - this.queueHead,
+        readBufferedBytes: this.queueBytes,
+        unsentDatagrams: this.driver.unsentCount,
+      },
+    };
+  }
+
+  /**
+   * Closes gracefully: stops accepting writes, sends what was written,
+   * announces the end of the session, waits until every known receiver has
+   * acknowledged everything or `lingerMs` passed, then closes the transport.
+   * Messages already received stay readable; the readable then ends.
+   * Idempotent: every call returns the same promise.
+   */
+  close(): Promise<void> {
+    this.closePromise ??= this.runClose();
+    return this.closePromise;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  private async runClose(): Promise<void> {
+    this.state = 'closing';
+    this.options.signal?.removeEventListener('abort', this.onAbort);
+    // Writers waiting for 'drain' get their callback; their next write fails with ClosedError.
+    this.releaseDrainWaiters();
+    try {
+      // Send what was written now; announce the end of the session only once receivers have it all
+      // (or lingerMs passed): receivers stop acknowledging a source that announced its end.
+      this.driver.flushNow();
+      await new Promise<void>((resolve) => {
+        if (this.endpoint.isFlushed() || this.options.lingerMs === 0 || this.driver.isStopped) {
+          resolve();
+          return;
+        }
+        this.lingerDone = resolve;
+        if (this.options.lingerMs !== Infinity) {
+          this.lingerTimer = this.scheduler.setTimer(() => this.finishLinger(), this.options.lingerMs);
+        }
+      });
+      this.driver.closeEndpoint();
+    } finally {
+      this.driver.stop();
+      try {
+        await this.transport.close();
+      } finally {
+        this.state = 'closed';
+        this.flushPendingLoss();
+        this.readEnded = true;
+        this.pump();
+        this.emit('close');
+      }
+    }
+  }
+
+  private finishLinger(): void {
+    const done = this.lingerDone;
+    if (!done) return;
+    this.lingerDone = undefined;
+    if (this.lingerTimer !== undefined) this.scheduler.clearTimer(this.lingerTimer);
+    this.lingerTimer = undefined;
+    done();
+  }
+
+  private readonly onAbort = (): void => {
+    this.close().catch((err: unknown) => this.reportError(err as Error));
+  };
+
+  private waitForDrain(callback: () => void): void {
+    if (this.state !== 'open') callback();
+    else this.drainWaiters.push(callback);
+  }
+
+  private releaseDrainWaiters(): void {
+    const waiters = this.drainWaiters.splice(0);
+    for (const w of waiters) w();
+  }
+
+  private onTurnEnd(): void {
+    this.flushPendingLoss();
+    if (this.lingerDone !== undefined && this.endpoint.isFlushed()) this.finishLinger();
+  }
+
+  private onProtocolEvent(event: ProtocolEvent): void {
+    switch (event.type) {
+      case 'message': {
+        if (this.filtering && !this.subscribed.has(event.streamId)) {
+          this.counters.messagesFiltered++;
+          return;
+        }
+        this.deliver({ data: event.data, source: event.source, stream: this.streams.nameOf(event.streamId), seq: event.seq }, event.streamId);
+        return;
+      }
+      case 'loss':
+        if (this.filtering && !this.subscribed.has(event.streamId)) return;
+        this.emit('loss', { source: event.source, stream: this.streams.nameOf(event.streamId), fromSeq: event.fromSeq, toSeq: event.toSeq, reason: event.reason });
+        return;
+      case 'source':
+        this.emit('source', event.source);
+        return;
+      case 'source-gone':
+        this.emit('source-gone', event.source, event.reason);
+        return;
+      case 'receiver':
+        this.emit('receiver', event.receiver);
+        return;
+      case 'receiver-dropped':
+        this.emit('receiver-dropped', event.receiver, event.reason);
+        return;
+      case 'drain':
+        this.releaseDrainWaiters();
+        this.emit('drain');
+        return;
+    }
+  }
+
+  // ---- read side ---------------------------------------------------------
+
+  private deliver(message: Message, streamId: number): void {
+    if (this.readable.destroyed) {
+      // Nobody can read any more; keep nothing.
+      this.counters.readDropped++;
+      return;
+    }
+    const max = this.options.maxReadBufferBytes;
+    if (this.overflowing && this.queueBytes <= max / 2) this.overflowing = false;
+    if (this.overflowing || this.queueBytes + message.data.length > max) {
+      // The reader is far behind: drop rather than grow without bound or stall the protocol (which would stall every receiver).
+      this.overflowing = true;
+      this.counters.readDropped++;
+      this.recordDrop(message, streamId);
+      return;
+    }
+    this.counters.messagesReceived++;
+    this.queue.push(message);
+    this.queueBytes += message.data.length;
+    if (this.wantRead) this.pump();
+  }
+
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.wantRead && this.queueHead < this.queue.length) {
+        const m = this.queue[this.queueHead]!;
+        this.queue[this.queueHead++] = undefined;
+        this.queueBytes -= m.data.length;
+        this.wantRead = this.readable.push(m);
+      }
+      if (this.queueHead === this.queue.length) {
+        this.queue.length = 0;
+        this.queueHead = 0;
+      } else if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.queueHead);
+        this.queueHead = 0;
+      }
+      if (this.readEnded && this.queueHead === this.queue.length && !this.nullPushed && !this.readable.destroyed) {
+        this.nullPushed = true;
+        this.readable.push(null);
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private recordDrop(message: Message, streamId: number): void {
+    const key = `${message.source.id}/${streamId}`;
+    const pending = this.pendingLoss.get(key);
+    if (pending === undefined) this.pendingLoss.set(key, { source: message.source, streamId, fromSeq: message.seq, toSeq: message.seq });
+    else pending.toSeq = message.seq;
+  }
+
+  /** Reports the read-buffer drops of this turn, one loss event per (source, stream). */
+  private flushPendingLoss(): void {
+    if (this.pendingLoss.size === 0) return;
+    const all = [...this.pendingLoss.values()];
+    this.pendingLoss.clear();
+    for (const p of all) {
+      this.emit('loss', { source: p.source, stream: this.streams.nameOf(p.streamId), fromSeq: p.fromSeq, toSeq: p.toSeq, reason: 'read-buffer' });
+    }
+  }
+
+  // ---- errors --------------------------------------------------------------
+
+  private reportError(err: Error): void {
+    const nowMs = this.scheduler.nowMs();
+    if (nowMs - this.lastErrorReportMs < ERROR_REPORT_INTERVAL_MS) {
+      this.counters.errorsSuppressed++;
+      return;
+    }
+    this.lastErrorReportMs = nowMs;
+    this.counters.errors++;
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+    // An unhandled 'error' would kill the process over a transient send failure; warn instead.
+    else process.emitWarning(`blipcast channel ${this.info.group}: ${err.message}`, { type: 'Warning', code: 'BLIPCAST_SEND_ERROR' });
+  }
+}
+
+/**
+ * Opens a channel on a multicast group. All options are validated first:
+ * when one is bad, open() rejects with a typed error and nothing is opened.
+ * @throws InvalidArgumentTypeError / InvalidArgumentValueError (naming the option),
+ *   NotMulticastError, UnknownInterfaceError, TransportUnavailableError,
+ *   SystemError (socket failures), AbortError (options.signal aborted; whatever was opened is closed).
+ */
+export async function open(options: OpenOptions): Promise<Channel> {
+  const resolved = resolveOptions(options);
+  const signal = resolved.signal;
+  throwIfAborted(signal);
+
+  const streams = new StreamRegistry();
+  for (const [name, id] of resolved.streams) {
+    if (id === undefined) streams.idOf(name, 'options.streams');
+    else streams.declare(name, id, 'options.streams');
+  }
+
+  let sessionHi: number;
+  let sessionLo: number;
+  let random: () => number;
+  if (resolved.seed !== undefined) {
+    const rng = createRandom(resolved.seed);
+    sessionHi = rng.nextUint32();
+    sessionLo = rng.nextUint32();
+    random = () => rng.next();
+  } else {
+    const bytes = randomBytes(8);
+    sessionHi = bytes.readUInt32BE(0);
+    sessionLo = bytes.readUInt32BE(4);
+    random = Math.random;
+  }
+  const endpoint = createEndpoint(
+    {
+      sessionHi,
+      sessionLo,
+      maxDatagramBytes: resolved.maxDatagramBytes,
+      windowBytes: resolved.windowBytes,
+      windowMessages: resolved.windowMessages,
+      rateBytesPerSec: resolved.rateBytesPerSec,
+      flowControl: resolved.flowControl,
+      lateJoin: resolved.lateJoin,
+      maxMessageBytes: resolved.maxMessageBytes,
+      maxReorderBytes: resolved.maxReorderBytes,
+      maxReassemblyBytes: resolved.maxReassemblyBytes,
+      random,
+    },
+    resolved.tuning,
+  );
+
+  let transport: Transport;
+  let scheduler: Scheduler;
+  if (resolved.transport === 'memory') {
+    transport = resolved.network!.createTransport(resolved.host!, resolved.transportOptions);
+    scheduler = resolved.network!;
+  } else {
+    transport = await createTransport({ ...resolved.transportOptions, kind: resolved.transport });
+    scheduler = realScheduler;
+  }
+  try {
+    if (resolved.wrapTransport) transport = resolved.wrapTransport(transport);
+    throwIfAborted(signal);
+  } catch (err) {
+    await transport.close();
+    throw err;
+  }
+  return new Channel({ options: resolved, endpoint, transport, scheduler, streams, sessionId: sessionIdHex(sessionHi, sessionLo) });
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+}

@@ -1,0 +1,84 @@
+/** `blipcast listen`: prints each message followed by a newline, exactly as sent, in order. */
+
+import { open } from '../channel';
+import { choiceOption, intOption, parseCommand, secondsOption } from './args';
+import { transportOption } from './common';
+import { USAGE } from './usage';
+
+const OPTIONS = {
+  from: { type: 'string' },
+  count: { type: 'string' },
+  timeout: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+/** Output is gathered per event-loop turn and written in one call, with stdout back-pressure respected. */
+export async function listen(args: string[], io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }): Promise<number> {
+  const { groupText, values } = parseCommand(args, OPTIONS);
+  if (values.help) {
+    io.stderr.write(USAGE);
+    return 0;
+  }
+  const ttl = intOption(values, 'ttl', 0, 255);
+  const count = intOption(values, 'count', 1, Number.MAX_SAFE_INTEGER);
+  const timeoutMs = secondsOption(values, 'timeout');
+  const lateJoin = choiceOption(values, 'from', ['next', 'earliest'] as const) ?? 'next';
+  const stream = typeof values.stream === 'string' ? values.stream : '';
+  const json = values.json === true;
+
+  const channel = await open({
+    group: groupText,
+    ...(typeof values.interface === 'string' ? { interface: values.interface } : {}),
+    ...(ttl !== undefined ? { ttl } : {}),
+    ...transportOption(values),
+    lateJoin,
+    lingerMs: 0,
+  });
+  channel.on('loss', (loss: { source: { id: string }; stream: string; fromSeq: number; toSeq: number; reason: string }) => {
+    io.stderr.write(JSON.stringify({ event: 'loss', source: loss.source.id, stream: loss.stream, fromSeq: loss.fromSeq, toSeq: loss.toSeq, reason: loss.reason }) + '\n');
+  });
+  channel.on('error', (err: Error) => io.stderr.write(`blipcast: ${err.message}\n`));
+
+  let timedOut = false;
+  const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
+    timedOut = true;
+    void channel.close();
+  }, timeoutMs);
+
+  let received = 0;
+  const pending: (Buffer | string)[] = [];
+  let flushScheduled = false;
+  const flush = (): void => {
+    flushScheduled = false;
+    if (pending.length === 0) return;
+    io.stdout.write(pending.length === 1 ? pending[0]! : Buffer.concat(pending.map((p) => (typeof p === 'string' ? Buffer.from(p) : p))));
+    pending.length = 0;
+  };
+  const NEWLINE = Buffer.from('\n');
+
+  try {
+    for await (const msg of channel) {
+      if (msg.stream !== stream) continue;
+      if (json) pending.push(JSON.stringify({ data: msg.data.toString('utf8'), source: msg.source.id, stream: msg.stream, seq: msg.seq }) + '\n');
+      else pending.push(msg.data, NEWLINE);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flush);
+      }
+      received++;
+      if (count !== undefined && received >= count) break;
+    }
+  } catch (err) {
+    if (!timedOut) throw err;
+  } finally {
+    if (timer) clearTimeout(timer);
+    flush();
+    await channel.close();
+  }
+  if (timedOut) {
+    io.stderr.write(`blipcast: timed out after ${received} message(s)\n`);
+    return 1;
+  }
+  await new Promise<void>((resolve) => io.stdout.write('', () => resolve()));
+  return 0;
+}

@@ -1,0 +1,43 @@
+/** Command-line usage text and the usage error (exit code 2). */
+
+export class UsageError extends Error {
+  readonly code = 'BLIPCAST_ERR_USAGE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export const USAGE = `blipcast — reliable IP multicast
+
+Usage:
+  blipcast send GROUP:PORT [options]     each stdin line becomes one message
+  blipcast listen GROUP:PORT [options]   prints each message followed by a newline
+  blipcast demo [options]                one sender, three lossy receivers on loopback
+  blipcast --help | --version
+
+Common options:
+  --interface IP|NAME   interface to use (default: the system's multicast interface)
+  --ttl N               multicast TTL / hop limit, 0-255 (default 1)
+  --stream NAME         named stream within the group (default: the unnamed stream)
+  --transport KIND      auto | native | dgram (default auto; env BLIPCAST_TRANSPORT)
+
+send:
+  --rate BYTES_PER_S    limit the send rate
+  --linger SECONDS      after stdin ends, keep repairing until every known receiver
+                        has everything, or this long (default 5)
+
+listen:
+  --from next|earliest  start at the next message (default) or the oldest one the
+                        sender still holds
+  --count N             exit 0 after N messages
+  --timeout SECONDS     exit 1 if this much time passes first
+  --json                one JSON object per message: {data, source, stream, seq}
+
+Loss reports go to stderr as JSON lines. Exit codes: 0 ok, 1 failure or timeout,
+2 bad arguments.
+
+Examples (loopback only):
+  blipcast listen 239.255.0.1:5000 --interface 127.0.0.1 --count 3
+  printf 'a\\nb\\nc\\n' | blipcast send 239.255.0.1:5000 --interface 127.0.0.1 --ttl 0
+`;

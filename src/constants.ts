@@ -1,0 +1,95 @@
+/**
+ * Every protocol default in one place, each with where its number comes from
+ * (see /work/shared/REFERENCES.md and docs/protocol.md, "Timers").
+ */
+
+import type { FlowControl, LateJoin } from './protocol/api';
+
+// ---------------------------------------------------------------- datagrams
+
+/** 1500-byte Ethernet MTU − 20 (IPv4 header) − 8 (UDP header). */
+export const DEFAULT_MAX_DATAGRAM_BYTES = 1472;
+/** 1500 − 40 (IPv6 header) − 8 (UDP header); the driver uses it for IPv6 groups. */
+export const DEFAULT_MAX_DATAGRAM_BYTES_IPV6 = 1452;
+/** Smallest maxDatagramBytes the core accepts: header + a fragment header + some data. */
+export const MIN_DATAGRAM_BYTES = 64;
+
+// ---------------------------------------------------------------- sender window
+
+/**
+ * 32 MiB: holds one 16 MiB message (its fragments plus headers) with room to
+ * spare; NORM's transmit cache tops out at 20 MiB, Aeron's log is 3 × 16 MiB.
+ */
+export const DEFAULT_WINDOW_BYTES = 32 * 1024 * 1024;
+/**
+ * 2^18 fragments: about 0.25 s of 64-byte messages at the 1 M msg/s target —
+ * several NAK round trips (JGroups NAKACK4 uses 16384, too few at that rate).
+ */
+export const DEFAULT_WINDOW_MESSAGES = 262_144;
+/** 16 MiB, the largest message the issue asks for. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+// ---------------------------------------------------------------- receiver caps
+
+/** Out-of-order data held per source while a gap is repaired: twice the largest message. */
+export const DEFAULT_MAX_REORDER_BYTES = 32 * 1024 * 1024;
+/** Partly reassembled messages per source: room for one 16 MiB message and change. */
+export const DEFAULT_MAX_REASSEMBLY_BYTES = 32 * 1024 * 1024;
+/** Bytes charged per buffered message on top of its data (object + map slot), so caps bound real memory. */
+export const BUFFERED_ITEM_OVERHEAD_BYTES = 48;
+
+// ---------------------------------------------------------------- policies
+
+/** Slowest receiver paces the group, silent receivers dropped after a timeout (Aeron 'min'): nothing is lost silently. */
+export const DEFAULT_FLOW_CONTROL: FlowControl = 'min';
+/** Start at the next message, as Aeron and every pub/sub system do; OpenPGM has no late join at all. */
+export const DEFAULT_LATE_JOIN: LateJoin = 'next';
+
+// ---------------------------------------------------------------- timers (ms)
+
+/**
+ * First heartbeat 1 ms after data, doubling (1, 2, 4 … ms): a lost last
+ * message is noticed within a few ms on a LAN. OpenPGM starts at 100 ms,
+ * which is why its tail loss takes that long to repair.
+ */
+export const HEARTBEAT_MIN_MS = 1;
+/** Idle heartbeat interval: OpenPGM ends at tens of seconds, Aeron 100 ms; 1 s keeps idle traffic negligible. */
+export const HEARTBEAT_IDLE_MS = 1000;
+/** Heartbeat interval while the window is blocked by flow control: asks receivers for status quickly. */
+export const HEARTBEAT_BLOCKED_MS = 10;
+/** Most stream entries in one heartbeat or status datagram beyond which another datagram is used (also bounded by size). */
+export const MAX_ENTRIES_PER_CONTROL = 64;
+
+/** Largest random NAK back-off: Aeron's multicast NAK delay maximum (10 ms); PGM typically 50 ms. */
+export const NAK_BACKOFF_MAX_MS = 10;
+/** Back-off when this receiver believes it is alone (no peer status overheard): Aeron's unicast delay, 100 µs. */
+export const NAK_BACKOFF_ALONE_MS = 0.1;
+/** Wait for a repair after a NAK (or an overheard NAK / NCF) before asking again; doubles per retry. */
+export const NAK_REPAIR_WAIT_MS = 20;
+/** Ceiling of the doubling repair wait: OpenPGM's 2 s NAK repeat interval. */
+export const NAK_REPAIR_WAIT_MAX_MS = 2000;
+/** NAKs per gap before giving up with loss 'retries' (≈ 8.5 s of asking with the waits above). */
+export const NAK_MAX_RETRIES = 10;
+/** Most ranges in one NAK / NCF datagram (also bounded by maxDatagramBytes). */
+export const MAX_RANGES_PER_NAK = 64;
+
+/** Sender ignores NAKs for a datagram it repaired this recently: Aeron's 10 ms retransmit linger. */
+export const REPAIR_LINGER_MS = 10;
+/**
+ * Cap on repair bandwidth, bytes/s (token bucket): repairs never take more
+ * than ~40 % of a gigabit link, so a NAK storm cannot starve new data.
+ */
+export const REPAIR_RATE_BYTES_PER_SEC = 50_000_000;
+/** Token bucket depth, in ms of the rate (at least two datagrams). */
+export const RATE_BURST_MS = 5;
+
+/** Receiver status interval: Aeron's status message timeout (200 ms). */
+export const STATUS_INTERVAL_MS = 200;
+/** Delay of an early status (new source, gap closed, buffer filling, status requested). */
+export const STATUS_SOON_MS = 1;
+/** Silent receivers are dropped after this (Aeron min flow control receiver timeout, 5 s). */
+export const RECEIVER_TIMEOUT_MS = 5000;
+/** A source silent this long is gone: five idle heartbeats (NORM: 2 × 20 × GRTT, at least 1 s; Aeron 10 s). */
+export const SOURCE_TIMEOUT_MS = 5000;
+/** A peer receiver (overheard status) counts in the group-size estimate for this long. */
+export const PEER_TIMEOUT_MS = 5000;

@@ -1,0 +1,151 @@
+/**
+ * Loads the native addon (build/Release/blipcast.node, or a prebuild) through
+ * node-gyp-build, once, and remembers why it failed if it did. Choosing the
+ * dgram fallback (and honouring `BLIPCAST_TRANSPORT=dgram`) happens in the
+ * transport factory, not here.
+ *
+ * `BLIPCAST_NATIVE_PATH` names a `.node` file to load instead, e.g. the
+ * AddressSanitizer build from cmake-js (docs/native.md).
+ */
+
+import { join, resolve } from 'node:path';
+
+/** The addon's UdpSocket: every method returns 0 or a non-negative value, or -errno. */
+export interface NativeUdpSocket {
+  /** Creates the socket (non-blocking, close-on-exec). `family` is 4 or 6. */
+  open(family: 4 | 6): number;
+  /** SO_REUSEADDR + SO_REUSEPORT. */
+  setReuse(): number;
+  /** IPV6_V6ONLY. */
+  setV6Only(): number;
+  bind(address: string, port: number, scopeId?: number): number;
+  /** The bound port, or -errno. */
+  localPort(): number;
+  setMulticastAll(on: boolean): number;
+  /** By index when `ifIndex` > 0, else (IPv4) by address; '' and 0 for the default. */
+  setMulticastInterface(ifAddress: string, ifIndex: number): number;
+  setMulticastTtl(ttl: number): number;
+  setMulticastLoop(on: boolean): number;
+  /** `source` '' for any-source; otherwise source-specific. */
+  addMembership(group: string, source: string, ifAddress: string, ifIndex: number): number;
+  dropMembership(group: string, source: string, ifAddress: string, ifIndex: number): number;
+  /** Tries SO_RCVBUFFORCE, then SO_RCVBUF. */
+  setRecvBufferSize(bytes: number): number;
+  /** What the kernel granted (Linux reports double the request). */
+  getRecvBufferSize(): number;
+  setSendBufferSize(bytes: number): number;
+  getSendBufferSize(): number;
+  /** SO_RXQ_OVFL. */
+  enableDropCounter(): number;
+  /** IP_PKTINFO / IPV6_RECVPKTINFO. */
+  enablePacketInfo(): number;
+  /** The address send/sendBatch go to (not connect(): that would filter received datagrams). */
+  setDestination(address: string, port: number, scopeId?: number): number;
+  /** Bytes sent, or -errno (EAGAIN included). */
+  send(datagram: Uint8Array): number;
+  /**
+   * sendmmsg of `datagrams[start..]`: how many the kernel took. Short at
+   * would-block or at another error; a call whose first datagram fails with
+   * an error other than would-block returns -errno.
+   */
+  sendBatch(datagrams: readonly Uint8Array[], start: number): number;
+  /**
+   * Starts the uv_poll + recvmmsg loop into caller-owned memory (held by the
+   * addon until the socket is closed). `onBatch(count, truncated, drops)` is
+   * called once per recvmmsg batch: datagram j of the batch is
+   * `data[offsets[j], offsets[j] + lengths[j])`, its raw source sockaddr and
+   * destination address are in `addrs` at slot `offsets[j] / slotBytes`
+   * (layout in {@link NativeLayout}); `count` < 0 is -errno of a failed
+   * recvmmsg; `drops` is the cumulative SO_RXQ_OVFL counter or -1.
+   */
+  startReceiving(
+    data: Buffer, slotBytes: number, slotCount: number,
+    offsets: Uint32Array, lengths: Uint32Array, flags: Uint32Array, addrs: Buffer,
+    onBatch: (count: number, truncated: number, drops: number) => void,
+  ): number;
+  /**
+   * Stops receiving at once (no onBatch call after this returns, even when
+   * called from inside onBatch), then closes the fd once libuv has released
+   * the handle and calls `onClosed`. -EBADF when not open or already closing.
+   */
+  close(onClosed?: () => void): number;
+}
+
+/** Byte layout shared by the addon and src/transport/native.ts. */
+export interface NativeLayout {
+  /** Bytes per datagram slot in the address buffer. */
+  addrSlotBytes: number;
+  /** Offset of the raw source sockaddr (sockaddr_in / sockaddr_in6) in a slot. */
+  addrSourceOffset: number;
+  /** Offset of the destination address (4 or 16 bytes) in a slot. */
+  addrDestinationOffset: number;
+  /** Per-datagram flag: the destination address is present. */
+  flagHasDestination: number;
+  /** Per-datagram flag: the ancillary data was truncated (MSG_CTRUNC). */
+  flagControlTruncated: number;
+  /** u32 words per datagram written by decodeHeaders. */
+  decodedWords: number;
+  /** Most slots per receive ring. */
+  maxSlots: number;
+}
+
+export interface NativeAddon {
+  UdpSocket: new () => NativeUdpSocket;
+  /**
+   * Validates and decodes the header of datagrams 0..count-1 exactly like
+   * decodeHeaderInto, writing 8 u32 per datagram into `out`: code,
+   * type | flags << 8 | keyId << 16, streamId, sessionHi, sessionLo, seqHi,
+   * seqLo, payloadLength (words 1..7 zero unless code is 0). Returns how many
+   * were OK, or -EINVAL for arguments too short for `count`.
+   */
+  decodeHeaders(buffer: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number, out: Uint32Array): number;
+  /** CRC32C continued from `crc`; `portable` forces the table implementation. */
+  crc32c(bytes: Uint8Array, crc?: number, portable?: boolean): number;
+  /** 'sse4.2' or 'table'. */
+  crc32cImplementation: string;
+  /** False where sockets are not implemented (everything returns -ENOSYS). */
+  platformSupported: boolean;
+  layout: NativeLayout;
+  abiVersion: number;
+}
+
+export type NativeLoadResult = { addon: NativeAddon; error?: undefined } | { addon?: undefined; error: Error };
+
+/** The addon's ABI this file is written against; a stale build is refused instead of misused. */
+const ABI_VERSION = 1;
+
+/** The package root: this file is compiled to dist/src/native.js. */
+export const PACKAGE_ROOT = resolve(__dirname, '..', '..');
+
+let cached: NativeLoadResult | undefined;
+
+/** Loads the addon once; later calls return the same result (the addon, or the error that stopped it). */
+export function loadNative(): NativeLoadResult {
+  if (cached) return cached;
+  cached = tryLoad();
+  return cached;
+}
+
+function tryLoad(): NativeLoadResult {
+  try {
+    const override = process.env.BLIPCAST_NATIVE_PATH;
+    let addon: NativeAddon;
+    if (override !== undefined && override !== '') {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      addon = require(resolve(override)) as NativeAddon;
+    } else {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const build = require('node-gyp-build') as (root: string) => unknown;
+      addon = build(PACKAGE_ROOT) as NativeAddon;
+    }
+    if (addon.abiVersion !== ABI_VERSION) {
+      return { error: new Error(`native addon ABI ${String(addon.abiVersion)} does not match ${ABI_VERSION}: rebuild it (npm run build:native)`) };
+    }
+    return { addon };
+  } catch (err) {
+    return { error: err instanceof Error ? err : new Error(String(err)) };
+  }
+}
+
+/** Where node-gyp builds the addon (for messages and docs). */
+export const DEFAULT_ADDON_PATH = join(PACKAGE_ROOT, 'build', 'Release', 'blipcast.node');

@@ -1,0 +1,335 @@
+/**
+ * The options of {@link open} (src/channel.ts): their types, defaults, and
+ * validation. Everything is checked here, before anything is opened, so a bad
+ * option leaves no socket, no timer and no state behind. Each error names the
+ * option and the bad value.
+ */
+
+import { checkPort, parseGroup, type GroupAddress } from './address';
+import {
+  DEFAULT_FLOW_CONTROL, DEFAULT_LATE_JOIN, DEFAULT_MAX_DATAGRAM_BYTES, DEFAULT_MAX_DATAGRAM_BYTES_IPV6, DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_MAX_REASSEMBLY_BYTES, DEFAULT_MAX_REORDER_BYTES, DEFAULT_WINDOW_BYTES, DEFAULT_WINDOW_MESSAGES, MIN_DATAGRAM_BYTES,
+} from './constants';
+import { InvalidArgumentTypeError, InvalidArgumentValueError } from './errors';
+import type { FlowControl, LateJoin } from './protocol/api';
+import { DEFAULT_TUNING, type ProtocolTuning } from './protocol/tuning';
+import { checkStreamName } from './streams';
+import { checkTransportOptions } from './transport/options';
+import type { MemoryHost, MemoryNetwork } from './transport/memory';
+import type { Transport, TransportOptions } from './transport/transport';
+import { HEADER_BYTES, MAX_PAYLOAD_BYTES } from './wire/header';
+
+export type TransportChoice = 'auto' | 'native' | 'dgram' | 'memory';
+
+/** Protocol timers and strategies that may be overridden per channel (defaults: src/constants.ts). */
+export type TuningOptions = Partial<ProtocolTuning>;
+
+export interface OpenOptions extends TuningOptions {
+  /** `'239.255.0.1:5000'` or `'[ff15::1]:5000'`. Required. */
+  group: string;
+  /** Interface by name (`'lo'`) or address (`'127.0.0.1'`). Default: the system's default multicast interface. */
+  interface?: string;
+  /** Multicast TTL / hop limit, 0–255. Default 1 (link-local). */
+  ttl?: number;
+  /** Whether other sockets on this host receive what this channel sends. Default true. */
+  loopback?: boolean;
+  /** Source-specific multicast: only accept datagrams from this unicast address. */
+  source?: string;
+  /** Requested kernel receive / send buffer sizes, bytes. */
+  recvBufferBytes?: number;
+  sendBufferBytes?: number;
+  /** Default 'auto': the native addon when it loads, else node:dgram. 'memory' needs `network` and `host`. */
+  transport?: TransportChoice;
+  /** The simulated network ('memory' transport only). Its virtual clock then drives the channel. */
+  network?: MemoryNetwork;
+  /** The simulated host, by name or object ('memory' transport only). */
+  host?: string | MemoryHost;
+  /**
+   * Stream names this channel uses, declared up front: an array of names
+   * (ids computed from the names) or an object of name → explicit id (0–65535;
+   * 0 is the default stream ''). Declaring detects collisions at open().
+   */
+  streams?: readonly string[] | Readonly<Record<string, number>>;
+  /** Where to start in a source first heard mid-stream. Default 'next'. */
+  lateJoin?: LateJoin;
+  /** Default 'min': the slowest live receiver paces the sender. */
+  flowControl?: FlowControl;
+  /** Retransmission window bounds. Defaults 32 MiB / 262144 messages. */
+  windowBytes?: number;
+  windowMessages?: number;
+  /** Sender rate limit, bytes per second. Default unlimited. */
+  rateBytesPerSec?: number;
+  /** Largest message write() accepts. Default 16 MiB (or windowBytes if smaller). */
+  maxMessageBytes?: number;
+  /** Largest datagram sent, header included. Default 1472 (IPv4) / 1452 (IPv6): a 1500-byte link. */
+  maxDatagramBytes?: number;
+  /** Per-source receive caps, bytes. Default 32 MiB each. */
+  maxReorderBytes?: number;
+  maxReassemblyBytes?: number;
+  /** How long close() waits for receivers to acknowledge everything, ms. Default 5000. Infinity waits for as long as it takes. */
+  lingerMs?: number;
+  /** Messages the readable side buffers before it stops pulling (its highWaterMark). Default 1024. */
+  readHighWaterMark?: number;
+  /** Bytes of received messages held for a reader that does not read; beyond it messages are dropped and reported as loss ('memory'). Default 64 MiB. */
+  maxReadBufferBytes?: number;
+  /** Aborting closes the channel (and makes a pending open() reject with an AbortError). */
+  signal?: AbortSignal;
+  /** Seed for the session id and every random choice (tests): same seed, same run. Default: crypto-random. */
+  seed?: number | string;
+  /** Wraps the transport once it is open (loss injection, instrumentation), e.g. `(t) => withLoss(t, { lossRate: 0.01 })`. */
+  wrapTransport?: (transport: Transport) => Transport;
+}
+
+export const DEFAULT_LINGER_MS = 5000;
+/** Messages: enough to ride out a GC pause at 1 M msg/s without stopping the protocol. */
+export const DEFAULT_READ_HIGH_WATER_MARK = 1024;
+/** 64 MiB: two default windows of a source; a reader that falls this far behind is not coming back soon. */
+export const DEFAULT_MAX_READ_BUFFER_BYTES = 64 * 1024 * 1024;
+
+/** Options after validation, defaults filled in. */
+export interface ResolvedOptions {
+  group: GroupAddress;
+  /** The group as given (`'239.255.0.1:5000'`). */
+  groupText: string;
+  transport: TransportChoice;
+  network: MemoryNetwork | undefined;
+  host: string | MemoryHost | undefined;
+  /** What the transport factory gets (already checked once). */
+  transportOptions: TransportOptions;
+  /** Resolved interface name, or undefined for the system default / the memory network. */
+  interfaceName: string | undefined;
+  streams: Array<[name: string, id: number | undefined]>;
+  lateJoin: LateJoin;
+  flowControl: FlowControl;
+  windowBytes: number;
+  windowMessages: number;
+  rateBytesPerSec: number | undefined;
+  maxMessageBytes: number;
+  maxDatagramBytes: number;
+  maxReorderBytes: number;
+  maxReassemblyBytes: number;
+  tuning: Partial<ProtocolTuning>;
+  lingerMs: number;
+  readHighWaterMark: number;
+  maxReadBufferBytes: number;
+  signal: AbortSignal | undefined;
+  seed: number | string | undefined;
+  wrapTransport: ((transport: Transport) => Transport) | undefined;
+}
+
+const CHANNEL_KEYS = new Set<string>([
+  'group', 'interface', 'ttl', 'loopback', 'source', 'recvBufferBytes', 'sendBufferBytes', 'transport', 'network', 'host', 'streams',
+  'lateJoin', 'flowControl', 'windowBytes', 'windowMessages', 'rateBytesPerSec', 'maxMessageBytes', 'maxDatagramBytes',
+  'maxReorderBytes', 'maxReassemblyBytes', 'lingerMs', 'readHighWaterMark', 'maxReadBufferBytes', 'signal', 'seed', 'wrapTransport',
+]);
+const TUNING_KEYS = new Set<string>(Object.keys(DEFAULT_TUNING));
+/** Tuning fields that count things rather than milliseconds. */
+const TUNING_INTEGER_KEYS = new Set<string>(['nakMaxRetries']);
+const MAX_SIZE = 2 ** 31 - 1;
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return `'${value}'`;
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'function') return 'a function';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return 'an object';
+  return String(value);
+}
+
+function typeError(name: string, expected: string, value: unknown): InvalidArgumentTypeError {
+  return new InvalidArgumentTypeError(`options.${name} must be ${expected}, got ${describe(value)}`);
+}
+
+function valueError(name: string, expected: string, value: unknown): InvalidArgumentValueError {
+  return new InvalidArgumentValueError(`options.${name} must be ${expected}, got ${describe(value)}`);
+}
+
+/** An integer option in [min, max]; undefined → `fallback`. */
+function integer(options: Record<string, unknown>, name: string, min: number, max: number, fallback: number): number;
+function integer(options: Record<string, unknown>, name: string, min: number, max: number, fallback: undefined): number | undefined;
+function integer(options: Record<string, unknown>, name: string, min: number, max: number, fallback: number | undefined): number | undefined {
+  const value = options[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number') throw typeError(name, 'a number', value);
+  if (!Number.isInteger(value) || value < min || value > max) throw valueError(name, `an integer in ${min}..${max}`, value);
+  return value;
+}
+
+function oneOf<T extends string>(options: Record<string, unknown>, name: string, allowed: readonly T[], fallback: T): T {
+  const value = options[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string') throw typeError(name, 'a string', value);
+  if (!(allowed as readonly string[]).includes(value)) throw valueError(name, allowed.map((a) => `'${a}'`).join(', ').replace(/, ([^,]*)$/, ' or $1'), value);
+  return value as T;
+}
+
+/**
+ * Checks every option of {@link open} and fills in the defaults. Pure apart
+ * from reading the host's interface list.
+ * @throws InvalidArgumentTypeError / InvalidArgumentValueError naming the option;
+ *   NotMulticastError for a unicast group; UnknownInterfaceError for an interface this host lacks.
+ */
+export function resolveOptions(input: OpenOptions): ResolvedOptions {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InvalidArgumentTypeError(`options must be an object, got ${describe(input)}`);
+  const options = input as unknown as Record<string, unknown>;
+  for (const key of Object.keys(options)) {
+    // A misspelt option would otherwise be silently ignored and the default used.
+    if (!CHANNEL_KEYS.has(key) && !TUNING_KEYS.has(key)) throw new InvalidArgumentValueError(`unknown option '${key}'`);
+  }
+
+  if (options.group === undefined) throw new InvalidArgumentTypeError(`options.group is required (e.g. '239.255.0.1:5000')`);
+  if (typeof options.group !== 'string') throw typeError('group', "a string like '239.255.0.1:5000'", options.group);
+  let group: GroupAddress;
+  try {
+    group = parseGroup(options.group);
+  } catch (err) {
+    if (err instanceof InvalidArgumentValueError) throw new InvalidArgumentValueError(`options.group: ${err.message}`);
+    throw err;
+  }
+  checkPort(group.port, 'options.group port');
+
+  const transport = oneOf<TransportChoice>(options, 'transport', ['auto', 'native', 'dgram', 'memory'], 'auto');
+  let network: MemoryNetwork | undefined;
+  let host: string | MemoryHost | undefined;
+  if (transport === 'memory') {
+    const n = options.network as { createTransport?: unknown; setTimer?: unknown } | undefined;
+    if (n === undefined) throw new InvalidArgumentTypeError(`options.network is required with transport 'memory'`);
+    if (typeof n !== 'object' || n === null || typeof n.createTransport !== 'function' || typeof n.setTimer !== 'function') throw typeError('network', 'a MemoryNetwork', n);
+    network = options.network as MemoryNetwork;
+    const h = options.host as unknown;
+    if (h === undefined) throw new InvalidArgumentTypeError(`options.host is required with transport 'memory'`);
+    if (typeof h !== 'string' && (typeof h !== 'object' || h === null)) throw typeError('host', 'a host name or MemoryHost', h);
+    host = h as string | MemoryHost;
+  } else {
+    if (options.network !== undefined) throw new InvalidArgumentValueError(`options.network is only used with transport 'memory', got transport '${transport}'`);
+    if (options.host !== undefined) throw new InvalidArgumentValueError(`options.host is only used with transport 'memory', got transport '${transport}'`);
+  }
+
+  if (options.interface !== undefined && typeof options.interface !== 'string') throw typeError('interface', 'a string (name or address)', options.interface);
+  if (options.ttl !== undefined) integer(options, 'ttl', 0, 255, undefined);
+  if (options.loopback !== undefined && typeof options.loopback !== 'boolean') throw typeError('loopback', 'a boolean', options.loopback);
+  if (options.source !== undefined && typeof options.source !== 'string') throw typeError('source', 'a string (unicast address)', options.source);
+  integer(options, 'recvBufferBytes', 1, MAX_SIZE, undefined);
+  integer(options, 'sendBufferBytes', 1, MAX_SIZE, undefined);
+  const transportOptions: TransportOptions = { group: group.address, port: group.port };
+  if (options.interface !== undefined) transportOptions.interface = options.interface as string;
+  if (options.ttl !== undefined) transportOptions.ttl = options.ttl as number;
+  if (options.loopback !== undefined) transportOptions.loopback = options.loopback as boolean;
+  if (options.source !== undefined) transportOptions.source = options.source as string;
+  if (options.recvBufferBytes !== undefined) transportOptions.recvBufferBytes = options.recvBufferBytes as number;
+  if (options.sendBufferBytes !== undefined) transportOptions.sendBufferBytes = options.sendBufferBytes as number;
+  // The transports check their own options again; checking here first means nothing is opened when one is bad.
+  // Simulated hosts have one interface, so the memory transport only records the name.
+  const checked = checkTransportOptions(transport === 'memory' ? { ...transportOptions, interface: undefined } : transportOptions);
+
+  const streams: Array<[string, number | undefined]> = [];
+  const s = options.streams;
+  if (s !== undefined) {
+    if (Array.isArray(s)) {
+      for (const name of s) streams.push([checkStreamName(name, 'options.streams[]'), undefined]);
+    } else if (typeof s === 'object' && s !== null) {
+      for (const [name, id] of Object.entries(s)) {
+        if (typeof id !== 'number') throw typeError(`streams['${name}']`, 'a stream id (integer 0..65535)', id);
+        streams.push([name, id]);
+      }
+    } else {
+      throw typeError('streams', 'an array of names or an object of name → id', s);
+    }
+  }
+
+  const lateJoin = oneOf<LateJoin>(options, 'lateJoin', ['next', 'earliest'], DEFAULT_LATE_JOIN);
+  const flowControl = oneOf<FlowControl>(options, 'flowControl', ['min', 'max', 'none'], DEFAULT_FLOW_CONTROL);
+  const windowBytes = integer(options, 'windowBytes', 1, Number.MAX_SAFE_INTEGER, DEFAULT_WINDOW_BYTES);
+  const windowMessages = integer(options, 'windowMessages', 1, Number.MAX_SAFE_INTEGER, DEFAULT_WINDOW_MESSAGES);
+  let rateBytesPerSec: number | undefined;
+  if (options.rateBytesPerSec !== undefined) {
+    const r = options.rateBytesPerSec;
+    if (typeof r !== 'number') throw typeError('rateBytesPerSec', 'a number', r);
+    if (!(r > 0) || !Number.isFinite(r)) throw valueError('rateBytesPerSec', 'a finite number > 0', r);
+    rateBytesPerSec = r;
+  }
+  const maxDatagramBytes = integer(options, 'maxDatagramBytes', MIN_DATAGRAM_BYTES, HEADER_BYTES + MAX_PAYLOAD_BYTES,
+    group.family === 6 ? DEFAULT_MAX_DATAGRAM_BYTES_IPV6 : DEFAULT_MAX_DATAGRAM_BYTES);
+  const maxMessageBytes = integer(options, 'maxMessageBytes', 0, 0xffffffff, Math.min(DEFAULT_MAX_MESSAGE_BYTES, windowBytes));
+  if (maxMessageBytes > windowBytes) {
+    // A message the window cannot hold whole could never be repaired.
+    throw new InvalidArgumentValueError(`options.maxMessageBytes (${maxMessageBytes}) must not exceed options.windowBytes (${windowBytes})`);
+  }
+  const maxReorderBytes = integer(options, 'maxReorderBytes', 1, Number.MAX_SAFE_INTEGER, DEFAULT_MAX_REORDER_BYTES);
+  const maxReassemblyBytes = integer(options, 'maxReassemblyBytes', 1, Number.MAX_SAFE_INTEGER, DEFAULT_MAX_REASSEMBLY_BYTES);
+
+  const tuning: Partial<ProtocolTuning> = {};
+  for (const key of TUNING_KEYS) {
+    const value = options[key];
+    if (value === undefined) continue;
+    if (key === 'nakBackoff') {
+      (tuning as Record<string, unknown>)[key] = oneOf(options, key, ['exponential', 'uniform'], DEFAULT_TUNING.nakBackoff);
+      continue;
+    }
+    if (typeof value !== 'number') throw typeError(key, 'a number', value);
+    if (TUNING_INTEGER_KEYS.has(key)) {
+      if (!Number.isInteger(value) || value < 0 || value > MAX_SIZE) throw valueError(key, `an integer in 0..${MAX_SIZE}`, value);
+    } else if (key === 'repairRateBytesPerSec') {
+      if (!(value > 0) || !Number.isFinite(value)) throw valueError(key, 'a finite number > 0', value);
+    } else if (!(value > 0) || !Number.isFinite(value)) {
+      throw valueError(key, 'a finite number of ms > 0', value);
+    }
+    (tuning as Record<string, unknown>)[key] = value;
+  }
+
+  let lingerMs = DEFAULT_LINGER_MS;
+  if (options.lingerMs !== undefined) {
+    const l = options.lingerMs;
+    if (typeof l !== 'number') throw typeError('lingerMs', 'a number', l);
+    if (!(l >= 0)) throw valueError('lingerMs', 'a number of ms ≥ 0 (Infinity allowed)', l);
+    lingerMs = l;
+  }
+  const readHighWaterMark = integer(options, 'readHighWaterMark', 1, MAX_SIZE, DEFAULT_READ_HIGH_WATER_MARK);
+  const maxReadBufferBytes = integer(options, 'maxReadBufferBytes', 1, Number.MAX_SAFE_INTEGER, DEFAULT_MAX_READ_BUFFER_BYTES);
+
+  let signal: AbortSignal | undefined;
+  if (options.signal !== undefined) {
+    if (!(options.signal instanceof AbortSignal)) throw typeError('signal', 'an AbortSignal', options.signal);
+    signal = options.signal;
+  }
+  let seed: number | string | undefined;
+  if (options.seed !== undefined) {
+    const v = options.seed;
+    if (typeof v !== 'number' && typeof v !== 'string') throw typeError('seed', 'a number or a string', v);
+    if (typeof v === 'number' && !Number.isSafeInteger(v)) throw valueError('seed', 'a safe integer', v);
+    seed = v;
+  }
+  let wrapTransport: ((transport: Transport) => Transport) | undefined;
+  if (options.wrapTransport !== undefined) {
+    if (typeof options.wrapTransport !== 'function') throw typeError('wrapTransport', 'a function', options.wrapTransport);
+    wrapTransport = options.wrapTransport as (transport: Transport) => Transport;
+  }
+
+  return {
+    group,
+    groupText: options.group,
+    transport,
+    network,
+    host,
+    transportOptions,
+    interfaceName: transport === 'memory' ? (options.interface as string | undefined) : checked.interfaceName,
+    streams,
+    lateJoin,
+    flowControl,
+    windowBytes,
+    windowMessages,
+    rateBytesPerSec,
+    maxMessageBytes,
+    maxDatagramBytes,
+    maxReorderBytes,
+    maxReassemblyBytes,
+    tuning,
+    lingerMs,
+    readHighWaterMark,
+    maxReadBufferBytes,
+    signal,
+    seed,
+    wrapTransport,
+  };
+}

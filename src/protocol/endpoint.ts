@@ -1,0 +1,167 @@
+/**
+ * One endpoint = a sender (of what this application sends) and a receiver
+ * (of every other session on the group), composed behind the sans-IO
+ * {@link Endpoint} contract of api.ts. It reads no clock and owns no socket.
+ */
+
+import { InvalidArgumentValueError } from '../errors';
+import { MIN_DATAGRAM_BYTES } from '../constants';
+import { DatagramType, HEADER_BYTES, MAX_PAYLOAD_BYTES, sessionIdHex, type Header } from '../wire/header';
+import type { Endpoint, EndpointConfig, ProtocolEvent, ProtocolStats } from './api';
+import { NakScheduler } from './nak-scheduler';
+import { Output } from './output';
+import { decodeStatus } from './payload';
+import { Receiver } from './receiver';
+import { Sender } from './sender';
+import { createStats, snapshotStats } from './stats';
+import { DEFAULT_TUNING, type ProtocolTuning } from './tuning';
+
+export type { ProtocolTuning, NakBackoff } from './tuning';
+export { DEFAULT_TUNING } from './tuning';
+
+function checkConfig(c: EndpointConfig): void {
+  const positive = (name: string, v: number) => {
+    if (!Number.isFinite(v) || v <= 0) throw new InvalidArgumentValueError(`${name} must be a positive number, got ${v}`);
+  };
+  if (!Number.isInteger(c.maxDatagramBytes) || c.maxDatagramBytes < MIN_DATAGRAM_BYTES || c.maxDatagramBytes > HEADER_BYTES + MAX_PAYLOAD_BYTES) {
+    throw new InvalidArgumentValueError(`maxDatagramBytes must be an integer in ${MIN_DATAGRAM_BYTES}..${HEADER_BYTES + MAX_PAYLOAD_BYTES}, got ${c.maxDatagramBytes}`);
+  }
+  positive('windowBytes', c.windowBytes);
+  positive('windowMessages', c.windowMessages);
+  positive('maxReorderBytes', c.maxReorderBytes);
+  positive('maxReassemblyBytes', c.maxReassemblyBytes);
+  if (!Number.isInteger(c.maxMessageBytes) || c.maxMessageBytes < 0 || c.maxMessageBytes > 0xffffffff) throw new InvalidArgumentValueError(`maxMessageBytes must be an integer in 0..2^32-1, got ${c.maxMessageBytes}`);
+  if (c.rateBytesPerSec !== undefined) positive('rateBytesPerSec', c.rateBytesPerSec);
+  if (!['min', 'max', 'none'].includes(c.flowControl)) throw new InvalidArgumentValueError(`flowControl must be 'min', 'max' or 'none', got ${String(c.flowControl)}`);
+  if (!['next', 'earliest'].includes(c.lateJoin)) throw new InvalidArgumentValueError(`lateJoin must be 'next' or 'earliest', got ${String(c.lateJoin)}`);
+  for (const [name, v] of [['sessionHi', c.sessionHi], ['sessionLo', c.sessionLo]] as const) {
+    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new InvalidArgumentValueError(`${name} must be a u32, got ${v}`);
+  }
+}
+
+class EndpointImpl implements Endpoint {
+  private readonly out = new Output();
+  private readonly statsObj: ProtocolStats = createStats();
+  private readonly sender: Sender;
+  private readonly receiver: Receiver;
+  private readonly hi: number;
+  private readonly lo: number;
+  /** Latest time seen, for wake-ups that depend on it (rate limits). */
+  private lastNowMs = 0;
+
+  constructor(config: EndpointConfig, tuning: ProtocolTuning) {
+    this.hi = config.sessionHi;
+    this.lo = config.sessionLo;
+    this.sender = new Sender(config, tuning, this.out, this.statsObj);
+    this.receiver = new Receiver({ config, tuning, stats: this.statsObj, out: this.out, naks: new NakScheduler(tuning, config.random) });
+  }
+
+  send(nowMs: number, streamId: number, data: Uint8Array): boolean {
+    this.lastNowMs = nowMs;
+    return this.sender.send(nowMs, streamId, data);
+  }
+
+  flush(nowMs: number): void {
+    this.lastNowMs = nowMs;
+    this.sender.flush(nowMs);
+  }
+
+  handleDatagram(nowMs: number, datagram: Uint8Array, header: Header, from: { address: string; port: number } | undefined): void {
+    this.lastNowMs = nowMs;
+    // Our own datagrams come back through multicast loopback.
+    if (header.sessionHi === this.hi && header.sessionLo === this.lo) return;
+    const st = this.statsObj;
+    st.datagramsReceived++;
+    st.bytesReceived += datagram.length;
+    if (datagram.length !== HEADER_BYTES + header.payloadLength) {
+      st.invalid++;
+      return;
+    }
+    switch (header.type) {
+      case DatagramType.DATA:
+        this.receiver.handleData(nowMs, datagram, header, from);
+        return;
+      case DatagramType.HEARTBEAT:
+        this.receiver.handleHeartbeat(nowMs, datagram, header, from);
+        return;
+      case DatagramType.NCF:
+        this.receiver.handleNcf(nowMs, datagram, header);
+        return;
+      case DatagramType.NAK: {
+        const nak = this.receiver.decodeNak(datagram, header);
+        if (!nak) return;
+        if (nak.targetHi === this.hi && nak.targetLo === this.lo) this.sender.handleNak(nowMs, header.streamId, nak, sessionIdHex(header.sessionHi, header.sessionLo));
+        else this.receiver.overheardNak(nowMs, header, nak);
+        return;
+      }
+      case DatagramType.STATUS: {
+        const status = decodeStatus(datagram, HEADER_BYTES, HEADER_BYTES + header.payloadLength);
+        if (!status) {
+          st.invalid++;
+          return;
+        }
+        if (status.targetHi === this.hi && status.targetLo === this.lo) {
+          const key = sessionIdHex(header.sessionHi, header.sessionLo);
+          this.sender.handleStatus(nowMs, status, key, { id: key, address: from?.address, port: from?.port });
+        } else this.receiver.overheardStatus(nowMs, header, status);
+        return;
+      }
+      default:
+        // CONTROL belongs to the group layer; anything else is not ours.
+        return;
+    }
+  }
+
+  handleTimeout(nowMs: number): void {
+    this.lastNowMs = nowMs;
+    this.sender.handleTimeout(nowMs);
+    this.receiver.handleTimeout(nowMs);
+  }
+
+  pollTransmit(nowMs: number): Uint8Array | undefined {
+    this.lastNowMs = nowMs;
+    const dg = this.out.control.shift() ?? this.sender.pollData(nowMs);
+    if (dg !== undefined) {
+      this.statsObj.datagramsSent++;
+      this.statsObj.bytesSent += dg.length;
+    }
+    return dg;
+  }
+
+  pollTimeout(): number | undefined {
+    // Rate-limit wake-ups are computed against the last known time; the driver calls pollTimeout right after a call that carried it.
+    const a = this.sender.nextTimeoutMs(this.lastNowMs);
+    const b = this.receiver.nextTimeoutMs();
+    if (a === undefined) return b;
+    if (b === undefined) return a;
+    return Math.min(a, b);
+  }
+
+  pollEvent(): ProtocolEvent | undefined {
+    return this.out.events.shift();
+  }
+
+  isFlushed(): boolean {
+    return this.out.control.length === 0 && this.sender.isFlushed();
+  }
+
+  close(nowMs: number): void {
+    this.lastNowMs = nowMs;
+    this.sender.close(nowMs);
+  }
+
+  stats(): ProtocolStats {
+    return snapshotStats(this.statsObj);
+  }
+}
+
+/**
+ * Creates an endpoint. `tuning` overrides protocol timers and strategies that
+ * are not part of {@link EndpointConfig} (tests shorten them); omitted fields
+ * take the defaults of src/constants.ts. Throws InvalidArgumentValueError for a
+ * config out of range.
+ */
+export function createEndpoint(config: EndpointConfig, tuning: Partial<ProtocolTuning> = {}): Endpoint {
+  checkConfig(config);
+  return new EndpointImpl(config, { ...DEFAULT_TUNING, ...tuning });
+}

@@ -1,0 +1,17 @@
+/**
+ * 'min': the window advances only past what every live receiver has
+ * acknowledged, so the slowest receiver paces the group (send() returns
+ * false, 'drain' follows its status). A receiver silent for
+ * receiverTimeoutMs is dropped (event 'receiver-dropped', reason 'timeout')
+ * and stops holding the window. With no receivers the window only bounds memory.
+ */
+
+import type { FlowControlStrategy } from './strategy';
+
+export const minFlowControl: FlowControlStrategy = {
+  name: 'min',
+  reportsLaggards: false,
+  releaseLimit(receivers, streamId) {
+    return receivers.ackBounds(streamId)?.min ?? Infinity;
+  },
+};

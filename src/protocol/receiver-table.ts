@@ -1,0 +1,73 @@
+/**
+ * The sender's view of its receivers, learnt from the STATUS datagrams they
+ * multicast: per receiver and stream, the next sequence it needs (everything
+ * below is delivered or given up), its free buffer, and when it was last heard.
+ */
+
+import type { SourceInfo } from './api';
+
+export interface ReceiverRecord {
+  readonly info: SourceInfo;
+  lastHeardMs: number;
+  /** streamId → one past the highest sequence the receiver has contiguously. */
+  readonly acks: Map<number, number>;
+  freeBytes: number;
+  /** Fell out of the window under 'max' (reported once until it catches up). */
+  lagging: boolean;
+  naks: number;
+}
+
+export class ReceiverTable {
+  readonly byKey = new Map<string, ReceiverRecord>();
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  /** Updates (or creates, returning true) the record of `key`. */
+  upsert(key: string, info: SourceInfo, nowMs: number): { record: ReceiverRecord; created: boolean } {
+    let record = this.byKey.get(key);
+    const created = record === undefined;
+    if (!record) {
+      record = { info, lastHeardMs: nowMs, acks: new Map(), freeBytes: 0, lagging: false, naks: 0 };
+      this.byKey.set(key, record);
+    }
+    record.lastHeardMs = nowMs;
+    return { record, created };
+  }
+
+  /** Removes and returns receivers silent for `timeoutMs`. */
+  expire(nowMs: number, timeoutMs: number): ReceiverRecord[] {
+    const gone: ReceiverRecord[] = [];
+    for (const [key, r] of this.byKey) {
+      if (nowMs - r.lastHeardMs >= timeoutMs) {
+        this.byKey.delete(key);
+        gone.push(r);
+      }
+    }
+    return gone;
+  }
+
+  /** Earliest time a receiver would expire, or undefined. */
+  nextExpiryMs(timeoutMs: number): number | undefined {
+    let min: number | undefined;
+    for (const r of this.byKey.values()) {
+      const t = r.lastHeardMs + timeoutMs;
+      if (min === undefined || t < min) min = t;
+    }
+    return min;
+  }
+
+  /** Lowest and highest ack on a stream over receivers that reported it (undefined when none did). */
+  ackBounds(streamId: number): { min: number; max: number } | undefined {
+    let min = Infinity;
+    let max = -Infinity;
+    for (const r of this.byKey.values()) {
+      const a = r.acks.get(streamId);
+      if (a === undefined) continue;
+      if (a < min) min = a;
+      if (a > max) max = a;
+    }
+    return min === Infinity ? undefined : { min, max };
+  }
+}

@@ -1,0 +1,206 @@
+/**
+ * The receiving half of an endpoint: the table of sources (keyed by session
+ * id), what each received datagram type does to them, their timers (NAKs,
+ * status, source timeout) and the datagrams those timers send.
+ */
+
+import { HEADER_BYTES, sessionIdHex, type Header } from '../wire/header';
+import type { LossReason } from './api';
+import { MAX_ENTRIES_PER_CONTROL, MAX_RANGES_PER_NAK } from '../constants';
+import {
+  decodeHeartbeat, decodeNak, decodeNcf, encodeNak, encodeStatus, HeartbeatFlag, NcfReason,
+  RANGE_BYTES, NAK_FIXED_BYTES, STATUS_ENTRY_BYTES, STATUS_FIXED_BYTES,
+  type NakPayload, type SeqRange, type StatusEntry, type StatusPayload,
+} from './payload';
+import { SourceState, type ReceiveContext } from './source';
+
+type From = { address: string; port: number } | undefined;
+
+/** Sessions that ended by closing or restarting are ignored this long afterwards (their last heartbeats linger). */
+const GONE_MEMORY_FACTOR = 4;
+
+export class Receiver {
+  readonly sources = new Map<string, SourceState>();
+  /** Ended sessions (closed / restarted) → when; their stragglers must not recreate them. */
+  private readonly gone = new Map<string, number>();
+  private readonly byAddress = new Map<string, SourceState>();
+  private lastHi = -1;
+  private lastLo = -1;
+  private lastSource: SourceState | undefined;
+  private readonly origin: { sessionHi: number; sessionLo: number };
+
+  constructor(private readonly ctx: ReceiveContext) {
+    this.origin = { sessionHi: ctx.config.sessionHi, sessionLo: ctx.config.sessionLo };
+  }
+
+  private lookup(h: Header): SourceState | undefined {
+    if (h.sessionHi === this.lastHi && h.sessionLo === this.lastLo && this.lastSource) return this.lastSource;
+    const s = this.sources.get(sessionIdHex(h.sessionHi, h.sessionLo));
+    if (s) {
+      this.lastHi = h.sessionHi;
+      this.lastLo = h.sessionLo;
+      this.lastSource = s;
+    }
+    return s;
+  }
+
+  /** The source that sent a DATA or HEARTBEAT datagram, created on first sight. */
+  private sourceOf(nowMs: number, h: Header, from: From): SourceState | undefined {
+    const known = this.lookup(h);
+    if (known) {
+      known.lastHeardMs = nowMs;
+      return known;
+    }
+    const key = sessionIdHex(h.sessionHi, h.sessionLo);
+    if (this.gone.has(key)) return undefined;
+    if (from) {
+      // A new session from the address of a live one: that sender restarted.
+      const prev = this.byAddress.get(`${from.address}:${from.port}`);
+      if (prev) this.endSource(prev, 'restarted');
+    }
+    const s = new SourceState(key, h.sessionHi, h.sessionLo, { id: key, address: from?.address, port: from?.port }, nowMs, this.ctx);
+    this.sources.set(key, s);
+    if (from) this.byAddress.set(`${from.address}:${from.port}`, s);
+    this.ctx.stats.sources = this.sources.size;
+    this.ctx.out.events.push({ type: 'source', source: s.info });
+    return s;
+  }
+
+  private endSource(s: SourceState, reason: 'timeout' | 'closed' | 'restarted' | 'memory'): void {
+    s.end();
+    this.sources.delete(s.key);
+    if (s.info.address !== undefined && this.byAddress.get(`${s.info.address}:${s.info.port}`) === s) this.byAddress.delete(`${s.info.address}:${s.info.port}`);
+    if (this.lastSource === s) {
+      this.lastSource = undefined;
+      this.lastHi = this.lastLo = -1;
+    }
+    if (reason === 'closed' || reason === 'restarted') this.gone.set(s.key, s.lastHeardMs);
+    this.ctx.stats.sources = this.sources.size;
+    this.ctx.out.events.push({ type: 'source-gone', source: s.info, reason });
+  }
+
+  handleData(nowMs: number, dg: Uint8Array, h: Header, from: From): void {
+    const s = this.sourceOf(nowMs, h, from);
+    if (!s) return;
+    if (!s.stream(h.streamId).onData(nowMs, dg, h)) this.ctx.stats.invalid++;
+    else if (s.closed) this.maybeFinish(s);
+  }
+
+  handleHeartbeat(nowMs: number, dg: Uint8Array, h: Header, from: From): void {
+    const entries = decodeHeartbeat(dg, HEADER_BYTES, HEADER_BYTES + h.payloadLength);
+    if (!entries) {
+      this.ctx.stats.invalid++;
+      return;
+    }
+    const s = this.sourceOf(nowMs, h, from);
+    if (!s) return;
+    for (const e of entries) s.stream(e.streamId).onHeartbeat(nowMs, e.trailSeq, e.nextSeq);
+    if ((h.flags & HeartbeatFlag.STATUS_REQUEST) !== 0) s.statusSoon(nowMs);
+    if ((h.flags & HeartbeatFlag.CLOSED) !== 0) {
+      s.closed = true;
+      this.maybeFinish(s);
+    } else s.enforceReorderCap(nowMs);
+  }
+
+  handleNcf(nowMs: number, dg: Uint8Array, h: Header): void {
+    const ncf = decodeNcf(dg, HEADER_BYTES, HEADER_BYTES + h.payloadLength);
+    if (!ncf) {
+      this.ctx.stats.invalid++;
+      return;
+    }
+    const s = this.lookup(h);
+    if (!s) return;
+    s.lastHeardMs = nowMs;
+    const stream = s.streams.get(h.streamId);
+    if (!stream) return;
+    const reason: LossReason | undefined = ncf.reason === NcfReason.REPAIRING ? undefined : ncf.reason === NcfReason.WINDOW ? 'window' : 'flow-control';
+    stream.onNcf(nowMs, reason, ncf.ranges);
+    if (s.closed) this.maybeFinish(s);
+  }
+
+  /** Decodes a NAK (undefined = malformed, counted). */
+  decodeNak(dg: Uint8Array, h: Header): NakPayload | undefined {
+    const nak = decodeNak(dg, HEADER_BYTES, HEADER_BYTES + h.payloadLength);
+    if (!nak) this.ctx.stats.invalid++;
+    return nak;
+  }
+
+  /** Another receiver's NAK to some source: suppresses our own NAKs for the same ranges. */
+  overheardNak(nowMs: number, h: Header, nak: NakPayload): void {
+    const s = this.sources.get(sessionIdHex(nak.targetHi, nak.targetLo));
+    s?.streams.get(h.streamId)?.onOverheardNak(nowMs, nak.ranges);
+  }
+
+  /** Another receiver's status to some source: it counts in that source's group size. */
+  overheardStatus(nowMs: number, h: Header, status: StatusPayload): void {
+    const s = this.sources.get(sessionIdHex(status.targetHi, status.targetLo));
+    if (s) s.peers.set(sessionIdHex(h.sessionHi, h.sessionLo), nowMs);
+  }
+
+  private maybeFinish(s: SourceState): void {
+    if (s.closed && this.sources.get(s.key) === s && s.settled()) this.endSource(s, 'closed');
+  }
+
+  handleTimeout(nowMs: number): void {
+    const t = this.ctx.tuning;
+    for (const s of [...this.sources.values()]) {
+      if (nowMs - s.lastHeardMs >= t.sourceTimeoutMs) {
+        this.endSource(s, 'timeout');
+        continue;
+      }
+      const groupSize = s.peers.size > 0 ? s.groupSize(nowMs) : 1;
+      for (const stream of s.streams.values()) {
+        const due = stream.nextDueMs();
+        if (due === undefined || due > nowMs) continue;
+        const nak: SeqRange[] = [];
+        stream.runTimers(nowMs, groupSize, nak);
+        if (nak.length > 0) this.sendNak(s, stream.streamId, nak);
+      }
+      if (s.closed) {
+        this.maybeFinish(s);
+        if (!this.sources.has(s.key)) continue;
+      }
+      if (nowMs >= s.statusDueMs) this.sendStatus(s, nowMs);
+    }
+    if (this.gone.size > 0) {
+      for (const [k, t0] of this.gone) if (nowMs - t0 > GONE_MEMORY_FACTOR * t.sourceTimeoutMs) this.gone.delete(k);
+    }
+  }
+
+  private sendNak(s: SourceState, streamId: number, ranges: SeqRange[]): void {
+    const per = Math.max(1, Math.min(MAX_RANGES_PER_NAK, Math.floor((this.ctx.config.maxDatagramBytes - HEADER_BYTES - NAK_FIXED_BYTES) / RANGE_BYTES)));
+    for (let i = 0; i < ranges.length; i += per) {
+      this.ctx.out.control.push(encodeNak(this.origin, streamId, s.hi, s.lo, ranges.slice(i, i + per)));
+      this.ctx.stats.naksSent++;
+    }
+  }
+
+  private sendStatus(s: SourceState, nowMs: number): void {
+    s.statusDueMs = nowMs + this.ctx.tuning.statusIntervalMs;
+    const entries: StatusEntry[] = [];
+    const free = s.freeBytes();
+    for (const stream of s.streams.values()) {
+      if (stream.started) entries.push({ streamId: stream.streamId, nextSeq: stream.nextDeliver, freeBytes: free });
+    }
+    if (entries.length === 0) return;
+    const per = Math.max(1, Math.min(MAX_ENTRIES_PER_CONTROL, Math.floor((this.ctx.config.maxDatagramBytes - HEADER_BYTES - STATUS_FIXED_BYTES) / STATUS_ENTRY_BYTES)));
+    for (let i = 0; i < entries.length; i += per) {
+      this.ctx.out.control.push(encodeStatus(this.origin, s.hi, s.lo, entries.slice(i, i + per)));
+      this.ctx.stats.statusSent++;
+    }
+  }
+
+  nextTimeoutMs(): number | undefined {
+    let t: number | undefined;
+    const to = this.ctx.tuning.sourceTimeoutMs;
+    for (const s of this.sources.values()) {
+      let v = Math.min(s.statusDueMs, s.lastHeardMs + to);
+      for (const stream of s.streams.values()) {
+        const d = stream.nextDueMs();
+        if (d !== undefined && d < v) v = d;
+      }
+      if (t === undefined || v < t) t = v;
+    }
+    return t;
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * Answers NAKs: every window datagram overlapping a NAKed range is queued
+ * once for a multicast repair. A datagram repaired less than `lingerMs` ago
+ * is not queued again (the NAKs of a burst that crossed the repair on the
+ * wire would otherwise resend it once per receiver), and repairs are paced
+ * by a byte-rate cap. Ranges below the window's trail are answered with an
+ * NCF saying they are gone; ranges queued for repair with an NCF saying the
+ * repair is coming (it suppresses other receivers' NAKs while the repair
+ * queue drains).
+ */
+
+import { crc32cUpdate } from '../wire/crc32c';
+import { CRC_OFFSET, HEADER_BYTES } from '../wire/header';
+import { DataFlag, NcfReason, writeU32, type SeqRange } from './payload';
+import type { SendWindow, WindowEntry } from './send-window';
+import { TokenBucket } from './token-bucket';
+
+/** What one NAK produced: ranges to confirm with NCFs, by reason. */
+export interface NakOutcome {
+  repairing: SeqRange[];
+  unavailable: SeqRange[];
+}
+
+export class RepairQueue {
+  private queue: WindowEntry[] = [];
+  private head = 0;
+  private readonly scratch: Buffer;
+  private readonly bucket: TokenBucket | undefined;
+
+  constructor(private readonly window: SendWindow, private readonly lingerMs: number, maxDatagramBytes: number, rateBytesPerSec: number | undefined, burstBytes: number) {
+    this.scratch = Buffer.allocUnsafe(maxDatagramBytes);
+    this.bucket = rateBytesPerSec === undefined ? undefined : new TokenBucket(rateBytesPerSec, burstBytes);
+  }
+
+  get length(): number {
+    return this.queue.length - this.head;
+  }
+
+  /** Queues repairs for the NAKed `ranges` of `streamId`; returns what to confirm. */
+  onNak(nowMs: number, streamId: number, ranges: readonly SeqRange[]): NakOutcome {
+    const out: NakOutcome = { repairing: [], unavailable: [] };
+    const s = this.window.streams.get(streamId);
+    if (!s) return out;
+    const trail = Math.min(s.trailSeq, s.sentNextSeq);
+    for (const r of ranges) {
+      if (r.from < trail) addRange(out.unavailable, r.from, Math.min(r.to, trail - 1));
+      const from = Math.max(r.from, trail);
+      const to = Math.min(r.to, s.sentNextSeq - 1);
+      if (from > to) continue;
+      const found = s.find(from);
+      if (!found) continue;
+      for (let i = found.index; i < s.entries.length; i++) {
+        const e = s.entries.at(i);
+        if (e.firstSeq > to || !e.sent) break;
+        if (e.repairQueued || nowMs - e.lastRepairMs < this.lingerMs) continue;
+        e.repairQueued = true;
+        this.queue.push(e);
+        addRange(out.repairing, e.firstSeq, e.firstSeq + e.count - 1);
+      }
+    }
+    return out;
+  }
+
+  /** True when a queued repair may go now (rate cap permitting). */
+  ready(nowMs: number): boolean {
+    this.skipEvicted();
+    const e = this.queue[this.head];
+    if (!e) return false;
+    return this.bucket === undefined || this.bucket.canSpend(nowMs, e.datagram.length);
+  }
+
+  /** When the head repair becomes affordable, or undefined when the queue is empty. */
+  readyAtMs(nowMs: number): number | undefined {
+    this.skipEvicted();
+    const e = this.queue[this.head];
+    if (!e) return undefined;
+    return this.bucket === undefined ? nowMs : this.bucket.readyAtMs(nowMs, e.datagram.length);
+  }
+
+  /** Size of the head repair (call after ready() or a defined readyAtMs()). */
+  headBytes(): number {
+    return this.queue[this.head]!.datagram.length;
+  }
+
+  /** Takes the head repair (call after ready()): the datagram with the REPAIR flag, valid until the next call. */
+  take(nowMs: number): Uint8Array {
+    const e = this.queue[this.head]!;
+    this.queue[this.head++] = undefined as unknown as WindowEntry;
+    if (this.head > 256 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    e.repairQueued = false;
+    e.lastRepairMs = nowMs;
+    const n = e.datagram.length;
+    this.bucket?.spend(n);
+    const b = this.scratch;
+    e.datagram.copy(b, 0, 0, n);
+    b[4] = b[4]! | DataFlag.REPAIR;
+    let crc = crc32cUpdate(0, b, 0, CRC_OFFSET);
+    crc = crc32cUpdate(crc, b, HEADER_BYTES, n);
+    writeU32(b, CRC_OFFSET, crc);
+    return b.subarray(0, n);
+  }
+
+  private skipEvicted(): void {
+    while (this.head < this.queue.length && this.queue[this.head]!.evicted) {
+      this.queue[this.head]!.repairQueued = false;
+      this.head++;
+    }
+  }
+}
+
+/** Appends [from, to] to sorted `ranges`, merging with the last one when adjacent. */
+export function addRange(ranges: SeqRange[], from: number, to: number): void {
+  const last = ranges[ranges.length - 1];
+  if (last && from >= last.from && from <= last.to + 1) {
+    if (to > last.to) last.to = to;
+    return;
+  }
+  ranges.push({ from, to });
+}
+
+export { NcfReason };

@@ -1,0 +1,470 @@
+/**
+ * Receive state of one source (a sender session heard on the group) and of
+ * each of its streams: where delivery stands, what is missing, what is
+ * buffered, and the ordered delivery of messages and loss events.
+ *
+ * Per stream, every sequence number from the join point on ends up exactly
+ * once either in a 'message' event (as part of its message) or in a 'loss'
+ * event, in sequence order.
+ */
+
+import { BUFFERED_ITEM_OVERHEAD_BYTES } from '../constants';
+import { HEADER_BYTES, type Header } from '../wire/header';
+import type { EndpointConfig, LossReason, ProtocolStats, SourceInfo } from './api';
+import { GapList, GapState } from './loss-detector';
+import type { NakScheduler } from './nak-scheduler';
+import type { Output } from './output';
+import { DataFlag, parseFragment, parsePacked, type FragmentInfo, type SeqRange } from './payload';
+import { Reassembly } from './reassembly';
+import { ReorderBuffer } from './reorder-buffer';
+import type { ProtocolTuning } from './tuning';
+
+/** What every source and stream of one endpoint shares. */
+export interface ReceiveContext {
+  readonly config: EndpointConfig;
+  readonly tuning: ProtocolTuning;
+  readonly stats: ProtocolStats;
+  readonly out: Output;
+  readonly naks: NakScheduler;
+}
+
+interface LostRange {
+  from: number;
+  to: number;
+  reason: LossReason;
+}
+
+// Scratch shared by every stream: decoding is synchronous and never re-entered.
+const offsets: number[] = [];
+const lengths: number[] = [];
+const frag: FragmentInfo = { messageBytes: 0, offset: 0, dataStart: 0, dataBytes: 0 };
+
+export class SourceState {
+  lastHeardMs: number;
+  closed = false;
+  readonly streams = new Map<number, StreamReceiver>();
+  /** Other receivers of this source (overheard status) → last heard; the NAK back-off scales with them. */
+  readonly peers = new Map<string, number>();
+  statusDueMs: number;
+  reorderBytes = 0;
+  reassemblyBytes = 0;
+
+  constructor(readonly key: string, readonly hi: number, readonly lo: number, readonly info: SourceInfo, nowMs: number, private readonly ctx: ReceiveContext) {
+    this.lastHeardMs = nowMs;
+    this.statusDueMs = nowMs + ctx.tuning.statusSoonMs;
+  }
+
+  stream(streamId: number): StreamReceiver {
+    let s = this.streams.get(streamId);
+    if (!s) {
+      s = new StreamReceiver(this, streamId, this.ctx);
+      this.streams.set(streamId, s);
+    }
+    return s;
+  }
+
+  /** Receivers of this source we know of, self included. */
+  groupSize(nowMs: number): number {
+    let n = 1;
+    for (const [k, t] of this.peers) {
+      if (nowMs - t >= this.ctx.tuning.peerTimeoutMs) this.peers.delete(k);
+      else n++;
+    }
+    return n;
+  }
+
+  statusSoon(nowMs: number): void {
+    const t = nowMs + this.ctx.tuning.statusSoonMs;
+    if (t < this.statusDueMs) this.statusDueMs = t;
+  }
+
+  /** True when nothing is missing, buffered or half-built (a closed source can then be ended). */
+  settled(): boolean {
+    for (const s of this.streams.values()) if (!s.settled()) return false;
+    return true;
+  }
+
+  freeBytes(): number {
+    return Math.max(0, this.ctx.config.maxReorderBytes - this.reorderBytes);
+  }
+
+  /**
+   * Enforces the reorder cap: while over it, the oldest gap of some stream is
+   * given up (loss 'memory') so the data buffered behind it can be delivered.
+   */
+  enforceReorderCap(nowMs: number): void {
+    const cap = this.ctx.config.maxReorderBytes;
+    if (this.reorderBytes > cap / 2) this.statusSoon(nowMs);
+    while (this.reorderBytes > cap) {
+      let progressed = false;
+      for (const s of this.streams.values()) {
+        if (s.releaseOldest(nowMs)) {
+          progressed = true;
+          if (this.reorderBytes <= cap) break;
+        }
+      }
+      if (!progressed) break;
+    }
+  }
+
+  /** The source ended: everything still missing is lost ('source-gone'), buffered data delivered. */
+  end(): void {
+    for (const s of this.streams.values()) s.end();
+  }
+}
+
+export class StreamReceiver {
+  started = false;
+  /** 'earliest' join: data seen before the first heartbeat told us the trail. */
+  private awaitingTrail = false;
+  nextDeliver = 0;
+  highestNext = 0;
+  readonly buffer = new ReorderBuffer();
+  readonly gaps = new GapList();
+  private readonly lost: LostRange[] = [];
+  private reasm: Reassembly | undefined;
+  /** Orphan fragments (their first fragment was lost) being skipped, reported as one loss. */
+  private skip: LostRange | undefined;
+  private lastLossReason: LossReason = 'memory';
+  /** Just joined: fragments of a message begun before the join point are skipped silently. */
+  private joinSkip = true;
+
+  constructor(private readonly src: SourceState, readonly streamId: number, private readonly ctx: ReceiveContext) {}
+
+  settled(): boolean {
+    return this.gaps.length === 0 && this.buffer.size === 0 && this.lost.length === 0 && this.reasm === undefined;
+  }
+
+  // ------------------------------------------------------------ input
+
+  /** A DATA datagram of this stream. Returns false when its payload is malformed. */
+  onData(nowMs: number, dg: Uint8Array, h: Header): boolean {
+    const start = HEADER_BYTES;
+    const end = HEADER_BYTES + h.payloadLength;
+    const isFragment = (h.flags & DataFlag.FRAGMENT) !== 0;
+    let count: number;
+    if (isFragment) {
+      if (!parseFragment(dg, start, end, frag)) return false;
+      count = 1;
+    } else {
+      count = parsePacked(dg, start, end, offsets, lengths);
+      if (count < 0) return false;
+    }
+    const first = h.sequence;
+    const last = first + count - 1;
+    if (last > Number.MAX_SAFE_INTEGER) return false;
+    const stats = this.ctx.stats;
+    if ((h.flags & DataFlag.REPAIR) !== 0) stats.repairsReceived++;
+
+    if (!this.started) {
+      if (this.ctx.config.lateJoin === 'earliest') {
+        // Hold the data until a heartbeat tells where the window starts.
+        this.awaitingTrail = true;
+        this.store(dg, start, end, first, count, isFragment);
+        if (last + 1 > this.highestNext) this.highestNext = last + 1;
+        this.src.enforceReorderCap(nowMs);
+        return true;
+      }
+      // A repair answers someone else's old NAK: 'next' starts at live data only.
+      if ((h.flags & DataFlag.REPAIR) !== 0) return true;
+      this.startAt(first, nowMs);
+    }
+
+    const hadGaps = this.gaps.length > 0;
+    const prevHighest = this.highestNext;
+    let filled = 0;
+    if (last >= this.nextDeliver) {
+      filled = this.gaps.remove(Math.max(first, this.nextDeliver), last);
+      if (first > this.highestNext) this.addGap(this.highestNext, first - 1, nowMs);
+      if (last + 1 > this.highestNext) this.highestNext = last + 1;
+    }
+    if (filled > 0 && first < prevHighest && (h.flags & DataFlag.REPAIR) === 0) stats.reordered++;
+
+    let copy: Buffer | undefined;
+    for (let i = 0; i < count; i++) {
+      const seq = first + i;
+      if (seq < this.nextDeliver || this.buffer.has(seq) || this.isLost(seq)) {
+        stats.duplicates++;
+        continue;
+      }
+      const off = isFragment ? frag.dataStart : offsets[i]!;
+      const len = isFragment ? frag.dataBytes : lengths[i]!;
+      if (seq === this.nextDeliver) {
+        this.deliver(seq, dg.subarray(off, off + len), false, isFragment ? frag.messageBytes : -1, isFragment ? frag.offset : 0);
+        this.nextDeliver++;
+        this.drain();
+        continue;
+      }
+      // Out of order: one private copy of the payload, views into it per message.
+      if (!copy) copy = Buffer.from(dg.subarray(start, end));
+      const data = copy.subarray(off - start, off - start + len);
+      this.src.reorderBytes += this.buffer.put(seq, { data, fragTotal: isFragment ? frag.messageBytes : -1, fragOffset: isFragment ? frag.offset : 0 });
+    }
+    if (copy) this.src.enforceReorderCap(nowMs);
+    if (hadGaps && this.gaps.length === 0) this.src.statusSoon(nowMs);
+    return true;
+  }
+
+  /** Stores a datagram's messages before the join point is known ('earliest'). */
+  private store(dg: Uint8Array, start: number, end: number, first: number, count: number, isFragment: boolean): void {
+    const copy = Buffer.from(dg.subarray(start, end));
+    for (let i = 0; i < count; i++) {
+      const seq = first + i;
+      if (this.buffer.has(seq)) {
+        this.ctx.stats.duplicates++;
+        continue;
+      }
+      const off = (isFragment ? frag.dataStart : offsets[i]!) - start;
+      const len = isFragment ? frag.dataBytes : lengths[i]!;
+      this.src.reorderBytes += this.buffer.put(seq, { data: copy.subarray(off, off + len), fragTotal: isFragment ? frag.messageBytes : -1, fragOffset: isFragment ? frag.offset : 0 });
+    }
+  }
+
+  /** The source's heartbeat entry for this stream. */
+  onHeartbeat(nowMs: number, trailSeq: number, nextSeq: number): void {
+    if (!this.started) {
+      if (this.ctx.config.lateJoin === 'earliest') this.startFromBuffer(trailSeq, Math.max(nextSeq, this.highestNext), nowMs);
+      else this.startAt(nextSeq, nowMs);
+      this.drain();
+      return;
+    }
+    if (nextSeq > this.highestNext) {
+      this.addGap(this.highestNext, nextSeq - 1, nowMs);
+      this.highestNext = nextSeq;
+    }
+    if (trailSeq > this.nextDeliver) this.giveUp(this.nextDeliver, trailSeq - 1, 'window');
+  }
+
+  /** An NCF from the source: a repair is coming (suppress our NAK) or the ranges are gone. */
+  onNcf(nowMs: number, reason: LossReason | undefined, ranges: readonly SeqRange[]): void {
+    if (!this.started) return;
+    for (const r of ranges) {
+      if (reason === undefined) this.ctx.stats.naksSuppressed += this.ctx.naks.suppress(this.gaps, r.from, r.to, nowMs);
+      else if (r.to >= this.nextDeliver) this.giveUp(Math.max(r.from, this.nextDeliver), r.to, reason);
+    }
+  }
+
+  /** Another receiver's NAK for this stream: ours for the same ranges is not needed. */
+  onOverheardNak(nowMs: number, ranges: readonly SeqRange[]): void {
+    if (!this.started) return;
+    for (const r of ranges) this.ctx.stats.naksSuppressed += this.ctx.naks.suppress(this.gaps, r.from, r.to, nowMs);
+  }
+
+  /** Runs NAK timers: ranges to NAK now go to `nak`; exhausted gaps become loss 'retries'. */
+  runTimers(nowMs: number, groupSize: number, nak: SeqRange[]): void {
+    if (this.gaps.length === 0) return;
+    const giveUp: SeqRange[] = [];
+    this.ctx.naks.run(this.gaps, nowMs, groupSize, nak, giveUp);
+    if (giveUp.length > 0) {
+      for (const r of giveUp) this.addLost(r.from, r.to, 'retries');
+      this.drain();
+    }
+  }
+
+  nextDueMs(): number | undefined {
+    return this.gaps.length === 0 ? undefined : this.gaps.nextDueMs();
+  }
+
+  /** Gives up the oldest gap to free buffered data (reorder cap). Returns false when nothing can be freed. */
+  releaseOldest(nowMs: number): boolean {
+    if (this.awaitingTrail && this.buffer.size > 0) {
+      // Cannot wait for the trail any longer: start at what we have.
+      const lowest = this.buffer.lowest()!;
+      this.startFromBuffer(lowest, this.highestNext, nowMs);
+      this.drain();
+      return true;
+    }
+    if (this.buffer.size === 0 || this.gaps.length === 0) return false;
+    const g = this.gaps.gaps[0]!;
+    this.giveUp(g.from, g.to, 'memory');
+    return true;
+  }
+
+  end(): void {
+    if (this.awaitingTrail && this.buffer.size > 0) {
+      const lowest = this.buffer.lowest()!;
+      this.startFromBuffer(lowest, this.highestNext, 0);
+    }
+    for (const g of this.gaps.take(this.nextDeliver, Number.MAX_SAFE_INTEGER)) this.addLost(g.from, g.to, 'source-gone');
+    this.drain();
+    this.flushSkip();
+    if (this.reasm) {
+      const r = this.reasm;
+      this.dropReassembly();
+      this.emitLoss(r.firstSeq, this.nextDeliver - 1, 'source-gone');
+    }
+    this.src.reorderBytes -= this.buffer.clear();
+  }
+
+  // ------------------------------------------------------------ state changes
+
+  private startAt(seq: number, _nowMs: number): void {
+    this.started = true;
+    this.nextDeliver = seq;
+    this.highestNext = seq;
+    this.joinSkip = true;
+  }
+
+  /** Starts at `fromSeq` with what is buffered; everything else up to `highestNext` is a gap to NAK. */
+  private startFromBuffer(fromSeq: number, highestNext: number, nowMs: number): void {
+    this.started = true;
+    this.awaitingTrail = false;
+    this.joinSkip = true;
+    this.src.reorderBytes -= this.buffer.dropBelow(fromSeq);
+    this.nextDeliver = fromSeq;
+    this.highestNext = Math.max(fromSeq, highestNext);
+    const keys: number[] = [];
+    for (let k = fromSeq; k < this.highestNext && keys.length < this.buffer.size; k++) if (this.buffer.has(k)) keys.push(k);
+    let cursor = fromSeq;
+    for (const k of keys) {
+      if (k > cursor) this.addGap(cursor, k - 1, nowMs);
+      cursor = k + 1;
+    }
+    if (cursor < this.highestNext) this.addGap(cursor, this.highestNext - 1, nowMs);
+  }
+
+  private addGap(from: number, to: number, nowMs: number): void {
+    this.gaps.add(from, to, GapState.BACKOFF, nowMs + this.ctx.naks.backoffMs(this.src.groupSize(nowMs)));
+  }
+
+  /** Declares the missing parts of [from, to] lost and delivers what follows them. */
+  private giveUp(from: number, to: number, reason: LossReason): void {
+    const taken = this.gaps.take(from, to);
+    if (taken.length === 0) return;
+    for (const r of taken) this.addLost(r.from, r.to, reason);
+    this.drain();
+  }
+
+  private addLost(from: number, to: number, reason: LossReason): void {
+    const l = this.lost;
+    const r: LostRange = { from, to, reason };
+    if (l.length === 0 || l[l.length - 1]!.from < from) l.push(r);
+    else {
+      let i = l.length;
+      while (i > 0 && l[i - 1]!.from > from) i--;
+      l.splice(i, 0, r);
+    }
+  }
+
+  private isLost(seq: number): boolean {
+    const l = this.lost;
+    if (l.length === 0 || seq < l[0]!.from) return false;
+    for (const r of l) if (seq >= r.from && seq <= r.to) return true;
+    return false;
+  }
+
+  // ------------------------------------------------------------ delivery
+
+  /** Delivers everything now contiguous: buffered messages and loss events, in order. */
+  private drain(): void {
+    for (;;) {
+      const l = this.lost[0];
+      if (l !== undefined && l.from <= this.nextDeliver) {
+        this.lost.shift();
+        if (l.to >= this.nextDeliver) {
+          this.emitLoss(this.nextDeliver, l.to, l.reason);
+          this.nextDeliver = l.to + 1;
+        }
+        continue;
+      }
+      if (this.buffer.size === 0) return;
+      const item = this.buffer.take(this.nextDeliver);
+      if (item === undefined) return;
+      this.src.reorderBytes -= item.data.length + BUFFERED_ITEM_OVERHEAD_BYTES;
+      this.deliver(this.nextDeliver, item.data, true, item.fragTotal, item.fragOffset);
+      this.nextDeliver++;
+    }
+  }
+
+  /** Hands one message or fragment, in sequence order, to the application or the reassembly. */
+  private deliver(seq: number, data: Uint8Array, owned: boolean, fragTotal: number, fragOffset: number): void {
+    if (fragTotal < 0) {
+      if (this.reasm) this.badFragment(seq);
+      this.flushSkip();
+      this.joinSkip = false;
+      this.emitMessage(seq, owned ? (data as Buffer) : Buffer.from(data));
+      return;
+    }
+    if (fragOffset === 0) {
+      if (this.reasm) this.badFragment(seq);
+      this.flushSkip();
+      this.joinSkip = false;
+      if (data.length === fragTotal) {
+        this.emitMessage(seq, owned ? (data as Buffer) : Buffer.from(data));
+        return;
+      }
+      const over = this.src.reassemblyBytes + fragTotal > this.ctx.config.maxReassemblyBytes;
+      this.reasm = new Reassembly(seq, fragTotal, over ? undefined : Buffer.allocUnsafe(fragTotal));
+      this.src.reassemblyBytes += this.reasm.chargedBytes;
+      this.reasm.append(data);
+      return;
+    }
+    const r = this.reasm;
+    if (r) {
+      if (!r.continues(fragTotal, fragOffset)) {
+        this.badFragment(seq);
+        this.orphan(seq);
+        return;
+      }
+      r.append(data);
+      if (r.complete) {
+        this.dropReassembly();
+        if (r.buf) this.emitMessage(r.firstSeq, r.buf);
+        else this.emitLoss(r.firstSeq, seq, 'memory');
+      }
+      return;
+    }
+    this.orphan(seq);
+  }
+
+  /** A continuation fragment whose message start was lost (or precedes the join point). */
+  private orphan(seq: number): void {
+    if (this.joinSkip) return;
+    if (this.skip && this.skip.to + 1 === seq) this.skip.to = seq;
+    else {
+      this.flushSkip();
+      this.skip = { from: seq, to: seq, reason: this.lastLossReason };
+    }
+  }
+
+  /** Fragments that do not fit their message (only a broken sender does this): the partial message is lost. */
+  private badFragment(seq: number): void {
+    this.ctx.stats.invalid++;
+    const r = this.reasm!;
+    this.dropReassembly();
+    this.emitLoss(r.firstSeq, seq - 1, 'memory');
+  }
+
+  private dropReassembly(): void {
+    if (!this.reasm) return;
+    this.src.reassemblyBytes -= this.reasm.chargedBytes;
+    this.reasm = undefined;
+  }
+
+  private flushSkip(): void {
+    const s = this.skip;
+    if (!s) return;
+    this.skip = undefined;
+    this.emitLoss(s.from, s.to, s.reason);
+  }
+
+  private emitMessage(seq: number, data: Buffer): void {
+    this.ctx.stats.messagesDelivered++;
+    this.ctx.out.events.push({ type: 'message', source: this.src.info, streamId: this.streamId, seq, data });
+  }
+
+  /** Emits a loss event; a message half-built when its rest is lost is included from its first fragment. */
+  private emitLoss(from: number, to: number, reason: LossReason): void {
+    this.flushSkip();
+    if (this.reasm && this.reasm.firstSeq < from) {
+      from = this.reasm.firstSeq;
+      this.dropReassembly();
+    }
+    this.lastLossReason = reason;
+    this.joinSkip = false;
+    const stats = this.ctx.stats;
+    stats.lossesDeclared++;
+    stats.messagesLost += to - from + 1;
+    this.ctx.out.events.push({ type: 'loss', source: this.src.info, streamId: this.streamId, fromSeq: from, toSeq: to, reason });
+  }
+}

@@ -1,0 +1,391 @@
+/**
+ * The native transport: the addon's UdpSocket (recvmmsg/sendmmsg over uv_poll).
+ *
+ * Two sockets per transport:
+ * - the receive socket is bound to the wildcard address on the group port
+ *   (SO_REUSEADDR + SO_REUSEPORT, so any number of transports share a port)
+ *   with IP_MULTICAST_ALL off, so it sees only the groups it joined itself;
+ *   it joins the group (any-source or source-specific), reports each
+ *   datagram's destination (IP_PKTINFO) and the kernel's drop counter
+ *   (SO_RXQ_OVFL), and receives whole batches into one preallocated buffer;
+ * - the send socket is bound to an ephemeral port, so every transport has a
+ *   source address of its own, and sends with sendmmsg to the group address
+ *   prepared once here.
+ *
+ * The addon is thin: it returns 0 / -errno and this file validates options and
+ * builds the errors ({@link SystemError} named after the failing syscall).
+ */
+
+import { constants as osConstants } from 'node:os';
+import { ClosedError, InvalidArgumentTypeError, InvalidArgumentValueError, SystemError, TransportUnavailableError } from '../errors';
+import { loadNative, type NativeAddon, type NativeLayout, type NativeUdpSocket } from '../native';
+import { checkTransportOptions, type CheckedTransportOptions } from './options';
+import { emptyTransportStats, type DatagramBatch, type ReceiveHandler, type RemoteInfo, type Transport, type TransportInfo, type TransportOptions, type TransportStats } from './transport';
+
+/**
+ * Datagram slots per receive batch (one recvmmsg call). 64 follows libuv's
+ * recvmmsg batch of 32 upwards: a few syscalls per thousand datagrams, while
+ * the ring (64 × maxDatagramBytes, 4 MiB at the 64 KiB default) stays small.
+ */
+export const NATIVE_RECV_SLOTS = 64;
+
+/** u32 words per datagram that {@link decodeBatchHeaders} writes. */
+export const DECODED_HEADER_WORDS = 8;
+
+const EAGAIN = osConstants.errno.EAGAIN;
+const ENOPROTOOPT = osConstants.errno.ENOPROTOOPT;
+
+/**
+ * Opens a native transport.
+ * @throws TransportUnavailableError when the addon did not load or the platform is unsupported;
+ *   the typed option errors of {@link checkTransportOptions} (NotMulticastError, UnknownInterfaceError,
+ *   InvalidArgumentValueError…); SystemError (code, errno, syscall) when a socket call fails.
+ *   Nothing stays open after a failure.
+ */
+export async function createNativeTransport(options: TransportOptions): Promise<Transport> {
+  const addon = requireAddon();
+  const checked = checkTransportOptions(options);
+  const recvSocket = new addon.UdpSocket();
+  const sendSocket = new addon.UdpSocket();
+  const opened: NativeUdpSocket[] = [];
+  try {
+    check(recvSocket.open(checked.family), 'socket');
+    opened.push(recvSocket);
+    setupReceiveSocket(recvSocket, checked);
+    check(sendSocket.open(checked.family), 'socket');
+    opened.push(sendSocket);
+    setupSendSocket(sendSocket, checked);
+  } catch (err) {
+    await Promise.all(opened.map(closeSocket));
+    throw err;
+  }
+  return new NativeTransport(addon, checked, recvSocket, sendSocket);
+}
+
+function requireAddon(): NativeAddon {
+  const loaded = loadNative();
+  if (loaded.error) throw new TransportUnavailableError('native', loaded.error.message, { cause: loaded.error });
+  if (!loaded.addon.platformSupported) throw new TransportUnavailableError('native', `not implemented on ${process.platform}`);
+  return loaded.addon;
+}
+
+function wildcard(family: 4 | 6): string {
+  return family === 4 ? '0.0.0.0' : '::';
+}
+
+function setupReceiveSocket(socket: NativeUdpSocket, o: CheckedTransportOptions): void {
+  check(socket.setReuse(), 'setsockopt');
+  if (o.family === 6) check(socket.setV6Only(), 'setsockopt');
+  // Without this, Linux hands the socket every group any socket on the host joined on this port.
+  const all = socket.setMulticastAll(false);
+  if (all < 0 && !(o.family === 6 && all === -ENOPROTOOPT)) throw new SystemError(all, 'setsockopt');
+  check(socket.enableDropCounter(), 'setsockopt');
+  check(socket.enablePacketInfo(), 'setsockopt');
+  if (o.recvBufferBytes !== undefined) check(socket.setRecvBufferSize(o.recvBufferBytes), 'setsockopt');
+  // The wildcard, not the group: IP_MULTICAST_ALL off already keeps other groups out.
+  check(socket.bind(wildcard(o.family), o.port), 'bind', { address: wildcard(o.family), port: o.port });
+  const ifAddress = o.family === 4 ? (o.interfaceAddress ?? '') : '';
+  check(socket.addMembership(o.group, o.source ?? '', ifAddress, o.interfaceIndex), 'setsockopt', { address: o.group });
+}
+
+function setupSendSocket(socket: NativeUdpSocket, o: CheckedTransportOptions): void {
+  const all = socket.setMulticastAll(false);
+  if (all < 0 && !(o.family === 6 && all === -ENOPROTOOPT)) throw new SystemError(all, 'setsockopt');
+  if (o.family === 6) check(socket.setV6Only(), 'setsockopt');
+  if (o.sendBufferBytes !== undefined) check(socket.setSendBufferSize(o.sendBufferBytes), 'setsockopt');
+  check(socket.bind(wildcard(o.family), 0), 'bind', { address: wildcard(o.family), port: 0 });
+  if (o.interfaceName !== undefined) {
+    check(socket.setMulticastInterface(o.family === 4 ? (o.interfaceAddress ?? '') : '', o.interfaceIndex), 'setsockopt');
+  }
+  check(socket.setMulticastTtl(o.ttl), 'setsockopt');
+  check(socket.setMulticastLoop(o.loopback), 'setsockopt');
+  // A link-local IPv6 group needs its scope; the interface index is it.
+  check(socket.setDestination(o.group, o.port, o.family === 6 ? o.interfaceIndex : 0), 'setDestination', { address: o.group, port: o.port });
+}
+
+function check(rc: number, syscall: string, details?: { address?: string; port?: number }): number {
+  if (rc < 0) throw new SystemError(rc, syscall, details);
+  return rc;
+}
+
+function closeSocket(socket: NativeUdpSocket): Promise<void> {
+  return new Promise((resolve) => {
+    if (socket.close(() => resolve()) < 0) resolve();
+  });
+}
+
+/** The reusable batch: views over the receive ring, rewritten by every recvmmsg. */
+class NativeBatch implements DatagramBatch {
+  count = 0;
+  readonly buffer: Buffer;
+  readonly offsets: Uint32Array;
+  readonly lengths: Uint32Array;
+  /** Per-datagram flags from the addon (NativeLayout.flagHasDestination…). */
+  readonly flags: Uint32Array;
+  /** Raw source sockaddr and destination address per slot. */
+  readonly addrs: Buffer;
+
+  constructor(
+    private readonly family: 4 | 6,
+    readonly slotBytes: number,
+    readonly slots: number,
+    private readonly layout: NativeLayout,
+  ) {
+    // Zero-filled and never from the pool: the kernel writes into this memory.
+    this.buffer = Buffer.alloc(slotBytes * slots);
+    this.offsets = new Uint32Array(slots);
+    this.lengths = new Uint32Array(slots);
+    this.flags = new Uint32Array(slots);
+    this.addrs = Buffer.alloc(layout.addrSlotBytes * slots);
+  }
+
+  private slotOf(i: number): number {
+    this.checkIndex(i);
+    return Math.floor(this.offsets[i]! / this.slotBytes) * this.layout.addrSlotBytes;
+  }
+
+  private checkIndex(i: number): void {
+    if (!Number.isInteger(i) || i < 0 || i >= this.count) throw new InvalidArgumentValueError(`datagram index must be in 0..${this.count - 1}, got ${i}`);
+  }
+
+  source(i: number): RemoteInfo {
+    // sockaddr_in / sockaddr_in6: the port is big-endian at byte 2 in both.
+    const at = this.slotOf(i) + this.layout.addrSourceOffset;
+    const port = this.addrs.readUInt16BE(at + 2);
+    if (this.family === 4) {
+      const a = this.addrs;
+      return { address: `${a[at + 4]}.${a[at + 5]}.${a[at + 6]}.${a[at + 7]}`, port, family: 4 };
+    }
+    return { address: formatIPv6(this.addrs, at + 8), port, family: 6 };
+  }
+
+  destination(i: number): string | undefined {
+    const at = this.slotOf(i) + this.layout.addrDestinationOffset;
+    if ((this.flags[i]! & this.layout.flagHasDestination) === 0) return undefined;
+    const a = this.addrs;
+    return this.family === 4 ? `${a[at]}.${a[at + 1]}.${a[at + 2]}.${a[at + 3]}` : formatIPv6(a, at);
+  }
+
+  datagram(i: number): Buffer {
+    this.checkIndex(i);
+    const start = this.offsets[i]!;
+    return this.buffer.subarray(start, start + this.lengths[i]!);
+  }
+}
+
+/** RFC 5952 text of the 16 bytes at `at` (longest run of zero groups as '::'). */
+function formatIPv6(bytes: Buffer, at: number): string {
+  const groups: number[] = [];
+  for (let g = 0; g < 8; g++) groups.push(bytes.readUInt16BE(at + 2 * g));
+  if (groups.slice(0, 5).every((x) => x === 0) && groups[5] === 0xffff) {
+    return `::ffff:${bytes[at + 12]}.${bytes[at + 13]}.${bytes[at + 14]}.${bytes[at + 15]}`;
+  }
+  let bestStart = -1;
+  let bestLength = 0;
+  for (let g = 0; g < 8; ) {
+    if (groups[g] !== 0) {
+      g++;
+      continue;
+    }
+    let end = g;
+    while (end < 8 && groups[end] === 0) end++;
+    if (end - g > bestLength && end - g >= 2) {
+      bestStart = g;
+      bestLength = end - g;
+    }
+    g = end;
+  }
+  const hex = groups.map((x) => x.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
+}
+
+class NativeTransport implements Transport {
+  readonly kind = 'native' as const;
+  readonly info: TransportInfo;
+  private readonly counters: TransportStats = emptyTransportStats();
+  private handler: ReceiveHandler | undefined;
+  private batch: NativeBatch | undefined;
+  private errorListener: ((err: Error) => void) | undefined;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  /** Last cumulative SO_RXQ_OVFL value seen; the counter is the socket's since it opened. */
+  private lastDropCounter = 0;
+  /**
+   * With loopback off, the source (port, IPv4 address as u32) of our own
+   * datagrams, which are dropped on receipt; undefined when nothing needs
+   * filtering. Needed because on the loopback device Linux hands multicast
+   * back to every socket whatever IP_MULTICAST_LOOP says: the datagram goes out
+   * through lo and comes in again. Elsewhere the kernel already honours it.
+   */
+  private readonly ownSource: { port: number; address: number } | undefined;
+
+  constructor(
+    private readonly addon: NativeAddon,
+    private readonly options: CheckedTransportOptions,
+    private readonly recvSocket: NativeUdpSocket,
+    private readonly sendSocket: NativeUdpSocket,
+  ) {
+    const recvBufferBytes = recvSocket.getRecvBufferSize();
+    const sendBufferBytes = sendSocket.getSendBufferSize();
+    this.info = {
+      kind: 'native',
+      family: options.family,
+      group: options.group,
+      port: check(recvSocket.localPort(), 'getsockname'),
+      interface: options.interfaceName,
+      recvBufferBytes: recvBufferBytes >= 0 ? recvBufferBytes : undefined,
+      sendBufferBytes: sendBufferBytes >= 0 ? sendBufferBytes : undefined,
+    };
+    // IP_MULTICAST_IF with an address makes that address the source of what we send.
+    if (!options.loopback && options.family === 4 && options.interfaceAddress !== undefined) {
+      const octets = options.interfaceAddress.split('.').map(Number);
+      this.ownSource = {
+        port: check(sendSocket.localPort(), 'getsockname'),
+        address: ((octets[0]! << 24) | (octets[1]! << 16) | (octets[2]! << 8) | octets[3]!) >>> 0,
+      };
+    }
+  }
+
+  receive(handler: ReceiveHandler): void {
+    if (typeof handler !== 'function') throw new InvalidArgumentTypeError(`receive handler must be a function, got ${typeof handler}`);
+    if (this.closed) return;
+    this.handler = handler;
+    if (this.batch) return;
+    // The ring is allocated on first use: a send-only transport never pays for it.
+    const batch = new NativeBatch(this.options.family, this.options.maxDatagramBytes, NATIVE_RECV_SLOTS, this.addon.layout);
+    check(
+      this.recvSocket.startReceiving(batch.buffer, batch.slotBytes, batch.slots, batch.offsets, batch.lengths, batch.flags, batch.addrs, this.onBatch),
+      'uv_poll_start',
+    );
+    this.batch = batch;
+  }
+
+  send(datagrams: readonly Uint8Array[]): number {
+    if (this.closed) throw new ClosedError('native transport');
+    if (!Array.isArray(datagrams)) throw new InvalidArgumentTypeError('send() takes an array of Uint8Array datagrams');
+    const n = datagrams.length;
+    for (let k = 0; k < n; k++) {
+      if (!(datagrams[k] instanceof Uint8Array)) throw new InvalidArgumentTypeError(`datagram ${k} is not a Uint8Array`);
+    }
+    const counters = this.counters;
+    let i = 0;
+    while (i < n) {
+      const rc = this.sendSocket.sendBatch(datagrams, i);
+      if (rc > 0) {
+        for (let k = i; k < i + rc; k++) counters.bytesSent += datagrams[k]!.length;
+        counters.datagramsSent += rc;
+        i += rc;
+        continue;
+      }
+      if (rc === 0 || rc === -EAGAIN) {
+        counters.sendWouldBlock += n - i;
+        break;
+      }
+      // Datagram i failed for another reason: it counts as sent and lost, and the rest go on.
+      counters.sendErrors++;
+      counters.datagramsSent++;
+      counters.bytesSent += datagrams[i]!.length;
+      i++;
+      this.emitError(new SystemError(rc, 'sendmmsg', { address: this.options.group, port: this.options.port }));
+    }
+    return i;
+  }
+
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closed = true;
+    this.handler = undefined;
+    // close() stops the receive loop synchronously: no batch after this line, even when called from the handler.
+    this.closing = Promise.all([closeSocket(this.recvSocket), closeSocket(this.sendSocket)]).then(() => undefined);
+    return this.closing;
+  }
+
+  stats(): TransportStats {
+    return { ...this.counters };
+  }
+
+  onError(listener: (err: Error) => void): void {
+    this.errorListener = listener;
+  }
+
+  private emitError(err: Error): void {
+    if (!this.closed) this.errorListener?.(err);
+  }
+
+  /** Compacts the batch's entries in place without the datagrams we sent ourselves; returns the new count. */
+  private dropOwnDatagrams(batch: NativeBatch, count: number, own: { port: number; address: number }): number {
+    const { offsets, lengths, flags, addrs, slotBytes } = batch;
+    const addrSlotBytes = this.addon.layout.addrSlotBytes;
+    const sourceOffset = this.addon.layout.addrSourceOffset;
+    let kept = 0;
+    for (let i = 0; i < count; i++) {
+      const at = Math.floor(offsets[i]! / slotBytes) * addrSlotBytes + sourceOffset;
+      if (addrs.readUInt16BE(at + 2) === own.port && addrs.readUInt32BE(at + 4) === own.address) continue;
+      offsets[kept] = offsets[i]!;
+      lengths[kept] = lengths[i]!;
+      flags[kept] = flags[i]!;
+      kept++;
+    }
+    return kept;
+  }
+
+  private readonly onBatch = (count: number, truncated: number, drops: number): void => {
+    if (this.closed) return;
+    const counters = this.counters;
+    if (count < 0) {
+      this.emitError(new SystemError(count, 'recvmmsg'));
+      return;
+    }
+    counters.truncated += truncated;
+    if (drops >= 0) {
+      counters.kernelDrops += (drops - this.lastDropCounter) >>> 0; // u32 counter, may wrap
+      this.lastDropCounter = drops;
+    }
+    const batch = this.batch!;
+    if (this.ownSource !== undefined && count > 0) count = this.dropOwnDatagrams(batch, count, this.ownSource);
+    if (count === 0) return;
+    batch.count = count;
+    const lengths = batch.lengths;
+    let bytes = 0;
+    for (let i = 0; i < count; i++) bytes += lengths[i]!;
+    counters.datagramsReceived += count;
+    counters.bytesReceived += bytes;
+    const handler = this.handler;
+    if (!handler) return;
+    counters.batches++;
+    try {
+      handler(batch);
+    } catch (err) {
+      // Like a throwing event listener: an uncaught exception, not a broken receive loop.
+      process.nextTick(() => {
+        throw err;
+      });
+    } finally {
+      batch.count = 0;
+    }
+  };
+}
+
+/**
+ * Checks and decodes the header of every datagram of `batch` in C++, exactly
+ * like decodeHeaderInto in src/wire/header.ts (same checks, same order, same
+ * Reject codes). Works on any {@link DatagramBatch} (native or dgram) during
+ * its handler. Writes {@link DECODED_HEADER_WORDS} u32 per datagram into `out`:
+ *
+ * `[code, type | flags << 8 | keyId << 16, streamId, sessionHi, sessionLo, seqHi, seqLo, payloadLength]`
+ *
+ * where code is a Reject number (0 = OK; the other words are 0 unless OK) and
+ * the sequence number is `seqHi * 2 ** 32 + seqLo`. Returns how many datagrams
+ * were OK. Allocate `out` once (`new Uint32Array(DECODED_HEADER_WORDS * maxBatch)`) and reuse it.
+ * @throws TransportUnavailableError when the addon is not loaded; InvalidArgumentValueError when `out` is too short.
+ */
+export function decodeBatchHeaders(batch: DatagramBatch, out: Uint32Array): number {
+  const addon = requireAddon();
+  const count = batch.count;
+  if (out.length < count * DECODED_HEADER_WORDS) throw new InvalidArgumentValueError(`out must hold ${count * DECODED_HEADER_WORDS} words for ${count} datagrams, has ${out.length}`);
+  const rc = addon.decodeHeaders(batch.buffer, batch.offsets, batch.lengths, count, out);
+  if (rc < 0) throw new InvalidArgumentValueError(`batch offsets/lengths hold fewer than ${count} entries`);
+  return rc;
+}
+

@@ -32,9 +32,9 @@ function loopbackPlacement(): Placement {
 }
 
 async function labPlacement(): Promise<Placement> {
-  const { Lab } = await import('../test/lab/lab');
+  const { Lab } = await import('../test/lab/lab.js');
   const lab = await Lab.create({ hosts: 2 });
-  const [a, b] = lab.hosts as [{ netns: string; ipv4: string }, { netns: string; ipv4: string }];
+  const [a, b] = lab.hosts as unknown as [{ netns: string; ipv4: string }, { netns: string; ipv4: string }];
   return {
     wrap: (side, args) => ['ip', 'netns', 'exec', side === 'send' ? a.netns : b.netns, process.execPath, ...args],
     iface: (side) => (side === 'send' ? a.ipv4 : b.ipv4),
@@ -112,7 +112,7 @@ async function main(): Promise<void> {
           `${fmtK(median(rates))} (${fmtK(Math.min(...rates))}–${fmtK(Math.max(...rates))})`,
           median(mbs).toFixed(1),
           `${(median(delivered) * 100).toFixed(1)}%`,
-          String(Math.round(median(drops))),
+          recvKind === 'native' ? String(Math.round(median(drops))) : 'n/a',
           median(rxCpu).toFixed(2),
           median(txCpu).toFixed(2),
           fmtK(median(txRates)),

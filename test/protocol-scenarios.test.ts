@@ -4,7 +4,7 @@ import { DataFlag } from '../src/protocol/payload';
 import type { ProtocolEvent } from '../src/protocol/api';
 import { account, message, Sim, sourceIdOf, type SimNode } from './helpers/sim';
 
-function schedule(sim: Sim, sender: SimNode, count: number, perTurn: number, intervalMs: number, size = 64, startMs = sim.nowMs + 1, firstIndex = 0): number {
+function schedule(sim: Sim, sender: SimNode, count: number, perTurn: number, intervalMs: number, startMs = sim.nowMs + 1, firstIndex = 0, size = 64): number {
   let lastMs = startMs;
   for (let i = 0, turn = 0; i < count; i += perTurn, turn++) {
     const first = firstIndex + i;

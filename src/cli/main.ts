@@ -31,7 +31,7 @@ export async function main(args: string[]): Promise<number> {
       case 'listen':
         return await listen(rest, { stdout: process.stdout, stderr: process.stderr });
       case 'demo': {
-        const { demo } = await import('./demo');
+        const { demo } = await import('./demo.js');
         return await demo(rest, { stdout: process.stdout, stderr: process.stderr });
       }
       default:

@@ -146,6 +146,8 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
   private readonly driver: Driver;
   private readonly streams: StreamRegistry;
   private readonly subscribed = new Set<number>();
+  /** False until subscribe()/unsubscribe() is first called: then only `subscribed` streams are delivered. */
+  private filtering = false;
   private state: ChannelState = 'open';
   private closePromise: Promise<void> | undefined;
   private lingerDone: (() => void) | undefined;
@@ -295,8 +297,6 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
     this.filtering = true;
     return this;
   }
-
-  private filtering = false;
 
   [Symbol.asyncIterator](): AsyncIterator<Message> {
     // Breaking out of a for-await loop must not destroy the channel's readable.

@@ -190,10 +190,16 @@ export class Driver {
     this.turn(nowMs, undefined);
   }
 
-  /** One turn: optional flush/timeout, then drain transmit and events, then re-arm the timer. */
+  /**
+   * One turn: optional flush/timeout, then ONE send of everything the core has
+   * to transmit, then its events, then the timer. Messages written by event
+   * listeners leave in the end-of-turn flush they scheduled.
+   */
   private turn(nowMs: number, input: 'flush' | 'timeout' | undefined): void {
     if (this.inTurn) return; // a sink callback wrote or closed re-entrantly; the outer turn drains it.
     this.inTurn = true;
+    // Writes later in this event-loop turn must not use an older time than the core has already seen.
+    this.turnNowMs = nowMs;
     try {
       if (input === 'flush') this.endpoint.flush(nowMs);
       else if (input === 'timeout') this.endpoint.handleTimeout(nowMs);
@@ -207,8 +213,6 @@ export class Driver {
           rethrowLater(err);
         }
       }
-      // Events may have caused writes (e.g. a reply to a message) that belong in this turn's batch.
-      this.transmit(nowMs);
     } finally {
       this.inTurn = false;
     }

@@ -26,7 +26,8 @@ export class TokenBucket {
   /** True when `bytes` may go now. A datagram larger than the depth waits for a full bucket. */
   canSpend(nowMs: number, bytes: number): boolean {
     this.refill(nowMs);
-    return this.tokens >= Math.min(bytes, this.capacity);
+    // A byte of tolerance: float rounding must not leave a datagram waiting for a sliver of a token.
+    return this.tokens + 1 >= Math.min(bytes, this.capacity);
   }
 
   spend(bytes: number): void {
@@ -36,7 +37,7 @@ export class TokenBucket {
   /** Absolute time at which `bytes` will be affordable (call after canSpend returned false). */
   readyAtMs(nowMs: number, bytes: number): number {
     this.refill(nowMs);
-    const missing = Math.min(bytes, this.capacity) - this.tokens;
+    const missing = Math.min(bytes, this.capacity) - this.tokens - 1;
     if (missing <= 0) return nowMs;
     return nowMs + (missing * 1000) / this.bytesPerSec;
   }

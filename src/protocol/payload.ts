@@ -21,6 +21,8 @@ export const HeartbeatFlag = {
   CLOSED: 0x01,
   /** The sender's window is blocked by flow control: receivers should send status now. */
   STATUS_REQUEST: 0x02,
+  /** The sender runs flow control ('min' or 'max'): data it evicts from a receiver that reports status is lost to flow control. */
+  FLOW_CONTROLLED: 0x04,
 } as const;
 
 /** NCF reason byte. */

@@ -4,7 +4,7 @@
  * status, source timeout) and the datagrams those timers send.
  */
 
-import { HEADER_BYTES, sessionIdHex, type Header } from '../wire/header';
+import { DatagramType, HEADER_BYTES, sessionIdHex, type Header } from '../wire/header';
 import type { LossReason } from './api';
 import { MAX_ENTRIES_PER_CONTROL, MAX_RANGES_PER_NAK } from '../constants';
 import {
@@ -21,8 +21,12 @@ const GONE_MEMORY_FACTOR = 4;
 
 export class Receiver {
   readonly sources = new Map<string, SourceState>();
-  /** Ended sessions (closed / restarted) → when; their stragglers must not recreate them. */
-  private readonly gone = new Map<string, number>();
+  /**
+   * Ended sessions (closed / restarted): their stragglers must not recreate
+   * them, and a closed sender still lingering gets our final status again
+   * (the first one may have been lost) each time it heartbeats.
+   */
+  private readonly gone = new Map<string, { atMs: number; hi: number; lo: number; entries: StatusEntry[] }>();
   private readonly byAddress = new Map<string, SourceState>();
   private lastHi = -1;
   private lastLo = -1;
@@ -52,11 +56,15 @@ export class Receiver {
       return known;
     }
     const key = sessionIdHex(h.sessionHi, h.sessionLo);
-    if (this.gone.has(key)) return undefined;
+    const gone = this.gone.get(key);
+    if (gone) {
+      if (h.type === DatagramType.HEARTBEAT && (h.flags & HeartbeatFlag.CLOSED) !== 0 && gone.entries.length > 0) this.pushStatus(gone.hi, gone.lo, gone.entries);
+      return undefined;
+    }
     if (from) {
       // A new session from the address of a live one: that sender restarted.
       const prev = this.byAddress.get(`${from.address}:${from.port}`);
-      if (prev) this.endSource(prev, 'restarted');
+      if (prev) this.endSource(prev, 'restarted', nowMs);
     }
     const s = new SourceState(key, h.sessionHi, h.sessionLo, { id: key, address: from?.address, port: from?.port }, nowMs, this.ctx);
     this.sources.set(key, s);
@@ -66,15 +74,18 @@ export class Receiver {
     return s;
   }
 
-  private endSource(s: SourceState, reason: 'timeout' | 'closed' | 'restarted' | 'memory'): void {
+  private endSource(s: SourceState, reason: 'timeout' | 'closed' | 'restarted' | 'memory', nowMs: number): void {
     s.end();
+    // A closing sender lingers until its receivers acknowledge everything: tell it where we ended.
+    const finalEntries = reason === 'closed' ? this.statusEntries(s) : [];
+    if (finalEntries.length > 0) this.pushStatus(s.hi, s.lo, finalEntries);
     this.sources.delete(s.key);
     if (s.info.address !== undefined && this.byAddress.get(`${s.info.address}:${s.info.port}`) === s) this.byAddress.delete(`${s.info.address}:${s.info.port}`);
     if (this.lastSource === s) {
       this.lastSource = undefined;
       this.lastHi = this.lastLo = -1;
     }
-    if (reason === 'closed' || reason === 'restarted') this.gone.set(s.key, s.lastHeardMs);
+    if (reason === 'closed' || reason === 'restarted') this.gone.set(s.key, { atMs: nowMs, hi: s.hi, lo: s.lo, entries: finalEntries });
     this.ctx.stats.sources = this.sources.size;
     this.ctx.out.events.push({ type: 'source-gone', source: s.info, reason });
   }
@@ -83,7 +94,7 @@ export class Receiver {
     const s = this.sourceOf(nowMs, h, from);
     if (!s) return;
     if (!s.stream(h.streamId).onData(nowMs, dg, h)) this.ctx.stats.invalid++;
-    else if (s.closed) this.maybeFinish(s);
+    else if (s.closed) this.maybeFinish(s, nowMs);
   }
 
   handleHeartbeat(nowMs: number, dg: Uint8Array, h: Header, from: From): void {
@@ -94,11 +105,12 @@ export class Receiver {
     }
     const s = this.sourceOf(nowMs, h, from);
     if (!s) return;
+    s.flowControlled = (h.flags & HeartbeatFlag.FLOW_CONTROLLED) !== 0;
     for (const e of entries) s.stream(e.streamId).onHeartbeat(nowMs, e.trailSeq, e.nextSeq);
     if ((h.flags & HeartbeatFlag.STATUS_REQUEST) !== 0) s.statusSoon(nowMs);
     if ((h.flags & HeartbeatFlag.CLOSED) !== 0) {
       s.closed = true;
-      this.maybeFinish(s);
+      this.maybeFinish(s, nowMs);
     } else s.enforceReorderCap(nowMs);
   }
 
@@ -115,7 +127,7 @@ export class Receiver {
     if (!stream) return;
     const reason: LossReason | undefined = ncf.reason === NcfReason.REPAIRING ? undefined : ncf.reason === NcfReason.WINDOW ? 'window' : 'flow-control';
     stream.onNcf(nowMs, reason, ncf.ranges);
-    if (s.closed) this.maybeFinish(s);
+    if (s.closed) this.maybeFinish(s, nowMs);
   }
 
   /** Decodes a NAK (undefined = malformed, counted). */
@@ -137,15 +149,15 @@ export class Receiver {
     if (s) s.peers.set(sessionIdHex(h.sessionHi, h.sessionLo), nowMs);
   }
 
-  private maybeFinish(s: SourceState): void {
-    if (s.closed && this.sources.get(s.key) === s && s.settled()) this.endSource(s, 'closed');
+  private maybeFinish(s: SourceState, nowMs: number): void {
+    if (s.closed && this.sources.get(s.key) === s && s.settled()) this.endSource(s, 'closed', nowMs);
   }
 
   handleTimeout(nowMs: number): void {
     const t = this.ctx.tuning;
     for (const s of [...this.sources.values()]) {
       if (nowMs - s.lastHeardMs >= t.sourceTimeoutMs) {
-        this.endSource(s, 'timeout');
+        this.endSource(s, 'timeout', nowMs);
         continue;
       }
       const groupSize = s.peers.size > 0 ? s.groupSize(nowMs) : 1;
@@ -157,13 +169,13 @@ export class Receiver {
         if (nak.length > 0) this.sendNak(s, stream.streamId, nak);
       }
       if (s.closed) {
-        this.maybeFinish(s);
+        this.maybeFinish(s, nowMs);
         if (!this.sources.has(s.key)) continue;
       }
       if (nowMs >= s.statusDueMs) this.sendStatus(s, nowMs);
     }
     if (this.gone.size > 0) {
-      for (const [k, t0] of this.gone) if (nowMs - t0 > GONE_MEMORY_FACTOR * t.sourceTimeoutMs) this.gone.delete(k);
+      for (const [k, g] of this.gone) if (nowMs - g.atMs > GONE_MEMORY_FACTOR * t.sourceTimeoutMs) this.gone.delete(k);
     }
   }
 
@@ -175,17 +187,27 @@ export class Receiver {
     }
   }
 
-  private sendStatus(s: SourceState, nowMs: number): void {
-    s.statusDueMs = nowMs + this.ctx.tuning.statusIntervalMs;
+  private statusEntries(s: SourceState): StatusEntry[] {
     const entries: StatusEntry[] = [];
     const free = s.freeBytes();
     for (const stream of s.streams.values()) {
       if (stream.started) entries.push({ streamId: stream.streamId, nextSeq: stream.nextDeliver, freeBytes: free });
     }
+    return entries;
+  }
+
+  private sendStatus(s: SourceState, nowMs: number): void {
+    s.statusDueMs = nowMs + this.ctx.tuning.statusIntervalMs;
+    const entries = this.statusEntries(s);
     if (entries.length === 0) return;
+    s.statusSentMs = nowMs;
+    this.pushStatus(s.hi, s.lo, entries);
+  }
+
+  private pushStatus(hi: number, lo: number, entries: StatusEntry[]): void {
     const per = Math.max(1, Math.min(MAX_ENTRIES_PER_CONTROL, Math.floor((this.ctx.config.maxDatagramBytes - HEADER_BYTES - STATUS_FIXED_BYTES) / STATUS_ENTRY_BYTES)));
     for (let i = 0; i < entries.length; i += per) {
-      this.ctx.out.control.push(encodeStatus(this.origin, s.hi, s.lo, entries.slice(i, i + per)));
+      this.ctx.out.control.push(encodeStatus(this.origin, hi, lo, entries.slice(i, i + per)));
       this.ctx.stats.statusSent++;
     }
   }

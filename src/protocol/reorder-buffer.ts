@@ -42,6 +42,11 @@ export class ReorderBuffer {
     return item;
   }
 
+  /** Buffered sequence numbers, unordered. */
+  keys(): number[] {
+    return [...this.items.keys()];
+  }
+
   /** Lowest buffered sequence number (linear; used only when joining and on caps). */
   lowest(): number | undefined {
     let min: number | undefined;

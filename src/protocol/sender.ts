@@ -56,7 +56,6 @@ export class Sender {
     if (s.nextSeq + Math.ceil(data.length / this.packer.fragmentBytes) + 1 > Number.MAX_SAFE_INTEGER) throw new InvalidArgumentValueError('sequence space of this stream is exhausted');
     this.packer.add(s, data);
     this.stats.messagesSent++;
-    void nowMs;
     if (this.isFull()) {
       this.needDrain = true;
       return false;
@@ -191,6 +190,7 @@ export class Sender {
     let flags = 0;
     if (this.closed) flags |= HeartbeatFlag.CLOSED;
     if (blocked) flags |= HeartbeatFlag.STATUS_REQUEST;
+    if (this.flow.name !== 'none') flags |= HeartbeatFlag.FLOW_CONTROLLED;
     const entries: HeartbeatEntry[] = [];
     for (const s of this.window.streams.values()) {
       entries.push({ streamId: s.streamId, trailSeq: Math.min(s.trailSeq, s.sentNextSeq), nextSeq: s.sentNextSeq });

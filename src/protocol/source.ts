@@ -48,6 +48,10 @@ export class SourceState {
   statusDueMs: number;
   reorderBytes = 0;
   reassemblyBytes = 0;
+  /** The source runs flow control (heartbeat flag). */
+  flowControlled = false;
+  /** When this receiver last sent the source a status (it is then one of the receivers the source paces to). */
+  statusSentMs = -Infinity;
 
   constructor(readonly key: string, readonly hi: number, readonly lo: number, readonly info: SourceInfo, nowMs: number, private readonly ctx: ReceiveContext) {
     this.lastHeardMs = nowMs;
@@ -61,6 +65,15 @@ export class SourceState {
       this.streams.set(streamId, s);
     }
     return s;
+  }
+
+  /**
+   * Why data that left the source's window before we got it is lost: to flow
+   * control when the source paces its receivers and we are one of them (it
+   * chose to leave us behind), else to the window.
+   */
+  windowLossReason(nowMs: number): LossReason {
+    return this.flowControlled && nowMs - this.statusSentMs < this.ctx.tuning.receiverTimeoutMs * 2 ? 'flow-control' : 'window';
   }
 
   /** Receivers of this source we know of, self included. */
@@ -232,7 +245,7 @@ export class StreamReceiver {
       this.addGap(this.highestNext, nextSeq - 1, nowMs);
       this.highestNext = nextSeq;
     }
-    if (trailSeq > this.nextDeliver) this.giveUp(this.nextDeliver, trailSeq - 1, 'window');
+    if (trailSeq > this.nextDeliver) this.giveUp(this.nextDeliver, trailSeq - 1, this.src.windowLossReason(nowMs));
   }
 
   /** An NCF from the source: a repair is coming (suppress our NAK) or the ranges are gone. */
@@ -313,8 +326,7 @@ export class StreamReceiver {
     this.src.reorderBytes -= this.buffer.dropBelow(fromSeq);
     this.nextDeliver = fromSeq;
     this.highestNext = Math.max(fromSeq, highestNext);
-    const keys: number[] = [];
-    for (let k = fromSeq; k < this.highestNext && keys.length < this.buffer.size; k++) if (this.buffer.has(k)) keys.push(k);
+    const keys = this.buffer.keys().filter((k) => k < this.highestNext).sort((a, b) => a - b);
     let cursor = fromSeq;
     for (const k of keys) {
       if (k > cursor) this.addGap(cursor, k - 1, nowMs);

@@ -39,7 +39,8 @@ export class TokenBucket {
     this.refill(nowMs);
     const missing = Math.min(bytes, this.capacity) - this.tokens - 1;
     if (missing <= 0) return nowMs;
-    return nowMs + (missing * 1000) / this.bytesPerSec;
+    // At least 1 µs ahead: a wake-up at `nowMs` itself would spin when float rounding leaves a sliver missing.
+    return nowMs + Math.max(0.001, (missing * 1000) / this.bytesPerSec);
   }
 }
 

@@ -1,0 +1,522 @@
+/**
+ * Reliable-delivery benchmark: blipcast channels between real processes on lab
+ * hosts (network namespaces joined by a bridge; root), or on loopback with
+ * `--loopback` (any user; loss is then injected inside the receiving process).
+ *
+ *   npm run build && node dist/bench/reliable.js [--quick] [--runs N] [--loopback] [--profile] [--verbose] [--only throughput|latency|profile]
+ *
+ * 1. Throughput: one sender → 1 and → 3 receivers, 64 B and 1 KiB messages,
+ *    0 % and 1 % receive loss. Delivered rate at the slowest receiver, from its
+ *    first timed message to its last; whether everything arrived in order and
+ *    exactly once; CPU seconds of the sender and of each receiver. Next to each
+ *    case, in the same run, raw node:dgram (one datagram per message, no repair)
+ *    as the ceiling, with what it lost.
+ * 2. Latency: 64 B round trip through an echo process on a second host at a low
+ *    rate; one-way latency at 1 % loss split into messages that arrived directly
+ *    and messages that only arrived in a repair (exact: the receiver records
+ *    which sequence numbers came in original datagrams).
+ * 3. The milestone check.
+ *
+ * `--verbose` copies every worker's result line to stderr.
+ * `--profile` runs the 64 B, 1-receiver, 0 % case once more under
+ * `node --cpu-prof` on the sender and the receiver and prints their top
+ * self-time functions.
+ *
+ * Each run sends up to a fixed number of messages but stops writing after
+ * `maxSendMs`, so a slow configuration cannot blow the time budget; the
+ * receivers learn the number actually sent from an end marker.
+ */
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { LatencyConfig, OnewayResult, PingResult } from './latency-worker';
+import type { DgramRecvResult, DgramSendResult, RecvResult, SendResult, WorkerConfig } from './reliable-worker';
+import { formatTable, median } from './table';
+
+const THROUGHPUT_WORKER = join(__dirname, 'reliable-worker.js');
+const LATENCY_WORKER = join(__dirname, 'latency-worker.js');
+/** Kernel socket buffers requested by every worker (root in the lab may exceed rmem_max). */
+const SOCKET_BUFFER_BYTES = 8 << 20;
+/** A worker that has not exited this long after its run started is killed and the run counts as failed. */
+const PROCESS_TIMEOUT_MS = 90_000;
+/** --verbose: every worker's result line goes to stderr as well. */
+let verbose = false;
+
+interface Placement {
+  label: string;
+  /** Receive-side loss is applied by nftables (lab) or inside the receiving process (loopback). */
+  labLoss: boolean;
+  iface(host: number): string;
+  ttl: number;
+  spawn(host: number, script: string, arg: string, nodeFlags?: string[]): ChildProcess;
+  setLoss(host: number, rate: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+function loopbackPlacement(): Placement {
+  const children = new Set<ChildProcess>();
+  return {
+    label: 'loopback (127.0.0.1, TTL 0; loss injected in the receiving process)',
+    labLoss: false,
+    iface: () => '127.0.0.1',
+    ttl: 0,
+    spawn: (_host, script, arg, nodeFlags = []) => {
+      const child = spawn(process.execPath, [...nodeFlags, script, arg], { stdio: ['ignore', 'pipe', 'pipe'] });
+      children.add(child);
+      child.once('exit', () => children.delete(child));
+      return child;
+    },
+    setLoss: async () => undefined,
+    close: async () => {
+      for (const c of children) c.kill('SIGKILL');
+    },
+  };
+}
+
+async function labPlacement(hosts: number): Promise<Placement> {
+  const { Lab } = await import('../test/lab/lab.js');
+  const lab = await Lab.create({ hosts, name: 'relbench' });
+  const onSignal = (): void => {
+    lab.destroySync();
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return {
+    label: `${hosts} lab hosts (network namespaces, veth + bridge, TTL 1; loss by nftables on the receiving host)`,
+    labLoss: true,
+    iface: (host) => lab.hosts[host]!.ipv4,
+    ttl: 1,
+    spawn: (host, script, arg, nodeFlags = []) => lab.spawn(host, process.execPath, [...nodeFlags, script, arg], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    setLoss: (host, rate) => lab.setLoss(host, rate),
+    close: async () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      await lab.destroy();
+    },
+  };
+}
+
+/** A running worker: resolves when it said `{"ready":true}` and with its last JSON line at exit. */
+interface Worker {
+  ready: Promise<void>;
+  result: Promise<unknown>;
+  kill(): void;
+}
+
+function watch(child: ChildProcess, name: string): Worker {
+  let out = '';
+  let err = '';
+  let onReady!: () => void;
+  const ready = new Promise<void>((r) => (onReady = r));
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+    if (out.includes('"ready":true')) onReady();
+  });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), PROCESS_TIMEOUT_MS);
+  const result = new Promise<unknown>((resolve, reject) => {
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (err.trim()) process.stderr.write(`[${name}] ${err.trim().split('\n').join(`\n[${name}] `)}\n`);
+      const lines = out.trim().split('\n').filter((l) => l.startsWith('{') && !l.includes('"ready":true'));
+      if (code !== 0 || lines.length === 0) {
+        reject(new Error(`${name} exited ${code ?? signal}`));
+        return;
+      }
+      if (verbose) process.stderr.write(`[${name}] ${lines[lines.length - 1]!}\n`);
+      resolve(JSON.parse(lines[lines.length - 1]!));
+    });
+  });
+  // A worker that dies before 'ready' must not leave the orchestrator waiting for it.
+  const readyOrDead = Promise.race([ready, result.then(() => undefined)]);
+  return { ready: readyOrDead, result, kill: () => child.kill('SIGKILL') };
+}
+
+function randomPort(): number {
+  return 20000 + Math.floor(Math.random() * 40000);
+}
+
+function randomGroup(): string {
+  return `239.255.${Math.floor(Math.random() * 250) + 1}.${Math.floor(Math.random() * 250) + 1}`;
+}
+
+// ---------------------------------------------------------------- throughput
+
+interface Case {
+  size: number;
+  receivers: number;
+  loss: number;
+}
+
+interface Settings {
+  runs: number;
+  countFor(size: number): number;
+  maxSendMs: number;
+  idleMs: number;
+}
+
+interface ReliableRun {
+  sent: number;
+  /** Slowest receiver's delivered messages per second. */
+  rate: number;
+  mbps: number;
+  missing: number;
+  anomalies: number;
+  txCpu: number;
+  rxCpu: number;
+  naks: number;
+  repairs: number;
+  kernelDrops: number;
+}
+
+interface DgramRun {
+  sent: number;
+  rate: number;
+  mbps: number;
+  lost: number;
+  txCpu: number;
+  rxCpu: number;
+}
+
+function baseConfig(p: Placement, host: number, c: Case, s: Settings, group: string, port: number, role: WorkerConfig['role']): WorkerConfig {
+  return {
+    role, group, port, iface: p.iface(host), ttl: p.ttl, count: s.countFor(c.size), size: c.size, receivers: c.receivers,
+    maxSendMs: s.maxSendMs, idleMs: s.idleMs, emulatedLoss: p.labLoss || role.includes('send') ? 0 : c.loss, socketBufferBytes: SOCKET_BUFFER_BYTES,
+  };
+}
+
+async function withLoss<T>(p: Placement, c: Case, body: () => Promise<T>): Promise<T> {
+  if (p.labLoss && c.loss > 0) for (let h = 1; h <= c.receivers; h++) await p.setLoss(h, c.loss);
+  try {
+    return await body();
+  } finally {
+    if (p.labLoss && c.loss > 0) for (let h = 1; h <= c.receivers; h++) await p.setLoss(h, 0);
+  }
+}
+
+async function reliableOnce(p: Placement, c: Case, s: Settings, nodeFlags: string[] = []): Promise<ReliableRun> {
+  const group = randomGroup();
+  const port = randomPort();
+  const receivers: Worker[] = [];
+  for (let h = 1; h <= c.receivers; h++) {
+    receivers.push(watch(p.spawn(h, THROUGHPUT_WORKER, JSON.stringify(baseConfig(p, h, c, s, group, port, 'recv')), nodeFlags), `recv h${h}`));
+  }
+  await Promise.all(receivers.map((r) => r.ready));
+  const sender = watch(p.spawn(0, THROUGHPUT_WORKER, JSON.stringify(baseConfig(p, 0, c, s, group, port, 'send')), nodeFlags), 'send h0');
+  try {
+    const send = (await sender.result) as SendResult;
+    const recvs = (await Promise.all(receivers.map((r) => r.result))) as RecvResult[];
+    const rates = recvs.map((r) => r.delivered / (Math.max(r.spanMs, 1) / 1000));
+    const slowest = rates.indexOf(Math.min(...rates));
+    return {
+      sent: send.sent,
+      rate: rates[slowest]!,
+      mbps: recvs[slowest]!.bytes / (Math.max(recvs[slowest]!.spanMs, 1) / 1000) / 1e6,
+      missing: recvs.reduce((sum, r) => sum + (send.sent - r.delivered), 0),
+      anomalies: recvs.reduce((sum, r) => sum + r.duplicates + r.outOfOrder + (r.senderCount !== send.sent ? 1 : 0), 0),
+      txCpu: send.cpuSeconds,
+      rxCpu: recvs.reduce((sum, r) => sum + r.cpuSeconds, 0) / recvs.length,
+      naks: send.protocol.naksReceived ?? 0,
+      repairs: send.protocol.repairsSent ?? 0,
+      kernelDrops: recvs.reduce((sum, r) => sum + (r.transport.kernelDrops ?? 0), 0),
+    };
+  } finally {
+    sender.kill();
+    for (const r of receivers) r.kill();
+  }
+}
+
+async function dgramOnce(p: Placement, c: Case, s: Settings): Promise<DgramRun> {
+  const group = randomGroup();
+  const port = randomPort();
+  const receivers: Worker[] = [];
+  for (let h = 1; h <= c.receivers; h++) {
+    receivers.push(watch(p.spawn(h, THROUGHPUT_WORKER, JSON.stringify(baseConfig(p, h, c, s, group, port, 'dgram-recv'))), `dgram-recv h${h}`));
+  }
+  await Promise.all(receivers.map((r) => r.ready));
+  const sender = watch(p.spawn(0, THROUGHPUT_WORKER, JSON.stringify(baseConfig(p, 0, c, s, group, port, 'dgram-send'))), 'dgram-send h0');
+  try {
+    const send = (await sender.result) as DgramSendResult;
+    const recvs = (await Promise.all(receivers.map((r) => r.result))) as DgramRecvResult[];
+    const rates = recvs.map((r) => r.delivered / (Math.max(r.spanMs, 1) / 1000));
+    const slowest = rates.indexOf(Math.min(...rates));
+    return {
+      sent: send.sent,
+      rate: rates[slowest]!,
+      mbps: recvs[slowest]!.bytes / (Math.max(recvs[slowest]!.spanMs, 1) / 1000) / 1e6,
+      lost: recvs.reduce((sum, r) => sum + (send.sent - r.delivered), 0),
+      txCpu: send.cpuSeconds,
+      rxCpu: recvs.reduce((sum, r) => sum + r.cpuSeconds, 0) / recvs.length,
+    };
+  } finally {
+    sender.kill();
+    for (const r of receivers) r.kill();
+  }
+}
+
+function fmtRate(n: number): string {
+  if (!Number.isFinite(n)) return '—';
+  return n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : `${(n / 1e3).toFixed(0)} k`;
+}
+
+function spread(values: number[], fmt: (n: number) => string): string {
+  if (values.length === 1) return fmt(values[0]!);
+  return `${fmt(median(values))} (${fmt(Math.min(...values))}–${fmt(Math.max(...values))})`;
+}
+
+interface CaseSummary {
+  c: Case;
+  rate: number;
+  mbps: number;
+  allDelivered: boolean;
+  missing: number;
+}
+
+async function throughput(p: Placement, s: Settings, maxReceivers: number): Promise<CaseSummary[]> {
+  const rows: string[][] = [];
+  const summaries: CaseSummary[] = [];
+  const cases: Case[] = [];
+  for (const receivers of [1, 3].filter((n) => n <= maxReceivers)) for (const size of [64, 1024]) for (const loss of [0, 0.01]) cases.push({ size, receivers, loss });
+  for (const c of cases) {
+    const rel: ReliableRun[] = [];
+    const raw: DgramRun[] = [];
+    await withLoss(p, c, async () => {
+      for (let i = 0; i < s.runs; i++) {
+        try {
+          rel.push(await reliableOnce(p, c, s));
+        } catch (err) {
+          process.stderr.write(`blipcast run failed (${c.size} B, ${c.receivers} rx, ${c.loss * 100}%): ${(err as Error).message}\n`);
+        }
+        try {
+          raw.push(await dgramOnce(p, c, s));
+        } catch (err) {
+          process.stderr.write(`node:dgram run failed (${c.size} B, ${c.receivers} rx, ${c.loss * 100}%): ${(err as Error).message}\n`);
+        }
+      }
+    });
+    const label = [`${c.size} B`, String(c.receivers), `${c.loss * 100}%`];
+    if (rel.length > 0) {
+      const missing = Math.max(...rel.map((r) => r.missing));
+      const anomalies = Math.max(...rel.map((r) => r.anomalies));
+      const delivered = missing === 0 && anomalies === 0 ? 'all' : `missing ${missing}${anomalies ? `, ${anomalies} out of order/dup` : ''}`;
+      rows.push([...label, 'blipcast', spread(rel.map((r) => r.rate), fmtRate), spread(rel.map((r) => r.mbps), (n) => n.toFixed(1)), delivered,
+        fmtRate(median(rel.map((r) => r.sent))), median(rel.map((r) => r.txCpu)).toFixed(2), median(rel.map((r) => r.rxCpu)).toFixed(2),
+        `${Math.round(median(rel.map((r) => r.naks)))} / ${Math.round(median(rel.map((r) => r.repairs)))}`, String(Math.round(median(rel.map((r) => r.kernelDrops))))]);
+      summaries.push({ c, rate: median(rel.map((r) => r.rate)), mbps: median(rel.map((r) => r.mbps)), allDelivered: missing === 0 && anomalies === 0 && rel.length === s.runs, missing });
+    } else {
+      rows.push([...label, 'blipcast', 'failed', '', '', '', '', '', '', '']);
+    }
+    if (raw.length > 0) {
+      const sent = median(raw.map((r) => r.sent));
+      const lost = median(raw.map((r) => r.lost));
+      rows.push([...label, 'node:dgram (raw)', spread(raw.map((r) => r.rate), fmtRate), spread(raw.map((r) => r.mbps), (n) => n.toFixed(1)),
+        `lost ${Math.round(lost)} (${((lost / (sent * c.receivers)) * 100).toFixed(1)}%)`, fmtRate(sent),
+        median(raw.map((r) => r.txCpu)).toFixed(2), median(raw.map((r) => r.rxCpu)).toFixed(2), '', '']);
+    }
+  }
+  console.log(`\n1. Throughput — ${p.label}; median of ${s.runs} run(s) (min–max)`);
+  console.log('   rate = messages/s delivered at the slowest receiver, its first to last message; MB/s = message bytes (no headers)\n');
+  console.log(formatTable(['size', 'rx', 'loss', 'implementation', 'msgs/s', 'MB/s', 'delivered', 'sent', 'tx CPU s', 'rx CPU s (each)', 'NAKs / repairs', 'kernel drops'], rows));
+  return summaries;
+}
+
+// ---------------------------------------------------------------- latency
+
+function percentile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+function latencyRow(name: string, values: number[], note: string): string[] {
+  const s = [...values].sort((a, b) => a - b);
+  const f = (n: number): string => (Number.isFinite(n) ? n.toFixed(0) : '—');
+  return [name, String(s.length), f(percentile(s, 0.5)), f(percentile(s, 0.99)), f(percentile(s, 0.999)), f(s[s.length - 1] ?? NaN), note];
+}
+
+async function latency(p: Placement, quick: boolean): Promise<void> {
+  const base: LatencyConfig = {
+    role: 'ping', groupA: randomGroup(), groupB: randomGroup(), port: randomPort(), portB: randomPort(), iface: '', ttl: p.ttl,
+    rate: 1000, durationMs: quick ? 2000 : 5000, warmupMs: 500, size: 64, emulatedLoss: 0,
+  };
+  const rows: string[][] = [];
+  const echo = watch(p.spawn(1, LATENCY_WORKER, JSON.stringify({ ...base, role: 'echo', iface: p.iface(1) })), 'echo h1');
+  await echo.ready;
+  const pinger = watch(p.spawn(0, LATENCY_WORKER, JSON.stringify({ ...base, role: 'ping', iface: p.iface(0) })), 'ping h0');
+  try {
+    const ping = (await pinger.result) as PingResult;
+    await echo.result;
+    rows.push(latencyRow(`round trip, ${base.rate} msg/s, 0% loss`, ping.rttUs, `${ping.sent - ping.received} of ${ping.sent} not echoed`));
+  } catch (err) {
+    process.stderr.write(`round-trip run failed: ${(err as Error).message}\n`);
+  } finally {
+    echo.kill();
+    pinger.kill();
+  }
+
+  // One-way at 1 % loss. Higher rate than the round trip so that a few hundred datagrams are lost and repaired.
+  const one: LatencyConfig = { ...base, port: randomPort(), groupA: randomGroup(), rate: 2000, durationMs: quick ? 3000 : 8000 };
+  const loss = 0.01;
+  if (p.labLoss) await p.setLoss(1, loss);
+  try {
+    const recv = watch(p.spawn(1, LATENCY_WORKER, JSON.stringify({ ...one, role: 'oneway-recv', iface: p.iface(1), emulatedLoss: p.labLoss ? 0 : loss })), 'oneway-recv h1');
+    await recv.ready;
+    const send = watch(p.spawn(0, LATENCY_WORKER, JSON.stringify({ ...one, role: 'oneway-send', iface: p.iface(0) })), 'oneway-send h0');
+    try {
+      await send.result;
+      const r = (await recv.result) as OnewayResult;
+      const directMedian = median(r.directUs);
+      rows.push(latencyRow(`one-way, direct, ${one.rate} msg/s, 1% loss`, r.directUs, 'includes messages held behind a gap'));
+      rows.push(latencyRow('one-way, repaired', r.repairedUs, `${r.protocol.naksSent} NAKs sent, ${r.reportedLost} reported lost`));
+      rows.push(latencyRow('repair delay (repaired − median direct)', r.repairedUs.map((v) => v - directMedian), 'from when the lost datagram would have arrived'));
+    } finally {
+      send.kill();
+      recv.kill();
+    }
+  } catch (err) {
+    process.stderr.write(`one-way run failed: ${(err as Error).message}\n`);
+  } finally {
+    if (p.labLoss) await p.setLoss(1, 0);
+  }
+  console.log(`\n2. Latency — 64 B messages, µs (${p.label})`);
+  console.log('   repaired = delivered although its original datagram never arrived (the receiver records the sequence numbers of original datagrams)\n');
+  console.log(formatTable(['measurement', 'samples', 'p50', 'p99', 'p99.9', 'max', 'notes'], rows));
+}
+
+// ---------------------------------------------------------------- milestone
+
+function milestone(summaries: CaseSummary[]): void {
+  console.log('\n3. Milestone check (all delivered in every run, median rate)\n');
+  const rows: string[][] = [];
+  for (const receivers of [...new Set(summaries.map((s) => s.c.receivers))]) {
+    const find = (size: number, loss: number): CaseSummary | undefined => summaries.find((s) => s.c.size === size && s.c.loss === loss && s.c.receivers === receivers);
+    const check = (name: string, s: CaseSummary | undefined, value: (s: CaseSummary) => number, target: number, unit: string): void => {
+      if (s === undefined) {
+        rows.push([name, String(receivers), `${fmtTarget(target)} ${unit}`, 'no result', 'not met']);
+        return;
+      }
+      const v = value(s);
+      const met = v >= target && s.allDelivered;
+      const got = `${unit === 'MB/s' ? v.toFixed(1) : Math.round(v).toLocaleString('en-US')} ${unit}, ${s.allDelivered ? 'all delivered' : `missing ${s.missing}`}`;
+      rows.push([name, String(receivers), `≥ ${fmtTarget(target)} ${unit}`, got, met ? 'met' : 'NOT met']);
+    };
+    check('64 B, 0% loss', find(64, 0), (s) => s.rate, 1_000_000, 'msgs/s');
+    check('64 B, 1% loss', find(64, 0.01), (s) => s.rate, 800_000, 'msgs/s');
+    check('1 KiB, 0% loss', find(1024, 0), (s) => s.mbps, 200, 'MB/s');
+    check('1 KiB, 1% loss', find(1024, 0.01), (s) => s.mbps, 150, 'MB/s');
+  }
+  console.log(formatTable(['target', 'rx', 'needs', 'measured', 'result'], rows));
+}
+
+function fmtTarget(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+// ---------------------------------------------------------------- profile
+
+interface CpuProfile {
+  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }>;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Top self-time functions of one .cpuprofile, as table rows. */
+function topFunctions(file: string, n: number): string[][] {
+  const prof = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const byId = new Map(prof.nodes.map((node) => [node.id, node]));
+  const selfUs = new Map<string, number>();
+  let totalUs = 0;
+  for (let i = 0; i < prof.samples.length; i++) {
+    const node = byId.get(prof.samples[i]!);
+    const dt = prof.timeDeltas[i] ?? 0;
+    if (!node) continue;
+    const cf = node.callFrame;
+    if (cf.functionName === '(idle)' || cf.functionName === '(program)') {
+      // Idle waiting is not work; '(program)' is native code outside JS (counted, shown).
+      if (cf.functionName === '(idle)') continue;
+    }
+    const where = cf.url ? `${cf.url.replace(/^.*\/dist\//, '').replace(/^node:/, 'node:')}:${cf.lineNumber + 1}` : '';
+    const key = `${cf.functionName || '(anonymous)'} ${where}`.trim();
+    selfUs.set(key, (selfUs.get(key) ?? 0) + dt);
+    totalUs += dt;
+  }
+  return [...selfUs.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, us]) => [k, (us / 1000).toFixed(0), `${((us / totalUs) * 100).toFixed(1)}%`]);
+}
+
+async function profile(p: Placement, s: Settings): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'blipcast-prof-'));
+  const c: Case = { size: 64, receivers: 1, loss: 0 };
+  try {
+    for (const role of ['send', 'recv'] as const) {
+      const roleDir = join(dir, role);
+      // Profile one side per run: the profiler's own overhead then slows only the side being looked at.
+      const flags = ['--cpu-prof', '--cpu-prof-dir', roleDir];
+      const r = await reliableOnceProfiled(p, c, s, role, flags);
+      const files = readdirSync(roleDir).filter((f) => f.endsWith('.cpuprofile'));
+      console.log(`\nProfile of the ${role === 'send' ? 'sender' : 'receiver'} (64 B, 1 receiver, 0% loss; this run: ${fmtRate(r.rate)} msgs/s delivered) — top self time, ms (busy samples only)\n`);
+      if (files.length === 0) {
+        console.log('(no profile written)');
+        continue;
+      }
+      console.log(formatTable(['function', 'self ms', 'share'], topFunctions(join(roleDir, files[0]!), 20)));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function reliableOnceProfiled(p: Placement, c: Case, s: Settings, role: 'send' | 'recv', flags: string[]): Promise<ReliableRun> {
+  const wrapped: Placement = {
+    ...p,
+    spawn: (host, script, arg, nodeFlags = []) => p.spawn(host, script, arg, (host === 0) === (role === 'send') ? [...nodeFlags, ...flags] : nodeFlags),
+  };
+  return reliableOnce(wrapped, c, s);
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean' }, runs: { type: 'string' }, loopback: { type: 'boolean' }, profile: { type: 'boolean' },
+      only: { type: 'string' }, verbose: { type: 'boolean' },
+    },
+  });
+  verbose = values.verbose === true;
+  const quick = values.quick === true;
+  const runs = Number(values.runs ?? (quick ? 1 : 3));
+  if (!Number.isInteger(runs) || runs < 1) throw new RangeError(`--runs must be a positive integer, got ${values.runs}`);
+  const only = values.only;
+  if (only !== undefined && only !== 'throughput' && only !== 'latency' && only !== 'profile') throw new RangeError(`--only must be throughput, latency or profile, got ${only}`);
+  if (!values.loopback && process.getuid?.() !== 0) {
+    throw new Error('the lab needs root (network namespaces); run as root, or pass --loopback');
+  }
+  const settings: Settings = {
+    runs,
+    countFor: (size) => (quick ? (size <= 64 ? 500_000 : 100_000) : size <= 64 ? 2_000_000 : 300_000),
+    maxSendMs: quick ? 1500 : 3000,
+    idleMs: 3000,
+  };
+  const started = performance.now();
+  const placement = values.loopback ? loopbackPlacement() : await labPlacement(4);
+  try {
+    console.log(`blipcast reliable-delivery benchmark — ${placement.label}`);
+    console.log(`node ${process.version}, ${runs} run(s) per case, up to ${fmtRate(settings.countFor(64))} × 64 B / ${fmtRate(settings.countFor(1024))} × 1 KiB per run, writing stops after ${settings.maxSendMs} ms`);
+    let summaries: CaseSummary[] | undefined;
+    if (only === undefined || only === 'throughput') summaries = await throughput(placement, settings, 3);
+    if (only === undefined || only === 'latency') await latency(placement, quick);
+    if (summaries) milestone(summaries);
+    if (values.profile || only === 'profile') await profile(placement, settings);
+  } finally {
+    await placement.close();
+  }
+  console.log(`\n(total ${((performance.now() - started) / 1000).toFixed(0)} s)`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

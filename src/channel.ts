@@ -14,6 +14,7 @@ import { AbortError, ClosedError, InvalidArgumentTypeError, InvalidArgumentValue
 import { resolveOptions, type OpenOptions, type ResolvedOptions } from './options';
 import type { Endpoint, LossReason, ProtocolEvent, ProtocolStats, SourceInfo } from './protocol/api';
 import { createEndpoint } from './protocol/endpoint';
+import { DEFAULT_TUNING } from './protocol/tuning';
 import { createRandom } from './random';
 import { DEFAULT_STREAM, StreamRegistry } from './streams';
 import { createTransport } from './transport/index';
@@ -25,6 +26,14 @@ export type { SourceInfo, LossReason, FlowControl, LateJoin } from './protocol/a
 
 /** Transport errors are reported at most once per this interval; the others are counted (`stats().channel.errorsSuppressed`). */
 export const ERROR_REPORT_INTERVAL_MS = 1000;
+
+/**
+ * A closing sender that has heard no receiver waits this many status intervals
+ * (bounded by lingerMs) for one to report before it calls itself flushed: a
+ * receiver reports within statusSoonMs of hearing a new source, and every
+ * statusIntervalMs after that, so two intervals cover a lost status too.
+ */
+export const RECEIVER_DISCOVERY_INTERVALS = 2;
 
 /** One received message. `data` is the receiver's own copy. */
 export interface Message {
@@ -152,6 +161,8 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
   private closePromise: Promise<void> | undefined;
   private lingerDone: (() => void) | undefined;
   private lingerTimer: TimerHandle | undefined;
+  private discoveryTimer: TimerHandle | undefined;
+  private discoveryUntilMs = 0;
   private readonly drainWaiters: Array<() => void> = [];
 
   // Read side: our own queue in front of the Readable, so that memory is counted in bytes.
@@ -343,14 +354,26 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
       // Send what was written now; announce the end of the session only once receivers have it all
       // (or lingerMs passed): receivers stop acknowledging a source that announced its end.
       this.driver.flushNow();
+      // A sender that knows no receiver yet may simply not have heard them: receivers
+      // report status within statusSoonMs of a new source and then every statusIntervalMs.
+      // Give them that long (bounded by lingerMs) before calling "no receivers" flushed.
+      const statusIntervalMs = this.options.tuning.statusIntervalMs ?? DEFAULT_TUNING.statusIntervalMs;
+      const needsDiscovery = this.endpoint.stats().messagesSent > 0 && this.endpoint.stats().receivers === 0;
+      this.discoveryUntilMs = needsDiscovery ? this.scheduler.nowMs() + Math.min(this.options.lingerMs, RECEIVER_DISCOVERY_INTERVALS * statusIntervalMs) : 0;
       await new Promise<void>((resolve) => {
-        if (this.endpoint.isFlushed() || this.options.lingerMs === 0 || this.driver.isStopped) {
+        if (this.lingerSatisfied() || this.options.lingerMs === 0 || this.driver.isStopped) {
           resolve();
           return;
         }
         this.lingerDone = resolve;
         if (this.options.lingerMs !== Infinity) {
           this.lingerTimer = this.scheduler.setTimer(() => this.finishLinger(), this.options.lingerMs);
+        }
+        if (needsDiscovery) {
+          this.discoveryTimer = this.scheduler.setTimer(() => {
+            this.discoveryTimer = undefined;
+            if (this.lingerDone !== undefined && this.lingerSatisfied()) this.finishLinger();
+          }, this.discoveryUntilMs - this.scheduler.nowMs());
         }
       });
       this.driver.closeEndpoint();
@@ -368,12 +391,19 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
     }
   }
 
+  /** Everything acknowledged by every known receiver, and the receivers had time to make themselves known. */
+  private lingerSatisfied(): boolean {
+    return this.endpoint.isFlushed() && (this.endpoint.stats().receivers > 0 || this.scheduler.nowMs() >= this.discoveryUntilMs);
+  }
+
   private finishLinger(): void {
     const done = this.lingerDone;
     if (!done) return;
     this.lingerDone = undefined;
     if (this.lingerTimer !== undefined) this.scheduler.clearTimer(this.lingerTimer);
     this.lingerTimer = undefined;
+    if (this.discoveryTimer !== undefined) this.scheduler.clearTimer(this.discoveryTimer);
+    this.discoveryTimer = undefined;
     done();
   }
 
@@ -393,7 +423,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
 
   private onTurnEnd(): void {
     this.flushPendingLoss();
-    if (this.lingerDone !== undefined && this.endpoint.isFlushed()) this.finishLinger();
+    if (this.lingerDone !== undefined && this.lingerSatisfied()) this.finishLinger();
   }
 
   private onProtocolEvent(event: ProtocolEvent): void {

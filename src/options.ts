@@ -35,7 +35,7 @@ export interface OpenOptions extends TuningOptions {
   loopback?: boolean;
   /** Source-specific multicast: only accept datagrams from this unicast address. */
   source?: string;
-  /** Requested kernel receive / send buffer sizes, bytes. */
+  /** Requested kernel receive / send buffer sizes, bytes. Defaults 8 MiB / 2 MiB on real sockets (the kernel may grant less: see `stats().transport` and `info`). */
   recvBufferBytes?: number;
   sendBufferBytes?: number;
   /** Default 'auto': the native addon when it loads, else node:dgram. 'memory' needs `network` and `host`. */
@@ -81,6 +81,10 @@ export interface OpenOptions extends TuningOptions {
 }
 
 export const DEFAULT_LINGER_MS = 5000;
+/** 8 MiB kernel receive buffer: about 5,700 full datagrams, tens of ms of a saturated link while JavaScript is busy. */
+export const DEFAULT_RECV_BUFFER_BYTES = 8 * 1024 * 1024;
+/** 2 MiB kernel send buffer: a whole sendmmsg batch of repairs fits without would-block. */
+export const DEFAULT_SEND_BUFFER_BYTES = 2 * 1024 * 1024;
 /** Messages: enough to ride out a GC pause at 1 M msg/s without stopping the protocol. */
 export const DEFAULT_READ_HIGH_WATER_MARK = 1024;
 /** 64 MiB: two default windows of a source; a reader that falls this far behind is not coming back soon. */
@@ -217,8 +221,14 @@ export function resolveOptions(input: OpenOptions): ResolvedOptions {
   if (options.ttl !== undefined) transportOptions.ttl = options.ttl as number;
   if (options.loopback !== undefined) transportOptions.loopback = options.loopback as boolean;
   if (options.source !== undefined) transportOptions.source = options.source as string;
-  if (options.recvBufferBytes !== undefined) transportOptions.recvBufferBytes = options.recvBufferBytes as number;
-  if (options.sendBufferBytes !== undefined) transportOptions.sendBufferBytes = options.sendBufferBytes as number;
+  // Real sockets get large buffers by default: a burst of a whole window must not overflow the
+  // kernel queue while the event loop is busy (the kernel caps the request at net.core.rmem_max
+  // unless the process may force it; TransportInfo reports what was granted).
+  const realSocket = transport !== 'memory';
+  const recvBufferBytes = (options.recvBufferBytes as number | undefined) ?? (realSocket ? DEFAULT_RECV_BUFFER_BYTES : undefined);
+  const sendBufferBytes = (options.sendBufferBytes as number | undefined) ?? (realSocket ? DEFAULT_SEND_BUFFER_BYTES : undefined);
+  if (recvBufferBytes !== undefined) transportOptions.recvBufferBytes = recvBufferBytes;
+  if (sendBufferBytes !== undefined) transportOptions.sendBufferBytes = sendBufferBytes;
   // The transports check their own options again; checking here first means nothing is opened when one is bad.
   // Simulated hosts have one interface, so the memory transport only records the name.
   const checked = checkTransportOptions(transport === 'memory' ? { ...transportOptions, interface: undefined } : transportOptions);

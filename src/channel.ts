@@ -587,6 +587,7 @@ export async function open(options: OpenOptions): Promise<Channel> {
       maxReorderBytes: resolved.maxReorderBytes,
       maxReassemblyBytes: resolved.maxReassemblyBytes,
       random,
+      openedAtMs: resolved.transport === 'memory' ? resolved.network!.nowMs() : realScheduler.nowMs(),
     },
     resolved.tuning,
   );

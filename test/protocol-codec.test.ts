@@ -8,8 +8,8 @@ import { account, message, seededRandom, testConfig } from './helpers/sim';
 const origin = { sessionHi: 0x01020304, sessionLo: 0x05060708 };
 
 test('control payloads round-trip through their codecs', (t) => {
-  const hb = encodeHeartbeat(origin, 1, [{ streamId: 7, trailSeq: 2 ** 40, nextSeq: 2 ** 40 + 5 }]);
-  t.deepEqual(decodeHeartbeat(hb, 32, hb.length), [{ streamId: 7, trailSeq: 2 ** 40, nextSeq: 2 ** 40 + 5 }]);
+  const hb = encodeHeartbeat(origin, 1, [{ streamId: 7, trailSeq: 2 ** 40, nextSeq: 2 ** 40 + 5, ageMs: 1234 }]);
+  t.deepEqual(decodeHeartbeat(hb, 32, hb.length), [{ streamId: 7, trailSeq: 2 ** 40, nextSeq: 2 ** 40 + 5, ageMs: 1234 }]);
   const nak = encodeNak(origin, 3, 9, 10, [{ from: 1, to: 4 }, { from: 9, to: 9 }]);
   t.deepEqual(decodeNak(nak, 32, nak.length), { targetHi: 9, targetLo: 10, ranges: [{ from: 1, to: 4 }, { from: 9, to: 9 }] });
   const ncf = encodeNcf(origin, 3, NcfReason.WINDOW, [{ from: 0, to: 99 }]);

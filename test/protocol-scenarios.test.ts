@@ -93,6 +93,22 @@ test("late join 'next' starts at the first live message, 'earliest' at the sende
   t.deepEqual(e.indexes, Array.from({ length: 200 }, (_, i) => i));
 });
 
+test("late join 'next' still gets a stream's first messages when they are lost and the stream began after it joined", (t) => {
+  const sim = new Sim({ seed: 21 });
+  const next = sim.add('next', { lateJoin: 'next' });
+  sim.run(20); // the receiver listens before the sender exists
+  const sender = sim.add('sender');
+  // The first three data datagrams never reach the receiver; it first hears the sender mid-stream.
+  let dataSeen = 0;
+  sim.filter = (from, _to, h) => !(from === sender && h.type === DatagramType.DATA && (h.flags & DataFlag.REPAIR) === 0 && ++dataSeen <= 3);
+  schedule(sim, sender, 50, 5, 0.5);
+  t.true(sim.runWhile(() => delivered(next) < 50, 5000));
+  const acc = account(next.events, sourceIdOf(sender));
+  t.deepEqual(acc.errors, []);
+  t.deepEqual(acc.losses, []);
+  t.deepEqual(acc.indexes, Array.from({ length: 50 }, (_, i) => i));
+});
+
 test('a restarted sender is a new source and the old one ends with source-gone', (t) => {
   const sim = new Sim({ seed: 15 });
   const sender = sim.add('sender');

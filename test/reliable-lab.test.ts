@@ -3,7 +3,8 @@
  * lab host, `blipcast listen` on three others, 5% random receive loss on every
  * receiver host (nftables), 100,000 lines. Each receiver must print exactly
  * the lines that were sent, in order, with no loss report — also a receiver
- * that was frozen with SIGSTOP for two seconds in the middle of the stream.
+ * that was frozen with SIGSTOP for two seconds in the middle of the stream,
+ * and when 100,000 short lines (`seq`) are sent in one burst without loss.
  */
 
 import type { ExecutionContext } from 'ava';
@@ -25,6 +26,7 @@ const LISTEN_TIMEOUT_S = 120;
 /** The sender repairs for at most this long after stdin ends; it exits earlier once every receiver has acknowledged. */
 const SEND_LINGER_S = 60;
 const STOP_MS = 2000;
+const STOP_SETTLE_MS = 200;
 
 /**
  * 100,000 distinct lines with varied content: a numbered prefix (so a
@@ -180,7 +182,7 @@ interface RunOptions {
  * One sender (h0) and three receivers (h1–h3) with receive loss on each
  * receiver host; sends the lines and checks every receiver's output.
  */
-async function deliverThroughLossyLab(t: ExecutionContext, name: string, options: RunOptions = {}): Promise<void> {
+async function deliverThroughLab(t: ExecutionContext, name: string, options: RunOptions = {}): Promise<void> {
   const sent = options.lines ?? SENT;
   const lossRate = options.lossRate ?? RECEIVER_LOSS_RATE;
   const listenTimeoutS = options.listenTimeoutS ?? LISTEN_TIMEOUT_S;
@@ -210,10 +212,12 @@ async function deliverThroughLossyLab(t: ExecutionContext, name: string, options
     sender.child.stdin?.end(sent);
 
     let stopReport: string | undefined;
-    const stopped = options.stop === undefined ? Promise.resolve() : freezeMidStream(t, receivers, sender, options.stop).then((report) => void (stopReport = report));
+    let stopError: unknown;
+    const stopped = options.stop === undefined ? Promise.resolve() : freezeMidStream(t, receivers, sender, options.stop).then((report) => void (stopReport = report), (err: unknown) => void (stopError = err));
 
     const [senderExit, ...receiverExits] = await Promise.all([sender.exit, ...receivers.map((r) => r.exit)]);
     await stopped;
+    if (stopError !== undefined) throw stopError;
     const lastMs = Math.max(...receiverExits.map((e) => e.atMs));
 
     t.log(`${lineCount} lines, ${(sent.length / 1e6).toFixed(2)} MB, loss ${lossRate * 100}% on each receiver host`);
@@ -269,26 +273,31 @@ async function freezeMidStream(t: ExecutionContext, receivers: Captured[], sende
   const atStop = others.map((r) => r.lines);
   const senderRunning = sender.child.exitCode === null;
   process.kill(pid, 'SIGSTOP');
+  // Output written just before the signal may still be in the pipe; let it arrive before counting.
+  await sleep(STOP_SETTLE_MS);
   const stoppedAt = victim.lines;
-  await sleep(STOP_MS);
+  await sleep(STOP_MS - STOP_SETTLE_MS);
   const atCont = others.map((r) => r.lines);
+  const frozenAt = victim.lines;
   process.kill(pid, 'SIGCONT');
+  // A stopped process prints nothing: proof that the signal reached the listener itself.
+  t.is(frozenAt, stoppedAt, `${victim.label} kept printing while stopped`);
   // Mid-stream means the others were still receiving while this one was frozen.
   t.true(senderRunning && atStop.some((n) => n < LINE_COUNT), `the stop came after the stream had ended (others at ${atStop.join(', ')})`);
   return `${victim.label} (pid ${pid}) stopped for ${STOP_MS} ms at ${stoppedAt} lines; meanwhile the others went from ${atStop.join(', ')} to ${atCont.join(', ')} lines`;
 }
 
 labTest.serial('three receivers on lossy hosts each print all 100,000 lines exactly, in order, without a loss report', async (t) => {
-  await deliverThroughLossyLab(t, 'rel');
+  await deliverThroughLab(t, 'rel');
 });
 
 labTest.serial('a receiver stopped for two seconds mid-stream still prints all 100,000 lines, as do the others', async (t) => {
-  await deliverThroughLossyLab(t, 'relstop', { stop: { receiver: 1, afterLines: 30_000 } });
+  await deliverThroughLab(t, 'relstop', { stop: { receiver: 1, afterLines: 30_000 } });
 });
 
 // `seq -f line-%06g 0 99999 | blipcast send …`: 1.2 MB that the sender reads in well under a second, about a
 // hundred messages per datagram. No injected loss: the bursts overflow socket buffers on their own, and the
 // stream may end before the sender has heard a status from any receiver.
 labTest.serial('100,000 short lines sent in one burst reach every receiver exactly, in order, without a loss report', async (t) => {
-  await deliverThroughLossyLab(t, 'relshort', { lines: makeShortLines(LINE_COUNT), lossRate: 0, listenTimeoutS: 30 });
+  await deliverThroughLab(t, 'relshort', { lines: makeShortLines(LINE_COUNT), lossRate: 0, listenTimeoutS: 30 });
 });

@@ -80,6 +80,12 @@ export interface EndpointConfig {
   maxReassemblyBytes: number;
   /** Uniform random number in [0, 1), injected so tests are deterministic. */
   random: () => number;
+  /**
+   * When the endpoint started listening, on the driver's clock (ms). Late join
+   * 'next' delivers a stream from its first message when the stream began after
+   * this. Default: the first `nowMs` the endpoint is given.
+   */
+  openedAtMs?: number;
 }
 
 export interface Endpoint {

@@ -48,26 +48,34 @@ class EndpointImpl implements Endpoint {
   private readonly lo: number;
   /** Latest time seen, for wake-ups that depend on it (rate limits). */
   private lastNowMs = 0;
+  /** When this endpoint started listening (late join 'next' compares stream ages with it). */
+  private readonly opened: { atMs: number };
 
   constructor(config: EndpointConfig, tuning: ProtocolTuning) {
     this.hi = config.sessionHi;
     this.lo = config.sessionLo;
     this.sender = new Sender(config, tuning, this.out, this.statsObj);
-    this.receiver = new Receiver({ config, tuning, stats: this.statsObj, out: this.out, naks: new NakScheduler(tuning, config.random) });
+    this.opened = { atMs: config.openedAtMs ?? Number.NaN };
+    this.receiver = new Receiver({ config, tuning, stats: this.statsObj, out: this.out, naks: new NakScheduler(tuning, config.random), opened: this.opened });
+  }
+
+  private touch(nowMs: number): void {
+    this.lastNowMs = nowMs;
+    if (Number.isNaN(this.opened.atMs)) this.opened.atMs = nowMs;
   }
 
   send(nowMs: number, streamId: number, data: Uint8Array): boolean {
-    this.lastNowMs = nowMs;
+    this.touch(nowMs);
     return this.sender.send(nowMs, streamId, data);
   }
 
   flush(nowMs: number): void {
-    this.lastNowMs = nowMs;
+    this.touch(nowMs);
     this.sender.flush(nowMs);
   }
 
   handleDatagram(nowMs: number, datagram: Uint8Array, header: Header, from: { address: string; port: number } | undefined): void {
-    this.lastNowMs = nowMs;
+    this.touch(nowMs);
     // Our own datagrams come back through multicast loopback.
     if (header.sessionHi === this.hi && header.sessionLo === this.lo) return;
     const st = this.statsObj;
@@ -113,13 +121,13 @@ class EndpointImpl implements Endpoint {
   }
 
   handleTimeout(nowMs: number): void {
-    this.lastNowMs = nowMs;
+    this.touch(nowMs);
     this.sender.handleTimeout(nowMs);
     this.receiver.handleTimeout(nowMs);
   }
 
   pollTransmit(nowMs: number): Uint8Array | undefined {
-    this.lastNowMs = nowMs;
+    this.touch(nowMs);
     const dg = this.out.control.shift() ?? this.sender.pollData(nowMs);
     if (dg !== undefined) {
       this.statsObj.datagramsSent++;
@@ -146,7 +154,7 @@ class EndpointImpl implements Endpoint {
   }
 
   close(nowMs: number): void {
-    this.lastNowMs = nowMs;
+    this.touch(nowMs);
     this.sender.close(nowMs);
   }
 

@@ -39,7 +39,7 @@ export const NcfReason = {
 export const PACKED_PREFIX_BYTES = 2;
 /** Bytes of the fragment header: u32 message length, u32 byte offset. */
 export const FRAGMENT_PREFIX_BYTES = 8;
-export const HEARTBEAT_ENTRY_BYTES = 18;
+export const HEARTBEAT_ENTRY_BYTES = 22;
 export const STATUS_ENTRY_BYTES = 14;
 export const RANGE_BYTES = 16;
 export const NAK_FIXED_BYTES = 10;
@@ -136,6 +136,8 @@ export interface HeartbeatEntry {
   trailSeq: number;
   /** One past the highest sequence sent (lead + 1); equal to trailSeq when the window is empty. */
   nextSeq: number;
+  /** Milliseconds since the stream's first datagram was sent (saturates at 2^32 − 1). */
+  ageMs: number;
 }
 
 export interface StatusEntry {
@@ -191,7 +193,7 @@ export function decodeHeartbeat(b: Uint8Array, start: number, end: number): Hear
     const trailSeq = readSeq(b, o + 2);
     const nextSeq = readSeq(b, o + 10);
     if (trailSeq < 0 || nextSeq < trailSeq) return undefined;
-    entries.push({ streamId: readU16(b, o), trailSeq, nextSeq });
+    entries.push({ streamId: readU16(b, o), trailSeq, nextSeq, ageMs: readU32(b, o + 18) });
   }
   return entries;
 }
@@ -244,7 +246,7 @@ function finish(buf: Buffer, origin: Origin, type: number, flags: number, stream
   return buf;
 }
 
-/** HEARTBEAT: u16 count, then per stream u16 stream id, u64 trail, u64 next. Header stream 0, sequence 0. */
+/** HEARTBEAT: u16 count, then per stream u16 stream id, u64 trail, u64 next, u32 age ms. Header stream 0, sequence 0. */
 export function encodeHeartbeat(origin: Origin, flags: number, entries: readonly HeartbeatEntry[]): Buffer {
   const buf = Buffer.allocUnsafe(HEADER_BYTES + HEARTBEAT_FIXED_BYTES + entries.length * HEARTBEAT_ENTRY_BYTES);
   let o = HEADER_BYTES;
@@ -254,6 +256,7 @@ export function encodeHeartbeat(origin: Origin, flags: number, entries: readonly
     writeU16(buf, o, e.streamId);
     writeSeq(buf, o + 2, e.trailSeq);
     writeSeq(buf, o + 10, e.nextSeq);
+    writeU32(buf, o + 18, Math.min(0xffffffff, Math.max(0, Math.floor(e.ageMs))));
     o += HEARTBEAT_ENTRY_BYTES;
   }
   return finish(buf, origin, DatagramType.HEARTBEAT, flags, 0, 0);

@@ -106,7 +106,7 @@ export class Receiver {
     const s = this.sourceOf(nowMs, h, from);
     if (!s) return;
     s.flowControlled = (h.flags & HeartbeatFlag.FLOW_CONTROLLED) !== 0;
-    for (const e of entries) s.stream(e.streamId).onHeartbeat(nowMs, e.trailSeq, e.nextSeq);
+    for (const e of entries) s.stream(e.streamId).onHeartbeat(nowMs, e.trailSeq, e.nextSeq, e.ageMs);
     if ((h.flags & HeartbeatFlag.STATUS_REQUEST) !== 0) s.statusSoon(nowMs);
     if ((h.flags & HeartbeatFlag.CLOSED) !== 0) {
       s.closed = true;

@@ -59,6 +59,8 @@ export class StreamSendState {
   sentNextSeq = 0;
   /** Oldest sequence still in the window (what heartbeats advertise as trail). */
   trailSeq = 0;
+  /** When the stream's first datagram was transmitted (heartbeats advertise its age), or NaN. */
+  firstSentMs = Number.NaN;
   readonly entries = new Fifo<WindowEntry>();
 
   constructor(readonly streamId: number) {}
@@ -118,11 +120,12 @@ export class SendWindow {
   }
 
   /** Marks the entry returned by peekUnsent() as transmitted. */
-  markSent(): WindowEntry {
+  markSent(nowMs: number): WindowEntry {
     const e = this.all.at(this.unsent++);
     e.sent = true;
     const s = this.streams.get(e.streamId)!;
     s.sentNextSeq = e.firstSeq + e.count;
+    if (Number.isNaN(s.firstSentMs)) s.firstSentMs = nowMs;
     return e;
   }
 

@@ -115,7 +115,7 @@ export class Sender {
     if (!e) return undefined;
     if (this.rate && !this.rate.canSpend(nowMs, e.datagram.length)) return undefined;
     this.rate?.spend(e.datagram.length);
-    this.window.markSent();
+    this.window.markSent(nowMs);
     this.heartbeat.onData(nowMs);
     // Eviction may have waited for this entry to be transmitted.
     this.evict();
@@ -193,7 +193,7 @@ export class Sender {
     if (this.flow.name !== 'none') flags |= HeartbeatFlag.FLOW_CONTROLLED;
     const entries: HeartbeatEntry[] = [];
     for (const s of this.window.streams.values()) {
-      entries.push({ streamId: s.streamId, trailSeq: Math.min(s.trailSeq, s.sentNextSeq), nextSeq: s.sentNextSeq });
+      entries.push({ streamId: s.streamId, trailSeq: Math.min(s.trailSeq, s.sentNextSeq), nextSeq: s.sentNextSeq, ageMs: Number.isNaN(s.firstSentMs) ? 0 : nowMs - s.firstSentMs });
     }
     const per = Math.max(1, Math.min(MAX_ENTRIES_PER_CONTROL, Math.floor((this.config.maxDatagramBytes - HEADER_BYTES - HEARTBEAT_FIXED_BYTES) / HEARTBEAT_ENTRY_BYTES)));
     for (let i = 0; i < entries.length; i += per) {

@@ -26,6 +26,8 @@ export interface ReceiveContext {
   readonly stats: ProtocolStats;
   readonly out: Output;
   readonly naks: NakScheduler;
+  /** When this endpoint started listening (ms, the driver's clock). */
+  readonly opened: { readonly atMs: number };
 }
 
 interface LostRange {
@@ -170,17 +172,15 @@ export class StreamReceiver {
     if ((h.flags & DataFlag.REPAIR) !== 0) stats.repairsReceived++;
 
     if (!this.started) {
-      if (this.ctx.config.lateJoin === 'earliest') {
-        // Hold the data until a heartbeat tells where the window starts.
-        this.awaitingTrail = true;
-        this.store(dg, start, end, first, count, isFragment);
-        if (last + 1 > this.highestNext) this.highestNext = last + 1;
-        this.src.enforceReorderCap(nowMs);
-        return true;
-      }
       // A repair answers someone else's old NAK: 'next' starts at live data only.
-      if ((h.flags & DataFlag.REPAIR) !== 0) return true;
-      this.startAt(first, nowMs);
+      if (this.ctx.config.lateJoin === 'next' && (h.flags & DataFlag.REPAIR) !== 0) return true;
+      // Hold the data until a heartbeat (due within heartbeatMinMs) tells where the
+      // window starts ('earliest') or how old the stream is ('next').
+      this.awaitingTrail = true;
+      this.store(dg, start, end, first, count, isFragment);
+      if (last + 1 > this.highestNext) this.highestNext = last + 1;
+      this.src.enforceReorderCap(nowMs);
+      return true;
     }
 
     const hadGaps = this.gaps.length > 0;
@@ -234,10 +234,19 @@ export class StreamReceiver {
   }
 
   /** The source's heartbeat entry for this stream. */
-  onHeartbeat(nowMs: number, trailSeq: number, nextSeq: number): void {
+  onHeartbeat(nowMs: number, trailSeq: number, nextSeq: number, ageMs: number): void {
     if (!this.started) {
-      if (this.ctx.config.lateJoin === 'earliest') this.startFromBuffer(trailSeq, Math.max(nextSeq, this.highestNext), nowMs);
-      else this.startAt(nextSeq, nowMs);
+      const highest = Math.max(nextSeq, this.highestNext);
+      if (this.ctx.config.lateJoin === 'earliest') this.startFromBuffer(trailSeq, highest, nowMs);
+      else if (trailSeq === 0 && ageMs <= nowMs - this.ctx.opened.atMs) {
+        // 'next', and the stream's first message was sent after we started listening:
+        // every message of it is "next", including ones lost before this heartbeat.
+        this.startFromBuffer(0, highest, nowMs);
+      } else {
+        const lowest = this.buffer.lowest();
+        if (lowest !== undefined) this.startFromBuffer(lowest, highest, nowMs);
+        else this.startAt(nextSeq, nowMs);
+      }
       this.drain();
       return;
     }

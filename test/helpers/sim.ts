@@ -151,7 +151,7 @@ export class Sim {
 
   /** Adds an endpoint; `link` overrides the sim-wide link for datagrams it receives (and, for uplinkLoss, sends). */
   add(name: string, config: Partial<EndpointConfig> = {}, link: LinkOptions = {}, tuning: Partial<ProtocolTuning> = {}): SimNode {
-    const cfg = testConfig(seededRandom(Math.floor(this.rng() * 2 ** 32)), config);
+    const cfg = testConfig(seededRandom(Math.floor(this.rng() * 2 ** 32)), { openedAtMs: this.nowMs, ...config });
     const node: SimNode = {
       name, config: cfg, ep: createEndpoint(cfg, { ...this.opts.tuning, ...tuning }),
       address: `198.18.0.${this.nodes.length + 1}`, port: 40000 + this.nodes.length,
@@ -164,7 +164,7 @@ export class Sim {
 
   /** Replaces a node's endpoint by a new session (a restart), keeping its address. */
   restart(node: SimNode, config: Partial<EndpointConfig> = {}): void {
-    const cfg = testConfig(seededRandom(Math.floor(this.rng() * 2 ** 32)), { ...config });
+    const cfg = testConfig(seededRandom(Math.floor(this.rng() * 2 ** 32)), { openedAtMs: this.nowMs, ...config });
     node.config = cfg;
     node.ep = createEndpoint(cfg, this.opts.tuning ?? {});
     node.running = true;

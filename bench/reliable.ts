@@ -3,7 +3,7 @@
  * hosts (network namespaces joined by a bridge; root), or on loopback with
  * `--loopback` (any user; loss is then injected inside the receiving process).
  *
- *   npm run build && node dist/bench/reliable.js [--quick] [--runs N] [--loopback] [--profile] [--verbose] [--only throughput|latency|profile]
+ *   npm run build && node dist/bench/reliable.js [--quick] [--runs N] [--loopback] [--profile] [--verbose] [--open JSON] [--only throughput|latency|profile]
  *
  * 1. Throughput: one sender → 1 and → 3 receivers, 64 B and 1 KiB messages,
  *    0 % and 1 % receive loss. Delivered rate at the slowest receiver, from its
@@ -17,8 +17,10 @@
  *    which sequence numbers came in original datagrams).
  * 3. The milestone check.
  *
+ * `--open '{"windowBytes":1073741824}'` passes extra open() options to every
+ * throughput channel (experiments; the default measures the defaults).
  * `--verbose` copies every worker's result line to stderr.
- * `--profile` runs the 64 B, 1-receiver, 0 % case once more under
+ * `--profile` runs the 64 B and 1 KiB, 1-receiver, 0 % cases once more under
  * `node --cpu-prof` on the sender and the receiver and prints their top
  * self-time functions.
  *
@@ -28,12 +30,13 @@
  */
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { LatencyConfig, OnewayResult, PingResult } from './latency-worker';
 import type { DgramRecvResult, DgramSendResult, RecvResult, SendResult, WorkerConfig } from './reliable-worker';
+import { topFunctions } from './reliable-profile';
 import { formatTable, median } from './table';
 
 const THROUGHPUT_WORKER = join(__dirname, 'reliable-worker.js');
@@ -157,6 +160,8 @@ interface Settings {
   countFor(size: number): number;
   maxSendMs: number;
   idleMs: number;
+  /** --open: extra open() options for every blipcast channel of the throughput runs. */
+  extra: Record<string, unknown> | undefined;
 }
 
 interface ReliableRun {
@@ -186,6 +191,7 @@ function baseConfig(p: Placement, host: number, c: Case, s: Settings, group: str
   return {
     role, group, port, iface: p.iface(host), ttl: p.ttl, count: s.countFor(c.size), size: c.size, receivers: c.receivers,
     maxSendMs: s.maxSendMs, idleMs: s.idleMs, emulatedLoss: p.labLoss || role.includes('send') ? 0 : c.loss, socketBufferBytes: SOCKET_BUFFER_BYTES,
+    ...(s.extra ? { extra: s.extra } : {}),
   };
 }
 
@@ -417,51 +423,24 @@ function fmtTarget(n: number): string {
 
 // ---------------------------------------------------------------- profile
 
-interface CpuProfile {
-  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }>;
-  samples: number[];
-  timeDeltas: number[];
-}
-
-/** Top self-time functions of one .cpuprofile, as table rows. */
-function topFunctions(file: string, n: number): string[][] {
-  const prof = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
-  const byId = new Map(prof.nodes.map((node) => [node.id, node]));
-  const selfUs = new Map<string, number>();
-  let totalUs = 0;
-  for (let i = 0; i < prof.samples.length; i++) {
-    const node = byId.get(prof.samples[i]!);
-    const dt = prof.timeDeltas[i] ?? 0;
-    if (!node) continue;
-    const cf = node.callFrame;
-    if (cf.functionName === '(idle)' || cf.functionName === '(program)') {
-      // Idle waiting is not work; '(program)' is native code outside JS (counted, shown).
-      if (cf.functionName === '(idle)') continue;
-    }
-    const where = cf.url ? `${cf.url.replace(/^.*\/dist\//, '').replace(/^node:/, 'node:')}:${cf.lineNumber + 1}` : '';
-    const key = `${cf.functionName || '(anonymous)'} ${where}`.trim();
-    selfUs.set(key, (selfUs.get(key) ?? 0) + dt);
-    totalUs += dt;
-  }
-  return [...selfUs.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, us]) => [k, (us / 1000).toFixed(0), `${((us / totalUs) * 100).toFixed(1)}%`]);
-}
-
 async function profile(p: Placement, s: Settings): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'blipcast-prof-'));
-  const c: Case = { size: 64, receivers: 1, loss: 0 };
   try {
-    for (const role of ['send', 'recv'] as const) {
-      const roleDir = join(dir, role);
-      // Profile one side per run: the profiler's own overhead then slows only the side being looked at.
-      const flags = ['--cpu-prof', '--cpu-prof-dir', roleDir];
-      const r = await reliableOnceProfiled(p, c, s, role, flags);
-      const files = readdirSync(roleDir).filter((f) => f.endsWith('.cpuprofile'));
-      console.log(`\nProfile of the ${role === 'send' ? 'sender' : 'receiver'} (64 B, 1 receiver, 0% loss; this run: ${fmtRate(r.rate)} msgs/s delivered) — top self time, ms (busy samples only)\n`);
-      if (files.length === 0) {
-        console.log('(no profile written)');
-        continue;
+    for (const size of [64, 1024]) {
+      const c: Case = { size, receivers: 1, loss: 0 };
+      for (const role of ['send', 'recv'] as const) {
+        const roleDir = join(dir, `${size}-${role}`);
+        // Profile one side per run: the profiler's own overhead then slows only the side being looked at.
+        const flags = ['--cpu-prof', '--cpu-prof-dir', roleDir];
+        const r = await reliableOnceProfiled(p, c, s, role, flags);
+        const files = readdirSync(roleDir).filter((f) => f.endsWith('.cpuprofile'));
+        console.log(`\nProfile of the ${role === 'send' ? 'sender' : 'receiver'} (${size} B, 1 receiver, 0% loss; this run: ${fmtRate(r.rate)} msgs/s, ${r.mbps.toFixed(1)} MB/s delivered) — top self time (idle excluded)\n`);
+        if (files.length === 0) {
+          console.log('(no profile written)');
+          continue;
+        }
+        console.log(formatTable(['function', 'self ms', 'share'], topFunctions(join(roleDir, files[0]!), 15)));
       }
-      console.log(formatTable(['function', 'self ms', 'share'], topFunctions(join(roleDir, files[0]!), 20)));
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -482,28 +461,33 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean' }, runs: { type: 'string' }, loopback: { type: 'boolean' }, profile: { type: 'boolean' },
-      only: { type: 'string' }, verbose: { type: 'boolean' },
+      only: { type: 'string' }, verbose: { type: 'boolean' }, open: { type: 'string' },
     },
   });
   verbose = values.verbose === true;
+  const extra = values.open === undefined ? undefined : (JSON.parse(values.open) as Record<string, unknown>);
   const quick = values.quick === true;
   const runs = Number(values.runs ?? (quick ? 1 : 3));
   if (!Number.isInteger(runs) || runs < 1) throw new RangeError(`--runs must be a positive integer, got ${values.runs}`);
   const only = values.only;
   if (only !== undefined && only !== 'throughput' && only !== 'latency' && only !== 'profile') throw new RangeError(`--only must be throughput, latency or profile, got ${only}`);
   if (!values.loopback && process.getuid?.() !== 0) {
-    throw new Error('the lab needs root (network namespaces); run as root, or pass --loopback');
+    console.error('blipcast bench: the lab needs root (network namespaces); run as root, or pass --loopback');
+    process.exitCode = 2;
+    return;
   }
   const settings: Settings = {
     runs,
     countFor: (size) => (quick ? (size <= 64 ? 500_000 : 100_000) : size <= 64 ? 2_000_000 : 300_000),
     maxSendMs: quick ? 1500 : 3000,
     idleMs: 3000,
+    extra,
   };
   const started = performance.now();
   const placement = values.loopback ? loopbackPlacement() : await labPlacement(4);
   try {
     console.log(`blipcast reliable-delivery benchmark — ${placement.label}`);
+    if (extra) console.log(`open() options added to every throughput channel: ${JSON.stringify(extra)}`);
     console.log(`node ${process.version}, ${runs} run(s) per case, up to ${fmtRate(settings.countFor(64))} × 64 B / ${fmtRate(settings.countFor(1024))} × 1 KiB per run, writing stops after ${settings.maxSendMs} ms`);
     let summaries: CaseSummary[] | undefined;
     if (only === undefined || only === 'throughput') summaries = await throughput(placement, settings, 3);

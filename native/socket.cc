@@ -7,7 +7,11 @@
 #if defined(__linux__)
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/bpf.h>
+#include <linux/filter.h>
 #include <net/if.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #endif
@@ -59,6 +63,133 @@ Scratch scratch_of(RecvRing& ring) {
   s.iov = reinterpret_cast<iovec*>(base + sizeof(mmsghdr) * ring.slot_count);
   s.control = base + (sizeof(mmsghdr) + sizeof(iovec)) * ring.slot_count;
   return s;
+}
+
+// The source address of a datagram, as the 32-bit words a BPF load reads
+// (big-endian), and where each word sits relative to the network header:
+// saddr at 12 in IPv4, at 8..23 in IPv6. A UDP socket filter sees skb->data at
+// the UDP header (source port at offset 0); the IP header is reached through
+// SKF_NET_OFF.
+struct SourceWords {
+  uint32_t words[4];
+  int32_t offsets[4];
+  int count;
+};
+
+SourceWords source_words(int family, const uint8_t* address) {
+  SourceWords w{};
+  w.count = family == 4 ? 1 : 4;
+  for (int i = 0; i < w.count; i++) {
+    const uint8_t* b = address + 4 * i;
+    w.words[i] = (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | b[3];
+    w.offsets[i] = SKF_NET_OFF + (family == 4 ? 12 : 8 + 4 * i);
+  }
+  return w;
+}
+
+int attach_classic(int fd, uint16_t port, const SourceWords& w) {
+  // A = source port; A = each source word; a mismatch anywhere jumps to "keep".
+  sock_filter code[12];
+  int n = 0;
+  const int keep = 2 + 2 * w.count + 1;  // index of the last instruction
+  code[n++] = BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 0);
+  code[n] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, port, 0, static_cast<uint8_t>(keep - (n + 1)));
+  n++;
+  for (int i = 0; i < w.count; i++) {
+    code[n++] = BPF_STMT(BPF_LD | BPF_W | BPF_ABS, static_cast<uint32_t>(w.offsets[i]));
+    code[n] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, w.words[i], 0, static_cast<uint8_t>(keep - (n + 1)));
+    n++;
+  }
+  code[n++] = BPF_STMT(BPF_RET | BPF_K, 0);           // ours: drop
+  code[n++] = BPF_STMT(BPF_RET | BPF_K, 0xffffffff);  // keep, whole
+  sock_fprog prog{static_cast<unsigned short>(n), code};
+  return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) == 0 ? 0 : neg_errno();
+}
+
+bpf_insn insn(uint8_t op, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {
+  bpf_insn i{};
+  i.code = op;
+  i.dst_reg = dst & 0xf;
+  i.src_reg = src & 0xf;
+  i.off = off;
+  i.imm = imm;
+  return i;
+}
+
+int sys_bpf(int cmd, bpf_attr* attr) { return static_cast<int>(syscall(__NR_bpf, cmd, attr, sizeof *attr)); }
+
+int attach_counting(int fd, uint16_t port, const SourceWords& w, OwnFilter* out) {
+  // The counter: an array map of one u64, mmapped so that reading it costs no syscall (Linux 5.5+).
+  bpf_attr map{};
+  map.map_type = BPF_MAP_TYPE_ARRAY;
+  map.key_size = 4;
+  map.value_size = 8;
+  map.max_entries = 1;
+  map.map_flags = BPF_F_MMAPABLE;
+  int map_fd = sys_bpf(BPF_MAP_CREATE, &map);
+  if (map_fd < 0) return neg_errno();
+  void* counter = mmap(nullptr, static_cast<size_t>(sysconf(_SC_PAGESIZE)), PROT_READ, MAP_SHARED, map_fd, 0);
+  if (counter == MAP_FAILED) {
+    int rc = neg_errno();
+    close(map_fd);
+    return rc;
+  }
+  // r6 = ctx (LD_ABS needs it); r0 = loaded value; r7 = what it must equal.
+  // LD_ABS zero-extends, and so does a 32-bit mov, so a 64-bit compare is exact
+  // (JMP32 would need Linux 5.1).
+  constexpr uint8_t kAtomic = 0xc0;  // BPF_ATOMIC (formerly BPF_XADD); imm BPF_ADD
+  bpf_insn code[32];
+  int n = 0;
+  int to_keep[5];
+  int jumps = 0;
+  code[n++] = insn(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_6, BPF_REG_1, 0, 0);
+  code[n++] = insn(BPF_LD | BPF_ABS | BPF_H, 0, 0, 0, 0);
+  code[n++] = insn(BPF_ALU | BPF_MOV | BPF_K, BPF_REG_7, 0, 0, port);
+  to_keep[jumps++] = n;
+  code[n++] = insn(BPF_JMP | BPF_JNE | BPF_X, BPF_REG_0, BPF_REG_7, 0, 0);
+  for (int i = 0; i < w.count; i++) {
+    code[n++] = insn(BPF_LD | BPF_ABS | BPF_W, 0, 0, 0, w.offsets[i]);
+    code[n++] = insn(BPF_ALU | BPF_MOV | BPF_K, BPF_REG_7, 0, 0, static_cast<int32_t>(w.words[i]));
+    to_keep[jumps++] = n;
+    code[n++] = insn(BPF_JMP | BPF_JNE | BPF_X, BPF_REG_0, BPF_REG_7, 0, 0);
+  }
+  // Ours: counter[0] += 1, then drop.
+  code[n++] = insn(BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, -4, 0);
+  code[n++] = insn(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0);
+  code[n++] = insn(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, -4);
+  code[n++] = insn(BPF_LD | BPF_DW | BPF_IMM, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, map_fd);
+  code[n++] = insn(0, 0, 0, 0, 0);
+  code[n++] = insn(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem);
+  code[n++] = insn(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 2, 0);
+  code[n++] = insn(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_1, 0, 0, 1);
+  code[n++] = insn(BPF_STX | kAtomic | BPF_DW, BPF_REG_0, BPF_REG_1, 0, BPF_ADD);
+  code[n++] = insn(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0);
+  code[n++] = insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+  const int keep = n;
+  code[n++] = insn(BPF_ALU | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, -1);  // keep, whole (0xffffffff)
+  code[n++] = insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+  for (int j = 0; j < jumps; j++) code[to_keep[j]].off = static_cast<int16_t>(keep - (to_keep[j] + 1));
+
+  bpf_attr load{};
+  load.prog_type = BPF_PROG_TYPE_SOCKET_FILTER;
+  load.insns = reinterpret_cast<uintptr_t>(code);
+  load.insn_cnt = static_cast<uint32_t>(n);
+  load.license = reinterpret_cast<uintptr_t>("GPL");
+  int prog_fd = sys_bpf(BPF_PROG_LOAD, &load);
+  int rc = prog_fd >= 0 ? 0 : neg_errno();
+  if (rc == 0) {
+    // The socket holds its own reference to the program (and through it to the map).
+    if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_BPF, &prog_fd, sizeof prog_fd) != 0) rc = neg_errno();
+    close(prog_fd);
+  }
+  if (rc < 0) {
+    munmap(counter, static_cast<size_t>(sysconf(_SC_PAGESIZE)));
+    close(map_fd);
+    return rc;
+  }
+  out->map_fd = map_fd;
+  out->counter = counter;
+  return 0;
 }
 
 }  // namespace
@@ -199,6 +330,47 @@ int udp_enable_packet_info(int fd, int family) {
   return family == 4 ? set_int(fd, IPPROTO_IP, IP_PKTINFO, 1) : set_int(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1);
 }
 
+int udp_connect(int fd, const Endpoint& to) {
+  return connect(fd, reinterpret_cast<const sockaddr*>(&to.addr), to.len) == 0 ? 0 : neg_errno();
+}
+
+int udp_local_address(int fd, char* out, size_t size) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return neg_errno();
+  const void* addr;
+  if (ss.ss_family == AF_INET) {
+    addr = &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr;
+  } else if (ss.ss_family == AF_INET6) {
+    addr = &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr;
+  } else {
+    return -EAFNOSUPPORT;
+  }
+  return inet_ntop(ss.ss_family, addr, out, static_cast<socklen_t>(size)) != nullptr ? 0 : neg_errno();
+}
+
+int udp_attach_own_filter(int fd, int family, uint16_t port, const char* address, OwnFilterKind kind,
+                          OwnFilter* out) {
+  uint8_t bytes[16];
+  if (family != 4 && family != 6) return -EAFNOSUPPORT;
+  if (inet_pton(family == 4 ? AF_INET : AF_INET6, address, bytes) != 1) return -EINVAL;
+  const SourceWords w = source_words(family, bytes);
+  if (kind == OwnFilterKind::kClassic) return attach_classic(fd, port, w);
+  return attach_counting(fd, port, w, out);
+}
+
+int64_t own_filter_dropped(const OwnFilter& filter) {
+  if (filter.counter == nullptr) return -1;
+  // The kernel adds to it atomically on other CPUs; a relaxed atomic load is all the reader needs.
+  return static_cast<int64_t>(__atomic_load_n(static_cast<const uint64_t*>(filter.counter), __ATOMIC_RELAXED));
+}
+
+void own_filter_release(OwnFilter& filter) {
+  if (filter.counter != nullptr) munmap(filter.counter, static_cast<size_t>(sysconf(_SC_PAGESIZE)));
+  if (filter.map_fd >= 0) close(filter.map_fd);
+  filter = OwnFilter{};
+}
+
 void recv_ring_prepare(RecvRing& ring) {
   const size_t n = ring.slot_count;
   ring.scratch.assign((sizeof(mmsghdr) + sizeof(iovec) + kControlBytes) * n, 0);
@@ -314,6 +486,11 @@ int udp_set_buffer_size(int, bool, int) { return -ENOSYS; }
 int udp_get_buffer_size(int, bool) { return -ENOSYS; }
 int udp_enable_drop_counter(int) { return -ENOSYS; }
 int udp_enable_packet_info(int, int) { return -ENOSYS; }
+int udp_connect(int, const Endpoint&) { return -ENOSYS; }
+int udp_local_address(int, char*, size_t) { return -ENOSYS; }
+int udp_attach_own_filter(int, int, uint16_t, const char*, OwnFilterKind, OwnFilter*) { return -ENOSYS; }
+int64_t own_filter_dropped(const OwnFilter&) { return -1; }
+void own_filter_release(OwnFilter& filter) { filter = OwnFilter{}; }
 void recv_ring_prepare(RecvRing&) {}
 int udp_recv_batch(int, RecvRing&, uint32_t*, uint32_t*, uint32_t*, RecvResult*) { return -ENOSYS; }
 int udp_send(int, const Endpoint&, const uint8_t*, size_t) { return -ENOSYS; }

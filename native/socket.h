@@ -73,6 +73,40 @@ int udp_get_buffer_size(int fd, bool recv);  // what the kernel granted (Linux d
 int udp_enable_drop_counter(int fd);          // SO_RXQ_OVFL
 int udp_enable_packet_info(int fd, int family);  // IP_PKTINFO / IPV6_RECVPKTINFO
 
+// Connects the socket to `to` (the send socket, to the group): the kernel then
+// picks the source address once, and udp_local_address reports it.
+int udp_connect(int fd, const Endpoint& to);
+// The bound local address as text (INET6_ADDRSTRLEN fits it) into `out`;
+// returns 0. After udp_connect it is the source address of what the socket sends.
+int udp_local_address(int fd, char* out, size_t size);
+
+// A socket filter on the receive socket that drops, in the kernel, the
+// datagrams this transport's own send socket sent (multicast loopback would
+// otherwise queue every one of them). Filtered datagrams still count in the
+// socket's SO_RXQ_OVFL counter (the kernel's drop path is shared), so the
+// counting kind also counts them, for the caller to subtract.
+enum class OwnFilterKind {
+  kCounting,  // eBPF with a counter map; needs CAP_BPF (or root) where unprivileged BPF is disabled
+  kClassic,   // classic BPF, allowed to anyone; counts nothing
+};
+
+// What an attached counting filter leaves to release: the map and its mapping.
+struct OwnFilter {
+  int map_fd = -1;
+  void* counter = nullptr;  // the map's one u64 value, mmapped read-only
+};
+
+// Attaches the filter to `fd`, a receive socket of `family` (4 or 6): drop when
+// the UDP source port is `port` and the IP source address is `address` (a
+// numeric address of `family`), keep everything else. Replaces a filter
+// attached before. Returns 0 (then `out` holds what own_filter_release frees)
+// or -errno.
+int udp_attach_own_filter(int fd, int family, uint16_t port, const char* address, OwnFilterKind kind,
+                          OwnFilter* out);
+// How many datagrams the counting filter has dropped, or -1 without a counter.
+int64_t own_filter_dropped(const OwnFilter& filter);
+void own_filter_release(OwnFilter& filter);
+
 // Caller-owned receive memory and the scratch that recvmmsg needs.
 struct RecvRing {
   uint8_t* data = nullptr;   // slot_count * slot_bytes

@@ -53,6 +53,9 @@ Napi::Function UdpSocket::Define(Napi::Env env) {
                          InstanceMethod<&UdpSocket::EnableDropCounter>("enableDropCounter"),
                          InstanceMethod<&UdpSocket::EnablePacketInfo>("enablePacketInfo"),
                          InstanceMethod<&UdpSocket::SetDestination>("setDestination"),
+                         InstanceMethod<&UdpSocket::Connect>("connect"),
+                         InstanceMethod<&UdpSocket::LocalAddress>("localAddress"),
+                         InstanceMethod<&UdpSocket::AttachOwnFilter>("attachOwnFilter"),
                          InstanceMethod<&UdpSocket::Send>("send"),
                          InstanceMethod<&UdpSocket::SendBatch>("sendBatch"),
                          InstanceMethod<&UdpSocket::StartReceiving>("startReceiving"),
@@ -76,6 +79,7 @@ UdpSocket::~UdpSocket() {
   }
   if (fd_ >= 0) udp_close(fd_);
   fd_ = -1;
+  own_filter_release(own_filter_);
 }
 
 bool UdpSocket::CheckOpen(const Napi::CallbackInfo&) { return fd_ >= 0 && !closing_; }
@@ -210,6 +214,50 @@ Napi::Value UdpSocket::SetDestination(const Napi::CallbackInfo& info) {
   return code(env, 0);
 }
 
+// (address, port, scopeId): connects the send socket to the group, so the
+// kernel picks its source address once (localAddress() then reports it).
+// Sending still names the destination (setDestination); a send socket joins no
+// group, so the receive filtering that connect() implies costs nothing.
+Napi::Value UdpSocket::Connect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(info)) return code(env, -EBADF);
+  Endpoint to;
+  int rc = make_endpoint(family_, string_arg(info[0]).c_str(), static_cast<uint16_t>(int_arg(info[1], 65536, 0)),
+                         static_cast<uint32_t>(int_arg(info[2], 0x100000000LL, 0)), &to);
+  if (rc < 0) return code(env, rc);
+  return code(env, udp_connect(fd_, to));
+}
+
+// The local address as text, or -errno.
+Napi::Value UdpSocket::LocalAddress(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(info)) return code(env, -EBADF);
+  char text[64];
+  int rc = udp_local_address(fd_, text, sizeof text);
+  if (rc < 0) return code(env, rc);
+  return Napi::String::New(env, text);
+}
+
+// (address, port, counting): attaches the own-datagram filter (socket.h) to
+// this receive socket; `counting` picks the eBPF kind with a counter, which
+// onBatch then reports. Returns 0 or -errno (the socket keeps any filter it had).
+Napi::Value UdpSocket::AttachOwnFilter(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(info)) return code(env, -EBADF);
+  const int64_t port = int_arg(info[1], 65536, 0);
+  if (port <= 0) return code(env, -EINVAL);
+  const OwnFilterKind kind = bool_arg(info[2]) ? OwnFilterKind::kCounting : OwnFilterKind::kClassic;
+  OwnFilter attached;
+  int rc = udp_attach_own_filter(fd_, family_, static_cast<uint16_t>(port), string_arg(info[0]).c_str(), kind, &attached);
+  if (rc < 0) return code(env, rc);
+  // The new filter replaced the old one in the kernel; so does its counter here.
+  const int64_t replaced = own_filter_dropped(own_filter_);
+  if (replaced > 0) own_dropped_before_ += static_cast<uint64_t>(replaced);
+  own_filter_release(own_filter_);
+  own_filter_ = attached;
+  return code(env, 0);
+}
+
 Napi::Value UdpSocket::Send(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(info)) return code(env, -EBADF);
@@ -255,11 +303,13 @@ Napi::Value UdpSocket::SendBatch(const Napi::CallbackInfo& info) {
 }
 
 // (data: Buffer, slotBytes, slotCount, offsets: Uint32Array, lengths: Uint32Array,
-//  flags: Uint32Array, addrs: Buffer, onBatch(count, truncated, drops)).
+//  flags: Uint32Array, addrs: Buffer, onBatch(count, truncated, drops, ownDropped)).
 // The kernel writes straight into `data` and `addrs`; each recvmmsg batch is
 // one onBatch call, with `count` datagrams described by offsets/lengths/flags
 // (count < 0 is -errno of a failed recvmmsg). `drops` is the socket's
-// cumulative SO_RXQ_OVFL counter from the batch, or -1 when it carried none.
+// cumulative SO_RXQ_OVFL counter from the batch, or -1 when it carried none;
+// `ownDropped` the counting own-datagram filter's total (mod 2^32), or -1
+// without one (and absent when count < 0).
 Napi::Value UdpSocket::StartReceiving(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(info)) return code(env, -EBADF);
@@ -330,9 +380,12 @@ void UdpSocket::DrainReceiveQueue() {
       rethrow_pending(env_);
       return;
     }
+    // Read after the batch: at least as many own datagrams as `drops` includes (see docs/native.md).
+    const int64_t own = own_filter_dropped(own_filter_);
+    const double own_total = own < 0 ? -1.0 : static_cast<double>(static_cast<uint32_t>(own_dropped_before_ + own));
     on_batch_.MakeCallback(Value(),
                            {Napi::Number::New(env_, result.delivered), Napi::Number::New(env_, result.truncated),
-                            Napi::Number::New(env_, static_cast<double>(result.drops))},
+                            Napi::Number::New(env_, static_cast<double>(result.drops)), Napi::Number::New(env_, own_total)},
                            *async_context_);
     if (env_.IsExceptionPending()) {
       rethrow_pending(env_);
@@ -374,6 +427,7 @@ void UdpSocket::OnPollClosed(uv_handle_t* handle) {
 void UdpSocket::FinishClose() {
   if (fd_ >= 0) udp_close(fd_);
   fd_ = -1;
+  own_filter_release(own_filter_);
   if (!call_js_on_close_) return;  // environment teardown: no JS, the env frees the rest
   if (cleanup_hook_) {
     napi_remove_env_cleanup_hook(env_, OnEnvCleanup, this);
@@ -418,6 +472,7 @@ void UdpSocket::OnEnvCleanup(void* arg) {
   // has already removed it from epoll inside uv_close.
   if (self->fd_ >= 0) udp_close(self->fd_);
   self->fd_ = -1;
+  own_filter_release(self->own_filter_);
 }
 
 }  // namespace blipcast

@@ -47,6 +47,9 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   Napi::Value EnableDropCounter(const Napi::CallbackInfo& info);
   Napi::Value EnablePacketInfo(const Napi::CallbackInfo& info);
   Napi::Value SetDestination(const Napi::CallbackInfo& info);
+  Napi::Value Connect(const Napi::CallbackInfo& info);
+  Napi::Value LocalAddress(const Napi::CallbackInfo& info);
+  Napi::Value AttachOwnFilter(const Napi::CallbackInfo& info);
   Napi::Value Send(const Napi::CallbackInfo& info);
   Napi::Value SendBatch(const Napi::CallbackInfo& info);
   Napi::Value StartReceiving(const Napi::CallbackInfo& info);
@@ -74,6 +77,10 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   PollHandle* poll_ = nullptr;
   Endpoint destination_;
   bool has_destination_ = false;
+  // The counter of the eBPF own-datagram filter, when one is attached (released at close),
+  // and what the filters it replaced had counted: the total stays cumulative, like SO_RXQ_OVFL.
+  OwnFilter own_filter_;
+  uint64_t own_dropped_before_ = 0;
 
   // Receive state: references keep the JS-owned memory alive while the kernel writes into it.
   RecvRing ring_;

@@ -19,6 +19,7 @@ import { realScheduler } from './clock';
 import { ClosedError } from './errors';
 import type { Endpoint, ProtocolEvent } from './protocol/api';
 import type { DatagramBatch, Transport } from './transport/transport';
+import { loadNative, type NativeAddon } from './native';
 import { decodeHeaderInto, emptyHeader, Reject, REJECT_NAMES, type RejectName } from './wire/header';
 
 /** How long to wait before retrying datagrams the socket would not take (send buffer full), ms. */
@@ -45,12 +46,26 @@ export interface DriverOptions {
   transport: Transport;
   scheduler: Scheduler;
   sink: DriverSink;
-  /**
-   * Whether bytes returned by `pollTransmit()` stay valid after the next call
-   * into the core. The contract says they need not, so by default the driver
-   * copies each one before polling the next.
-   */
-  transmitBuffersStable?: boolean;
+}
+
+/** u32 words per datagram written by the addon's decodeHeaders (see src/native.ts). */
+const DECODED_WORDS = 8;
+
+const nativeDecode: NativeAddon['decodeHeaders'] | null = (() => {
+  const { addon } = loadNative();
+  return addon ? addon.decodeHeaders.bind(addon) : null;
+})();
+
+/** `{ address, port }` of datagram `index` of `batch`, read only when accessed. */
+class LazySource {
+  batch: DatagramBatch | undefined;
+  index = 0;
+  get address(): string {
+    return this.batch!.source(this.index).address;
+  }
+  get port(): number {
+    return this.batch!.source(this.index).port;
+  }
 }
 
 export class Driver {
@@ -58,8 +73,11 @@ export class Driver {
   private readonly transport: Transport;
   private readonly scheduler: Scheduler;
   private readonly sink: DriverSink;
-  private readonly copyTransmit: boolean;
   private readonly header = emptyHeader();
+  /** Native decode output, DECODED_WORDS u32 per datagram, grown to the largest batch seen. */
+  private decoded = new Uint32Array(0);
+  /** The sender of the datagram being handled, decoded only if the core asks (new source or receiver). */
+  private readonly from = new LazySource();
   private readonly rejects: number[] = new Array<number>(REJECT_NAMES.length).fill(0);
   /** Received datagrams on which the core threw (a core bug; never expected). */
   coreErrors = 0;
@@ -80,7 +98,6 @@ export class Driver {
     this.transport = options.transport;
     this.scheduler = options.scheduler;
     this.sink = options.sink;
-    this.copyTransmit = options.transmitBuffersStable !== true;
     const scheduler = this.scheduler;
     this.defer = scheduler === realScheduler ? (fn) => void setImmediate(fn) : (fn) => void scheduler.setTimer(fn, 0);
   }
@@ -170,23 +187,51 @@ export class Driver {
     const nowMs = this.scheduler.nowMs();
     const header = this.header;
     const buffer = batch.buffer;
-    for (let i = 0; i < batch.count; i++) {
+    const count = batch.count;
+    // Header checks (and CRC32C) for the whole batch in one native call when the addon is here.
+    let words: Uint32Array | undefined;
+    if (nativeDecode !== null) {
+      if (this.decoded.length < count * DECODED_WORDS) this.decoded = new Uint32Array(Math.max(count, 64) * DECODED_WORDS);
+      words = this.decoded;
+      nativeDecode(buffer, batch.offsets, batch.lengths, count, words);
+    }
+    const from = this.from;
+    from.batch = batch;
+    for (let i = 0; i < count; i++) {
       const offset = batch.offsets[i]!;
       const length = batch.lengths[i]!;
-      const code = decodeHeaderInto(buffer, offset, length, header);
+      let code: number;
+      if (words !== undefined) {
+        const w = i * DECODED_WORDS;
+        code = words[w]!;
+        if (code === Reject.OK) {
+          const tf = words[w + 1]!;
+          header.type = tf & 0xff;
+          header.flags = (tf >>> 8) & 0xff;
+          header.keyId = (tf >>> 16) & 0xff;
+          header.streamId = words[w + 2]!;
+          header.sessionHi = words[w + 3]!;
+          header.sessionLo = words[w + 4]!;
+          header.sequence = words[w + 5]! * 0x1_0000_0000 + words[w + 6]!;
+          header.payloadLength = words[w + 7]!;
+        }
+      } else {
+        code = decodeHeaderInto(buffer, offset, length, header);
+      }
       if (code !== Reject.OK) {
         this.rejects[code] = (this.rejects[code] ?? 0) + 1;
         continue;
       }
-      const from = batch.source(i);
+      from.index = i;
       try {
-        this.endpoint.handleDatagram(nowMs, buffer.subarray(offset, offset + length), header, { address: from.address, port: from.port });
+        this.endpoint.handleDatagram(nowMs, buffer.subarray(offset, offset + length), header, from);
       } catch (err) {
         // The core must not throw on network input; if it does, count it, report it, and go on.
         this.coreErrors++;
         this.sink.onError(new Error('protocol core threw on a received datagram', { cause: err }));
       }
     }
+    from.batch = undefined;
     this.turn(nowMs, undefined);
   }
 
@@ -229,7 +274,7 @@ export class Driver {
     const batch = this.unsent;
     let datagram: Uint8Array | undefined;
     while (batch.length < MAX_SEND_BATCH && (datagram = this.endpoint.pollTransmit(nowMs)) !== undefined) {
-      batch.push(this.copyTransmit ? Uint8Array.prototype.slice.call(datagram) : datagram);
+      batch.push(datagram);
     }
     if (batch.length === 0) return;
     let sent: number;

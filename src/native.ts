@@ -41,6 +41,22 @@ export interface NativeUdpSocket {
   enablePacketInfo(): number;
   /** The address send/sendBatch go to (not connect(): that would filter received datagrams). */
   setDestination(address: string, port: number, scopeId?: number): number;
+  /**
+   * connect() to the group, so that the kernel picks the source address once
+   * (localAddress() then reports it). Sending still uses setDestination's address.
+   * Absent from builds older than the own-datagram filter (same ABI version).
+   */
+  connect?(address: string, port: number, scopeId?: number): number;
+  /** The bound local address as text, or -errno. */
+  localAddress?(): string | number;
+  /**
+   * Attaches to this receive socket a kernel filter dropping every datagram
+   * from `address`:`port` (our own send socket). `counting`: eBPF with a
+   * counter (needs CAP_BPF or root where unprivileged BPF is off), reported as
+   * onBatch's `ownDropped`; otherwise classic BPF, allowed to anyone, counting
+   * nothing. Replaces an earlier filter. 0 or -errno.
+   */
+  attachOwnFilter?(address: string, port: number, counting: boolean): number;
   /** Bytes sent, or -errno (EAGAIN included). */
   send(datagram: Uint8Array): number;
   /**
@@ -56,12 +72,15 @@ export interface NativeUdpSocket {
    * `data[offsets[j], offsets[j] + lengths[j])`, its raw source sockaddr and
    * destination address are in `addrs` at slot `offsets[j] / slotBytes`
    * (layout in {@link NativeLayout}); `count` < 0 is -errno of a failed
-   * recvmmsg; `drops` is the cumulative SO_RXQ_OVFL counter or -1.
+   * recvmmsg; `drops` is the cumulative SO_RXQ_OVFL counter or -1 (it also
+   * counts what an own-datagram filter dropped); `ownDropped` is the counting
+   * own-datagram filter's total (mod 2^32, read after the batch) or -1, and
+   * undefined when `count` < 0 or from an older build.
    */
   startReceiving(
     data: Buffer, slotBytes: number, slotCount: number,
     offsets: Uint32Array, lengths: Uint32Array, flags: Uint32Array, addrs: Buffer,
-    onBatch: (count: number, truncated: number, drops: number) => void,
+    onBatch: (count: number, truncated: number, drops: number, ownDropped?: number) => void,
   ): number;
   /**
    * Stops receiving at once (no onBatch call after this returns, even when

@@ -102,7 +102,7 @@ export interface Endpoint {
   handleDatagram(nowMs: number, datagram: Uint8Array, header: Header, from: { address: string; port: number } | undefined): void;
   /** Runs whatever timers are due at `nowMs`. Extra calls are harmless. */
   handleTimeout(nowMs: number): void;
-  /** Next datagram to send, or undefined. The returned bytes may be reused after the next call into the core; the driver sends them at once. */
+  /** Next datagram to send, or undefined. The core never modifies the returned bytes afterwards, so the driver may hold them until the socket takes them. */
   pollTransmit(nowMs: number): Uint8Array | undefined;
   /** Absolute time (ms) of the next timer, or undefined when none is armed. */
   pollTimeout(): number | undefined;

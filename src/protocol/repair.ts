@@ -9,7 +9,7 @@
  * queue drains).
  */
 
-import { crc32cUpdate } from '../wire/crc32c';
+import { datagramChecksum } from '../wire/checksum';
 import { CRC_OFFSET, HEADER_BYTES } from '../wire/header';
 import { DataFlag, NcfReason, writeU32, type SeqRange } from './payload';
 import type { SendWindow, WindowEntry } from './send-window';
@@ -24,11 +24,9 @@ export interface NakOutcome {
 export class RepairQueue {
   private queue: WindowEntry[] = [];
   private head = 0;
-  private readonly scratch: Buffer;
   private readonly bucket: TokenBucket | undefined;
 
   constructor(private readonly window: SendWindow, private readonly lingerMs: number, maxDatagramBytes: number, rateBytesPerSec: number | undefined, burstBytes: number) {
-    this.scratch = Buffer.allocUnsafe(maxDatagramBytes);
     this.bucket = rateBytesPerSec === undefined ? undefined : new TokenBucket(rateBytesPerSec, burstBytes);
   }
 
@@ -94,13 +92,13 @@ export class RepairQueue {
     e.lastRepairMs = nowMs;
     const n = e.datagram.length;
     this.bucket?.spend(n);
-    const b = this.scratch;
+    // A copy of its own (repairs are rare): the window keeps the original, and the
+    // driver may hold what pollTransmit returns until the socket takes it.
+    const b = Buffer.allocUnsafe(n);
     e.datagram.copy(b, 0, 0, n);
     b[4] = b[4]! | DataFlag.REPAIR;
-    let crc = crc32cUpdate(0, b, 0, CRC_OFFSET);
-    crc = crc32cUpdate(crc, b, HEADER_BYTES, n);
-    writeU32(b, CRC_OFFSET, crc);
-    return b.subarray(0, n);
+    writeU32(b, CRC_OFFSET, datagramChecksum(b, 0, n - HEADER_BYTES));
+    return b;
   }
 
   private skipEvicted(): void {

@@ -138,19 +138,20 @@ export class SendWindow {
   }
 
   /**
-   * Evicts oldest transmitted entries while over a bound and `limit` allows.
-   * Returns the entries evicted past a flow-control constraint is not its job:
-   * the caller decides the limit. Returns how many entries were evicted.
+   * Evicts oldest transmitted entries while the window plus `headroomBytes`
+   * (what is being packed) is over a bound and `limit` (flow control) allows.
+   * Returns how many entries were evicted.
    */
-  evict(limit: ReleaseLimit): number {
+  evict(limit: ReleaseLimit, headroomBytes = 0): number {
     let n = 0;
-    const limits = new Map<number, number>();
-    while (this.isOverBound() && this.unsent > 0) {
+    // One cached limit per call: nearly every run of entries belongs to one stream.
+    let limStream = -1;
+    let lim = 0;
+    while ((this.bytes + headroomBytes > this.maxBytes || this.messages > this.maxMessages) && this.unsent > 0) {
       const e = this.all.first()!;
-      let lim = limits.get(e.streamId);
-      if (lim === undefined) {
+      if (e.streamId !== limStream) {
+        limStream = e.streamId;
         lim = limit(e.streamId);
-        limits.set(e.streamId, lim);
       }
       if (e.firstSeq + e.count > lim) break;
       this.all.shift();

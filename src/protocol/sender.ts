@@ -33,6 +33,7 @@ export class Sender {
   private readonly flow: FlowControlStrategy;
   private readonly origin: { sessionHi: number; sessionLo: number };
   private needDrain = false;
+  private readonly releaseLimit = (streamId: number): number => this.flow.releaseLimit(this.receivers, streamId);
   private closed = false;
 
   constructor(private readonly config: EndpointConfig, private readonly tuning: ProtocolTuning, private readonly out: Output, private readonly stats: ProtocolStats) {
@@ -67,8 +68,16 @@ export class Sender {
     this.packer.close();
   }
 
+  /**
+   * Whether the window cannot take what is being packed. The window is kept
+   * full of repairable data on purpose, so "full" means: even after evicting
+   * everything flow control lets go, there is no room for the pending bytes.
+   */
   private isFull(): boolean {
-    return this.window.isOverBound() || this.window.bytes + this.packer.pendingBytes() > this.config.windowBytes;
+    const pendingBytes = this.packer.pendingBytes();
+    if (!this.window.isOverBound() && this.window.bytes + pendingBytes <= this.config.windowBytes) return false;
+    this.evict(pendingBytes);
+    return this.window.isOverBound() || this.window.bytes + pendingBytes > this.config.windowBytes;
   }
 
   private onClosedDatagram(e: WindowEntry): void {
@@ -76,9 +85,9 @@ export class Sender {
     this.evict();
   }
 
-  private evict(): void {
-    if (!this.window.isOverBound()) return;
-    const n = this.window.evict((streamId) => this.flow.releaseLimit(this.receivers, streamId));
+  private evict(headroomBytes = 0): void {
+    if (!this.window.isOverBound() && this.window.bytes + headroomBytes <= this.config.windowBytes) return;
+    const n = this.window.evict(this.releaseLimit, headroomBytes);
     if (n > 0 && this.flow.reportsLaggards) this.reportLaggards();
   }
 

@@ -10,13 +10,16 @@
  *   (SO_RXQ_OVFL), and receives whole batches into one preallocated buffer;
  * - the send socket is bound to an ephemeral port, so every transport has a
  *   source address of its own, and sends with sendmmsg to the group address
- *   prepared once here.
+ *   prepared once here. It is also connect()ed to the group, which makes the
+ *   kernel choose its source address once, so that a socket filter on the
+ *   receive socket can drop this transport's own datagrams in the kernel
+ *   (multicast loopback hands every one of them back; see {@link OwnFilterKind}).
  *
  * The addon is thin: it returns 0 / -errno and this file validates options and
  * builds the errors ({@link SystemError} named after the failing syscall).
  */
 
-import { constants as osConstants } from 'node:os';
+import { networkInterfaces, constants as osConstants } from 'node:os';
 import { ClosedError, InvalidArgumentTypeError, InvalidArgumentValueError, SystemError, TransportUnavailableError } from '../errors';
 import { loadNative, type NativeAddon, type NativeLayout, type NativeUdpSocket } from '../native';
 import { checkTransportOptions, type CheckedTransportOptions } from './options';
@@ -32,6 +35,29 @@ export const NATIVE_RECV_SLOTS = 64;
 /** u32 words per datagram that {@link decodeBatchHeaders} writes. */
 export const DECODED_HEADER_WORDS = 8;
 
+/**
+ * How a native transport keeps its own datagrams out of its receive socket:
+ * - `'counting'`: an eBPF socket filter drops them in the kernel and counts
+ *   them, so `kernelDrops` stays exact (the kernel counts a filtered datagram
+ *   in SO_RXQ_OVFL too). Needs CAP_BPF or root where unprivileged BPF is off
+ *   (Debian's default).
+ * - `'classic'`: a classic BPF filter (allowed to anyone) drops them; nothing
+ *   counts them, so `kernelDrops` subtracts the datagrams this transport sent
+ *   that come back to it, and is then a lower bound.
+ * - `'none'`: no filter (the source address was unknown, or the kernel refused
+ *   both); with `loopback: false` the transport drops them in JavaScript.
+ */
+export type OwnFilterKind = 'counting' | 'classic' | 'none';
+
+/** A native transport: a {@link Transport} that also says how it keeps its own datagrams out. */
+export interface NativeTransportHandle extends Transport {
+  readonly kind: 'native';
+  /** The kernel filter that keeps this transport's own datagrams out of its receive socket. */
+  readonly ownFilter: OwnFilterKind;
+  /** The source address and port of what this transport sends, when known. */
+  readonly ownSource: Readonly<{ address: string; port: number }> | undefined;
+}
+
 const EAGAIN = osConstants.errno.EAGAIN;
 const ENOPROTOOPT = osConstants.errno.ENOPROTOOPT;
 
@@ -42,7 +68,7 @@ const ENOPROTOOPT = osConstants.errno.ENOPROTOOPT;
  *   InvalidArgumentValueError…); SystemError (code, errno, syscall) when a socket call fails.
  *   Nothing stays open after a failure.
  */
-export async function createNativeTransport(options: TransportOptions): Promise<Transport> {
+export async function createNativeTransport(options: TransportOptions): Promise<NativeTransportHandle> {
   const addon = requireAddon();
   const checked = checkTransportOptions(options);
   const recvSocket = new addon.UdpSocket();
@@ -59,7 +85,8 @@ export async function createNativeTransport(options: TransportOptions): Promise<
     await Promise.all(opened.map(closeSocket));
     throw err;
   }
-  return new NativeTransport(addon, checked, recvSocket, sendSocket);
+  const ownSource = learnOwnSource(sendSocket, checked);
+  return new NativeTransport(addon, checked, recvSocket, sendSocket, ownSource, attachOwnFilter(recvSocket, ownSource));
 }
 
 function requireAddon(): NativeAddon {
@@ -101,6 +128,44 @@ function setupSendSocket(socket: NativeUdpSocket, o: CheckedTransportOptions): v
   check(socket.setMulticastLoop(o.loopback), 'setsockopt');
   // A link-local IPv6 group needs its scope; the interface index is it.
   check(socket.setDestination(o.group, o.port, o.family === 6 ? o.interfaceIndex : 0), 'setDestination', { address: o.group, port: o.port });
+}
+
+/** Where this transport's own datagrams come from. */
+interface OwnSource {
+  address: string;
+  port: number;
+}
+
+/**
+ * The send socket's source address and port, or undefined when unknown.
+ * connect() to the group makes the kernel choose the source address now (the
+ * one every later send uses); when it fails (no route to the group yet) or the
+ * build lacks it, an IPv4 interface given by address is the source too
+ * (IP_MULTICAST_IF). Never fatal: sending reports its own errors.
+ */
+function learnOwnSource(socket: NativeUdpSocket, o: CheckedTransportOptions): OwnSource | undefined {
+  const port = socket.localPort();
+  if (port <= 0) return undefined;
+  if (socket.connect !== undefined && socket.localAddress !== undefined && socket.connect(o.group, o.port, o.family === 6 ? o.interfaceIndex : 0) === 0) {
+    const address = socket.localAddress();
+    if (typeof address === 'string' && address !== wildcard(o.family)) return { address, port };
+  }
+  if (o.family === 4 && o.interfaceAddress !== undefined) return { address: o.interfaceAddress, port };
+  return undefined;
+}
+
+/** Attaches the best own-datagram filter the kernel accepts; failing is not an error (see {@link OwnFilterKind}). */
+function attachOwnFilter(socket: NativeUdpSocket, source: OwnSource | undefined): OwnFilterKind {
+  if (source === undefined || socket.attachOwnFilter === undefined) return 'none';
+  if (socket.attachOwnFilter(source.address, source.port, true) === 0) return 'counting';
+  if (socket.attachOwnFilter(source.address, source.port, false) === 0) return 'classic';
+  return 'none';
+}
+
+/** Whether `name` is a loopback device, where Linux hands multicast back whatever IP_MULTICAST_LOOP says. */
+function isLoopbackDevice(name: string | undefined): boolean {
+  if (name === undefined) return false;
+  return networkInterfaces()[name]?.some((a) => a.internal) ?? false;
 }
 
 function check(rc: number, syscall: string, details?: { address?: string; port?: number }): number {
@@ -200,7 +265,7 @@ function formatIPv6(bytes: Buffer, at: number): string {
   return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
 }
 
-class NativeTransport implements Transport {
+class NativeTransport implements NativeTransportHandle {
   readonly kind = 'native' as const;
   readonly info: TransportInfo;
   private readonly counters: TransportStats = emptyTransportStats();
@@ -209,22 +274,31 @@ class NativeTransport implements Transport {
   private errorListener: ((err: Error) => void) | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
-  /** Last cumulative SO_RXQ_OVFL value seen; the counter is the socket's since it opened. */
+  /**
+   * Last value of the socket's cumulative SO_RXQ_OVFL counter less what the
+   * own-datagram filter dropped (which the kernel counts there too).
+   */
   private lastDropCounter = 0;
   /**
-   * With loopback off, the source (port, IPv4 address as u32) of our own
-   * datagrams, which are dropped on receipt; undefined when nothing needs
-   * filtering. Needed because on the loopback device Linux hands multicast
-   * back to every socket whatever IP_MULTICAST_LOOP says: the datagram goes out
-   * through lo and comes in again. Elsewhere the kernel already honours it.
+   * Without a kernel filter and with loopback off, the source (port, IPv4
+   * address as u32) of our own datagrams, dropped on receipt in JS; undefined
+   * when nothing needs filtering here. Needed because on the loopback device
+   * Linux hands multicast back to every socket whatever IP_MULTICAST_LOOP says:
+   * the datagram goes out through lo and comes in again.
    */
-  private readonly ownSource: { port: number; address: number } | undefined;
+  private readonly ownSourceJs: { port: number; address: number } | undefined;
+  /** With the classic filter: whether our own datagrams come back to this host (so the filter drops, and the kernel counts, each one). */
+  private readonly ownDatagramsLoopBack: boolean;
 
   constructor(
     private readonly addon: NativeAddon,
     private readonly options: CheckedTransportOptions,
     private readonly recvSocket: NativeUdpSocket,
     private readonly sendSocket: NativeUdpSocket,
+    /** Where our own datagrams come from, when known. */
+    readonly ownSource: Readonly<OwnSource> | undefined,
+    /** The kernel filter keeping our own datagrams out of the receive socket. */
+    readonly ownFilter: OwnFilterKind,
   ) {
     const recvBufferBytes = recvSocket.getRecvBufferSize();
     const sendBufferBytes = sendSocket.getSendBufferSize();
@@ -237,14 +311,14 @@ class NativeTransport implements Transport {
       recvBufferBytes: recvBufferBytes >= 0 ? recvBufferBytes : undefined,
       sendBufferBytes: sendBufferBytes >= 0 ? sendBufferBytes : undefined,
     };
-    // IP_MULTICAST_IF with an address makes that address the source of what we send.
-    if (!options.loopback && options.family === 4 && options.interfaceAddress !== undefined) {
-      const octets = options.interfaceAddress.split('.').map(Number);
-      this.ownSource = {
-        port: check(sendSocket.localPort(), 'getsockname'),
+    if (ownFilter === 'none' && !options.loopback && options.family === 4 && ownSource !== undefined) {
+      const octets = ownSource.address.split('.').map(Number);
+      this.ownSourceJs = {
+        port: ownSource.port,
         address: ((octets[0]! << 24) | (octets[1]! << 16) | (octets[2]! << 8) | octets[3]!) >>> 0,
       };
     }
+    this.ownDatagramsLoopBack = options.loopback || isLoopbackDevice(options.interfaceName);
   }
 
   receive(handler: ReceiveHandler): void {
@@ -330,7 +404,26 @@ class NativeTransport implements Transport {
     return kept;
   }
 
-  private readonly onBatch = (count: number, truncated: number, drops: number): void => {
+  /**
+   * The drops the kernel counted that were not our own datagrams (u32, may
+   * wrap). `drops` was stamped when the batch's last datagram was queued,
+   * `ownDropped` read later, so the difference never exceeds the true value;
+   * a smaller one than last time is ignored.
+   */
+  private countKernelDrops(drops: number, ownDropped: number | undefined): void {
+    let own = 0;
+    if (ownDropped !== undefined && ownDropped >= 0) own = ownDropped;
+    // Classic filter: every own datagram that came back was dropped and counted, and no more than we sent.
+    else if (this.ownFilter === 'classic' && this.ownDatagramsLoopBack) own = this.counters.datagramsSent;
+    const overflow = (drops - own) >>> 0;
+    const grew = (overflow - this.lastDropCounter) | 0;
+    if (grew > 0) {
+      this.counters.kernelDrops += grew;
+      this.lastDropCounter = overflow;
+    }
+  }
+
+  private readonly onBatch = (count: number, truncated: number, drops: number, ownDropped?: number): void => {
     if (this.closed) return;
     const counters = this.counters;
     if (count < 0) {
@@ -338,12 +431,9 @@ class NativeTransport implements Transport {
       return;
     }
     counters.truncated += truncated;
-    if (drops >= 0) {
-      counters.kernelDrops += (drops - this.lastDropCounter) >>> 0; // u32 counter, may wrap
-      this.lastDropCounter = drops;
-    }
+    if (drops >= 0) this.countKernelDrops(drops, ownDropped);
     const batch = this.batch!;
-    if (this.ownSource !== undefined && count > 0) count = this.dropOwnDatagrams(batch, count, this.ownSource);
+    if (this.ownSourceJs !== undefined && count > 0) count = this.dropOwnDatagrams(batch, count, this.ownSourceJs);
     if (count === 0) return;
     batch.count = count;
     const lengths = batch.lengths;

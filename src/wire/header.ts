@@ -17,7 +17,7 @@
  * batches; both are checked against test/vectors/header.json.
  */
 
-import { crc32cUpdate } from './crc32c';
+import { datagramChecksum } from './checksum';
 
 export const HEADER_BYTES = 32;
 export const MAGIC = 0xb1ca;
@@ -96,9 +96,7 @@ export function decodeHeaderInto(buf: Uint8Array, offset: number, length: number
   const payloadLength = (buf[o + 24]! << 8) | buf[o + 25]!;
   if (payloadLength !== length - HEADER_BYTES) return Reject.BAD_LENGTH;
   const expected = readU32(buf, o + CRC_OFFSET);
-  let crc = crc32cUpdate(0, buf, o, o + CRC_OFFSET);
-  crc = crc32cUpdate(crc, buf, o + HEADER_BYTES, o + length);
-  if (crc !== expected) return Reject.BAD_CHECKSUM;
+  if (datagramChecksum(buf, o, payloadLength) !== expected) return Reject.BAD_CHECKSUM;
   const type = buf[o + 3]!;
   if (type === 0 || type > MAX_KNOWN_TYPE) return Reject.UNKNOWN_TYPE;
   const seqHi = readU32(buf, o + 16);
@@ -147,9 +145,7 @@ export function writeHeader(buf: Uint8Array, offset: number, h: Header): void {
   buf[o + 25] = h.payloadLength & 0xff;
   buf[o + 26] = 0;
   buf[o + 27] = 0;
-  let crc = crc32cUpdate(0, buf, o, o + CRC_OFFSET);
-  crc = crc32cUpdate(crc, buf, o + HEADER_BYTES, o + HEADER_BYTES + h.payloadLength);
-  writeU32(buf, o + CRC_OFFSET, crc);
+  writeU32(buf, o + CRC_OFFSET, datagramChecksum(buf, o, h.payloadLength));
 }
 
 /** Throws a RangeError naming the first field of `h` that does not fit the wire format. */

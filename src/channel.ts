@@ -127,7 +127,8 @@ export interface ChannelStats {
   channel: ChannelCounters;
 }
 
-type ChannelState = 'open' | 'closing' | 'closed';
+/** Lifecycle of a {@link Channel}: 'open', then 'closing' during close(), then 'closed'. */
+export type ChannelState = 'open' | 'closing' | 'closed';
 
 interface PendingLoss {
   source: SourceInfo;

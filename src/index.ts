@@ -12,12 +12,12 @@
 
 export { open, Channel } from './channel';
 export type {
-  ChannelCounters, ChannelEvents, ChannelInfo, ChannelLossReason, ChannelStats, LossInfo, Message,
+  ChannelCounters, ChannelEvents, ChannelState, ChannelInfo, ChannelLossReason, ChannelStats, LossInfo, Message,
   ReceiverDroppedReason, SourceGoneReason,
 } from './channel';
 export type { OpenOptions, TransportChoice, TuningOptions } from './options';
 export type { FlowControl, LateJoin, LossReason, ProtocolStats, SourceInfo } from './protocol/api';
-export type { ProtocolTuning } from './protocol/tuning';
+export type { NakBackoff, ProtocolTuning } from './protocol/tuning';
 export type { RejectCounts } from './driver';
 
 export {
@@ -38,7 +38,7 @@ export type {
 export type { Scheduler, TimerHandle } from './clock';
 
 export {
-  DatagramType, decodeHeader, encodeDatagram, HEADER_BYTES, MAGIC, Reject, REJECT_NAMES, VERSION,
+  DatagramType, decodeHeader, decodeHeaderInto, emptyHeader, encodeDatagram, HEADER_BYTES, MAGIC, Reject, REJECT_NAMES, VERSION,
 } from './wire/header';
 export type { DecodeResult, Header, RejectName } from './wire/header';
 export { crc32c } from './wire/crc32c';

@@ -19,7 +19,8 @@ import type { MemoryHost, MemoryNetwork } from './transport/memory';
 import type { Transport, TransportOptions } from './transport/transport';
 import { HEADER_BYTES, MAX_PAYLOAD_BYTES } from './wire/header';
 
-export type TransportChoice = 'auto' | 'native' | 'dgram' | 'memory';
+import type { TransportChoice } from './transport/index';
+export type { TransportChoice };
 
 /** Protocol timers and strategies that may be overridden per channel (defaults: src/constants.ts). */
 export type TuningOptions = Partial<ProtocolTuning>;

@@ -27,6 +27,7 @@ const LISTEN_TIMEOUT_S = 120;
 const SEND_LINGER_S = 60;
 const STOP_MS = 2000;
 const STOP_SETTLE_MS = 200;
+const FEED_CHUNKS = 100;
 
 /**
  * 100,000 distinct lines with varied content: a numbered prefix (so a
@@ -167,6 +168,43 @@ function describeMismatch(output: Buffer, sent: Buffer): string {
   ].join('\n');
 }
 
+/**
+ * Writes `lines` to the child's stdin and closes it: at once, or in
+ * {@link FEED_CHUNKS} pieces (cut at line ends) spread over `overMs`,
+ * honouring back-pressure. `progress.lines` counts the lines handed over.
+ */
+async function feedLines(child: ChildProcess, lines: Buffer, overMs: number, progress: { lines: number }): Promise<void> {
+  const stdin = child.stdin;
+  if (!stdin) throw new Error('the sender has no stdin');
+  const countLines = (buf: Buffer): number => {
+    let n = 0;
+    for (let at = buf.indexOf(10); at !== -1; at = buf.indexOf(10, at + 1)) n++;
+    return n;
+  };
+  if (overMs <= 0) {
+    stdin.end(lines);
+    progress.lines = countLines(lines);
+    return;
+  }
+  const startedMs = performance.now();
+  let start = 0;
+  for (let i = 1; i <= FEED_CHUNKS && start < lines.length; i++) {
+    const target = Math.floor((lines.length * i) / FEED_CHUNKS);
+    const nl = lines.indexOf(10, Math.max(target - 1, start));
+    const end = nl === -1 ? lines.length : nl + 1;
+    const chunk = lines.subarray(start, end);
+    start = end;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    // A sender that dies never drains: its exit ends the wait too (the test then fails on its exit code).
+    if (!stdin.write(chunk)) await new Promise((resolve) => (stdin.once('drain', resolve), stdin.once('close', resolve)));
+    progress.lines += countLines(chunk);
+    const dueMs = startedMs + (overMs * i) / FEED_CHUNKS;
+    const waitMs = dueMs - performance.now();
+    if (waitMs > 0) await sleep(waitMs);
+  }
+  stdin.end();
+}
+
 interface RunOptions {
   /** What the sender reads on stdin (newline-terminated lines). Default {@link SENT}. */
   lines?: Buffer;
@@ -174,6 +212,8 @@ interface RunOptions {
   listenTimeoutS?: number;
   /** Receive loss on each receiver host. Default {@link RECEIVER_LOSS_RATE}. */
   lossRate?: number;
+  /** Feed the sender's stdin in {@link FEED_CHUNKS} pieces spread over this long, like a live producer (default: all at once). */
+  feedOverMs?: number;
   /** Freeze this receiver (index into the receivers, 0–2) with SIGSTOP for {@link STOP_MS} once it has printed this many lines. */
   stop?: { receiver: number; afterLines: number };
 }
@@ -209,13 +249,15 @@ async function deliverThroughLab(t: ExecutionContext, name: string, options: Run
 
     const startedMs = performance.now();
     const sender = capture('send@h0', lab.spawnNode(senderHost, BIN, ['send', target, '--interface', senderHost.ipv4, '--ttl', '1', '--linger', String(SEND_LINGER_S)]));
-    sender.child.stdin?.end(sent);
+    const feed = { lines: 0 };
+    const fed = feedLines(sender.child, sent, options.feedOverMs ?? 0, feed);
 
     let stopReport: string | undefined;
     let stopError: unknown;
-    const stopped = options.stop === undefined ? Promise.resolve() : freezeMidStream(t, receivers, sender, options.stop).then((report) => void (stopReport = report), (err: unknown) => void (stopError = err));
+    const stopped = options.stop === undefined ? Promise.resolve() : freezeMidStream(t, receivers, feed, lineCount, options.stop).then((report) => void (stopReport = report), (err: unknown) => void (stopError = err));
 
     const [senderExit, ...receiverExits] = await Promise.all([sender.exit, ...receivers.map((r) => r.exit)]);
+    await fed;
     await stopped;
     if (stopError !== undefined) throw stopError;
     const lastMs = Math.max(...receiverExits.map((e) => e.atMs));
@@ -259,7 +301,7 @@ async function deliverThroughLab(t: ExecutionContext, name: string, options: Run
  * it with SIGSTOP for {@link STOP_MS} and continues it. Returns a line for the
  * log that shows the stream was really in progress while it was stopped.
  */
-async function freezeMidStream(t: ExecutionContext, receivers: Captured[], sender: Captured, stop: { receiver: number; afterLines: number }): Promise<string> {
+async function freezeMidStream(t: ExecutionContext, receivers: Captured[], feed: { lines: number }, lineCount: number, stop: { receiver: number; afterLines: number }): Promise<string> {
   const victim = receivers[stop.receiver]!;
   const pid = victim.child.pid;
   if (pid === undefined) throw new Error(`${victim.label} has no pid`);
@@ -271,20 +313,24 @@ async function freezeMidStream(t: ExecutionContext, receivers: Captured[], sende
   }
   const others = receivers.filter((r) => r !== victim);
   const atStop = others.map((r) => r.lines);
-  const senderRunning = sender.child.exitCode === null;
+  const fedAtStop = feed.lines;
   process.kill(pid, 'SIGSTOP');
   // Output written just before the signal may still be in the pipe; let it arrive before counting.
   await sleep(STOP_SETTLE_MS);
   const stoppedAt = victim.lines;
   await sleep(STOP_MS - STOP_SETTLE_MS);
   const atCont = others.map((r) => r.lines);
+  const fedAtCont = feed.lines;
   const frozenAt = victim.lines;
   process.kill(pid, 'SIGCONT');
   // A stopped process prints nothing: proof that the signal reached the listener itself.
   t.is(frozenAt, stoppedAt, `${victim.label} kept printing while stopped`);
-  // Mid-stream means the others were still receiving while this one was frozen.
-  t.true(senderRunning && atStop.some((n) => n < LINE_COUNT), `the stop came after the stream had ended (others at ${atStop.join(', ')})`);
-  return `${victim.label} (pid ${pid}) stopped for ${STOP_MS} ms at ${stoppedAt} lines; meanwhile the others went from ${atStop.join(', ')} to ${atCont.join(', ')} lines`;
+  // Mid-stream: the sender was still being fed new lines when the receiver froze.
+  t.true(fedAtStop < lineCount, `the stop came after the sender had read all its input (${fedAtStop} lines)`);
+  return (
+    `${victim.label} (pid ${pid}) stopped for ${STOP_MS} ms at ${stoppedAt} lines; meanwhile the sender was fed lines ${fedAtStop} → ${fedAtCont} ` +
+    `and the others printed ${atStop.join(', ')} → ${atCont.join(', ')} lines`
+  );
 }
 
 labTest.serial('three receivers on lossy hosts each print all 100,000 lines exactly, in order, without a loss report', async (t) => {
@@ -292,7 +338,7 @@ labTest.serial('three receivers on lossy hosts each print all 100,000 lines exac
 });
 
 labTest.serial('a receiver stopped for two seconds mid-stream still prints all 100,000 lines, as do the others', async (t) => {
-  await deliverThroughLab(t, 'relstop', { stop: { receiver: 1, afterLines: 30_000 } });
+  await deliverThroughLab(t, 'relstop', { feedOverMs: 4000, stop: { receiver: 1, afterLines: 30_000 } });
 });
 
 // `seq -f line-%06g 0 99999 | blipcast send …`: 1.2 MB that the sender reads in well under a second, about a

@@ -62,7 +62,8 @@ export interface LossInfo {
 }
 
 export type SourceGoneReason = 'timeout' | 'closed' | 'restarted' | 'memory';
-export type ReceiverDroppedReason = 'timeout' | 'slow';
+/** 'timeout': silent for receiverTimeoutMs; 'slow': fell out of the window under 'max'; 'left': it closed. */
+export type ReceiverDroppedReason = 'timeout' | 'slow' | 'left';
 
 /** Events of a {@link Channel}, with their arguments. */
 export interface ChannelEvents {

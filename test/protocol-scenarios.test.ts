@@ -344,3 +344,23 @@ test('a silent source times out: missing data is reported lost (source-gone)', (
   t.true(acc.losses.every((l) => l.reason === 'source-gone' || l.reason === 'retries'), JSON.stringify(acc.losses));
   t.deepEqual(acc.losses.map((l) => [l.fromSeq, l.toSeq]), [[20, 29]]);
 });
+
+test('a receiver that closes tells the sender, which stops waiting for it at once', (t) => {
+  const sim = new Sim({ seed: 22 });
+  const sender = sim.add('sender');
+  const stay = sim.add('stay', { lateJoin: 'earliest' });
+  const leave = sim.add('leave', { lateJoin: 'earliest' });
+  schedule(sim, sender, 100, 10, 0.5);
+  t.true(sim.runWhile(() => delivered(stay) < 100 || delivered(leave) < 100 || sender.ep.stats().receivers < 2, 2000));
+  const closedAtMs = sim.nowMs;
+  sim.close(leave);
+  t.true(sim.runWhile(() => sender.ep.stats().receivers > 1, 100), 'the sender still counts the receiver that left');
+  const dropped = ofType(sender.events, 'receiver-dropped');
+  t.is(dropped.length, 1);
+  t.like(dropped[0], { type: 'receiver-dropped', reason: 'left' });
+  t.true(sim.nowMs - closedAtMs < 10, `noticed after ${sim.nowMs - closedAtMs} ms`);
+  // The remaining receiver still paces the sender.
+  schedule(sim, sender, 50, 10, 0.5, sim.nowMs + 1, 100);
+  t.true(sim.runWhile(() => delivered(stay) < 150, 2000));
+  t.true(sender.ep.isFlushed() || sim.runWhile(() => !sender.ep.isFlushed(), 1000));
+});

@@ -56,7 +56,7 @@ export type ProtocolEvent =
   | { type: 'source'; source: SourceInfo }
   | { type: 'source-gone'; source: SourceInfo; reason: 'timeout' | 'closed' | 'restarted' | 'memory' }
   | { type: 'receiver'; receiver: SourceInfo }
-  | { type: 'receiver-dropped'; receiver: SourceInfo; reason: 'timeout' | 'slow' }
+  | { type: 'receiver-dropped'; receiver: SourceInfo; reason: 'timeout' | 'slow' | 'left' }
   | { type: 'drain' };
 
 /** Everything the core needs to know; the driver fills defaults (src/constants.ts). */

@@ -10,7 +10,7 @@ import { DatagramType, HEADER_BYTES, MAX_PAYLOAD_BYTES, sessionIdHex, type Heade
 import type { Endpoint, EndpointConfig, ProtocolEvent, ProtocolStats } from './api';
 import { NakScheduler } from './nak-scheduler';
 import { Output } from './output';
-import { decodeStatus } from './payload';
+import { decodeStatus, StatusFlag } from './payload';
 import { Receiver } from './receiver';
 import { Sender } from './sender';
 import { createStats, snapshotStats } from './stats';
@@ -110,7 +110,7 @@ class EndpointImpl implements Endpoint {
         }
         if (status.targetHi === this.hi && status.targetLo === this.lo) {
           const key = sessionIdHex(header.sessionHi, header.sessionLo);
-          this.sender.handleStatus(nowMs, status, key, { id: key, address: from?.address, port: from?.port });
+          this.sender.handleStatus(nowMs, status, key, { id: key, address: from?.address, port: from?.port }, (header.flags & StatusFlag.LEAVING) !== 0);
         } else this.receiver.overheardStatus(nowMs, header, status);
         return;
       }
@@ -156,6 +156,7 @@ class EndpointImpl implements Endpoint {
   close(nowMs: number): void {
     this.touch(nowMs);
     this.sender.close(nowMs);
+    this.receiver.close();
   }
 
   stats(): ProtocolStats {

@@ -25,6 +25,12 @@ export const HeartbeatFlag = {
   FLOW_CONTROLLED: 0x04,
 } as const;
 
+/** STATUS flags. */
+export const StatusFlag = {
+  /** The receiver is closing: the source stops pacing to it and stops waiting for it. */
+  LEAVING: 0x01,
+} as const;
+
 /** NCF reason byte. */
 export const NcfReason = {
   /** The repair for these ranges is on its way. */
@@ -283,7 +289,7 @@ export function encodeNcf(origin: Origin, streamId: number, reason: number, rang
 }
 
 /** STATUS: u64 target session, u16 count, then per stream u16 stream id, u64 next, u32 free bytes. Header stream 0, sequence 0. */
-export function encodeStatus(origin: Origin, targetHi: number, targetLo: number, entries: readonly StatusEntry[]): Buffer {
+export function encodeStatus(origin: Origin, targetHi: number, targetLo: number, entries: readonly StatusEntry[], flags = 0): Buffer {
   const buf = Buffer.allocUnsafe(HEADER_BYTES + STATUS_FIXED_BYTES + entries.length * STATUS_ENTRY_BYTES);
   writeU32(buf, HEADER_BYTES, targetHi);
   writeU32(buf, HEADER_BYTES + 4, targetLo);
@@ -295,5 +301,5 @@ export function encodeStatus(origin: Origin, targetHi: number, targetLo: number,
     writeU32(buf, o + 10, Math.min(0xffffffff, Math.max(0, Math.floor(e.freeBytes))));
     o += STATUS_ENTRY_BYTES;
   }
-  return finish(buf, origin, DatagramType.STATUS, 0, 0, 0);
+  return finish(buf, origin, DatagramType.STATUS, flags, 0, 0);
 }

@@ -36,6 +36,13 @@ export class ReceiverTable {
     return { record, created };
   }
 
+  /** Removes and returns the receiver `key`, if known. */
+  remove(key: string): ReceiverRecord | undefined {
+    const r = this.byKey.get(key);
+    if (r) this.byKey.delete(key);
+    return r;
+  }
+
   /** Removes and returns receivers silent for `timeoutMs`. */
   expire(nowMs: number, timeoutMs: number): ReceiverRecord[] {
     const gone: ReceiverRecord[] = [];

@@ -10,7 +10,7 @@ import { MAX_ENTRIES_PER_CONTROL, MAX_RANGES_PER_NAK } from '../constants';
 import {
   decodeHeartbeat, decodeNak, decodeNcf, encodeNak, encodeStatus, HeartbeatFlag, NcfReason,
   RANGE_BYTES, NAK_FIXED_BYTES, STATUS_ENTRY_BYTES, STATUS_FIXED_BYTES,
-  type NakPayload, type SeqRange, type StatusEntry, type StatusPayload,
+  StatusFlag, type NakPayload, type SeqRange, type StatusEntry, type StatusPayload,
 } from './payload';
 import { SourceState, type ReceiveContext } from './source';
 
@@ -21,6 +21,8 @@ const GONE_MEMORY_FACTOR = 4;
 
 export class Receiver {
   readonly sources = new Map<string, SourceState>();
+  /** close() was called: this endpoint said goodbye and sends nothing more as a receiver. */
+  private leaving = false;
   /**
    * Ended sessions (closed / restarted): their stragglers must not recreate
    * them, and a closed sender still lingering gets our final status again
@@ -154,6 +156,7 @@ export class Receiver {
   }
 
   handleTimeout(nowMs: number): void {
+    if (this.leaving) return; // closed: no more NAKs or status (they would re-announce us)
     const t = this.ctx.tuning;
     for (const s of [...this.sources.values()]) {
       if (nowMs - s.lastHeardMs >= t.sourceTimeoutMs) {
@@ -204,10 +207,31 @@ export class Receiver {
     this.pushStatus(s.hi, s.lo, entries);
   }
 
-  private pushStatus(hi: number, lo: number, entries: StatusEntry[]): void {
+  /**
+   * Closing: tells every source this endpoint reported to that it is leaving
+   * (a STATUS with the LEAVING flag), so a sender waiting for its
+   * acknowledgements stops waiting now rather than after receiverTimeoutMs.
+   * Best effort: a lost one costs that sender the timeout, nothing more.
+   */
+  close(): void {
+    if (this.leaving) return;
+    this.leaving = true;
+    for (const s of this.sources.values()) {
+      if (s.statusSentMs === -Infinity) continue;
+      this.pushStatus(s.hi, s.lo, [], StatusFlag.LEAVING);
+    }
+  }
+
+  private pushStatus(hi: number, lo: number, entries: StatusEntry[], flags = 0): void {
+    if (this.leaving && (flags & StatusFlag.LEAVING) === 0) return;
     const per = Math.max(1, Math.min(MAX_ENTRIES_PER_CONTROL, Math.floor((this.ctx.config.maxDatagramBytes - HEADER_BYTES - STATUS_FIXED_BYTES) / STATUS_ENTRY_BYTES)));
+    if (entries.length === 0) {
+      this.ctx.out.control.push(encodeStatus(this.origin, hi, lo, entries, flags));
+      this.ctx.stats.statusSent++;
+      return;
+    }
     for (let i = 0; i < entries.length; i += per) {
-      this.ctx.out.control.push(encodeStatus(this.origin, hi, lo, entries.slice(i, i + per)));
+      this.ctx.out.control.push(encodeStatus(this.origin, hi, lo, entries.slice(i, i + per), flags));
       this.ctx.stats.statusSent++;
     }
   }

@@ -160,7 +160,18 @@ export class Sender {
     }
   }
 
-  handleStatus(nowMs: number, status: StatusPayload, receiverKey: string, info: SourceInfo): void {
+  handleStatus(nowMs: number, status: StatusPayload, receiverKey: string, info: SourceInfo, leaving = false): void {
+    if (leaving) {
+      // A receiver closing: stop pacing to it and stop waiting for it at once.
+      const gone = this.receivers.remove(receiverKey);
+      if (gone) {
+        this.stats.receivers = this.receivers.size;
+        this.out.events.push({ type: 'receiver-dropped', receiver: gone.info, reason: 'left' });
+        this.evict();
+        this.checkDrain();
+      }
+      return;
+    }
     const { record, created } = this.receivers.upsert(receiverKey, info, nowMs);
     if (created) {
       this.stats.receivers = this.receivers.size;

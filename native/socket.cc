@@ -224,11 +224,11 @@ int udp_open(int family) {
 
 int udp_close(int fd) { return close(fd) == 0 ? 0 : neg_errno(); }
 
-int udp_set_reuse(int fd) {
-  int r = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
-  if (r < 0) return r;
-  return set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1);
-}
+// SO_REUSEADDR only: it lets every socket of a group port bind and get its own
+// copy of each multicast datagram. SO_REUSEPORT would make the kernel pick ONE
+// socket of the port for multicast arriving from another host (a lab test,
+// test/shared-port-lab.test.ts, shows it), starving the other groups.
+int udp_set_reuse(int fd) { return set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1); }
 
 int udp_set_v6only(int fd) { return set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1); }
 

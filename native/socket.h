@@ -51,7 +51,7 @@ int make_endpoint(int family, const char* address, uint16_t port, uint32_t scope
 
 int udp_open(int family);  // non-blocking, close-on-exec; returns the fd
 int udp_close(int fd);
-int udp_set_reuse(int fd);  // SO_REUSEADDR and SO_REUSEPORT
+int udp_set_reuse(int fd);  // SO_REUSEADDR (not SO_REUSEPORT: see socket.cc)
 int udp_set_v6only(int fd);
 int udp_bind(int fd, const Endpoint& local);
 int udp_local_port(int fd);

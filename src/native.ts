@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 export interface NativeUdpSocket {
   /** Creates the socket (non-blocking, close-on-exec). `family` is 4 or 6. */
   open(family: 4 | 6): number;
-  /** SO_REUSEADDR + SO_REUSEPORT. */
+  /** SO_REUSEADDR (every socket of a port gets its copy of each multicast datagram). */
   setReuse(): number;
   /** IPV6_V6ONLY. */
   setV6Only(): number;

@@ -3,7 +3,7 @@
  *
  * Two sockets per transport:
  * - the receive socket is bound to the wildcard address on the group port
- *   (SO_REUSEADDR + SO_REUSEPORT, so any number of transports share a port)
+ *   (SO_REUSEADDR, so any number of transports share a port; not SO_REUSEPORT, which hands remote multicast to only one of them)
  *   with IP_MULTICAST_ALL off, so it sees only the groups it joined itself;
  *   it joins the group (any-source or source-specific), reports each
  *   datagram's destination (IP_PKTINFO) and the kernel's drop counter

@@ -98,3 +98,11 @@ test('the package can be loaded with require and with import', (t) => {
   const esm = spawnSync(process.execPath, ['--input-type=module', '-e', "import { open, parseGroup, HEADER_BYTES } from 'blipcast'; console.log(typeof open, typeof parseGroup, HEADER_BYTES)"], { cwd: ROOT, encoding: 'utf8' });
   t.is(esm.stdout.trim(), 'function function 32', esm.stderr);
 });
+
+test('the demo delivers every message in order to three lossy receivers and says so', (t) => {
+  const r = run(['demo', '--messages', '5000'], undefined, 120_000);
+  t.is(r.code, 0, r.stdout + r.stderr);
+  t.regex(r.stdout, /5000\/5000 messages delivered in order to 3 receivers/);
+  t.regex(r.stdout, /receiver 3: 5000\/5000 delivered/);
+  t.regex(r.stdout, /5\.0% loss injected/);
+});

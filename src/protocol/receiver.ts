@@ -237,6 +237,7 @@ export class Receiver {
   }
 
   nextTimeoutMs(): number | undefined {
+    if (this.leaving) return undefined;
     let t: number | undefined;
     const to = this.ctx.tuning.sourceTimeoutMs;
     for (const s of this.sources.values()) {

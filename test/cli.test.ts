@@ -106,3 +106,11 @@ test('the demo delivers every message in order to three lossy receivers and says
   t.regex(r.stdout, /receiver 3: 5000\/5000 delivered/);
   t.regex(r.stdout, /5\.0% loss injected/);
 });
+
+test('the hello example prints its ten messages in order', (t) => {
+  const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'examples', 'hello.js')], { encoding: 'utf8', timeout: 30_000 });
+  t.is(r.status, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  t.deepEqual(lines.slice(0, 10).map((l) => l.replace(/^[0-9a-f]{16} /, '')), Array.from({ length: 10 }, (_, i) => `seq ${i}: hello #${i}`));
+  t.regex(lines[10]!, /^transport: (native|dgram)$/);
+});

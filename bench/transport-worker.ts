@@ -3,7 +3,9 @@
  * a lab namespace). Prints one JSON line with its measurements and exits.
  *
  *   node dist/bench/transport-worker.js recv KIND GROUP PORT IFACE IDLE_MS
- *   node dist/bench/transport-worker.js send KIND GROUP PORT IFACE COUNT SIZE BATCH
+ *   node dist/bench/transport-worker.js send KIND GROUP PORT IFACE COUNT SIZE BATCH TTL
+ *
+ * TTL is 0 on loopback (nothing leaves the host) and 1 between lab hosts.
  */
 
 import { createTransport } from '../src/transport/index';
@@ -43,8 +45,8 @@ async function recv(kind: TransportKind, group: string, port: number, iface: str
   process.stdout.write(JSON.stringify({ role: 'recv', kind, received, bytes, elapsedMs: lastMs - firstMs, cpuMs: (cpu.user + cpu.system) / 1000, kernelDrops: stats.kernelDrops, batches: stats.batches, recvBufferBytes: t.info.recvBufferBytes }) + '\n');
 }
 
-async function send(kind: TransportKind, group: string, port: number, iface: string, count: number, size: number, batchSize: number): Promise<void> {
-  const t = await createTransport({ kind, group, port, interface: iface, ttl: 0, sendBufferBytes: 4 << 20 });
+async function send(kind: TransportKind, group: string, port: number, iface: string, count: number, size: number, batchSize: number, ttl: number): Promise<void> {
+  const t = await createTransport({ kind, group, port, interface: iface, ttl, sendBufferBytes: 4 << 20 });
   const datagrams: Buffer[] = [];
   for (let i = 0; i < batchSize; i++) datagrams.push(Buffer.alloc(size, i));
   const cpu0 = process.cpuUsage();
@@ -74,7 +76,7 @@ async function send(kind: TransportKind, group: string, port: number, iface: str
 const [role, kind, group, port, iface, ...rest] = process.argv.slice(2);
 const run = role === 'recv'
   ? recv(kind as TransportKind, group!, Number(port), iface!, Number(rest[0] ?? 300))
-  : send(kind as TransportKind, group!, Number(port), iface!, Number(rest[0]), Number(rest[1]), Number(rest[2] ?? 64));
+  : send(kind as TransportKind, group!, Number(port), iface!, Number(rest[0]), Number(rest[1]), Number(rest[2] ?? 64), Number(rest[3] ?? 0));
 run.catch((err) => {
   process.stderr.write(`${(err as Error).stack}\n`);
   process.exit(1);

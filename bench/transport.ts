@@ -23,12 +23,14 @@ interface Placement {
   wrap(side: 'send' | 'recv', args: string[]): string[];
   iface(side: 'send' | 'recv'): string;
   group: string;
+  /** 0 on loopback, 1 between lab hosts (the lab bridge is one hop). */
+  ttl: number;
   close(): Promise<void>;
   label: string;
 }
 
 function loopbackPlacement(): Placement {
-  return { wrap: (_side, args) => [process.execPath, ...args], iface: () => '127.0.0.1', group: '239.255.77.1', close: async () => {}, label: 'loopback (127.0.0.1, TTL 0)' };
+  return { wrap: (_side, args) => [process.execPath, ...args], iface: () => '127.0.0.1', group: '239.255.77.1', ttl: 0, close: async () => {}, label: 'loopback (127.0.0.1, TTL 0)' };
 }
 
 async function labPlacement(): Promise<Placement> {
@@ -39,6 +41,7 @@ async function labPlacement(): Promise<Placement> {
     wrap: (side, args) => ['ip', 'netns', 'exec', side === 'send' ? a.netns : b.netns, process.execPath, ...args],
     iface: (side) => (side === 'send' ? a.ipv4 : b.ipv4),
     group: '239.255.77.1',
+    ttl: 1,
     close: () => lab.destroy(),
     label: 'two lab hosts (network namespaces joined by veth and a bridge)',
   };
@@ -71,7 +74,7 @@ async function once(p: Placement, sendKind: string, recvKind: string, size: numb
   const readyP = new Promise<void>((r) => (ready = r));
   const receiver = runProcess(p.wrap('recv', [WORKER, 'recv', recvKind, p.group, String(port), p.iface('recv'), '400']), () => ready());
   await readyP;
-  const sender = runProcess(p.wrap('send', [WORKER, 'send', sendKind, p.group, String(port), p.iface('send'), String(count), String(size), '64']));
+  const sender = runProcess(p.wrap('send', [WORKER, 'send', sendKind, p.group, String(port), p.iface('send'), String(count), String(size), '64', String(p.ttl)]));
   const [r, s] = await Promise.all([receiver.done, sender.done]);
   return { recv: lastJson<RecvResult>(r), send: lastJson<SendResult>(s) };
 }

@@ -85,8 +85,17 @@ export const RATE_BURST_MS = 5;
 
 /** Receiver status interval: Aeron's status message timeout (200 ms). */
 export const STATUS_INTERVAL_MS = 200;
-/** Delay of an early status (new source, gap closed, buffer filling, status requested). */
+/** Delay of an early status (new source, gap closed, buffer filling, status requested, progress). */
 export const STATUS_SOON_MS = 1;
+/**
+ * A receiver also reports status after receiving this many data bytes from a
+ * source since its last status, times the group-size estimate: a sender
+ * paced by 'min' flow control can then free its window every ~1 MiB instead
+ * of every STATUS_INTERVAL_MS (which bounds a 32 MiB window at 160 MB/s),
+ * while the status traffic a sender hears stays near (rate ÷ 1 MiB) per
+ * second whatever the group size (Aeron: status when a quarter of the window is consumed).
+ */
+export const STATUS_PROGRESS_BYTES = 1024 * 1024;
 /** Silent receivers are dropped after this (Aeron min flow control receiver timeout, 5 s). */
 export const RECEIVER_TIMEOUT_MS = 5000;
 /** A source silent this long is gone: five idle heartbeats (NORM: 2 × 20 × GRTT, at least 1 s; Aeron 10 s). */

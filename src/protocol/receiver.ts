@@ -6,7 +6,7 @@
 
 import { DatagramType, HEADER_BYTES, sessionIdHex, type Header } from '../wire/header';
 import type { LossReason } from './api';
-import { MAX_ENTRIES_PER_CONTROL, MAX_RANGES_PER_NAK } from '../constants';
+import { MAX_ENTRIES_PER_CONTROL, MAX_RANGES_PER_NAK, STATUS_PROGRESS_BYTES } from '../constants';
 import {
   decodeHeartbeat, decodeNak, decodeNcf, encodeNak, encodeStatus, HeartbeatFlag, NcfReason,
   RANGE_BYTES, NAK_FIXED_BYTES, STATUS_ENTRY_BYTES, STATUS_FIXED_BYTES,
@@ -97,6 +97,8 @@ export class Receiver {
     if (!s) return;
     if (!s.stream(h.streamId).onData(nowMs, dg, h)) this.ctx.stats.invalid++;
     else if (s.closed) this.maybeFinish(s, nowMs);
+    s.progressBytes += h.payloadLength;
+    if (s.progressBytes >= STATUS_PROGRESS_BYTES && s.progressBytes >= STATUS_PROGRESS_BYTES * s.groupSize(nowMs)) s.statusSoon(nowMs);
   }
 
   handleHeartbeat(nowMs: number, dg: Uint8Array, h: Header, from: From): void {
@@ -201,6 +203,7 @@ export class Receiver {
 
   private sendStatus(s: SourceState, nowMs: number): void {
     s.statusDueMs = nowMs + this.ctx.tuning.statusIntervalMs;
+    s.progressBytes = 0;
     const entries = this.statusEntries(s);
     if (entries.length === 0) return;
     s.statusSentMs = nowMs;

@@ -49,6 +49,8 @@ export class SourceState {
   readonly peers = new Map<string, number>();
   statusDueMs: number;
   reorderBytes = 0;
+  /** Data bytes received from this source since the last status (a status goes out every STATUS_PROGRESS_BYTES × group size). */
+  progressBytes = 0;
   reassemblyBytes = 0;
   /** The source runs flow control (heartbeat flag). */
   flowControlled = false;

@@ -1,8 +1,10 @@
 /**
- * Two groups on one UDP port on one host, fed from another host: each socket
- * must get exactly its own group. (Loopback tests cannot show this: traffic
- * from the same host takes another path. With SO_REUSEPORT the kernel hands
- * remote multicast to only one socket of the port; blipcast does not set it.)
+ * Socket options whose effect only shows between hosts, on both transports:
+ * - two groups on one UDP port on one host, fed from another host: each socket
+ *   gets exactly its own group (loopback tests cannot show this: traffic from
+ *   the same host takes another path; with SO_REUSEPORT the kernel hands remote
+ *   multicast to only one socket of the port, so blipcast does not set it);
+ * - TTL: 0 keeps datagrams on the sending host, 1 crosses the lab bridge.
  */
 
 import type { ExecutionContext } from 'ava';
@@ -42,3 +44,24 @@ async function sharedPort(t: ExecutionContext, kind: 'native' | 'dgram'): Promis
 
 labTest('native: two groups on one port of one host each receive only their own traffic from another host', (t) => sharedPort(t, 'native'));
 labTest('dgram: two groups on one port of one host each receive only their own traffic from another host', (t) => sharedPort(t, 'dgram'));
+
+async function ttlReach(t: ExecutionContext, kind: 'native' | 'dgram'): Promise<void> {
+  await withLab({ hosts: 2, name: `tt${kind.slice(0, 3)}` }, async (lab) => {
+    const [a, b] = [lab.host(0), lab.host(1)];
+    const counts: Record<string, number> = {};
+    for (const ttl of [0, 1]) {
+      const port = randomPort();
+      const group = randomGroup4();
+      const rx = new ProcessWatch(lab.spawnNode(b, fixturePath('transport-recv'), ['--kind', kind, '--group', group, '--port', String(port), '--iface', b.ipv4, '--expect', '100', '--idle-ms', '1000', '--max-ms', '3000']), `recv ttl ${ttl}`);
+      await rx.waitForLine(/^ready$/);
+      await new ProcessWatch(lab.spawnNode(a, fixturePath('transport-send'), ['--kind', kind, '--group', group, '--port', String(port), '--iface', a.ipv4, '--count', '100', '--ttl', String(ttl)]), `send ttl ${ttl}`).result();
+      counts[`ttl ${ttl}`] = (await rx.result<TransportRecvResult>()).unique;
+    }
+    t.log(`${kind}: ${JSON.stringify(counts)}`);
+    t.is(counts['ttl 0'], 0, 'TTL 0 stays on the sending host');
+    t.is(counts['ttl 1'], 100, 'TTL 1 reaches the other lab host');
+  });
+}
+
+labTest('native: TTL 0 keeps multicast on the sending host and TTL 1 reaches the next host', (t) => ttlReach(t, 'native'));
+labTest('dgram: TTL 0 keeps multicast on the sending host and TTL 1 reaches the next host', (t) => ttlReach(t, 'dgram'));

@@ -15,45 +15,10 @@ import { open, type Channel, type LossInfo, type Message, type OpenOptions } fro
 import { AbortError, ClosedError, InvalidArgumentTypeError, InvalidArgumentValueError, NotMulticastError } from '../src/errors';
 import { hashStreamName } from '../src/streams';
 import { MemoryNetwork } from '../src/transport/memory';
+import { drive, GROUP, memory, readN, settle } from './helpers/channel-memory';
 import type { TransportOptions } from '../src/transport/transport';
 import type { MemoryHost } from '../src/transport/memory';
 import type { Transport } from '../src/transport/transport';
-
-const GROUP = '239.255.7.1:7000';
-
-/** Advances virtual time in `stepMs` steps, letting the application run between steps, until `until()` or `maxMs`. */
-async function drive(net: MemoryNetwork, until: () => boolean, maxMs = 60_000, stepMs = 1): Promise<boolean> {
-  const endMs = net.nowMs() + maxMs;
-  while (!until()) {
-    if (net.nowMs() >= endMs) return false;
-    net.advance(stepMs);
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-  return true;
-}
-
-/** Settles `promise` while driving the network; fails the test if it does not settle within `maxMs` of virtual time. */
-async function settle<T>(net: MemoryNetwork, promise: Promise<T>, maxMs = 60_000): Promise<T> {
-  let done = false;
-  promise.then(() => (done = true), () => (done = true));
-  await drive(net, () => done, maxMs);
-  if (!done) throw new Error(`promise did not settle within ${maxMs} ms of virtual time`);
-  return promise;
-}
-
-function memory(net: MemoryNetwork, host: string, extra: Partial<OpenOptions> = {}): Promise<Channel> {
-  if (!net.getHost(host)) net.host(host);
-  return open({ group: GROUP, transport: 'memory', network: net, host, seed: host, ...extra });
-}
-
-/** Reads `n` messages through the async iterator into `into`, then stops (without closing the channel). */
-async function readN(channel: Channel, n: number, into: Message[]): Promise<void> {
-  if (n === 0) return;
-  for await (const m of channel) {
-    into.push(m);
-    if (into.length >= n) break;
-  }
-}
 
 function payload(i: number): string {
   return `message ${i} ${'x'.repeat(i % 50)}`;

@@ -8,20 +8,25 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Readable, Writable } from 'node:stream';
+import type { ChannelCounters, ChannelEvents, ChannelInfo, ChannelState, ChannelStats, Message } from './channel-types';
 import { realScheduler, type Scheduler, type TimerHandle } from './clock';
-import { Driver, type RejectCounts } from './driver';
+import { Driver } from './driver';
 import { AbortError, ClosedError, InvalidArgumentTypeError, InvalidArgumentValueError } from './errors';
 import { resolveOptions, type OpenOptions, type ResolvedOptions } from './options';
-import type { Endpoint, LossReason, ProtocolEvent, ProtocolStats, SourceInfo } from './protocol/api';
+import type { Endpoint, ProtocolEvent, SourceInfo } from './protocol/api';
 import { createEndpoint } from './protocol/endpoint';
 import { DEFAULT_TUNING } from './protocol/tuning';
 import { createRandom } from './random';
 import { DEFAULT_STREAM, StreamRegistry } from './streams';
 import { createTransport } from './transport/index';
-import type { Transport, TransportKind, TransportStats } from './transport/transport';
+import type { Transport } from './transport/transport';
 import { sessionIdHex } from './wire/header';
 
 export type { OpenOptions, TransportChoice, TuningOptions } from './options';
+export type {
+  ChannelCounters, ChannelEvents, ChannelInfo, ChannelLossReason, ChannelState, ChannelStats, LossInfo, Message,
+  ReceiverDroppedReason, SourceGoneReason,
+} from './channel-types';
 export type { SourceInfo, LossReason, FlowControl, LateJoin } from './protocol/api';
 
 /** Transport errors are reported at most once per this interval; the others are counted (`stats().channel.errorsSuppressed`). */
@@ -34,102 +39,6 @@ export const ERROR_REPORT_INTERVAL_MS = 1000;
  * statusIntervalMs after that, so two intervals cover a lost status too.
  */
 export const RECEIVER_DISCOVERY_INTERVALS = 2;
-
-/** One received message. `data` is the receiver's own copy. */
-export interface Message {
-  data: Buffer;
-  source: SourceInfo;
-  /** Stream name: '' for the default stream, a name this channel knows, or `#<id>` for an id it never named. */
-  stream: string;
-  /** Sequence number of the message in its (source, stream). */
-  seq: number;
-}
-
-/**
- * Why messages were not delivered: the protocol's reasons, plus
- * `'read-buffer'` when this channel's reader fell more than
- * `maxReadBufferBytes` behind and the channel dropped them itself.
- */
-export type ChannelLossReason = LossReason | 'read-buffer';
-
-export interface LossInfo {
-  source: SourceInfo;
-  stream: string;
-  /** First and last undelivered sequence numbers, inclusive. */
-  fromSeq: number;
-  toSeq: number;
-  reason: ChannelLossReason;
-}
-
-export type SourceGoneReason = 'timeout' | 'closed' | 'restarted' | 'memory';
-/** 'timeout': silent for receiverTimeoutMs; 'slow': fell out of the window under 'max'; 'left': it closed. */
-export type ReceiverDroppedReason = 'timeout' | 'slow' | 'left';
-
-/** Events of a {@link Channel}, with their arguments. */
-export interface ChannelEvents {
-  /** Messages that will never be delivered (exact range). Delivery goes on after them. */
-  loss: [loss: LossInfo];
-  /** A sender this channel has not heard before (or a restarted one: new session id). */
-  source: [source: SourceInfo];
-  'source-gone': [source: SourceInfo, reason: SourceGoneReason];
-  /** A receiver reported status to this channel's sender for the first time. */
-  receiver: [receiver: SourceInfo];
-  /** A receiver stopped counting for flow control: silent ('timeout') or too slow ('slow'). */
-  'receiver-dropped': [receiver: SourceInfo, reason: ReceiverDroppedReason];
-  /** write() may be called again after it returned false. */
-  drain: [];
-  /** A transport send error (rate-limited to one per ERROR_REPORT_INTERVAL_MS). Without a listener it becomes a process warning instead. */
-  error: [err: Error];
-  /** The channel is closed: transport closed, no more events. */
-  close: [];
-}
-
-export interface ChannelInfo {
-  /** Which transport is in use: 'native', 'dgram' or 'memory'. */
-  transport: TransportKind;
-  /** The group as given to open(), e.g. '239.255.0.1:5000'. */
-  group: string;
-  address: string;
-  port: number;
-  family: 4 | 6;
-  /** Interface name the group was joined on, or undefined for the system default. */
-  interface: string | undefined;
-  /** This channel's session id (16 hex digits): how receivers identify it as a source. */
-  sessionId: string;
-}
-
-/** Counters kept by the channel itself (the reading and writing ends). */
-export interface ChannelCounters {
-  messagesWritten: number;
-  bytesWritten: number;
-  /** write() calls that returned false. */
-  writesBackPressured: number;
-  /** Messages handed to the read side (after stream filtering). */
-  messagesReceived: number;
-  /** Messages on streams this channel is not subscribed to. */
-  messagesFiltered: number;
-  /** Received messages waiting for the reader. */
-  readBufferedMessages: number;
-  readBufferedBytes: number;
-  /** Messages dropped because the reader was more than maxReadBufferBytes behind (reported as loss 'read-buffer'). */
-  readDropped: number;
-  /** Datagrams waiting for the socket (would-block). */
-  unsentDatagrams: number;
-  /** Transport errors reported / suppressed by the rate limit. */
-  errors: number;
-  errorsSuppressed: number;
-}
-
-export interface ChannelStats {
-  protocol: ProtocolStats;
-  transport: TransportStats;
-  /** Received datagrams dropped by the header check, by reason. */
-  rejects: RejectCounts;
-  channel: ChannelCounters;
-}
-
-/** Lifecycle of a {@link Channel}: 'open', then 'closing' during close(), then 'closed'. */
-export type ChannelState = 'open' | 'closing' | 'closed';
 
 interface PendingLoss {
   source: SourceInfo;

@@ -1,0 +1,104 @@
+/**
+ * The types a {@link Channel} hands out: messages, loss reports, events,
+ * info and counters.
+ */
+
+import type { RejectCounts } from './driver';
+import type { LossReason, ProtocolStats, SourceInfo } from './protocol/api';
+import type { TransportKind, TransportStats } from './transport/transport';
+
+/** One received message. `data` is the receiver's own copy. */
+export interface Message {
+  data: Buffer;
+  source: SourceInfo;
+  /** Stream name: '' for the default stream, a name this channel knows, or `#<id>` for an id it never named. */
+  stream: string;
+  /** Sequence number of the message in its (source, stream). */
+  seq: number;
+}
+
+/**
+ * Why messages were not delivered: the protocol's reasons, plus
+ * `'read-buffer'` when this channel's reader fell more than
+ * `maxReadBufferBytes` behind and the channel dropped them itself.
+ */
+export type ChannelLossReason = LossReason | 'read-buffer';
+
+export interface LossInfo {
+  source: SourceInfo;
+  stream: string;
+  /** First and last undelivered sequence numbers, inclusive. */
+  fromSeq: number;
+  toSeq: number;
+  reason: ChannelLossReason;
+}
+
+export type SourceGoneReason = 'timeout' | 'closed' | 'restarted' | 'memory';
+/** 'timeout': silent for receiverTimeoutMs; 'slow': fell out of the window under 'max'; 'left': it closed. */
+export type ReceiverDroppedReason = 'timeout' | 'slow' | 'left';
+
+/** Events of a {@link Channel}, with their arguments. */
+export interface ChannelEvents {
+  /** Messages that will never be delivered (exact range). Delivery goes on after them. */
+  loss: [loss: LossInfo];
+  /** A sender this channel has not heard before (or a restarted one: new session id). */
+  source: [source: SourceInfo];
+  'source-gone': [source: SourceInfo, reason: SourceGoneReason];
+  /** A receiver reported status to this channel's sender for the first time. */
+  receiver: [receiver: SourceInfo];
+  /** A receiver stopped counting for flow control: silent ('timeout') or too slow ('slow'). */
+  'receiver-dropped': [receiver: SourceInfo, reason: ReceiverDroppedReason];
+  /** write() may be called again after it returned false. */
+  drain: [];
+  /** A transport send error (rate-limited to one per ERROR_REPORT_INTERVAL_MS). Without a listener it becomes a process warning instead. */
+  error: [err: Error];
+  /** The channel is closed: transport closed, no more events. */
+  close: [];
+}
+
+export interface ChannelInfo {
+  /** Which transport is in use: 'native', 'dgram' or 'memory'. */
+  transport: TransportKind;
+  /** The group as given to open(), e.g. '239.255.0.1:5000'. */
+  group: string;
+  address: string;
+  port: number;
+  family: 4 | 6;
+  /** Interface name the group was joined on, or undefined for the system default. */
+  interface: string | undefined;
+  /** This channel's session id (16 hex digits): how receivers identify it as a source. */
+  sessionId: string;
+}
+
+/** Counters kept by the channel itself (the reading and writing ends). */
+export interface ChannelCounters {
+  messagesWritten: number;
+  bytesWritten: number;
+  /** write() calls that returned false. */
+  writesBackPressured: number;
+  /** Messages handed to the read side (after stream filtering). */
+  messagesReceived: number;
+  /** Messages on streams this channel is not subscribed to. */
+  messagesFiltered: number;
+  /** Received messages waiting for the reader. */
+  readBufferedMessages: number;
+  readBufferedBytes: number;
+  /** Messages dropped because the reader was more than maxReadBufferBytes behind (reported as loss 'read-buffer'). */
+  readDropped: number;
+  /** Datagrams waiting for the socket (would-block). */
+  unsentDatagrams: number;
+  /** Transport errors reported / suppressed by the rate limit. */
+  errors: number;
+  errorsSuppressed: number;
+}
+
+export interface ChannelStats {
+  protocol: ProtocolStats;
+  transport: TransportStats;
+  /** Received datagrams dropped by the header check, by reason. */
+  rejects: RejectCounts;
+  channel: ChannelCounters;
+}
+
+/** Lifecycle of a {@link Channel}: 'open', then 'closing' during close(), then 'closed'. */
+export type ChannelState = 'open' | 'closing' | 'closed';

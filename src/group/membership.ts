@@ -1,0 +1,591 @@
+/**
+ * The sans-IO group-membership core: SWIM (Das, Gupta, Motivala 2002) over
+ * multicast. Every CONTROL datagram goes to the whole group, so every
+ * member overhears every probe, ack and piggybacked update; the core uses
+ * that (an overheard datagram from a probe target counts as its ack, an
+ * overheard probe defers our own silence probe) but keeps SWIM's structure:
+ * direct probe, k indirect probes, suspicion refuted by incarnation, and
+ * λ·log n piggybacked dissemination. It reads no clock and owns no socket.
+ */
+
+import { InvalidArgumentValueError } from '../errors';
+import { Fifo } from '../protocol/output';
+import { DatagramType, HEADER_BYTES, sessionIdHex, type Header } from '../wire/header';
+import type {
+  MemberFilter, MemberInfo, Membership, MembershipConfig, MembershipEvent, MembershipEventType, MembershipStats, MembershipTuning, ScaledTimers,
+} from './api';
+import { bodyBytes, ControlKind, decodeControl, encodeControl, PREFIX_BYTES, UPDATE_BYTES, UPDATE_COUNT_BYTES, UpdateState, type ControlBody, type Update } from './codec';
+import * as C from './constants';
+import { Dissemination } from './dissemination';
+import { DEFAULT_MEMBERSHIP_TUNING, scaledTimers } from './timers';
+
+interface Entry {
+  id: string;
+  name: string;
+  metadata: Readonly<Record<string, string>>;
+  incarnation: number;
+  state: 'alive' | 'suspect';
+  /** When a suspicion turns into death (state 'suspect' only). */
+  suspectDeadlineMs: number;
+  /** Last datagram from the member itself. */
+  lastHeardMs: number;
+  /** Last probe of the member, ours or overheard. */
+  lastProbedMs: number;
+  /** In [0, 1): this member's share of one period added to the silence threshold, so members do not all probe at once. */
+  silenceJitter: number;
+}
+
+interface Tombstone {
+  state: 'dead' | 'left';
+  incarnation: number;
+  atMs: number;
+  /** Last time we re-gossiped it because the member spoke with an old incarnation. */
+  nudgedMs: number;
+  /** The record, when we knew it: a refutation brings the member back with it. */
+  record: { name: string; metadata: Readonly<Record<string, string>> } | undefined;
+}
+
+interface Probe {
+  target: string;
+  nonce: number;
+  incarnation: number;
+  startMs: number;
+  directDeadlineMs: number;
+  endMs: number;
+  acked: boolean;
+  indirectSent: boolean;
+}
+
+interface Relay {
+  requester: string;
+  nonce: number;
+  target: string;
+  expiresMs: number;
+}
+
+const MAX_RELAYS = 256;
+
+function checkConfig(c: MembershipConfig, maxDatagramBytes: number, metadata: [string, string][]): void {
+  for (const [name, v] of [['sessionHi', c.sessionHi], ['sessionLo', c.sessionLo]] as const) {
+    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new InvalidArgumentValueError(`${name} must be a u32, got ${v}`);
+  }
+  if (c.sessionHi === 0 && c.sessionLo === 0) throw new InvalidArgumentValueError('the session id must not be 0');
+  if (typeof c.name !== 'string' || Buffer.byteLength(c.name) > C.MAX_NAME_BYTES) throw new InvalidArgumentValueError(`name must be a string of at most ${C.MAX_NAME_BYTES} UTF-8 bytes`);
+  const streamId = c.streamId ?? C.MEMBERSHIP_STREAM_ID;
+  if (!Number.isInteger(streamId) || streamId < 0 || streamId > 0xffff) throw new InvalidArgumentValueError(`streamId must be an integer in 0..65535, got ${streamId}`);
+  if (!Number.isInteger(maxDatagramBytes) || maxDatagramBytes < 128 || maxDatagramBytes > 0xffff) throw new InvalidArgumentValueError(`maxDatagramBytes must be an integer in 128..65535, got ${maxDatagramBytes}`);
+  if (metadata.length > C.MAX_METADATA_ENTRIES) throw new InvalidArgumentValueError(`metadata has ${metadata.length} entries, at most ${C.MAX_METADATA_ENTRIES} allowed`);
+  for (const [k, v] of metadata) {
+    if (typeof v !== 'string') throw new InvalidArgumentValueError(`metadata value of ${k} must be a string`);
+    if (Buffer.byteLength(k) > C.MAX_METADATA_KEY_BYTES) throw new InvalidArgumentValueError(`metadata key ${k.slice(0, 20)}… is longer than ${C.MAX_METADATA_KEY_BYTES} bytes`);
+  }
+  const announceBytes = HEADER_BYTES + PREFIX_BYTES + bodyBytes({ kind: ControlKind.ANNOUNCE, name: c.name, metadata }) + UPDATE_COUNT_BYTES;
+  if (announceBytes > maxDatagramBytes) throw new InvalidArgumentValueError(`name and metadata take ${announceBytes} bytes in an announce; at most ${maxDatagramBytes} fit one datagram`);
+}
+
+class MembershipImpl implements Membership {
+  private readonly selfId: string;
+  private readonly hi: number;
+  private readonly lo: number;
+  private readonly name: string;
+  private readonly metadataList: [string, string][];
+  private readonly metadata: Readonly<Record<string, string>>;
+  private readonly streamId: number;
+  private readonly maxDatagramBytes: number;
+  private readonly random: () => number;
+  private incarnation = 0;
+  private joined = false;
+  private left = false;
+  private sequence = 0;
+
+  private readonly table = new Map<string, Entry>();
+  private readonly suspects = new Set<string>();
+  private readonly tombstones = new Map<string, Tombstone>();
+  private readonly queue: Dissemination;
+  private readonly relays = new Map<string, Relay>();
+  private probeOrder: string[] = [];
+  private probeIndex = 0;
+  private probe: Probe | undefined;
+  private nextProbeMs = 0;
+  private nextAnnounceMs = 0;
+
+  private readonly out = new Fifo<Uint8Array>();
+  private readonly events = new Fifo<MembershipEvent>();
+  private readonly st: MembershipStats = {
+    datagramsSent: 0, bytesSent: 0, datagramsReceived: 0, bytesReceived: 0, invalid: 0, ignored: 0,
+    announcesSent: 0, pingsSent: 0, acksSent: 0, pingReqsSent: 0, acksRelayed: 0, probesFailed: 0,
+    suspicionsRaised: 0, refutations: 0, deathsDeclared: 0, updatesSent: 0, updatesDropped: 0,
+    members: 0, tombstones: 0, piggybackQueued: 0, pendingRelays: 0, probeQueue: 0,
+  };
+
+  constructor(config: MembershipConfig, private readonly tuning: MembershipTuning) {
+    this.metadataList = Object.entries(config.metadata ?? {});
+    this.maxDatagramBytes = config.maxDatagramBytes ?? C.MAX_DATAGRAM_BYTES;
+    checkConfig(config, this.maxDatagramBytes, this.metadataList);
+    this.hi = config.sessionHi;
+    this.lo = config.sessionLo;
+    this.selfId = sessionIdHex(this.hi, this.lo);
+    this.name = config.name;
+    this.metadata = Object.freeze(Object.fromEntries(this.metadataList));
+    this.streamId = config.streamId ?? C.MEMBERSHIP_STREAM_ID;
+    this.random = config.random;
+    this.queue = new Dissemination(tuning.maxPiggybackQueue);
+  }
+
+  // ------------------------------------------------------------ public API
+
+  join(nowMs: number): void {
+    if (this.joined || this.left) return;
+    this.joined = true;
+    const t = this.timers();
+    this.sendAnnounce();
+    this.nextAnnounceMs = nowMs + this.announceGapMs(t);
+    this.nextProbeMs = nowMs + this.random() * t.probeIntervalMs;
+  }
+
+  leave(_nowMs: number): void {
+    if (!this.joined || this.left) return;
+    for (let i = 0; i < this.tuning.leaveRepeats; i++) this.send({ kind: ControlKind.LEAVE });
+    this.left = true;
+    this.probe = undefined;
+    this.table.clear();
+    this.suspects.clear();
+    this.tombstones.clear();
+    this.relays.clear();
+    this.probeOrder = [];
+  }
+
+  handleDatagram(nowMs: number, datagram: Uint8Array, header: Header): void {
+    const st = this.st;
+    if (!this.joined || this.left || header.type !== DatagramType.CONTROL || header.streamId !== this.streamId || (header.sessionHi === this.hi && header.sessionLo === this.lo)) {
+      st.ignored++;
+      return;
+    }
+    st.datagramsReceived++;
+    st.bytesReceived += datagram.length;
+    if (datagram.length !== HEADER_BYTES + header.payloadLength) {
+      st.invalid++;
+      return;
+    }
+    const msg = decodeControl(datagram, HEADER_BYTES, datagram.length);
+    if (msg === undefined || (header.sessionHi === 0 && header.sessionLo === 0)) {
+      st.invalid++;
+      return;
+    }
+    const sender = sessionIdHex(header.sessionHi, header.sessionLo);
+    const b = msg.body;
+    if (b.kind === ControlKind.ANNOUNCE) this.heardAnnounce(nowMs, sender, msg.incarnation, b.name, b.metadata);
+    else if (b.kind === ControlKind.LEAVE) this.heardLeave(nowMs, sender, msg.incarnation);
+    else this.heardFrom(nowMs, sender, msg.incarnation);
+    // Multicast: any datagram of the target after our ping proves it is alive.
+    if (this.probe && this.probe.target === sender) this.probe.acked = true;
+    switch (b.kind) {
+      case ControlKind.PING:
+        if (b.target === this.selfId) {
+          this.send({ kind: ControlKind.ACK, requester: b.requester ?? sender, nonce: b.nonce, subject: this.selfId });
+          st.acksSent++;
+        } else this.overheardProbe(nowMs, b.target);
+        break;
+      case ControlKind.PING_REQ:
+        if (b.target === this.selfId) {
+          // Probed indirectly: answer the requester ourselves, everyone hears it.
+          this.send({ kind: ControlKind.ACK, requester: sender, nonce: b.nonce, subject: this.selfId });
+          st.acksSent++;
+        } else {
+          this.overheardProbe(nowMs, b.target);
+          if (b.helpers.includes(this.selfId) && this.table.has(b.target)) this.relayProbe(nowMs, sender, b.target, b.nonce);
+        }
+        break;
+      case ControlKind.ACK: {
+        const p = this.probe;
+        if (p && b.requester === this.selfId && b.nonce === p.nonce && b.subject === p.target) p.acked = true;
+        const key = `${b.requester}:${b.nonce}`;
+        const relay = this.relays.get(key);
+        if (relay && sender === relay.target && b.subject === relay.target) {
+          this.relays.delete(key);
+          this.send({ kind: ControlKind.ACK, requester: relay.requester, nonce: relay.nonce, subject: relay.target });
+          st.acksRelayed++;
+        }
+        break;
+      }
+      default:
+        break;
+    }
+    for (const u of msg.updates) this.applyUpdate(nowMs, u);
+  }
+
+  handleTimeout(nowMs: number): void {
+    if (!this.joined || this.left) return;
+    const t = this.timers();
+    if (nowMs >= this.nextAnnounceMs) {
+      this.sendAnnounce();
+      this.nextAnnounceMs = nowMs + this.announceGapMs(t);
+    }
+    const p = this.probe;
+    if (p) {
+      if (!p.acked && !p.indirectSent && nowMs >= p.directDeadlineMs) this.sendPingReq(p);
+      if (nowMs >= p.endMs) {
+        this.probe = undefined;
+        this.nextProbeMs = p.endMs;
+        if (!p.acked) this.probeFailed(nowMs, p, t);
+      }
+    }
+    for (const id of this.suspects) {
+      const e = this.table.get(id);
+      if (e && nowMs >= e.suspectDeadlineMs) {
+        this.st.deathsDeclared++;
+        this.remove(nowMs, e, 'dead', e.incarnation);
+        this.queue.push({ state: UpdateState.DEAD, id, incarnation: e.incarnation });
+      }
+    }
+    if (!this.probe && nowMs >= this.nextProbeMs) this.startProbe(nowMs, t);
+    for (const [key, r] of this.relays) if (nowMs >= r.expiresMs) this.relays.delete(key);
+    for (const [id, tomb] of this.tombstones) {
+      if (nowMs - tomb.atMs < t.tombstoneMs) break; // insertion order is age order
+      this.tombstones.delete(id);
+    }
+  }
+
+  pollTransmit(): Uint8Array | undefined {
+    return this.out.shift();
+  }
+
+  pollTimeout(): number | undefined {
+    if (!this.joined || this.left) return undefined;
+    let next = this.nextAnnounceMs;
+    const p = this.probe;
+    if (p) next = Math.min(next, p.acked || p.indirectSent ? p.endMs : p.directDeadlineMs);
+    else next = Math.min(next, this.nextProbeMs);
+    for (const id of this.suspects) {
+      const e = this.table.get(id);
+      if (e) next = Math.min(next, e.suspectDeadlineMs);
+    }
+    return next;
+  }
+
+  pollEvent(): MembershipEvent | undefined {
+    return this.events.shift();
+  }
+
+  members(filter?: MemberFilter): MemberInfo[] {
+    if (!this.joined || this.left) return [];
+    const all: MemberInfo[] = [this.selfInfo()];
+    for (const e of this.table.values()) all.push(this.info(e));
+    const pred = filter === undefined ? undefined : typeof filter === 'function' ? filter : (m: MemberInfo) => Object.entries(filter).every(([k, v]) => m.metadata[k] === v);
+    const list = pred ? all.filter(pred) : all;
+    return list.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  timers(): ScaledTimers {
+    return scaledTimers(this.tuning, this.table.size + 1);
+  }
+
+  stats(): MembershipStats {
+    return {
+      ...this.st,
+      updatesDropped: this.queue.dropped,
+      members: this.table.size,
+      tombstones: this.tombstones.size,
+      piggybackQueued: this.queue.size,
+      pendingRelays: this.relays.size,
+      probeQueue: this.probeOrder.length,
+    };
+  }
+
+  // ------------------------------------------------------------ receive side
+
+  /** The member itself announced: authoritative for its own record and incarnation. */
+  private heardAnnounce(nowMs: number, id: string, incarnation: number, name: string, metadataList: [string, string][]): void {
+    if (this.table.has(id) || this.tombstones.has(id)) {
+      this.heardFrom(nowMs, id, incarnation, { name, metadata: Object.freeze(Object.fromEntries(metadataList)) });
+      return;
+    }
+    this.add(nowMs, id, incarnation, { name, metadata: Object.freeze(Object.fromEntries(metadataList)) });
+  }
+
+  /** A datagram from member `id` at `incarnation`: it is alive, and may be refuting a suspicion or not know it was declared dead. */
+  private heardFrom(nowMs: number, id: string, incarnation: number, record?: Tombstone['record']): void {
+    const e = this.table.get(id);
+    if (e) {
+      e.lastHeardMs = nowMs;
+      if (incarnation > e.incarnation) this.raise(e, incarnation);
+      else if (e.state === 'suspect' && this.queue.get(id) === undefined) {
+        // It talks without refuting: it has not heard of the suspicion yet.
+        this.queue.push({ state: UpdateState.SUSPECT, id, incarnation: e.incarnation });
+      }
+      return;
+    }
+    const tomb = this.tombstones.get(id);
+    if (!tomb) return; // unknown: learned from its next announce
+    if (incarnation > tomb.incarnation && (tomb.record ?? record) && tomb.state === 'dead') {
+      this.add(nowMs, id, incarnation, (tomb.record ?? record)!);
+      return;
+    }
+    if (incarnation <= tomb.incarnation && nowMs - tomb.nudgedMs >= this.timers().probeIntervalMs) {
+      // It does not know it was declared dead: tell it, so it refutes (heals partitions).
+      tomb.nudgedMs = nowMs;
+      tomb.record ??= record;
+      this.queue.push({ state: tomb.state === 'dead' ? UpdateState.DEAD : UpdateState.LEFT, id, incarnation: tomb.incarnation });
+    }
+  }
+
+  private heardLeave(nowMs: number, id: string, incarnation: number): void {
+    const e = this.table.get(id);
+    if (e) {
+      const inc = Math.max(incarnation, e.incarnation);
+      this.remove(nowMs, e, 'left', inc);
+      this.queue.push({ state: UpdateState.LEFT, id, incarnation: inc });
+    } else if (!this.tombstones.has(id)) {
+      this.bury(nowMs, id, 'left', incarnation, undefined);
+    }
+  }
+
+  private applyUpdate(nowMs: number, u: Update): void {
+    if (u.id === this.selfId) {
+      if (u.state !== UpdateState.ALIVE && u.incarnation >= this.incarnation) {
+        // Refute (SWIM §4.2): a higher incarnation overrides the suspicion everywhere.
+        this.incarnation = Math.min(0xffffffff, u.incarnation + 1);
+        this.st.refutations++;
+        this.queue.push({ state: UpdateState.ALIVE, id: this.selfId, incarnation: this.incarnation });
+        this.sendAnnounce();
+      }
+      return;
+    }
+    const e = this.table.get(u.id);
+    switch (u.state) {
+      case UpdateState.ALIVE:
+        if (e) {
+          if (u.incarnation > e.incarnation) {
+            this.raise(e, u.incarnation);
+            this.queue.push(u);
+          }
+        } else {
+          const tomb = this.tombstones.get(u.id);
+          if (tomb && tomb.record && tomb.state === 'dead' && u.incarnation > tomb.incarnation) {
+            this.add(nowMs, u.id, u.incarnation, tomb.record);
+            this.queue.push(u);
+          }
+        }
+        return;
+      case UpdateState.SUSPECT:
+        if (e && (u.incarnation > e.incarnation || (u.incarnation === e.incarnation && e.state === 'alive'))) {
+          e.incarnation = u.incarnation;
+          this.suspect(nowMs, e);
+          this.queue.push(u);
+        }
+        return;
+      case UpdateState.DEAD:
+      case UpdateState.LEFT: {
+        const state = u.state === UpdateState.DEAD ? 'dead' : 'left';
+        if (e) {
+          if (u.incarnation >= e.incarnation) {
+            this.remove(nowMs, e, state, u.incarnation);
+            this.queue.push(u);
+          }
+        } else {
+          const tomb = this.tombstones.get(u.id);
+          if (!tomb || u.incarnation > tomb.incarnation) {
+            this.bury(nowMs, u.id, state, u.incarnation, tomb?.record);
+            this.queue.push(u);
+          }
+        }
+        return;
+      }
+    }
+  }
+
+  private overheardProbe(nowMs: number, target: string): void {
+    const e = this.table.get(target);
+    if (e) e.lastProbedMs = nowMs;
+  }
+
+  /** We are one of the k helpers of an indirect probe: ping the target on the requester's behalf. */
+  private relayProbe(nowMs: number, requester: string, target: string, nonce: number): void {
+    if (this.relays.size >= MAX_RELAYS) return;
+    const t = this.timers();
+    this.relays.set(`${requester}:${nonce}`, { requester, nonce, target, expiresMs: nowMs + t.probeIntervalMs });
+    this.send({ kind: ControlKind.PING, target, nonce, requester });
+    this.st.pingsSent++;
+  }
+
+  // ------------------------------------------------------------ table
+
+  private add(nowMs: number, id: string, incarnation: number, record: NonNullable<Tombstone['record']>): void {
+    if (this.table.size >= this.tuning.maxMembers) {
+      this.st.ignored++;
+      return;
+    }
+    this.tombstones.delete(id);
+    const e: Entry = {
+      id, name: record.name, metadata: record.metadata, incarnation, state: 'alive', suspectDeadlineMs: 0,
+      lastHeardMs: nowMs, lastProbedMs: nowMs, silenceJitter: this.random(),
+    };
+    this.table.set(id, e);
+    // SWIM §4.3: a new member goes to a random place in the round-robin order.
+    const at = this.probeIndex + Math.floor(this.random() * (this.probeOrder.length - this.probeIndex + 1));
+    this.probeOrder.splice(at, 0, id);
+    if (this.probeOrder.length > 2 * this.table.size + 16) this.reshuffle();
+    this.emit('join', e);
+  }
+
+  private raise(e: Entry, incarnation: number): void {
+    e.incarnation = incarnation;
+    if (e.state === 'suspect') {
+      e.state = 'alive';
+      this.suspects.delete(e.id);
+      this.emit('alive', e);
+    } else this.emit('update', e);
+  }
+
+  private suspect(nowMs: number, e: Entry): void {
+    if (e.state === 'suspect') return;
+    e.state = 'suspect';
+    e.suspectDeadlineMs = nowMs + this.timers().suspicionTimeoutMs;
+    this.suspects.add(e.id);
+    this.emit('suspect', e);
+  }
+
+  private remove(nowMs: number, e: Entry, state: 'dead' | 'left', incarnation: number): void {
+    this.table.delete(e.id);
+    this.suspects.delete(e.id);
+    e.incarnation = incarnation;
+    this.emit(state === 'dead' ? 'dead' : 'leave', e);
+    this.bury(nowMs, e.id, state, incarnation, { name: e.name, metadata: e.metadata });
+    if (this.probe?.target === e.id) this.probe.acked = true; // nothing left to conclude
+  }
+
+  private bury(nowMs: number, id: string, state: 'dead' | 'left', incarnation: number, record: Tombstone['record']): void {
+    this.tombstones.delete(id);
+    while (this.tombstones.size >= this.tuning.maxTombstones) {
+      const oldest = this.tombstones.keys().next().value as string;
+      this.tombstones.delete(oldest);
+    }
+    this.tombstones.set(id, { state, incarnation, atMs: nowMs, nudgedMs: nowMs, record });
+  }
+
+  // ------------------------------------------------------------ probing
+
+  private startProbe(nowMs: number, t: ScaledTimers): void {
+    const target = this.pickTarget(nowMs, t);
+    if (target === undefined) {
+      this.nextProbeMs = nowMs + t.probeIntervalMs;
+      return;
+    }
+    const nonce = Math.floor(this.random() * 0x1_0000_0000) >>> 0;
+    target.lastProbedMs = nowMs;
+    this.probe = {
+      target: target.id, nonce, incarnation: target.incarnation, startMs: nowMs,
+      directDeadlineMs: nowMs + t.probeTimeoutMs, endMs: nowMs + t.probeIntervalMs, acked: false, indirectSent: false,
+    };
+    this.send({ kind: ControlKind.PING, target: target.id, nonce, requester: undefined });
+    this.st.pingsSent++;
+  }
+
+  /** A member silent past its threshold first (the bound on detection), else randomized round robin (SWIM §4.3). */
+  private pickTarget(nowMs: number, t: ScaledTimers): Entry | undefined {
+    let silent: Entry | undefined;
+    let silentSinceMs = Infinity;
+    for (const e of this.table.values()) {
+      if (e.state !== 'alive') continue;
+      const since = Math.max(e.lastHeardMs, e.lastProbedMs);
+      if (nowMs - since > t.silenceMs + e.silenceJitter * t.probeIntervalMs && since < silentSinceMs) {
+        silent = e;
+        silentSinceMs = since;
+      }
+    }
+    if (silent) return silent;
+    for (let pass = 0; pass < 2; pass++) {
+      while (this.probeIndex < this.probeOrder.length) {
+        const e = this.table.get(this.probeOrder[this.probeIndex++]!);
+        if (e) return e;
+      }
+      this.reshuffle();
+    }
+    return undefined;
+  }
+
+  private reshuffle(): void {
+    const ids = [...this.table.keys()];
+    for (let i = ids.length - 1; i > 0; i--) {
+      const j = Math.floor(this.random() * (i + 1));
+      [ids[i], ids[j]] = [ids[j]!, ids[i]!];
+    }
+    this.probeOrder = ids;
+    this.probeIndex = 0;
+  }
+
+  private sendPingReq(p: Probe): void {
+    p.indirectSent = true;
+    const candidates: string[] = [];
+    for (const e of this.table.values()) if (e.state === 'alive' && e.id !== p.target) candidates.push(e.id);
+    const helpers: string[] = [];
+    const k = Math.min(this.tuning.indirectProbes, candidates.length);
+    for (let i = 0; i < k; i++) {
+      const j = i + Math.floor(this.random() * (candidates.length - i));
+      [candidates[i], candidates[j]] = [candidates[j]!, candidates[i]!];
+      helpers.push(candidates[i]!);
+    }
+    if (helpers.length === 0) return;
+    this.send({ kind: ControlKind.PING_REQ, target: p.target, nonce: p.nonce, helpers });
+    this.st.pingReqsSent++;
+  }
+
+  private probeFailed(nowMs: number, p: Probe, _t: ScaledTimers): void {
+    this.st.probesFailed++;
+    const e = this.table.get(p.target);
+    if (!e || e.state !== 'alive' || e.incarnation !== p.incarnation) return;
+    this.st.suspicionsRaised++;
+    this.suspect(nowMs, e);
+    this.queue.push({ state: UpdateState.SUSPECT, id: e.id, incarnation: e.incarnation });
+  }
+
+  // ------------------------------------------------------------ send side
+
+  private announceGapMs(t: ScaledTimers): number {
+    // Within (0.8, 1] × the interval: members drift apart, and a new member is still learned within one interval.
+    return t.announceIntervalMs * (0.8 + 0.2 * this.random());
+  }
+
+  private sendAnnounce(): void {
+    this.send({ kind: ControlKind.ANNOUNCE, name: this.name, metadata: this.metadataList });
+    this.st.announcesSent++;
+  }
+
+  /** Encodes `body` with as many piggybacked updates as fit and queues the datagram. */
+  private send(body: ControlBody): void {
+    const room = this.maxDatagramBytes - HEADER_BYTES - PREFIX_BYTES - bodyBytes(body) - UPDATE_COUNT_BYTES;
+    const max = Math.min(this.tuning.maxPiggybackPerDatagram, 255, Math.floor(room / UPDATE_BYTES));
+    const updates = this.queue.take(max, this.timers().retransmits);
+    const dg = encodeControl(
+      { streamId: this.streamId, sessionHi: this.hi, sessionLo: this.lo, sequence: this.sequence++ },
+      { incarnation: this.incarnation, body, updates },
+    );
+    this.st.updatesSent += updates.length;
+    this.st.datagramsSent++;
+    this.st.bytesSent += dg.length;
+    this.out.push(dg);
+  }
+
+  private emit(type: MembershipEventType, e: Entry): void {
+    this.events.push({ type, member: this.info(e) });
+  }
+
+  private info(e: Entry): MemberInfo {
+    return { id: e.id, name: e.name, metadata: e.metadata, incarnation: e.incarnation, state: e.state, self: false };
+  }
+
+  private selfInfo(): MemberInfo {
+    return { id: this.selfId, name: this.name, metadata: this.metadata, incarnation: this.incarnation, state: 'alive', self: true };
+  }
+}
+
+/**
+ * Creates a membership core. `tuning` overrides timers and budgets (tests
+ * shorten them); omitted fields take the defaults of src/group/constants.ts.
+ * Throws InvalidArgumentValueError for a config out of range (nothing is created).
+ */
+export function createMembership(config: MembershipConfig, tuning: Partial<MembershipTuning> = {}): Membership {
+  return new MembershipImpl(config, { ...DEFAULT_MEMBERSHIP_TUNING, ...tuning });
+}
+
+export { DEFAULT_MEMBERSHIP_TUNING, scaledTimers } from './timers';

@@ -33,10 +33,11 @@ export type { SourceInfo, LossReason, FlowControl, LateJoin } from './protocol/a
 export const ERROR_REPORT_INTERVAL_MS = 1000;
 
 /**
- * A closing sender that has heard no receiver waits this many status intervals
- * (bounded by lingerMs) for one to report before it calls itself flushed: a
- * receiver reports within statusSoonMs of hearing a new source, and every
- * statusIntervalMs after that, so two intervals cover a lost status too.
+ * close() does not call a sender flushed before this many status intervals
+ * have passed since its first write (bounded by lingerMs): a receiver reports
+ * within statusSoonMs of hearing a new source and every statusIntervalMs after
+ * that, so by then every live receiver is known — two intervals cover a lost
+ * status too — and the sender waits for all of them, not only the first ones.
  */
 export const RECEIVER_DISCOVERY_INTERVALS = 2;
 
@@ -74,6 +75,8 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
   private lingerTimer: TimerHandle | undefined;
   private discoveryTimer: TimerHandle | undefined;
   private discoveryUntilMs = 0;
+  /** When write() was first called (scheduler clock), for the close-time receiver discovery. */
+  private firstWriteMs: number | undefined;
   private readonly drainWaiters: Array<() => void> = [];
 
   // Read side: our own queue in front of the Readable, so that memory is counted in bytes.
@@ -159,6 +162,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
       throw new InvalidArgumentValueError(`data is ${bytes.length} bytes, more than maxMessageBytes (${this.options.maxMessageBytes})`);
     }
     const streamId = stream === DEFAULT_STREAM ? 0 : this.streams.idOf(stream);
+    this.firstWriteMs ??= this.scheduler.nowMs();
     const ok = this.driver.send(streamId, bytes);
     this.counters.messagesWritten++;
     this.counters.bytesWritten += bytes.length;
@@ -269,8 +273,11 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
       // report status within statusSoonMs of a new source and then every statusIntervalMs.
       // Give them that long (bounded by lingerMs) before calling "no receivers" flushed.
       const statusIntervalMs = this.options.tuning.statusIntervalMs ?? DEFAULT_TUNING.statusIntervalMs;
-      const needsDiscovery = this.endpoint.stats().messagesSent > 0 && this.endpoint.stats().receivers === 0;
-      this.discoveryUntilMs = needsDiscovery ? this.scheduler.nowMs() + Math.min(this.options.lingerMs, RECEIVER_DISCOVERY_INTERVALS * statusIntervalMs) : 0;
+      // Every live receiver reports within a status interval of hearing us, so once that long
+      // has passed since our first write, the receivers we know are all there are.
+      const nowMs = this.scheduler.nowMs();
+      this.discoveryUntilMs = this.firstWriteMs === undefined ? 0 : Math.min(nowMs + this.options.lingerMs, this.firstWriteMs + RECEIVER_DISCOVERY_INTERVALS * statusIntervalMs);
+      const needsDiscovery = this.discoveryUntilMs > nowMs;
       await new Promise<void>((resolve) => {
         if (this.lingerSatisfied() || this.options.lingerMs === 0 || this.driver.isStopped) {
           resolve();
@@ -304,7 +311,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
 
   /** Everything acknowledged by every known receiver, and the receivers had time to make themselves known. */
   private lingerSatisfied(): boolean {
-    return this.endpoint.isFlushed() && (this.endpoint.stats().receivers > 0 || this.scheduler.nowMs() >= this.discoveryUntilMs);
+    return this.endpoint.isFlushed() && this.scheduler.nowMs() >= this.discoveryUntilMs;
   }
 
   private finishLinger(): void {

@@ -28,6 +28,8 @@ async function sender(group: string, count: number, size: number, receivers: num
   const channel = await open({ group, interface: '127.0.0.1', ttl: 0, lingerMs: 15_000 });
   let known = 0;
   channel.on('receiver', () => known++);
+  const dropped: string[] = [];
+  channel.on('receiver-dropped', (r, reason) => dropped.push(`${r.id}:${reason}`));
   // Give the receivers a moment to be heard, so flow control paces to them from the start.
   const t0 = performance.now();
   while (known < receivers && performance.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 20));
@@ -43,7 +45,8 @@ async function sender(group: string, count: number, size: number, receivers: num
   const writeMs = performance.now() - start;
   await channel.close();
   clearInterval(timer);
-  report({ role: 'sender', done: true, written, writeMs, closeMs: performance.now() - start, ...pick(channel.stats().protocol) });
+  report({ role: 'sender', done: true, written, writeMs, closeMs: performance.now() - start, known, dropped, ...pick(channel.stats().protocol) });
+  process.stderr.write(JSON.stringify({ knownReceivers: known, dropped }) + '\n');
 }
 
 async function receiver(group: string, count: number, size: number, lossRate: number, seed: number): Promise<void> {
@@ -60,10 +63,13 @@ async function receiver(group: string, count: number, size: number, lossRate: nu
   let outOfOrder = 0;
   let corrupt = 0;
   let firstMs = 0;
+  const lossReasons: Record<string, number> = {};
   channel.on('loss', (l) => {
     lost += l.toSeq - l.fromSeq + 1;
+    lossReasons[l.reason] = (lossReasons[l.reason] ?? 0) + l.toSeq - l.fromSeq + 1;
+    process.stderr.write(`loss ${l.fromSeq}..${l.toSeq} ${l.reason}\n`);
   });
-  const progress = (): object => ({ role: 'receiver', delivered, lost, outOfOrder, corrupt, elapsedMs: firstMs ? performance.now() - firstMs : 0, ...pick(channel.stats().protocol) });
+  const progress = (): object => ({ role: 'receiver', delivered, lost, lossReasons, outOfOrder, corrupt, elapsedMs: firstMs ? performance.now() - firstMs : 0, ...pick(channel.stats().protocol) });
   const timer = setInterval(() => report(progress()), REPORT_MS);
   report({ role: 'receiver', ready: true });
   for await (const msg of channel) {

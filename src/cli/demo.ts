@@ -29,6 +29,7 @@ interface Progress {
   repairsSent?: number;
   repairsReceived?: number;
   lossesDeclared?: number;
+  lossReasons?: Record<string, number>;
 }
 
 const NODE_SCRIPT = join(__dirname, 'demo-node.js');
@@ -58,6 +59,7 @@ export async function demo(args: string[], io: { stdout: NodeJS.WritableStream &
   const state: Progress[] = [];
   const sender: Progress = { role: 'sender' };
   const failures: string[] = [];
+  const stderrTails: string[] = [];
   const start = (argv: string[], onLine: (p: Progress) => void, name: string): Promise<void> => {
     const child = spawn(process.execPath, [NODE_SCRIPT, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
@@ -79,6 +81,7 @@ export async function demo(args: string[], io: { stdout: NodeJS.WritableStream &
     child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
     return new Promise((resolve) => child.on('exit', (code) => {
       if (code !== 0) failures.push(`${name} exited with ${code}: ${err.trim().split('\n').slice(-3).join(' / ')}`);
+      stderrTails.push(`${name}: ${err.trim().split('\n').filter((l) => l.startsWith('{') || l.startsWith('loss')).slice(0, 4).join(' / ')}`);
       resolve();
     }));
   };
@@ -129,7 +132,9 @@ export async function demo(args: string[], io: { stdout: NodeJS.WritableStream &
     io.stdout.write(`\n✔ ${count}/${count} messages delivered in order to ${receivers} receivers in ${seconds.toFixed(1)} s (${naks} NAKs sent, ${repairs} repair datagrams, 0 losses)\n`);
     return 0;
   }
+  // What each process said about losses and its receivers, to tell why.
+  for (const t of stderrTails) io.stderr.write(`${t}\n`);
   const worst = Math.min(...state.map((p) => p.delivered ?? 0));
-  io.stdout.write(`\n✘ ${perfect}/${receivers} receivers got everything in order; the worst got ${worst}/${count} (out of order: ${state.map((p) => p.outOfOrder ?? 0).join('/')}, corrupt: ${state.map((p) => p.corrupt ?? 0).join('/')}, lost: ${state.map((p) => p.lost ?? 0).join('/')})\n`);
+  io.stdout.write(`\n✘ ${perfect}/${receivers} receivers got everything in order; the worst got ${worst}/${count} (out of order: ${state.map((p) => p.outOfOrder ?? 0).join('/')}, corrupt: ${state.map((p) => p.corrupt ?? 0).join('/')}, lost: ${state.map((p) => p.lost ?? 0).join('/')}, loss reasons: ${state.map((p) => JSON.stringify(p.lossReasons ?? {})).join(' ')})\n`);
   return 1;
 }

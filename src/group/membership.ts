@@ -383,9 +383,11 @@ class MembershipImpl implements Membership {
             this.queue.push(u);
           }
         } else {
+          // Only news about a member we remember: gossip about an id whose
+          // tombstone expired would otherwise re-create it and echo forever.
           const tomb = this.tombstones.get(u.id);
-          if (!tomb || u.incarnation > tomb.incarnation) {
-            this.bury(nowMs, u.id, state, u.incarnation, tomb?.record);
+          if (tomb && u.incarnation > tomb.incarnation) {
+            this.bury(nowMs, u.id, state, u.incarnation, tomb.record);
             this.queue.push(u);
           }
         }

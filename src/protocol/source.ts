@@ -322,8 +322,11 @@ export class StreamReceiver {
 
   // ------------------------------------------------------------ state changes
 
-  private startAt(seq: number, _nowMs: number): void {
+  private startAt(seq: number, nowMs: number): void {
     this.started = true;
+    // Report at once: until a stream has started a status has nothing to say, so
+    // the first one (due statusSoonMs after the source appeared) may have been skipped.
+    this.src.statusSoon(nowMs);
     this.nextDeliver = seq;
     this.highestNext = seq;
     this.joinSkip = true;
@@ -332,6 +335,7 @@ export class StreamReceiver {
   /** Starts at `fromSeq` with what is buffered; everything else up to `highestNext` is a gap to NAK. */
   private startFromBuffer(fromSeq: number, highestNext: number, nowMs: number): void {
     this.started = true;
+    this.src.statusSoon(nowMs);
     this.awaitingTrail = false;
     this.joinSkip = true;
     this.src.reorderBytes -= this.buffer.dropBelow(fromSeq);

@@ -1,0 +1,87 @@
+import test from 'ava';
+import { GroupSim, type GroupNode } from './group-sim';
+
+function grow(sim: GroupSim, count: number, spacingMs: number): GroupNode[] {
+  const nodes: GroupNode[] = [];
+  for (let i = 0; i < count; i++) {
+    sim.at(sim.nowMs + i * spacingMs, () => nodes.push(sim.add(`m${i}`, { role: i % 2 === 0 ? 'worker' : 'collector', index: String(i) })));
+  }
+  return nodes;
+}
+
+test('50 members join and converge within one announce interval of the last join', (t) => {
+  const sim = new GroupSim({ seed: 1 });
+  const nodes = grow(sim, 50, 20);
+  sim.run(50 * 20);
+  const lastJoinMs = sim.nowMs;
+  t.true(sim.runWhile(() => !sim.converged(), 10_000));
+  const tookMs = sim.nowMs - lastJoinMs;
+  const bound = nodes[0]!.m.timers().announceIntervalMs;
+  t.log(`50 members converged ${tookMs.toFixed(0)} ms after the last join (virtual t = ${sim.nowMs.toFixed(0)} ms); announce interval ${bound} ms`);
+  t.true(tookMs <= bound + 20);
+  const workers = nodes[3]!.m.members({ role: 'worker' });
+  t.is(workers.length, 25);
+  t.true(workers.every((m) => Number(m.metadata['index']) % 2 === 0));
+  sim.run(30_000);
+  t.true(sim.converged());
+  t.is(nodes.reduce((s, n) => s + n.m.stats().deathsDeclared + n.m.stats().suspicionsRaised, 0), 0);
+});
+
+function converged50(seed: number, loss = 0): { sim: GroupSim; nodes: GroupNode[] } {
+  const sim = new GroupSim({ seed, loss });
+  const nodes = grow(sim, 50, 5);
+  sim.run(300);
+  if (!sim.runWhile(() => !sim.converged(), 10_000)) throw new Error('did not converge');
+  return { sim, nodes };
+}
+
+test('a member killed without leaving is declared dead by every other member within the documented bound', (t) => {
+  const { sim, nodes } = converged50(2);
+  sim.run(5000);
+  const victim = nodes[17]!;
+  const bound = nodes[0]!.m.timers().deadBoundMs;
+  const killedMs = sim.nowMs;
+  sim.kill(victim);
+  const others = nodes.filter((n) => n !== victim);
+  const deadAt = (n: GroupNode) => n.events.find((e) => e.type === 'dead' && e.id === victim.id && e.atMs >= killedMs)?.atMs;
+  t.true(sim.runWhile(() => others.some((n) => deadAt(n) === undefined), bound + 5000));
+  const times = others.map((n) => deadAt(n)! - killedMs);
+  const first = Math.min(...times);
+  const last = Math.max(...times);
+  t.log(`dead at every member ${first.toFixed(0)}–${last.toFixed(0)} ms after the kill; documented bound ${bound.toFixed(0)} ms`);
+  t.true(last <= bound);
+  t.true(others.every((n) => n.events.some((e) => e.type === 'suspect' && e.id === victim.id)));
+  t.true(others.every((n) => n.m.members().length === 49 && !n.m.members().some((m) => m.id === victim.id)));
+});
+
+test('a graceful leave removes the member from every other member at once', (t) => {
+  const { sim, nodes } = converged50(3);
+  const leaver = nodes[5]!;
+  const leftMs = sim.nowMs;
+  sim.leave(leaver);
+  sim.run(50);
+  const others = nodes.filter((n) => n !== leaver);
+  const leaveAt = others.map((n) => n.events.find((e) => e.type === 'leave' && e.id === leaver.id)?.atMs);
+  t.true(leaveAt.every((x) => x !== undefined && x - leftMs < 5));
+  t.false(others.some((n) => n.events.some((e) => e.type === 'dead' && e.id === leaver.id)));
+  t.true(others.every((n) => n.m.members().length === 49));
+  t.deepEqual(leaver.m.members(), []);
+  t.is(leaver.m.pollTimeout(), undefined);
+});
+
+test('a member that is suspected refutes by raising its incarnation and is never declared dead', (t) => {
+  const { sim, nodes } = converged50(4);
+  const victim = nodes[9]!;
+  // Silence it for two probe periods: probes fail, it is suspected, then it hears the suspicion and refutes.
+  victim.side = 1;
+  const pausedMs = sim.nowMs;
+  t.true(sim.runWhile(() => !nodes.some((n) => n.events.some((e) => e.type === 'suspect' && e.id === victim.id)), 20_000));
+  victim.side = 0;
+  sim.run(nodes[0]!.m.timers().suspicionTimeoutMs + 2000);
+  const others = nodes.filter((n) => n !== victim);
+  t.log(`suspected ${((nodes.flatMap((n) => n.events).find((e) => e.type === 'suspect' && e.id === victim.id)?.atMs ?? 0) - pausedMs).toFixed(0)} ms after being cut off; incarnation now ${victim.m.members().find((m) => m.self)!.incarnation}`);
+  t.false(others.some((n) => n.events.some((e) => e.type === 'dead' && e.id === victim.id)));
+  t.true(others.every((n) => n.m.members().find((m) => m.id === victim.id)?.state === 'alive'));
+  t.true(victim.m.stats().refutations >= 1);
+  t.true(others.some((n) => n.events.some((e) => e.type === 'alive' && e.id === victim.id)));
+});

@@ -1,0 +1,33 @@
+import test from 'ava';
+import { GroupSim, type GroupNode } from './group-sim';
+
+test('a 25/25 partition is detected on both sides and the group reunites after it heals', (t) => {
+  const sim = new GroupSim({ seed: 31 });
+  const nodes: GroupNode[] = [];
+  for (let i = 0; i < 50; i++) sim.at(i * 5, () => nodes.push(sim.add(`m${i}`)));
+  sim.run(300);
+  t.true(sim.runWhile(() => !sim.converged(), 10_000));
+  const a = nodes.slice(0, 25);
+  const b = nodes.slice(25);
+  for (const n of b) n.side = 1;
+  const splitMs = sim.nowMs;
+  const bound = nodes[0]!.m.timers().deadBoundMs;
+  // Each side declares the whole other side dead and keeps its own.
+  t.true(sim.runWhile(() => !sim.converged(), 4 * bound));
+  const detectedMs = sim.nowMs - splitMs;
+  t.true(a.every((n) => n.m.members().length === 25 && b.every((o) => n.events.some((e) => e.type === 'dead' && e.id === o.id))));
+  t.true(b.every((n) => n.m.members().length === 25 && a.every((o) => n.events.some((e) => e.type === 'dead' && e.id === o.id))));
+  const ownSideDeaths = nodes.filter((n) => n.events.some((e) => e.type === 'dead' && nodes.find((o) => o.id === e.id)!.side === n.side)).length;
+  t.is(ownSideDeaths, 0);
+  sim.run(20_000);
+  for (const n of b) n.side = 0;
+  const healMs = sim.nowMs;
+  t.true(sim.runWhile(() => !sim.converged(), 30_000));
+  const reunitedMs = sim.nowMs - healMs;
+  t.log(`partition detected on both sides ${detectedMs.toFixed(0)} ms after the split (bound ${bound.toFixed(0)} ms); reunited ${reunitedMs.toFixed(0)} ms after healing`);
+  t.true(detectedMs <= bound);
+  t.true(nodes.every((n) => n.m.members().length === 50));
+  t.true(a.every((n) => b.every((o) => n.events.some((e) => e.type === 'join' && e.id === o.id && e.atMs >= healMs))));
+  sim.run(30_000);
+  t.true(sim.converged());
+});

@@ -49,3 +49,20 @@ for (const receivers of [1, 10, 100]) {
     });
   }
 }
+
+test('a sender that writes a burst and closes at once waits for every receiver, not only the first it heard', async (t) => {
+  const net = new MemoryNetwork({ seed: 'burst-close', link: { lossRate: 0.05, delayMs: 0.2 } });
+  const rx: Channel[] = [];
+  for (let i = 0; i < 3; i++) rx.push(await memory(net, `r${i}`, { lateJoin: 'earliest' }));
+  const tx = await memory(net, 'sender');
+  const losses: LossInfo[] = [];
+  for (const r of rx) r.on('loss', (l) => losses.push(l));
+  const got: Message[][] = rx.map(() => []);
+  const readers = rx.map((r, i) => readN(r, 3000, got[i]!));
+  for (let i = 0; i < 3000; i++) tx.write(payload(i));
+  await settle(net, tx.close());
+  await settle(net, Promise.all(readers), 10_000);
+  t.deepEqual(losses, []);
+  t.deepEqual(got.map((g) => g.length), [3000, 3000, 3000]);
+  await settle(net, Promise.all(rx.map((r) => r.close())));
+});

@@ -15,6 +15,8 @@ import { ProcessWatch } from './lab/process-watch';
 import { randomGroup4, randomPort } from './lab/traffic';
 
 const COUNT = 300;
+/** Room for every datagram of a run, so a receiver stalled by a busy machine loses none (node:dgram cannot count its drops). */
+const RECV_BUFFER_BYTES = 4 * 1024 * 1024;
 
 async function sharedPort(t: ExecutionContext, kind: 'native' | 'dgram'): Promise<void> {
   await withLab({ hosts: 2, name: `sp${kind.slice(0, 3)}` }, async (lab) => {
@@ -23,7 +25,7 @@ async function sharedPort(t: ExecutionContext, kind: 'native' | 'dgram'): Promis
     const g1 = randomGroup4();
     let g2 = randomGroup4();
     while (g2 === g1) g2 = randomGroup4();
-    const receivers = [g1, g2].map((g) => new ProcessWatch(lab.spawnNode(b, fixturePath('transport-recv'), ['--kind', kind, '--group', g, '--port', String(port), '--iface', b.ipv4, '--expect', String(COUNT), '--idle-ms', '1500']), `recv ${g}@${b.name}`));
+    const receivers = [g1, g2].map((g) => new ProcessWatch(lab.spawnNode(b, fixturePath('transport-recv'), ['--kind', kind, '--group', g, '--port', String(port), '--iface', b.ipv4, '--expect', String(COUNT), '--idle-ms', '1500', '--rcvbuf', String(RECV_BUFFER_BYTES)]), `recv ${g}@${b.name}`));
     for (const r of receivers) await r.waitForLine(/^ready$/);
     for (const g of [g1, g2]) {
       await new ProcessWatch(lab.spawnNode(a, fixturePath('transport-send'), ['--kind', kind, '--group', g, '--port', String(port), '--iface', a.ipv4, '--count', String(COUNT)]), `send ${g}@${a.name}`).result();
@@ -52,7 +54,7 @@ async function ttlReach(t: ExecutionContext, kind: 'native' | 'dgram'): Promise<
     for (const ttl of [0, 1]) {
       const port = randomPort();
       const group = randomGroup4();
-      const rx = new ProcessWatch(lab.spawnNode(b, fixturePath('transport-recv'), ['--kind', kind, '--group', group, '--port', String(port), '--iface', b.ipv4, '--expect', '100', '--idle-ms', '1000', '--max-ms', '3000']), `recv ttl ${ttl}`);
+      const rx = new ProcessWatch(lab.spawnNode(b, fixturePath('transport-recv'), ['--kind', kind, '--group', group, '--port', String(port), '--iface', b.ipv4, '--expect', '100', '--idle-ms', '1000', '--max-ms', '3000', '--rcvbuf', String(RECV_BUFFER_BYTES)]), `recv ttl ${ttl}`);
       await rx.waitForLine(/^ready$/);
       await new ProcessWatch(lab.spawnNode(a, fixturePath('transport-send'), ['--kind', kind, '--group', group, '--port', String(port), '--iface', a.ipv4, '--count', '100', '--ttl', String(ttl)]), `send ttl ${ttl}`).result();
       counts[`ttl ${ttl}`] = (await rx.result<TransportRecvResult>()).unique;

@@ -100,5 +100,11 @@ export const STATUS_PROGRESS_BYTES = 1024 * 1024;
 export const RECEIVER_TIMEOUT_MS = 5000;
 /** A source silent this long is gone: five idle heartbeats (NORM: 2 × 20 × GRTT, at least 1 s; Aeron 10 s). */
 export const SOURCE_TIMEOUT_MS = 5000;
+/**
+ * Timed-out sessions a receiver remembers (with where their streams ended), so
+ * one that comes back resumes instead of being delivered again from scratch:
+ * 4096 × a few dozen bytes, and a flood of fake sessions cannot grow it further.
+ */
+export const MAX_REMEMBERED_SESSIONS = 4096;
 /** A peer receiver (overheard status) counts in the group-size estimate for this long. */
 export const PEER_TIMEOUT_MS = 5000;

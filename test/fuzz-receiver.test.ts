@@ -221,13 +221,12 @@ test('a receiver gets every message exactly once and in order whatever order the
   }), RUNS * 2);
 });
 
-// Found by the property above (2026-11): the receive side remembers closed and
+// Found by the property above (2026-11): the receive side remembered closed and
 // restarted sessions but not timed-out ones, so a replay of a timed-out
 // session's old datagrams (or the session itself resuming after a silence
-// longer than the source timeout) is delivered again under the same source id.
-// Marked failing until the receiver remembers timed-out sessions too; ava
-// reports it when it starts passing.
-test.failing('a datagram replayed after its source timed out is not delivered again', (t) => {
+// longer than the source timeout) was delivered again under the same source id.
+// Fixed: a timed-out session is remembered with where its streams ended.
+test('a datagram replayed after its source timed out is not delivered again', (t) => {
   const ep = newReceiver('next', 1);
   const step: Step = { advanceMs: 0, fromAddress: false, datagram: { kind: 'data', source: 0, streamId: 0, first: 0, count: 1, repair: false } };
   const dg = build(step.datagram);

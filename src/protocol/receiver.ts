@@ -6,7 +6,7 @@
 
 import { DatagramType, HEADER_BYTES, sessionIdHex, type Header } from '../wire/header';
 import type { LossReason } from './api';
-import { MAX_ENTRIES_PER_CONTROL, MAX_RANGES_PER_NAK, STATUS_PROGRESS_BYTES } from '../constants';
+import { MAX_ENTRIES_PER_CONTROL, MAX_RANGES_PER_NAK, MAX_REMEMBERED_SESSIONS, STATUS_PROGRESS_BYTES } from '../constants';
 import {
   decodeHeartbeat, decodeNak, decodeNcf, encodeNak, encodeStatus, HeartbeatFlag, NcfReason,
   RANGE_BYTES, NAK_FIXED_BYTES, STATUS_ENTRY_BYTES, STATUS_FIXED_BYTES,
@@ -28,7 +28,12 @@ export class Receiver {
    * them, and a closed sender still lingering gets our final status again
    * (the first one may have been lost) each time it heartbeats.
    */
-  private readonly gone = new Map<string, { atMs: number; hi: number; lo: number; entries: StatusEntry[] }>();
+  /**
+   * Sessions that ended. Closed or restarted ones are ignored for GONE_MEMORY_FACTOR ×
+   * sourceTimeoutMs (their last heartbeats linger); a timed-out one that speaks again
+   * resumes where its streams ended (`resumeAt`), so nothing is delivered twice.
+   */
+  private readonly gone = new Map<string, { atMs: number; hi: number; lo: number; entries: StatusEntry[]; resumeAt?: StatusEntry[] }>();
   private readonly byAddress = new Map<string, SourceState>();
   private lastHi = -1;
   private lastLo = -1;
@@ -59,7 +64,7 @@ export class Receiver {
     }
     const key = sessionIdHex(h.sessionHi, h.sessionLo);
     const gone = this.gone.get(key);
-    if (gone) {
+    if (gone && gone.resumeAt === undefined) {
       if (h.type === DatagramType.HEARTBEAT && (h.flags & HeartbeatFlag.CLOSED) !== 0 && gone.entries.length > 0) this.pushStatus(gone.hi, gone.lo, gone.entries);
       return undefined;
     }
@@ -73,6 +78,12 @@ export class Receiver {
     if (from) this.byAddress.set(`${from.address}:${from.port}`, s);
     this.ctx.stats.sources = this.sources.size;
     this.ctx.out.events.push({ type: 'source', source: s.info });
+    if (gone?.resumeAt) {
+      // Back after a timeout (a partition healed, a long pause): go on from where its
+      // streams ended; older datagrams are duplicates, newer gaps are NAKed as usual.
+      this.gone.delete(key);
+      for (const e of gone.resumeAt) s.stream(e.streamId).resumeAt(e.nextSeq, nowMs);
+    }
     return s;
   }
 
@@ -88,6 +99,12 @@ export class Receiver {
       this.lastHi = this.lastLo = -1;
     }
     if (reason === 'closed' || reason === 'restarted') this.gone.set(s.key, { atMs: nowMs, hi: s.hi, lo: s.lo, entries: finalEntries });
+    else if (reason === 'timeout') {
+      // Kept without a time limit (a replay even an hour later must not be delivered again),
+      // but at most MAX_REMEMBERED_SESSIONS of them: the oldest is forgotten first.
+      if (this.gone.size >= MAX_REMEMBERED_SESSIONS) this.gone.delete(this.gone.keys().next().value!);
+      this.gone.set(s.key, { atMs: nowMs, hi: s.hi, lo: s.lo, entries: [], resumeAt: this.statusEntries(s) });
+    }
     this.ctx.stats.sources = this.sources.size;
     this.ctx.out.events.push({ type: 'source-gone', source: s.info, reason });
   }
@@ -180,7 +197,7 @@ export class Receiver {
       if (nowMs >= s.statusDueMs) this.sendStatus(s, nowMs);
     }
     if (this.gone.size > 0) {
-      for (const [k, g] of this.gone) if (nowMs - g.atMs > GONE_MEMORY_FACTOR * t.sourceTimeoutMs) this.gone.delete(k);
+      for (const [k, g] of this.gone) if (g.resumeAt === undefined && nowMs - g.atMs > GONE_MEMORY_FACTOR * t.sourceTimeoutMs) this.gone.delete(k);
     }
   }
 

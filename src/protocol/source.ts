@@ -322,6 +322,11 @@ export class StreamReceiver {
 
   // ------------------------------------------------------------ state changes
 
+  /** A source back after a timeout: everything below `seq` was delivered or reported lost already. */
+  resumeAt(seq: number, nowMs: number): void {
+    if (!this.started) this.startAt(seq, nowMs);
+  }
+
   private startAt(seq: number, nowMs: number): void {
     this.started = true;
     // Report at once: until a stream has started a status has nothing to say, so

@@ -36,7 +36,7 @@ function churn(sim: GroupSim, size: number, cycles: number, everyMs: number, lea
 
 test('churn of joins and deaths keeps tables, tombstones and piggyback lists bounded', (t) => {
   const sim = new GroupSim({ seed: 41 });
-  const { peakFirst, peakLast, survivors } = churn(sim, 30, 400, 1000, 4);
+  const { peakFirst, peakLast, survivors } = churn(sim, 30, 300, 1000, 4);
   t.log(`peaks over the first half: ${JSON.stringify(peakFirst)}; second half: ${JSON.stringify(peakLast)}`);
   const timers = survivors[0]!.m.timers();
   // Members: the live set plus the dying ones not yet declared dead (one per second, each gone within the bound).

@@ -85,3 +85,20 @@ test('a member that is suspected refutes by raising its incarnation and is never
   t.true(victim.m.stats().refutations >= 1);
   t.true(others.some((n) => n.events.some((e) => e.type === 'alive' && e.id === victim.id)));
 });
+
+test('with 10% loss a killed member is still declared dead everywhere within the bound, and nobody else is', (t) => {
+  const { sim, nodes } = converged50(5, 0.1);
+  sim.run(3000);
+  const victims = [nodes[3]!, nodes[30]!];
+  const bound = nodes[0]!.m.timers().deadBoundMs;
+  const killedMs = sim.nowMs;
+  for (const v of victims) sim.kill(v);
+  const others = nodes.filter((n) => !victims.includes(n));
+  const deadAt = (n: GroupNode, v: GroupNode) => n.events.find((e) => e.type === 'dead' && e.id === v.id)?.atMs;
+  t.true(sim.runWhile(() => others.some((n) => victims.some((v) => deadAt(n, v) === undefined)), bound + 5000));
+  const last = Math.max(...others.flatMap((n) => victims.map((v) => deadAt(n, v)! - killedMs)));
+  t.log(`two kills at 10% loss: dead everywhere within ${last.toFixed(0)} ms (bound ${bound.toFixed(0)} ms)`);
+  t.true(last <= bound);
+  sim.run(10_000);
+  t.true(others.every((n) => n.events.filter((e) => e.type === 'dead').length === 2 && n.m.members().length === 48));
+});

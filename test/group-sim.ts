@@ -260,4 +260,12 @@ export class GroupSim {
     }
     return true;
   }
+
+  /** Cheaper check for big groups: every running member's table holds exactly the other running members of its side. */
+  sizesConverged(): boolean {
+    const perSide = new Map<number, number>();
+    for (const n of this.nodes) if (n.running) perSide.set(n.side, (perSide.get(n.side) ?? 0) + 1);
+    for (const n of this.nodes) if (n.running && n.m.stats().members !== perSide.get(n.side)! - 1) return false;
+    return true;
+  }
 }

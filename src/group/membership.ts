@@ -39,8 +39,6 @@ interface Tombstone {
   state: 'dead' | 'left';
   incarnation: number;
   atMs: number;
-  /** Last time we re-gossiped it because the member spoke with an old incarnation. */
-  nudgedMs: number;
   /** The record, when we knew it: a refutation brings the member back with it. */
   record: { name: string; metadata: Readonly<Record<string, string>> } | undefined;
 }
@@ -227,7 +225,7 @@ class MembershipImpl implements Membership {
       if (nowMs >= p.endMs) {
         this.probe = undefined;
         this.nextProbeMs = p.endMs;
-        if (!p.acked) this.probeFailed(nowMs, p, t);
+        if (!p.acked) this.probeFailed(nowMs, p);
       }
     }
     for (const id of this.suspects) {
@@ -317,16 +315,12 @@ class MembershipImpl implements Membership {
     }
     const tomb = this.tombstones.get(id);
     if (!tomb) return; // unknown: learned from its next announce
-    if (incarnation > tomb.incarnation && (tomb.record ?? record) && tomb.state === 'dead') {
-      this.add(nowMs, id, incarnation, (tomb.record ?? record)!);
-      return;
-    }
-    if (incarnation <= tomb.incarnation && nowMs - tomb.nudgedMs >= this.timers().probeIntervalMs) {
-      // It does not know it was declared dead: tell it, so it refutes (heals partitions).
-      tomb.nudgedMs = nowMs;
-      tomb.record ??= record;
-      this.queue.push({ state: tomb.state === 'dead' ? UpdateState.DEAD : UpdateState.LEFT, id, incarnation: tomb.incarnation });
-    }
+    // The member itself is talking, after we declared it dead: it was cut
+    // off, not dead (a dead process sends nothing, and death takes seconds
+    // to declare). Take it back at once; this is how partitions heal.
+    // A left member is never taken back this way: its late datagrams are ignored.
+    const rec = tomb.record ?? record;
+    if (tomb.state === 'dead' && rec) this.add(nowMs, id, incarnation, rec);
   }
 
   private heardLeave(nowMs: number, id: string, incarnation: number): void {
@@ -462,7 +456,7 @@ class MembershipImpl implements Membership {
       const oldest = this.tombstones.keys().next().value as string;
       this.tombstones.delete(oldest);
     }
-    this.tombstones.set(id, { state, incarnation, atMs: nowMs, nudgedMs: nowMs, record });
+    this.tombstones.set(id, { state, incarnation, atMs: nowMs, record });
   }
 
   // ------------------------------------------------------------ probing
@@ -532,7 +526,7 @@ class MembershipImpl implements Membership {
     this.st.pingReqsSent++;
   }
 
-  private probeFailed(nowMs: number, p: Probe, _t: ScaledTimers): void {
+  private probeFailed(nowMs: number, p: Probe): void {
     this.st.probesFailed++;
     const e = this.table.get(p.target);
     if (!e || e.state !== 'alive' || e.incarnation !== p.incarnation) return;

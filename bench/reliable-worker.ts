@@ -186,7 +186,10 @@ async function recv(cfg: WorkerConfig): Promise<void> {
   const ch = await openChannel(cfg, 0);
   ch.on('error', (err) => process.stderr.write(`recv: ${err.message}\n`));
   let reportedLost = 0;
-  ch.on('loss', (l) => (reportedLost += l.toSeq - l.fromSeq + 1));
+  ch.on('loss', (l) => {
+    reportedLost += l.toSeq - l.fromSeq + 1;
+    process.stderr.write(`loss ${l.fromSeq}..${l.toSeq} ${l.reason}\n`);
+  });
   const seen = new Uint8Array(cfg.count);
   let delivered = 0;
   let bytes = 0;

@@ -31,8 +31,14 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 // ---------------------------------------------------------------- receiver caps
 
-/** Out-of-order data held per source while a gap is repaired: twice the largest message. */
-export const DEFAULT_MAX_REORDER_BYTES = 32 * 1024 * 1024;
+/**
+ * Out-of-order data held per source while a gap is repaired: twice the default
+ * window. A receiver behind a gap may have to hold a whole window of the
+ * sender's data, plus BUFFERED_ITEM_OVERHEAD_BYTES per message; with a cap equal
+ * to the window, a lossy 1 KiB stream hit it and lost messages (reason
+ * 'memory') in bench:compare.
+ */
+export const DEFAULT_MAX_REORDER_BYTES = 2 * DEFAULT_WINDOW_BYTES;
 /** Partly reassembled messages per source: room for one 16 MiB message and change. */
 export const DEFAULT_MAX_REASSEMBLY_BYTES = 32 * 1024 * 1024;
 /** Bytes charged per buffered message on top of its data (object + map slot), so caps bound real memory. */

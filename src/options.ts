@@ -64,7 +64,7 @@ export interface OpenOptions extends TuningOptions {
   maxMessageBytes?: number;
   /** Largest datagram sent, header included. Default 1472 (IPv4) / 1452 (IPv6): a 1500-byte link. */
   maxDatagramBytes?: number;
-  /** Per-source receive caps, bytes. Default 32 MiB each. */
+  /** Per-source receive caps, bytes. Defaults 64 MiB (reorder: twice the default window) and 32 MiB (reassembly). */
   maxReorderBytes?: number;
   maxReassemblyBytes?: number;
   /** How long close() waits for receivers to acknowledge everything, ms. Default 5000. Infinity waits for as long as it takes. */

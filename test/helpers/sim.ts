@@ -9,6 +9,7 @@
 import { createEndpoint, type ProtocolTuning } from '../../src/protocol/endpoint';
 import type { Endpoint, EndpointConfig, ProtocolEvent } from '../../src/protocol/api';
 import { decodeHeader, type Header } from '../../src/wire/header';
+import { Heap } from './heap';
 
 /** mulberry32: small, fast, seeded. */
 export function seededRandom(seed: number): () => number {
@@ -81,50 +82,6 @@ interface Flight {
   action: (() => void) | undefined;
 }
 
-/** Binary min-heap on (atMs, order). */
-class Heap {
-  private a: Flight[] = [];
-  get size(): number {
-    return this.a.length;
-  }
-  peek(): Flight | undefined {
-    return this.a[0];
-  }
-  private less(x: Flight, y: Flight): boolean {
-    return x.atMs < y.atMs || (x.atMs === y.atMs && x.order < y.order);
-  }
-  push(f: Flight): void {
-    const a = this.a;
-    a.push(f);
-    let i = a.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.less(a[i]!, a[p]!)) break;
-      [a[i], a[p]] = [a[p]!, a[i]!];
-      i = p;
-    }
-  }
-  pop(): Flight | undefined {
-    const a = this.a;
-    const top = a[0];
-    const last = a.pop();
-    if (a.length > 0 && last) {
-      a[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < a.length && this.less(a[l]!, a[m]!)) m = l;
-        if (r < a.length && this.less(a[r]!, a[m]!)) m = r;
-        if (m === i) break;
-        [a[i], a[m]] = [a[m]!, a[i]!];
-        i = m;
-      }
-    }
-    return top;
-  }
-}
 
 export interface SimOptions {
   seed: number;
@@ -136,7 +93,7 @@ export class Sim {
   nowMs = 0;
   readonly nodes: SimNode[] = [];
   readonly rng: () => number;
-  private readonly heap = new Heap();
+  private readonly heap = new Heap<Flight>();
   private order = 0;
   private readonly link: Required<LinkOptions>;
   /** Return false to drop a delivery (to === undefined: the datagram as it leaves `from`). */

@@ -25,6 +25,7 @@ import { DataFlag, parsePacked } from '../src/protocol/payload';
 import { withLoss } from '../src/transport/index';
 import type { Transport } from '../src/transport/transport';
 import { DatagramType, decodeHeaderInto, emptyHeader, Reject } from '../src/wire/header';
+import { runWorkerRole } from './worker-main';
 
 export interface LatencyConfig {
   role: 'ping' | 'echo' | 'oneway-send' | 'oneway-recv';
@@ -243,17 +244,4 @@ async function onewayRecv(cfg: LatencyConfig): Promise<void> {
   print(result);
 }
 
-const cfg = JSON.parse(process.argv[2] ?? '{}') as LatencyConfig;
-const roles = { ping, echo, 'oneway-send': onewaySend, 'oneway-recv': onewayRecv } as const;
-const run = roles[cfg.role];
-if (run === undefined) {
-  process.stderr.write(`unknown role ${String(cfg.role)}\n`);
-  process.exit(2);
-}
-run(cfg).then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
-    process.exit(1);
-  },
-);
+runWorkerRole<LatencyConfig>({ ping, echo, 'oneway-send': onewaySend, 'oneway-recv': onewayRecv } as Record<string, (cfg: LatencyConfig) => Promise<void>>);

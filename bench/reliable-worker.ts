@@ -25,6 +25,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { open, type Channel, type Message } from '../src/channel';
 import { withLoss } from '../src/transport/index';
+import { runWorkerRole } from './worker-main';
 
 export const WARMUP_INDEX = 0xffffffff;
 export const END_INDEX = 0xfffffffe;
@@ -353,17 +354,4 @@ async function dgramRecv(cfg: WorkerConfig): Promise<void> {
   print(result);
 }
 
-const cfg = JSON.parse(process.argv[2] ?? '{}') as WorkerConfig;
-const roles = { send, recv, 'dgram-send': dgramSend, 'dgram-recv': dgramRecv } as const;
-const run = roles[cfg.role];
-if (run === undefined) {
-  process.stderr.write(`unknown role ${String(cfg.role)}\n`);
-  process.exit(2);
-}
-run(cfg).then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
-    process.exit(1);
-  },
-);
+runWorkerRole<WorkerConfig>({ send, recv, 'dgram-send': dgramSend, 'dgram-recv': dgramRecv } as Record<string, (cfg: WorkerConfig) => Promise<void>>);

@@ -204,64 +204,67 @@ async function withLoss<T>(p: Placement, c: Case, body: () => Promise<T>): Promi
   }
 }
 
-async function reliableOnce(p: Placement, c: Case, s: Settings, nodeFlags: string[] = []): Promise<ReliableRun> {
+interface PairRun<S, R> {
+  send: S;
+  recvs: R[];
+  /** Messages/s and MB/s at the slowest receiver, over its first to last message. */
+  rate: number;
+  mbps: number;
+}
+
+/**
+ * Starts one receiver per receiving host, waits until each is ready, then the
+ * sender on host 0; returns both sides' results and the slowest receiver's rate.
+ */
+async function runPair<S, R extends { delivered: number; bytes: number; spanMs: number }>(
+  p: Placement, c: Case, s: Settings, roles: { send: WorkerConfig['role']; recv: WorkerConfig['role'] }, nodeFlags: string[] = [],
+): Promise<PairRun<S, R>> {
   const group = randomGroup();
   const port = randomPort();
   const receivers: Worker[] = [];
   for (let h = 1; h <= c.receivers; h++) {
-    receivers.push(watch(p.spawn(h, THROUGHPUT_WORKER, JSON.stringify(baseConfig(p, h, c, s, group, port, 'recv')), nodeFlags), `recv h${h}`));
+    receivers.push(watch(p.spawn(h, THROUGHPUT_WORKER, JSON.stringify(baseConfig(p, h, c, s, group, port, roles.recv)), nodeFlags), `${roles.recv} h${h}`));
   }
   await Promise.all(receivers.map((r) => r.ready));
-  const sender = watch(p.spawn(0, THROUGHPUT_WORKER, JSON.stringify(baseConfig(p, 0, c, s, group, port, 'send')), nodeFlags), 'send h0');
+  const sender = watch(p.spawn(0, THROUGHPUT_WORKER, JSON.stringify(baseConfig(p, 0, c, s, group, port, roles.send)), nodeFlags), `${roles.send} h0`);
   try {
-    const send = (await sender.result) as SendResult;
-    const recvs = (await Promise.all(receivers.map((r) => r.result))) as RecvResult[];
+    const send = (await sender.result) as S;
+    const recvs = (await Promise.all(receivers.map((r) => r.result))) as R[];
     const rates = recvs.map((r) => r.delivered / (Math.max(r.spanMs, 1) / 1000));
     const slowest = rates.indexOf(Math.min(...rates));
-    return {
-      sent: send.sent,
-      rate: rates[slowest]!,
-      mbps: recvs[slowest]!.bytes / (Math.max(recvs[slowest]!.spanMs, 1) / 1000) / 1e6,
-      missing: recvs.reduce((sum, r) => sum + (send.sent - r.delivered), 0),
-      anomalies: recvs.reduce((sum, r) => sum + r.duplicates + r.outOfOrder + (r.senderCount !== send.sent ? 1 : 0), 0),
-      txCpu: send.cpuSeconds,
-      rxCpu: recvs.reduce((sum, r) => sum + r.cpuSeconds, 0) / recvs.length,
-      naks: send.protocol.naksReceived ?? 0,
-      repairs: send.protocol.repairsSent ?? 0,
-      kernelDrops: recvs.reduce((sum, r) => sum + (r.transport.kernelDrops ?? 0), 0),
-    };
+    return { send, recvs, rate: rates[slowest]!, mbps: recvs[slowest]!.bytes / (Math.max(recvs[slowest]!.spanMs, 1) / 1000) / 1e6 };
   } finally {
     sender.kill();
     for (const r of receivers) r.kill();
   }
 }
 
+async function reliableOnce(p: Placement, c: Case, s: Settings, nodeFlags: string[] = []): Promise<ReliableRun> {
+  const { send, recvs, rate, mbps } = await runPair<SendResult, RecvResult>(p, c, s, { send: 'send', recv: 'recv' }, nodeFlags);
+  return {
+    sent: send.sent,
+    rate,
+    mbps,
+    missing: recvs.reduce((sum, r) => sum + (send.sent - r.delivered), 0),
+    anomalies: recvs.reduce((sum, r) => sum + r.duplicates + r.outOfOrder + (r.senderCount !== send.sent ? 1 : 0), 0),
+    txCpu: send.cpuSeconds,
+    rxCpu: recvs.reduce((sum, r) => sum + r.cpuSeconds, 0) / recvs.length,
+    naks: send.protocol.naksReceived ?? 0,
+    repairs: send.protocol.repairsSent ?? 0,
+    kernelDrops: recvs.reduce((sum, r) => sum + (r.transport.kernelDrops ?? 0), 0),
+  };
+}
+
 async function dgramOnce(p: Placement, c: Case, s: Settings): Promise<DgramRun> {
-  const group = randomGroup();
-  const port = randomPort();
-  const receivers: Worker[] = [];
-  for (let h = 1; h <= c.receivers; h++) {
-    receivers.push(watch(p.spawn(h, THROUGHPUT_WORKER, JSON.stringify(baseConfig(p, h, c, s, group, port, 'dgram-recv'))), `dgram-recv h${h}`));
-  }
-  await Promise.all(receivers.map((r) => r.ready));
-  const sender = watch(p.spawn(0, THROUGHPUT_WORKER, JSON.stringify(baseConfig(p, 0, c, s, group, port, 'dgram-send'))), 'dgram-send h0');
-  try {
-    const send = (await sender.result) as DgramSendResult;
-    const recvs = (await Promise.all(receivers.map((r) => r.result))) as DgramRecvResult[];
-    const rates = recvs.map((r) => r.delivered / (Math.max(r.spanMs, 1) / 1000));
-    const slowest = rates.indexOf(Math.min(...rates));
-    return {
-      sent: send.sent,
-      rate: rates[slowest]!,
-      mbps: recvs[slowest]!.bytes / (Math.max(recvs[slowest]!.spanMs, 1) / 1000) / 1e6,
-      lost: recvs.reduce((sum, r) => sum + (send.sent - r.delivered), 0),
-      txCpu: send.cpuSeconds,
-      rxCpu: recvs.reduce((sum, r) => sum + r.cpuSeconds, 0) / recvs.length,
-    };
-  } finally {
-    sender.kill();
-    for (const r of receivers) r.kill();
-  }
+  const { send, recvs, rate, mbps } = await runPair<DgramSendResult, DgramRecvResult>(p, c, s, { send: 'dgram-send', recv: 'dgram-recv' });
+  return {
+    sent: send.sent,
+    rate,
+    mbps,
+    lost: recvs.reduce((sum, r) => sum + (send.sent - r.delivered), 0),
+    txCpu: send.cpuSeconds,
+    rxCpu: recvs.reduce((sum, r) => sum + r.cpuSeconds, 0) / recvs.length,
+  };
 }
 
 function fmtRate(n: number): string {

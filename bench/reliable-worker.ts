@@ -66,6 +66,8 @@ export interface SendResult {
   cpuSeconds: number;
   backPressured: number;
   receiversSeen: number;
+  /** Peak RSS over the timed part, bytes. */
+  peakRssBytes: number;
   protocol: Record<string, number>;
   transport: Record<string, number>;
 }
@@ -85,6 +87,8 @@ export interface RecvResult {
   spanMs: number;
   /** CPU seconds of this process over the same span. */
   cpuSeconds: number;
+  /** Peak RSS from the first timed message to the end, bytes. */
+  peakRssBytes: number;
   protocol: Record<string, number>;
   transport: Record<string, number>;
   transportKind: string;
@@ -101,6 +105,25 @@ function messagesPerTurn(size: number): number {
 function cpuSecondsSince(start: NodeJS.CpuUsage): number {
   const c = process.cpuUsage(start);
   return (c.user + c.system) / 1e6;
+}
+
+/** Highest resident set size seen, sampled every 100 ms from start() (steady-state memory of a run). */
+class PeakRss {
+  private peakBytes = 0;
+  private timer: NodeJS.Timeout | undefined;
+  start(): void {
+    this.peakBytes = process.memoryUsage.rss();
+    this.timer ??= setInterval(() => this.sample(), 100);
+  }
+  sample(): void {
+    this.peakBytes = Math.max(this.peakBytes, process.memoryUsage.rss());
+  }
+  stop(): number {
+    this.sample();
+    clearInterval(this.timer);
+    this.timer = undefined;
+    return this.peakBytes;
+  }
 }
 
 function print(obj: unknown): void {
@@ -148,6 +171,8 @@ async function send(cfg: WorkerConfig): Promise<void> {
   await new Promise((r) => setTimeout(r, 50));
 
   const perTurn = messagesPerTurn(cfg.size);
+  const rss = new PeakRss();
+  rss.start();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let i = 0;
@@ -178,8 +203,9 @@ async function send(cfg: WorkerConfig): Promise<void> {
   await ch.close();
   const totalMs = performance.now() - t0;
   const cpuSeconds = cpuSecondsSince(cpu0);
+  const peakRssBytes = rss.stop();
   const s = ch.stats();
-  const result: SendResult = { role: 'send', sent: i, writeMs, totalMs, cpuSeconds, backPressured, receiversSeen, protocol: numbers(s.protocol), transport: numbers(s.transport) };
+  const result: SendResult = { role: 'send', sent: i, writeMs, totalMs, cpuSeconds, backPressured, receiversSeen, peakRssBytes, protocol: numbers(s.protocol), transport: numbers(s.transport) };
   print(result);
 }
 
@@ -201,6 +227,7 @@ async function recv(cfg: WorkerConfig): Promise<void> {
   let lastMs = 0;
   let cpu0 = process.cpuUsage();
   let senderCount = -1;
+  const rss = new PeakRss();
   let done!: () => void;
   const finished = new Promise<void>((r) => (done = r));
 
@@ -219,6 +246,7 @@ async function recv(cfg: WorkerConfig): Promise<void> {
     if (delivered === 0 && duplicates === 0) {
       firstMs = performance.now();
       cpu0 = process.cpuUsage();
+      rss.start();
     }
     if (index >= seen.length || seen[index] === 1) {
       duplicates++;
@@ -249,12 +277,13 @@ async function recv(cfg: WorkerConfig): Promise<void> {
   clearInterval(idle);
   // Up to the end marker (right behind the last message), or the idle timeout, during which the process is idle.
   const cpuSeconds = delivered > 0 ? cpuSecondsSince(cpu0) : 0;
+  const peakRssBytes = rss.stop();
   const s = ch.stats();
   // Stay a moment so the sender hears this receiver's final status and its close() need not wait for the linger.
   await new Promise((r) => setTimeout(r, 300));
   await ch.close();
   const result: RecvResult = {
-    role: 'recv', delivered, bytes, duplicates, outOfOrder, reportedLost, senderCount, spanMs: lastMs - firstMs, cpuSeconds,
+    role: 'recv', delivered, bytes, duplicates, outOfOrder, reportedLost, senderCount, spanMs: lastMs - firstMs, cpuSeconds, peakRssBytes,
     protocol: numbers(s.protocol), transport: numbers(s.transport), transportKind: ch.info.transport,
   };
   print(result);

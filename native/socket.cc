@@ -10,10 +10,18 @@
 #include <linux/bpf.h>
 #include <linux/filter.h>
 #include <net/if.h>
+#include <netinet/udp.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103  // linux/udp.h, Linux 4.18
+#endif
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
 #endif
 
 namespace blipcast {
@@ -448,24 +456,65 @@ int udp_send(int fd, const Endpoint& to, const uint8_t* data, size_t size) {
   return r >= 0 ? static_cast<int>(r) : neg_errno();
 }
 
-int udp_send_chunk(int fd, const Endpoint& to, const SendItem* items, uint32_t count) {
+int udp_send_chunk(int fd, const Endpoint& to, const SendItem* items, uint32_t count, bool segment) {
   if (count > kSendChunk) count = kSendChunk;
   mmsghdr msgs[kSendChunk];
   iovec iov[kSendChunk];
+  // One UDP_SEGMENT control message per GSO message (at most one per item).
+  union Control {
+    cmsghdr align;
+    char bytes[CMSG_SPACE(sizeof(uint16_t))];
+  };
+  Control control[kSendChunk];
+  // first_item[m] = index of the first item of message m; first_item[messages] = count.
+  uint32_t first_item[kSendChunk + 1];
+  uint32_t messages = 0;
   std::memset(msgs, 0, sizeof(mmsghdr) * count);
   for (uint32_t i = 0; i < count; i++) {
     iov[i].iov_base = const_cast<uint8_t*>(items[i].data);
     iov[i].iov_len = items[i].size;
-    msgs[i].msg_hdr.msg_name = const_cast<SockAddrStorage*>(&to.addr);
-    msgs[i].msg_hdr.msg_namelen = to.len;
-    msgs[i].msg_hdr.msg_iov = &iov[i];
-    msgs[i].msg_hdr.msg_iovlen = 1;
   }
+  uint32_t i = 0;
+  while (i < count) {
+    const size_t seg = items[i].size;
+    uint32_t run = 1;
+    size_t bytes = seg;
+    if (segment) {
+      while (i + run < count && run < kMaxGsoSegments && items[i + run].size <= seg && items[i + run].size > 0 &&
+             bytes + items[i + run].size <= kMaxGsoBytes) {
+        bytes += items[i + run].size;
+        run++;
+        if (items[i + run - 1].size < seg) break;  // only the last segment may be shorter
+      }
+    }
+    msghdr& h = msgs[messages].msg_hdr;
+    h.msg_name = const_cast<SockAddrStorage*>(&to.addr);
+    h.msg_namelen = to.len;
+    h.msg_iov = &iov[i];
+    h.msg_iovlen = run;
+    if (run > 1) {
+      h.msg_control = control[messages].bytes;
+      h.msg_controllen = CMSG_SPACE(sizeof(uint16_t));
+      cmsghdr* c = CMSG_FIRSTHDR(&h);
+      c->cmsg_level = SOL_UDP;
+      c->cmsg_type = UDP_SEGMENT;
+      c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+      const uint16_t gso_size = static_cast<uint16_t>(seg);
+      std::memcpy(CMSG_DATA(c), &gso_size, sizeof gso_size);
+    }
+    first_item[messages++] = i;
+    i += run;
+  }
+  first_item[messages] = count;
   int r;
   do {
-    r = sendmmsg(fd, msgs, count, MSG_DONTWAIT);
+    r = sendmmsg(fd, msgs, messages, MSG_DONTWAIT);
   } while (r < 0 && errno == EINTR);
-  return r >= 0 ? r : neg_errno();
+  return r >= 0 ? static_cast<int>(first_item[r]) : neg_errno();
+}
+
+bool is_segmentation_refusal(int rc) {
+  return rc == -EIO || rc == -EINVAL || rc == -ENOPROTOOPT || rc == -EOPNOTSUPP;
 }
 
 #else  // !__linux__: the addon compiles, and says "unsupported" at run time.
@@ -494,7 +543,8 @@ void own_filter_release(OwnFilter& filter) { filter = OwnFilter{}; }
 void recv_ring_prepare(RecvRing&) {}
 int udp_recv_batch(int, RecvRing&, uint32_t*, uint32_t*, uint32_t*, RecvResult*) { return -ENOSYS; }
 int udp_send(int, const Endpoint&, const uint8_t*, size_t) { return -ENOSYS; }
-int udp_send_chunk(int, const Endpoint&, const SendItem*, uint32_t) { return -ENOSYS; }
+int udp_send_chunk(int, const Endpoint&, const SendItem*, uint32_t, bool) { return -ENOSYS; }
+bool is_segmentation_refusal(int) { return false; }
 
 #endif
 

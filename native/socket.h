@@ -139,10 +139,24 @@ struct SendItem {
 // Bytes sent or -errno (EAGAIN included).
 int udp_send(int fd, const Endpoint& to, const uint8_t* data, size_t size);
 
-// One sendmmsg of at most kSendChunk items. Returns how many the kernel took
-// (possibly fewer) or -errno when it took none (EAGAIN included).
+// One sendmmsg of at most kSendChunk items. Returns how many items the kernel
+// took (possibly fewer) or -errno when it took none (EAGAIN included).
+//
+// With `segment` (UDP GSO, Linux ≥ 4.18), each run of consecutive items of one
+// size (the run's last item may be shorter) goes as ONE message with a
+// UDP_SEGMENT control message: the kernel walks the stack once for the run and
+// cuts it into the same datagrams at the device (or in the NIC). The datagrams
+// on the wire are identical to sending the items one by one. A kernel or route
+// that cannot segment answers the first message with EIO/EINVAL/ENOPROTOOPT/
+// EOPNOTSUPP (see is_segmentation_refusal); the caller then resends without.
 constexpr uint32_t kSendChunk = 64;
-int udp_send_chunk(int fd, const Endpoint& to, const SendItem* items, uint32_t count);
+// Segments per GSO message: UDP_MAX_SEGMENTS of Linux 4.18–5.x (128 since 6.x).
+constexpr uint32_t kMaxGsoSegments = 64;
+// Bytes per GSO message: the UDP payload of one skb must stay below 64 KiB with headers.
+constexpr size_t kMaxGsoBytes = 65000;
+int udp_send_chunk(int fd, const Endpoint& to, const SendItem* items, uint32_t count, bool segment);
+// Whether -errno from a segmented send means "this socket cannot segment" (try again without).
+bool is_segmentation_refusal(int rc);
 
 }  // namespace blipcast
 

@@ -58,6 +58,8 @@ Napi::Function UdpSocket::Define(Napi::Env env) {
                          InstanceMethod<&UdpSocket::AttachOwnFilter>("attachOwnFilter"),
                          InstanceMethod<&UdpSocket::Send>("send"),
                          InstanceMethod<&UdpSocket::SendBatch>("sendBatch"),
+                         InstanceMethod<&UdpSocket::SetSegmentation>("setSegmentation"),
+                         InstanceMethod<&UdpSocket::Segmentation>("segmentation"),
                          InstanceMethod<&UdpSocket::StartReceiving>("startReceiving"),
                          InstanceMethod<&UdpSocket::Close>("close"),
                      });
@@ -290,7 +292,12 @@ Napi::Value UdpSocket::SendBatch(const Napi::CallbackInfo& info) {
       if (!borrow_bytes(list.Get(next + j), &data, &size)) return code(env, sent > 0 ? static_cast<int>(sent) : -EINVAL);
       send_items_[j] = SendItem{data, size};
     }
-    int rc = udp_send_chunk(fd_, destination_, send_items_.data(), chunk);
+    int rc = udp_send_chunk(fd_, destination_, send_items_.data(), chunk, segment_);
+    if (rc < 0 && segment_ && is_segmentation_refusal(rc)) {
+      // This kernel, device or route cannot segment: send the same chunk plainly, and from now on.
+      segment_ = false;
+      rc = udp_send_chunk(fd_, destination_, send_items_.data(), chunk, false);
+    }
     if (rc < 0) {
       if (rc == -EAGAIN || rc == -EWOULDBLOCK) return code(env, static_cast<int>(sent));
       return code(env, sent > 0 ? static_cast<int>(sent) : rc);
@@ -300,6 +307,19 @@ Napi::Value UdpSocket::SendBatch(const Napi::CallbackInfo& info) {
     if (static_cast<uint32_t>(rc) < chunk) break;
   }
   return code(env, static_cast<int>(sent));
+}
+
+// (on: boolean): use UDP GSO in sendBatch (see udp_send_chunk). Returns 0.
+Napi::Value UdpSocket::SetSegmentation(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(info)) return code(env, -EBADF);
+  segment_ = info[0].ToBoolean().Value();
+  return code(env, 0);
+}
+
+// (): whether sendBatch segments (false after the kernel refused it once).
+Napi::Value UdpSocket::Segmentation(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), segment_);
 }
 
 // (data: Buffer, slotBytes, slotCount, offsets: Uint32Array, lengths: Uint32Array,

@@ -52,6 +52,8 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   Napi::Value AttachOwnFilter(const Napi::CallbackInfo& info);
   Napi::Value Send(const Napi::CallbackInfo& info);
   Napi::Value SendBatch(const Napi::CallbackInfo& info);
+  Napi::Value SetSegmentation(const Napi::CallbackInfo& info);
+  Napi::Value Segmentation(const Napi::CallbackInfo& info);
   Napi::Value StartReceiving(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 
@@ -96,6 +98,9 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   Napi::FunctionReference on_closed_;
   std::unique_ptr<Napi::AsyncContext> async_context_;
   std::vector<SendItem> send_items_;
+  // UDP GSO for runs of equal-size datagrams in SendBatch; turned off for good
+  // the first time the kernel refuses a segmented send.
+  bool segment_ = false;
 };
 
 }  // namespace blipcast

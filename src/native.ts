@@ -66,6 +66,14 @@ export interface NativeUdpSocket {
    */
   sendBatch(datagrams: readonly Uint8Array[], start: number): number;
   /**
+   * UDP GSO in sendBatch: runs of equal-size datagrams leave as one segmented
+   * send (identical datagrams on the wire). Turned off by the addon for good
+   * the first time the kernel refuses it. Optional: absent in older addons.
+   */
+  setSegmentation?(on: boolean): number;
+  /** Whether sendBatch currently segments. */
+  segmentation?(): boolean;
+  /**
    * Starts the uv_poll + recvmmsg loop into caller-owned memory (held by the
    * addon until the socket is closed). `onBatch(count, truncated, drops)` is
    * called once per recvmmsg batch: datagram j of the batch is

@@ -126,6 +126,8 @@ function setupSendSocket(socket: NativeUdpSocket, o: CheckedTransportOptions): v
   }
   check(socket.setMulticastTtl(o.ttl), 'setsockopt');
   check(socket.setMulticastLoop(o.loopback), 'setsockopt');
+  // UDP GSO (one trip through the stack per run of equal-size datagrams); BLIPCAST_UDP_GSO=0 turns it off (benchmarks, debugging).
+  socket.setSegmentation?.(process.env.BLIPCAST_UDP_GSO !== '0');
   // A link-local IPv6 group needs its scope; the interface index is it.
   check(socket.setDestination(o.group, o.port, o.family === 6 ? o.interfaceIndex : 0), 'setDestination', { address: o.group, port: o.port });
 }

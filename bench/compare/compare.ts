@@ -28,6 +28,7 @@ import type { Lab as LabType } from '../../test/lab/lab';
 import type { PingResult } from '../latency-worker';
 import type { DgramRecvResult, DgramSendResult, RecvResult, SendResult, WorkerConfig } from '../reliable-worker';
 import { formatTable, median } from '../table';
+import { segmentAtInterface } from '../runner';
 
 const ROOT = resolve(__dirname, '..', '..', '..');
 const SRC_DIR = join(ROOT, 'bench', 'compare');
@@ -554,6 +555,7 @@ async function main(): Promise<void> {
   const losses = quick ? [0, 0.01] : [0, 0.01, 0.05];
   const { Lab } = await import('../../test/lab/lab.js');
   const lab = await Lab.create({ hosts: 2, name: 'compare' });
+  await segmentAtInterface(lab);
   const onSignal = (): void => {
     lab.destroySync();
     process.exit(130);

@@ -9,6 +9,7 @@
 import { DatagramType, HEADER_BYTES, writeHeader, type Header } from '../wire/header';
 import { DataFlag, FRAGMENT_PREFIX_BYTES, PACKED_PREFIX_BYTES, writeU32 } from './payload';
 import type { StreamSendState, WindowEntry } from './send-window';
+import { allocBytes } from '../slab';
 
 export class Packer {
   private readonly scratch: Buffer;
@@ -56,7 +57,7 @@ export class Packer {
     this.close();
     for (let offset = 0; offset < len; offset += this.fragmentBytes) {
       const n = Math.min(this.fragmentBytes, len - offset);
-      const dg = Buffer.allocUnsafe(HEADER_BYTES + FRAGMENT_PREFIX_BYTES + n);
+      const dg = allocBytes(HEADER_BYTES + FRAGMENT_PREFIX_BYTES + n);
       writeU32(dg, HEADER_BYTES, len);
       writeU32(dg, HEADER_BYTES + 4, offset);
       dg.set(data.subarray(offset, offset + n), HEADER_BYTES + FRAGMENT_PREFIX_BYTES);
@@ -69,7 +70,7 @@ export class Packer {
   close(): void {
     if (this.count === 0) return;
     // Copy out at the exact size: the window then holds no slack, and the scratch is reused.
-    const dg = Buffer.allocUnsafe(this.used);
+    const dg = allocBytes(this.used);
     this.scratch.copy(dg, 0, 0, this.used);
     const s = this.stream!;
     const count = this.count;

@@ -12,6 +12,7 @@ import { BUFFERED_ITEM_OVERHEAD_BYTES } from '../constants';
 import { HEADER_BYTES, type Header } from '../wire/header';
 import type { EndpointConfig, LossReason, ProtocolStats, SourceInfo } from './api';
 import { GapList, GapState } from './loss-detector';
+import { copyBytes } from '../slab';
 import type { NakScheduler } from './nak-scheduler';
 import type { Output } from './output';
 import { DataFlag, parseFragment, parsePacked, type FragmentInfo, type SeqRange } from './payload';
@@ -196,6 +197,7 @@ export class StreamReceiver {
     if (filled > 0 && first < prevHighest && (h.flags & DataFlag.REPAIR) === 0) stats.reordered++;
 
     let copy: Buffer | undefined;
+    let buffered = false;
     for (let i = 0; i < count; i++) {
       const seq = first + i;
       if (seq < this.nextDeliver || this.buffer.has(seq) || this.isLost(seq)) {
@@ -204,18 +206,27 @@ export class StreamReceiver {
       }
       const off = isFragment ? frag.dataStart : offsets[i]!;
       const len = isFragment ? frag.dataBytes : lengths[i]!;
-      if (seq === this.nextDeliver) {
-        this.deliver(seq, dg.subarray(off, off + len), false, isFragment ? frag.messageBytes : -1, isFragment ? frag.offset : 0);
+      if (seq === this.nextDeliver && isFragment) {
+        // Copied into its message by the reassembly (or once by deliver() for a one-fragment message).
+        this.deliver(seq, dg.subarray(off, off + len), false, frag.messageBytes, frag.offset);
         this.nextDeliver++;
         this.drain();
         continue;
       }
-      // Out of order: one private copy of the payload, views into it per message.
-      if (!copy) copy = Buffer.from(dg.subarray(start, end));
+      // One private copy of the payload per datagram (the receive buffer is reused), views into it per
+      // message: one allocation and one copy per datagram instead of per message.
+      if (!copy) copy = copyBytes(dg, start, end);
+      if (seq === this.nextDeliver) {
+        this.deliver(seq, copy.subarray(off - start, off - start + len), true, -1, 0);
+        this.nextDeliver++;
+        this.drain();
+        continue;
+      }
       const data = copy.subarray(off - start, off - start + len);
+      buffered = true;
       this.src.reorderBytes += this.buffer.put(seq, { data, fragTotal: isFragment ? frag.messageBytes : -1, fragOffset: isFragment ? frag.offset : 0 });
     }
-    if (copy) this.src.enforceReorderCap(nowMs);
+    if (buffered) this.src.enforceReorderCap(nowMs);
     if (hadGaps && this.gaps.length === 0) this.src.statusSoon(nowMs);
     return true;
   }

@@ -1,0 +1,130 @@
+/**
+ * Hot-path micro-benchmark of the sans-IO protocol core, in one process, no
+ * sockets: what one message costs the sender from send() to a datagram out of
+ * pollTransmit(), and the receiver from a decoded datagram to its 'message'
+ * event. The lab benchmarks measure the whole
+ * system; this one isolates the core so that a change to the receive hot path
+ * can be compared before/after on a noisy machine (CPU time, median of runs).
+ *
+ *   npm run build && node dist/bench/core-path.js [--runs N]
+ *
+ * A sender endpoint packs `count` messages into datagrams once (in order, no
+ * loss; and a variant where every 100th datagram arrives 3 datagrams late, so
+ * the reorder path is measured too); each run feeds them to a fresh receiver
+ * endpoint and drains its events.
+ */
+
+import { parseArgs } from 'node:util';
+import { createEndpoint } from '../src/protocol/endpoint';
+import type { EndpointConfig } from '../src/protocol/api';
+import { decodeHeaderInto, emptyHeader, Reject, type Header } from '../src/wire/header';
+import { formatTable, median } from './table';
+
+function config(sessionLo: number): EndpointConfig {
+  let x = sessionLo;
+  const random = (): number => {
+    x = (x * 1103515245 + 12345) >>> 0;
+    return x / 2 ** 32;
+  };
+  return {
+    sessionHi: 1, sessionLo, maxDatagramBytes: 1472, windowBytes: 1 << 30, windowMessages: 1 << 24, rateBytesPerSec: undefined,
+    flowControl: 'none', lateJoin: 'earliest', maxMessageBytes: 1 << 24, maxReorderBytes: 1 << 30, maxReassemblyBytes: 1 << 26, random,
+  };
+}
+
+interface Prepared {
+  datagrams: Uint8Array[];
+  headers: Header[];
+}
+
+function prepare(size: number, count: number, reorder: boolean): Prepared {
+  const tx = createEndpoint(config(7));
+  const msg = new Uint8Array(size).fill(0x61);
+  const datagrams: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) {
+    tx.send(0, 0, msg);
+    if (i % 256 === 255) tx.flush(0);
+  }
+  tx.flush(0);
+  let d: Uint8Array | undefined;
+  while ((d = tx.pollTransmit(0)) !== undefined) datagrams.push(d.slice());
+  const data = datagrams.filter((dg) => dg[3] === 1);
+  // A heartbeat first: it tells the receiver ('earliest') where the stream starts.
+  tx.handleTimeout(1000);
+  while ((d = tx.pollTransmit(1000)) !== undefined) if (d[3] === 2) data.unshift(d.slice());
+  if (reorder) {
+    for (let i = 100; i + 3 < data.length; i += 100) {
+      const late = data[i]!;
+      data.splice(i, 1);
+      data.splice(i + 3, 0, late);
+    }
+  }
+  const headers = data.map((dg) => {
+    const h = emptyHeader();
+    if (decodeHeaderInto(dg, 0, dg.length, h) !== Reject.OK) throw new Error('bad datagram');
+    return h;
+  });
+  return { datagrams: data, headers };
+}
+
+/** CPU nanoseconds per message for a fresh sender to pack `count` messages of `size` bytes (256 per turn) and hand out their datagrams. */
+function sendRun(size: number, count: number): number {
+  const tx = createEndpoint(config(7));
+  const msg = new Uint8Array(size).fill(0x61);
+  let datagrams = 0;
+  const cpu0 = process.cpuUsage();
+  for (let i = 0; i < count; i++) {
+    tx.send(0, 0, msg);
+    if (i % 256 === 255) {
+      tx.flush(0);
+      while (tx.pollTransmit(0) !== undefined) datagrams++;
+    }
+  }
+  tx.flush(0);
+  while (tx.pollTransmit(0) !== undefined) datagrams++;
+  const cpu = process.cpuUsage(cpu0);
+  if (datagrams === 0) throw new Error('no datagrams');
+  return ((cpu.user + cpu.system) * 1000) / count;
+}
+
+/** CPU nanoseconds per delivered message for one pass over `p`. */
+function run(p: Prepared, count: number): number {
+  const rx = createEndpoint(config(9));
+  const from = { address: '198.18.0.1', port: 1 };
+  let delivered = 0;
+  const cpu0 = process.cpuUsage();
+  for (let i = 0; i < p.datagrams.length; i++) {
+    rx.handleDatagram(1, p.datagrams[i]!, p.headers[i]!, from);
+    let e;
+    while ((e = rx.pollEvent()) !== undefined) if (e.type === 'message') delivered++;
+  }
+  const cpu = process.cpuUsage(cpu0);
+  if (delivered !== count) throw new Error(`delivered ${delivered} of ${count}`);
+  return ((cpu.user + cpu.system) * 1000) / count;
+}
+
+function main(): void {
+  const { values } = parseArgs({ options: { runs: { type: 'string' } } });
+  const runs = Number(values.runs ?? 9);
+  const rows: string[][] = [];
+  for (const size of [64, 1024]) {
+    const count = size === 64 ? 1_000_000 : 200_000;
+    sendRun(size, count); // warm-up (JIT)
+    const ns: number[] = [];
+    for (let i = 0; i < runs; i++) ns.push(sendRun(size, count));
+    rows.push([`${size} B`, 'send: send() → pollTransmit()', '', median(ns).toFixed(0), `${Math.min(...ns).toFixed(0)}–${Math.max(...ns).toFixed(0)}`, (1e3 / median(ns)).toFixed(2)]);
+    for (const reorder of [false, true]) {
+      const count = size === 64 ? 1_000_000 : 200_000;
+      const p = prepare(size, count, reorder);
+      run(p, count); // warm-up (JIT)
+      const ns: number[] = [];
+      for (let i = 0; i < runs; i++) ns.push(run(p, count));
+      rows.push([`${size} B`, reorder ? 'receive: 1 in 100 datagrams 3 late' : 'receive: in order', String(p.datagrams.length), median(ns).toFixed(0),
+        `${Math.min(...ns).toFixed(0)}–${Math.max(...ns).toFixed(0)}`, (1e3 / median(ns)).toFixed(2)]);
+    }
+  }
+  console.log(`hot paths of the protocol core (no sockets), node ${process.version}, median of ${runs} runs\n`);
+  console.log(formatTable(['size', 'path', 'datagrams', 'ns/msg', 'min–max', 'M msgs/s per core'], rows));
+}
+
+main();

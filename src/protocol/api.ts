@@ -128,9 +128,9 @@ export interface Endpoint {
   /**
    * The group membership learnt of a member (a receiver of this sender
    * once it hears it). Under 'min' the sender then waits for it: nothing sent
-   * from now on leaves the window before the member acknowledges it (or is
-   * dropped: dead, left, or silent for receiverTimeoutMs). No-op under 'max'
-   * and 'none', and for a receiver already known.
+   * from now on leaves the window before the member acknowledges it, and its
+   * liveness is the membership's (receiverTimeoutMs no longer applies to it)
+   * until {@link dropReceiver}. No-op under 'max' and 'none'.
    */
   expectReceiver(nowMs: number, receiver: SourceInfo): void;
   /**

@@ -168,6 +168,7 @@ class EndpointImpl implements Endpoint {
     this.touch(nowMs);
     if (this.flowControl !== 'min') return; // 'max' must not pace to a receiver that has not acknowledged anything
     const { record, created } = this.sender.receivers.upsert(receiver.id, receiver, nowMs);
+    record.member = true;
     if (!created) return;
     // It holds every stream from what has been sent so far: later data waits for its first status.
     for (const s of this.sender.window.streams.values()) record.acks.set(s.streamId, s.sentNextSeq);

@@ -15,6 +15,12 @@ export interface ReceiverRecord {
   /** Fell out of the window under 'max' (reported once until it catches up). */
   lagging: boolean;
   naks: number;
+  /**
+   * A live group member (src/group/grouped-endpoint.ts): its liveness is the
+   * membership's, so it never expires by silence; it is removed when the
+   * group declares it dead or it leaves.
+   */
+  member: boolean;
 }
 
 export class ReceiverTable {
@@ -29,7 +35,7 @@ export class ReceiverTable {
     let record = this.byKey.get(key);
     const created = record === undefined;
     if (!record) {
-      record = { info, lastHeardMs: nowMs, acks: new Map(), freeBytes: 0, lagging: false, naks: 0 };
+      record = { info, lastHeardMs: nowMs, acks: new Map(), freeBytes: 0, lagging: false, naks: 0, member: false };
       this.byKey.set(key, record);
     }
     record.lastHeardMs = nowMs;
@@ -43,11 +49,11 @@ export class ReceiverTable {
     return r;
   }
 
-  /** Removes and returns receivers silent for `timeoutMs`. */
+  /** Removes and returns receivers silent for `timeoutMs` (group members excepted). */
   expire(nowMs: number, timeoutMs: number): ReceiverRecord[] {
     const gone: ReceiverRecord[] = [];
     for (const [key, r] of this.byKey) {
-      if (nowMs - r.lastHeardMs >= timeoutMs) {
+      if (!r.member && nowMs - r.lastHeardMs >= timeoutMs) {
         this.byKey.delete(key);
         gone.push(r);
       }
@@ -59,6 +65,7 @@ export class ReceiverTable {
   nextExpiryMs(timeoutMs: number): number | undefined {
     let min: number | undefined;
     for (const r of this.byKey.values()) {
+      if (r.member) continue;
       const t = r.lastHeardMs + timeoutMs;
       if (min === undefined || t < min) min = t;
     }

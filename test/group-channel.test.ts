@@ -206,13 +206,14 @@ test("under 'min' a killed member holds the sender only until the group declares
   await settle(net, c!.close());
 });
 
-test("under 'min' a member that joins is waited for before it has reported any status", async (t) => {
+for (const streamRunning of [true, false]) {
+test(`under 'min' a member that joins ${streamRunning ? 'while a stream runs' : 'before the stream starts'} is waited for before it has reported any status`, async (t) => {
   const net = new MemoryNetwork({ seed: 7, link: { delayMs: 0.5 } });
   const opts = { windowBytes: 128 * 1024, maxMessageBytes: 1024, receiverTimeoutMs: 120_000 };
   const [a, b] = await group(net, ['a', 'b'], () => opts);
   t.true(await drive(net, () => a!.group!.members().length === 2, 2000));
   b!.readable.on('data', () => undefined);
-  const f = flood(net, a!);
+  let f = streamRunning ? flood(net, a!) : undefined;
   await drive(net, () => false, 200);
   const receiverEvents: string[] = [];
   let cId = '';
@@ -227,6 +228,7 @@ test("under 'min' a member that joins is waited for before it has reported any s
   await drive(net, () => receiverEvents.includes(cId), 100);
   t.deepEqual(receiverEvents, [cId], "a counts c as a receiver from its join (event 'receiver')");
   t.is(a!.stats().protocol.receivers, 2);
+  f ??= flood(net, a!);
   const writtenAtJoin = f.written;
   // The window fills with data c has not acknowledged: the sender stops.
   await drive(net, () => false, 2000);
@@ -243,3 +245,4 @@ test("under 'min' a member that joins is waited for before it has reported any s
   t.true(f.written > stalled, 'a resumed once c was declared dead');
   for (const ch of [a!, b!, c]) await settle(net, ch.close());
 });
+}

@@ -72,13 +72,21 @@ export class ReceiverTable {
     return min;
   }
 
-  /** Lowest and highest ack on a stream over receivers that reported it (undefined when none did). */
+  /**
+   * Lowest and highest ack on a stream over receivers that reported it
+   * (undefined when none did). A group member that has not reported the
+   * stream yet counts as needing it from its first sequence (0): it joined
+   * before the stream began, and will report within a status interval.
+   */
   ackBounds(streamId: number): { min: number; max: number } | undefined {
     let min = Infinity;
     let max = -Infinity;
     for (const r of this.byKey.values()) {
-      const a = r.acks.get(streamId);
-      if (a === undefined) continue;
+      let a = r.acks.get(streamId);
+      if (a === undefined) {
+        if (!r.member) continue;
+        a = 0;
+      }
       if (a < min) min = a;
       if (a > max) max = a;
     }

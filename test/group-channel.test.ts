@@ -107,6 +107,7 @@ test('changes() yields every change in order, reports dropped changes as missed,
   const aborted = a.group!.changes({ signal: ac.signal });
   ac.abort();
   t.deepEqual(await aborted.next(), { value: undefined, done: true }, 'aborting ends the iteration without an error');
+  t.deepEqual(await a.group!.changes({ signal: AbortSignal.abort() }).next(), { value: undefined, done: true }, 'an aborted signal ends it at once');
   t.throws(() => a.group!.changes({ maxBuffered: 0 }), { instanceOf: InvalidArgumentValueError });
 
   await settle(net, a.close());

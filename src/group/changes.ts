@@ -59,6 +59,11 @@ export class ChangeQueue implements AsyncIterableIterator<GroupChange> {
     }
   }
 
+  /** True once no more changes will be queued (closed, aborted or returned). */
+  get ended(): boolean {
+    return this.done;
+  }
+
   /** No more changes: buffered ones are still read, then the iteration ends. */
   end(): void {
     if (this.done) return;

@@ -80,7 +80,7 @@ export class Group extends EventEmitter<GroupEvents> {
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new InvalidArgumentTypeError('signal must be an AbortSignal');
     const q = new ChangeQueue(maxBuffered, options.signal, (done) => this.queues.delete(done));
     if (this.ended) q.end();
-    else this.queues.add(q);
+    else if (!q.ended) this.queues.add(q); // an already-aborted signal ended it at once
     return q;
   }
 

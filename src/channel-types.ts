@@ -4,6 +4,7 @@
  */
 
 import type { RejectCounts } from './driver';
+import type { MembershipStats } from './group/api';
 import type { LossReason, ProtocolStats, SourceInfo } from './protocol/api';
 import type { TransportKind, TransportStats } from './transport/transport';
 
@@ -34,8 +35,8 @@ export interface LossInfo {
 }
 
 export type SourceGoneReason = 'timeout' | 'closed' | 'restarted' | 'memory';
-/** 'timeout': silent for receiverTimeoutMs; 'slow': fell out of the window under 'max'; 'left': it closed. */
-export type ReceiverDroppedReason = 'timeout' | 'slow' | 'left';
+/** 'timeout': silent for receiverTimeoutMs; 'slow': fell out of the window under 'max'; 'left': it closed or left the group; 'dead': the group declared it dead. */
+export type ReceiverDroppedReason = 'timeout' | 'slow' | 'left' | 'dead';
 
 /** Events of a {@link Channel}, with their arguments. */
 export interface ChannelEvents {
@@ -44,7 +45,7 @@ export interface ChannelEvents {
   /** A sender this channel has not heard before (or a restarted one: new session id). */
   source: [source: SourceInfo];
   'source-gone': [source: SourceInfo, reason: SourceGoneReason];
-  /** A receiver reported status to this channel's sender for the first time. */
+  /** A receiver became known to this channel's sender: it reported status for the first time, or (group members, 'min') it joined the group. */
   receiver: [receiver: SourceInfo];
   /** A receiver stopped counting for flow control: silent ('timeout') or too slow ('slow'). */
   'receiver-dropped': [receiver: SourceInfo, reason: ReceiverDroppedReason];
@@ -98,6 +99,8 @@ export interface ChannelStats {
   /** Received datagrams dropped by the header check, by reason. */
   rejects: RejectCounts;
   channel: ChannelCounters;
+  /** Membership counters; present when the channel is a group member (`channel.group`). */
+  group?: MembershipStats;
 }
 
 /** Lifecycle of a {@link Channel}: 'open', then 'closing' during close(), then 'closed'. */

@@ -12,6 +12,9 @@ import type { ChannelCounters, ChannelEvents, ChannelInfo, ChannelState, Channel
 import { realScheduler, type Scheduler, type TimerHandle } from './clock';
 import { Driver } from './driver';
 import { AbortError, ClosedError, InvalidArgumentTypeError, InvalidArgumentValueError } from './errors';
+import { Group } from './group/group';
+import { GroupedEndpoint } from './group/grouped-endpoint';
+import { createMembership } from './group/membership';
 import { resolveOptions, type OpenOptions, type ResolvedOptions } from './options';
 import type { Endpoint, ProtocolEvent, SourceInfo } from './protocol/api';
 import { createEndpoint } from './protocol/endpoint';
@@ -28,6 +31,11 @@ export type {
   ReceiverDroppedReason, SourceGoneReason,
 } from './channel-types';
 export type { SourceInfo, LossReason, FlowControl, LateJoin } from './protocol/api';
+export { Group } from './group/group';
+export type { GroupEvents } from './group/group';
+export type { ChangesOptions, GroupChange } from './group/changes';
+export type { MemberOptions } from './group/options';
+export type { MemberFilter, MemberInfo, MemberState, MembershipEvent, MembershipEventType, MembershipStats, MembershipTuning, ScaledTimers } from './group/api';
 
 /** Transport errors are reported at most once per this interval; the others are counted (`stats().channel.errorsSuppressed`). */
 export const ERROR_REPORT_INTERVAL_MS = 1000;
@@ -59,6 +67,11 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
   /** Received messages as an object-mode Readable of {@link Message}. One reader: the async iterator reads from it too. */
   readonly readable: Readable;
   readonly info: ChannelInfo;
+  /**
+   * The group membership: defined when the channel was opened with the
+   * `member` option (it joined at open and leaves at close), else undefined.
+   */
+  readonly group: Group | undefined;
 
   private readonly options: ResolvedOptions;
   private readonly endpoint: Endpoint;
@@ -101,6 +114,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
     super();
     this.options = args.options;
     this.endpoint = args.endpoint;
+    this.group = this.endpoint instanceof GroupedEndpoint ? new Group(this.endpoint.membership, args.sessionId) : undefined;
     this.transport = args.transport;
     this.scheduler = args.scheduler;
     this.streams = args.streams;
@@ -133,6 +147,8 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
       },
     });
     this.options.signal?.addEventListener('abort', this.onAbort, { once: true });
+    // The first ANNOUNCE leaves in the driver's first turn.
+    if (this.endpoint instanceof GroupedEndpoint) this.endpoint.join(this.scheduler.nowMs());
     this.driver.start();
   }
 
@@ -229,7 +245,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
     return this.readable.iterator({ destroyOnReturn: false }) as AsyncIterator<Message>;
   }
 
-  /** Protocol, transport and channel counters, and header rejects by reason, in one snapshot. */
+  /** Protocol, transport and channel counters, header rejects by reason, and (members) membership counters, in one snapshot. */
   stats(): ChannelStats {
     return {
       protocol: this.endpoint.stats(),
@@ -241,6 +257,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
         readBufferedBytes: this.queueBytes,
         unsentDatagrams: this.driver.unsentCount,
       },
+      ...(this.group ? { group: this.group.stats() } : {}),
     };
   }
 
@@ -301,6 +318,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
         await this.transport.close();
       } finally {
         this.state = 'closed';
+        this.group?.end();
         this.flushPendingLoss();
         this.readEnded = true;
         this.pump();
@@ -373,6 +391,9 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
       case 'drain':
         this.releaseDrainWaiters();
         this.emit('drain');
+        return;
+      case 'member':
+        this.group?.dispatch(event.change);
         return;
     }
   }
@@ -491,7 +512,7 @@ export async function open(options: OpenOptions): Promise<Channel> {
     sessionLo = bytes.readUInt32BE(4);
     random = Math.random;
   }
-  const endpoint = createEndpoint(
+  const reliable = createEndpoint(
     {
       sessionHi,
       sessionLo,
@@ -509,6 +530,10 @@ export async function open(options: OpenOptions): Promise<Channel> {
     },
     resolved.tuning,
   );
+  const member = resolved.member;
+  const endpoint: Endpoint = member === undefined
+    ? reliable
+    : new GroupedEndpoint(reliable, createMembership({ sessionHi, sessionLo, name: member.name, metadata: member.metadata, random, maxDatagramBytes: resolved.maxDatagramBytes }, member.tuning));
 
   let transport: Transport;
   let scheduler: Scheduler;

@@ -10,13 +10,18 @@
  * @packageDocumentation
  */
 
-export { open, Channel } from './channel';
+export { open, Channel, Group } from './channel';
+export type {
+  ChangesOptions, GroupChange, GroupEvents, MemberFilter, MemberInfo, MemberOptions, MemberState, MembershipEvent, MembershipEventType,
+  MembershipStats, MembershipTuning, ScaledTimers,
+} from './channel';
+export { DEFAULT_MAX_BUFFERED_CHANGES } from './group/changes';
 export type {
   ChannelCounters, ChannelEvents, ChannelState, ChannelInfo, ChannelLossReason, ChannelStats, LossInfo, Message,
   ReceiverDroppedReason, SourceGoneReason,
 } from './channel';
 export type { OpenOptions, TransportChoice, TuningOptions } from './options';
-export type { FlowControl, LateJoin, LossReason, ProtocolStats, SourceInfo } from './protocol/api';
+export type { FlowControl, LateJoin, LossReason, ProtocolStats, ReceiverDropReason, SourceInfo } from './protocol/api';
 export type { NakBackoff, ProtocolTuning } from './protocol/tuning';
 export type { RejectCounts } from './driver';
 

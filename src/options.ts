@@ -11,6 +11,7 @@ import {
   DEFAULT_MAX_REASSEMBLY_BYTES, DEFAULT_MAX_REORDER_BYTES, DEFAULT_WINDOW_BYTES, DEFAULT_WINDOW_MESSAGES, MIN_DATAGRAM_BYTES,
 } from './constants';
 import { InvalidArgumentTypeError, InvalidArgumentValueError } from './errors';
+import { resolveMemberOption, type MemberOptions, type ResolvedMember } from './group/options';
 import type { FlowControl, LateJoin } from './protocol/api';
 import { DEFAULT_TUNING, type ProtocolTuning } from './protocol/tuning';
 import { checkStreamName } from './streams';
@@ -79,6 +80,8 @@ export interface OpenOptions extends TuningOptions {
   seed?: number | string;
   /** Wraps the transport once it is open (loss injection, instrumentation), e.g. `(t) => withLoss(t, { lossRate: 0.01 })`. */
   wrapTransport?: (transport: Transport) => Transport;
+  /** Join the group as a member (name, metadata): `channel.group` is then defined. Default: not a member. See docs/api.md, "Group membership". */
+  member?: MemberOptions;
 }
 
 export const DEFAULT_LINGER_MS = 5000;
@@ -120,12 +123,13 @@ export interface ResolvedOptions {
   signal: AbortSignal | undefined;
   seed: number | string | undefined;
   wrapTransport: ((transport: Transport) => Transport) | undefined;
+  member: ResolvedMember | undefined;
 }
 
 const CHANNEL_KEYS = new Set<string>([
   'group', 'interface', 'ttl', 'loopback', 'source', 'recvBufferBytes', 'sendBufferBytes', 'transport', 'network', 'host', 'streams',
   'lateJoin', 'flowControl', 'windowBytes', 'windowMessages', 'rateBytesPerSec', 'maxMessageBytes', 'maxDatagramBytes',
-  'maxReorderBytes', 'maxReassemblyBytes', 'lingerMs', 'readHighWaterMark', 'maxReadBufferBytes', 'signal', 'seed', 'wrapTransport',
+  'maxReorderBytes', 'maxReassemblyBytes', 'lingerMs', 'readHighWaterMark', 'maxReadBufferBytes', 'signal', 'seed', 'wrapTransport', 'member',
 ]);
 const TUNING_KEYS = new Set<string>(Object.keys(DEFAULT_TUNING));
 /** Tuning fields that count things rather than milliseconds. */
@@ -317,6 +321,8 @@ export function resolveOptions(input: OpenOptions): ResolvedOptions {
     wrapTransport = options.wrapTransport as (transport: Transport) => Transport;
   }
 
+  const member = options.member === undefined ? undefined : resolveMemberOption(options.member, maxDatagramBytes);
+
   return {
     group,
     groupText: options.group,
@@ -342,5 +348,6 @@ export function resolveOptions(input: OpenOptions): ResolvedOptions {
     signal,
     seed,
     wrapTransport,
+    member,
   };
 }

@@ -3,9 +3,11 @@
 import { open } from '../channel';
 import { choiceOption, intOption, parseCommand, secondsOption } from './args';
 import { transportOption } from './common';
+import { MEMBER_OPTIONS, memberOption } from './members';
 import { USAGE } from './usage';
 
 const OPTIONS = {
+  ...MEMBER_OPTIONS,
   from: { type: 'string' },
   count: { type: 'string' },
   timeout: { type: 'string' },
@@ -31,6 +33,7 @@ export async function listen(args: string[], io: { stdout: NodeJS.WritableStream
     ...(typeof values.interface === 'string' ? { interface: values.interface } : {}),
     ...(ttl !== undefined ? { ttl } : {}),
     ...transportOption(values),
+    ...memberOption(values),
     lateJoin,
     lingerMs: 0,
   });

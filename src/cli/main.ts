@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { listen } from './listen';
+import { members } from './members';
 import { send } from './send';
 import { USAGE, UsageError } from './usage';
 
@@ -30,6 +31,8 @@ export async function main(args: string[]): Promise<number> {
         return await send(rest, { stdin: process.stdin, stderr: process.stderr });
       case 'listen':
         return await listen(rest, { stdout: process.stdout, stderr: process.stderr });
+      case 'members':
+        return await members(rest, { stdout: process.stdout, stderr: process.stderr });
       case 'demo': {
         const { demo } = await import('./demo.js');
         return await demo(rest, { stdout: process.stdout, stderr: process.stderr });

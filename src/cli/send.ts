@@ -3,9 +3,11 @@
 import { open } from '../channel';
 import { intOption, parseCommand, secondsOption } from './args';
 import { transportOption } from './common';
+import { MEMBER_OPTIONS, memberOption } from './members';
 import { USAGE } from './usage';
 
 const OPTIONS = {
+  ...MEMBER_OPTIONS,
   rate: { type: 'string' },
   linger: { type: 'string' },
 } as const;
@@ -26,6 +28,7 @@ export async function send(args: string[], io: { stdin: NodeJS.ReadableStream; s
     ...(ttl !== undefined ? { ttl } : {}),
     ...(rate !== undefined ? { rateBytesPerSec: rate } : {}),
     ...transportOption(values),
+    ...memberOption(values),
     lingerMs,
   });
   channel.on('error', (err: Error) => io.stderr.write(`blipcast: ${err.message}\n`));

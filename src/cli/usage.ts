@@ -13,6 +13,7 @@ export const USAGE = `blipcast — reliable IP multicast
 Usage:
   blipcast send GROUP:PORT [options]     each stdin line becomes one message
   blipcast listen GROUP:PORT [options]   prints each message followed by a newline
+  blipcast members GROUP:PORT [options]  joins the group and prints who is in it
   blipcast demo [options]                one sender, three lossy receivers on loopback
   blipcast --help | --version
 
@@ -34,10 +35,24 @@ listen:
   --timeout SECONDS     exit 1 if this much time passes first
   --json                one JSON object per message: {data, source, stream, seq}
 
+members (joins as a full member: the others see it too; it leaves on exit):
+  --wait SECONDS        listen this long, then print the table (default: one
+                        announce interval + 0.5 s, enough for the group to converge)
+  --watch               print every change (join, leave, suspect, alive, dead,
+                        update) as it happens until Ctrl-C; the first line is self
+  --json                the table as one JSON array; with --watch one JSON
+                        object per line: {time, event, id, name, state,
+                        incarnation, metadata, self, missed}
+
+Group membership (members, and listen/send to join the group too):
+  --name NAME           member name (default: the host name)
+  --meta KEY=VALUE      member metadata, repeatable
+
 Loss reports go to stderr as JSON lines. Exit codes: 0 ok, 1 failure or timeout,
 2 bad arguments.
 
 Examples (loopback only):
   blipcast listen 239.255.0.1:5000 --interface 127.0.0.1 --count 3
   printf 'a\\nb\\nc\\n' | blipcast send 239.255.0.1:5000 --interface 127.0.0.1 --ttl 0
+  blipcast members 239.255.0.1:5000 --interface 127.0.0.1 --ttl 0 --name probe --watch
 `;

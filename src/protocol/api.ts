@@ -8,6 +8,7 @@
  * everything the application should see comes out of `pollEvent`.
  */
 
+import type { MembershipEvent } from '../group/api';
 import type { Header } from '../wire/header';
 
 /** Flow-control strategy, chosen by name (see docs/protocol.md). */
@@ -56,8 +57,18 @@ export type ProtocolEvent =
   | { type: 'source'; source: SourceInfo }
   | { type: 'source-gone'; source: SourceInfo; reason: 'timeout' | 'closed' | 'restarted' | 'memory' }
   | { type: 'receiver'; receiver: SourceInfo }
-  | { type: 'receiver-dropped'; receiver: SourceInfo; reason: 'timeout' | 'slow' | 'left' }
-  | { type: 'drain' };
+  | { type: 'receiver-dropped'; receiver: SourceInfo; reason: ReceiverDropReason }
+  | { type: 'drain' }
+  /** A group-membership change (only from an endpoint that is a group member: src/group/grouped-endpoint.ts). */
+  | { type: 'member'; change: MembershipEvent };
+
+/**
+ * Why a sender stopped waiting for a receiver: 'timeout' (silent for
+ * receiverTimeoutMs), 'slow' (fell out of the window under 'max'), 'left'
+ * (it closed and said so, or left the group), 'dead' (the group membership
+ * declared it dead).
+ */
+export type ReceiverDropReason = 'timeout' | 'slow' | 'left' | 'dead';
 
 /** Everything the core needs to know; the driver fills defaults (src/constants.ts). */
 export interface EndpointConfig {
@@ -114,6 +125,20 @@ export interface Endpoint {
   close(nowMs: number): void;
   /** Counters; see ProtocolStats. */
   stats(): ProtocolStats;
+  /**
+   * The group membership learnt of a member (a receiver of this sender
+   * once it hears it). Under 'min' the sender then waits for it: nothing sent
+   * from now on leaves the window before the member acknowledges it, and its
+   * liveness is the membership's (receiverTimeoutMs no longer applies to it)
+   * until {@link dropReceiver}. No-op under 'max' and 'none'.
+   */
+  expectReceiver(nowMs: number, receiver: SourceInfo): void;
+  /**
+   * The group membership declared receiver `id` dead or gone: stop pacing to
+   * it and stop waiting for it at once (event 'receiver-dropped' with this
+   * reason, then 'drain' if the window frees). No-op for an unknown receiver.
+   */
+  dropReceiver(nowMs: number, id: string, reason: 'dead' | 'left'): void;
 }
 
 /** One registry of counters (all cumulative). */

@@ -7,10 +7,10 @@
 import { InvalidArgumentValueError } from '../errors';
 import { MIN_DATAGRAM_BYTES } from '../constants';
 import { DatagramType, HEADER_BYTES, MAX_PAYLOAD_BYTES, sessionIdHex, type Header } from '../wire/header';
-import type { Endpoint, EndpointConfig, ProtocolEvent, ProtocolStats } from './api';
+import type { Endpoint, EndpointConfig, FlowControl, ProtocolEvent, ProtocolStats, SourceInfo } from './api';
 import { NakScheduler } from './nak-scheduler';
 import { Output } from './output';
-import { decodeStatus, StatusFlag } from './payload';
+import { decodeStatus, StatusFlag, type StatusPayload } from './payload';
 import { Receiver } from './receiver';
 import { Sender } from './sender';
 import { createStats, snapshotStats } from './stats';
@@ -39,6 +39,9 @@ function checkConfig(c: EndpointConfig): void {
   }
 }
 
+/** Never read: Sender.handleStatus ignores the payload of a leaving receiver. */
+const NO_STATUS: StatusPayload = { targetHi: 0, targetLo: 0, entries: [] };
+
 class EndpointImpl implements Endpoint {
   private readonly out = new Output();
   private readonly statsObj: ProtocolStats = createStats();
@@ -50,12 +53,16 @@ class EndpointImpl implements Endpoint {
   private lastNowMs = 0;
   /** When this endpoint started listening (late join 'next' compares stream ages with it). */
   private readonly opened: { atMs: number };
+  private readonly flowControl: FlowControl;
+  /** Receivers dropped by the group membership whose 'receiver-dropped' event is still queued, with the reason to report. */
+  private readonly memberDrops = new Map<string, 'dead' | 'left'>();
 
   constructor(config: EndpointConfig, tuning: ProtocolTuning) {
     this.hi = config.sessionHi;
     this.lo = config.sessionLo;
     this.sender = new Sender(config, tuning, this.out, this.statsObj);
     this.opened = { atMs: config.openedAtMs ?? Number.NaN };
+    this.flowControl = config.flowControl;
     this.receiver = new Receiver({ config, tuning, stats: this.statsObj, out: this.out, naks: new NakScheduler(tuning, config.random), opened: this.opened });
   }
 
@@ -146,7 +153,37 @@ class EndpointImpl implements Endpoint {
   }
 
   pollEvent(): ProtocolEvent | undefined {
-    return this.out.events.shift();
+    const event = this.out.events.shift();
+    if (event?.type === 'receiver-dropped' && this.memberDrops.size > 0) {
+      const reason = this.memberDrops.get(event.receiver.id);
+      if (reason !== undefined && event.reason === 'left') {
+        this.memberDrops.delete(event.receiver.id);
+        return { ...event, reason };
+      }
+    }
+    return event;
+  }
+
+  expectReceiver(nowMs: number, receiver: SourceInfo): void {
+    this.touch(nowMs);
+    if (this.flowControl !== 'min') return; // 'max' must not pace to a receiver that has not acknowledged anything
+    const { record, created } = this.sender.receivers.upsert(receiver.id, receiver, nowMs);
+    record.member = true;
+    if (!created) return;
+    // It holds every stream from what has been sent so far: later data waits for its first status.
+    for (const s of this.sender.window.streams.values()) record.acks.set(s.streamId, s.sentNextSeq);
+    this.statsObj.receivers = this.sender.receivers.size;
+    this.out.events.push({ type: 'receiver', receiver });
+  }
+
+  dropReceiver(nowMs: number, id: string, reason: 'dead' | 'left'): void {
+    this.touch(nowMs);
+    const record = this.sender.receivers.byKey.get(id);
+    if (!record) return;
+    // The sender's own path for a receiver that said it is leaving: it frees the
+    // window and emits 'drain' at once. Its event says 'left'; pollEvent relabels it.
+    this.memberDrops.set(id, reason);
+    this.sender.handleStatus(nowMs, NO_STATUS, id, record.info, true);
   }
 
   isFlushed(): boolean {

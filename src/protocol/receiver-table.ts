@@ -15,6 +15,12 @@ export interface ReceiverRecord {
   /** Fell out of the window under 'max' (reported once until it catches up). */
   lagging: boolean;
   naks: number;
+  /**
+   * A live group member (src/group/grouped-endpoint.ts): its liveness is the
+   * membership's, so it never expires by silence; it is removed when the
+   * group declares it dead or it leaves.
+   */
+  member: boolean;
 }
 
 export class ReceiverTable {
@@ -29,7 +35,7 @@ export class ReceiverTable {
     let record = this.byKey.get(key);
     const created = record === undefined;
     if (!record) {
-      record = { info, lastHeardMs: nowMs, acks: new Map(), freeBytes: 0, lagging: false, naks: 0 };
+      record = { info, lastHeardMs: nowMs, acks: new Map(), freeBytes: 0, lagging: false, naks: 0, member: false };
       this.byKey.set(key, record);
     }
     record.lastHeardMs = nowMs;
@@ -43,11 +49,11 @@ export class ReceiverTable {
     return r;
   }
 
-  /** Removes and returns receivers silent for `timeoutMs`. */
+  /** Removes and returns receivers silent for `timeoutMs` (group members excepted). */
   expire(nowMs: number, timeoutMs: number): ReceiverRecord[] {
     const gone: ReceiverRecord[] = [];
     for (const [key, r] of this.byKey) {
-      if (nowMs - r.lastHeardMs >= timeoutMs) {
+      if (!r.member && nowMs - r.lastHeardMs >= timeoutMs) {
         this.byKey.delete(key);
         gone.push(r);
       }
@@ -59,19 +65,28 @@ export class ReceiverTable {
   nextExpiryMs(timeoutMs: number): number | undefined {
     let min: number | undefined;
     for (const r of this.byKey.values()) {
+      if (r.member) continue;
       const t = r.lastHeardMs + timeoutMs;
       if (min === undefined || t < min) min = t;
     }
     return min;
   }
 
-  /** Lowest and highest ack on a stream over receivers that reported it (undefined when none did). */
+  /**
+   * Lowest and highest ack on a stream over receivers that reported it
+   * (undefined when none did). A group member that has not reported the
+   * stream yet counts as needing it from its first sequence (0): it joined
+   * before the stream began, and will report within a status interval.
+   */
   ackBounds(streamId: number): { min: number; max: number } | undefined {
     let min = Infinity;
     let max = -Infinity;
     for (const r of this.byKey.values()) {
-      const a = r.acks.get(streamId);
-      if (a === undefined) continue;
+      let a = r.acks.get(streamId);
+      if (a === undefined) {
+        if (!r.member) continue;
+        a = 0;
+      }
       if (a < min) min = a;
       if (a > max) max = a;
     }

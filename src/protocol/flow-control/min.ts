@@ -4,6 +4,11 @@
  * false, 'drain' follows its status). A receiver silent for
  * receiverTimeoutMs is dropped (event 'receiver-dropped', reason 'timeout')
  * and stops holding the window. With no receivers the window only bounds memory.
+ *
+ * On a channel that is a group member, every other live member counts as a
+ * receiver from the moment it joins (Endpoint.expectReceiver), is never
+ * dropped for silence, and stops holding the window as soon as the group
+ * declares it dead or it leaves (Endpoint.dropReceiver).
  */
 
 import type { FlowControlStrategy } from './strategy';

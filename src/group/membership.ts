@@ -6,6 +6,11 @@
  * overheard probe defers our own silence probe) but keeps SWIM's structure:
  * direct probe, k indirect probes, suspicion refuted by incarnation, and
  * λ·log n piggybacked dissemination. It reads no clock and owns no socket.
+ *
+ * This file is the coordinator: the member table, tombstones, suspicion and
+ * refutation, announces, and encoding with piggybacked updates. Probing
+ * (PING, PING_REQ, ACK, relays, target choice) is prober.ts; the piggyback
+ * queue is dissemination.ts; timer scaling is timers.ts.
  */
 
 import { InvalidArgumentValueError } from '../errors';
@@ -17,22 +22,14 @@ import type {
 import { bodyBytes, ControlKind, decodeControl, encodeControl, PREFIX_BYTES, UPDATE_BYTES, UPDATE_COUNT_BYTES, UpdateState, type ControlBody, type Update } from './codec';
 import * as C from './constants';
 import { Dissemination } from './dissemination';
+import { Prober, type ProbedMember } from './prober';
 import { DEFAULT_MEMBERSHIP_TUNING, scaledTimers } from './timers';
 
-interface Entry {
-  id: string;
+interface Entry extends ProbedMember {
   name: string;
   metadata: Readonly<Record<string, string>>;
-  incarnation: number;
-  state: 'alive' | 'suspect';
   /** When a suspicion turns into death (state 'suspect' only). */
   suspectDeadlineMs: number;
-  /** Last datagram from the member itself. */
-  lastHeardMs: number;
-  /** Last probe of the member, ours or overheard. */
-  lastProbedMs: number;
-  /** In [0, 1): this member's share of one period added to the silence threshold, so members do not all probe at once. */
-  silenceJitter: number;
 }
 
 interface Tombstone {
@@ -42,26 +39,6 @@ interface Tombstone {
   /** The record, when we knew it: a refutation brings the member back with it. */
   record: { name: string; metadata: Readonly<Record<string, string>> } | undefined;
 }
-
-interface Probe {
-  target: string;
-  nonce: number;
-  incarnation: number;
-  startMs: number;
-  directDeadlineMs: number;
-  endMs: number;
-  acked: boolean;
-  indirectSent: boolean;
-}
-
-interface Relay {
-  requester: string;
-  nonce: number;
-  target: string;
-  expiresMs: number;
-}
-
-const MAX_RELAYS = 256;
 
 function checkConfig(c: MembershipConfig, maxDatagramBytes: number, metadata: [string, string][]): void {
   for (const [name, v] of [['sessionHi', c.sessionHi], ['sessionLo', c.sessionLo]] as const) {
@@ -100,11 +77,7 @@ class MembershipImpl implements Membership {
   private readonly suspects = new Set<string>();
   private readonly tombstones = new Map<string, Tombstone>();
   private readonly queue: Dissemination;
-  private readonly relays = new Map<string, Relay>();
-  private probeOrder: string[] = [];
-  private probeIndex = 0;
-  private probe: Probe | undefined;
-  private nextProbeMs = 0;
+  private readonly prober: Prober<Entry>;
   private nextAnnounceMs = 0;
 
   private readonly out = new Fifo<Uint8Array>();
@@ -128,6 +101,16 @@ class MembershipImpl implements Membership {
     this.streamId = config.streamId ?? C.MEMBERSHIP_STREAM_ID;
     this.random = config.random;
     this.queue = new Dissemination(tuning.maxPiggybackQueue);
+    this.prober = new Prober<Entry>({
+      selfId: this.selfId,
+      table: this.table,
+      indirectProbes: tuning.indirectProbes,
+      random: config.random,
+      timers: () => this.timers(),
+      send: (body) => this.send(body),
+      probeFailed: (nowMs, e) => this.probeFailed(nowMs, e),
+      counters: this.st,
+    });
   }
 
   // ------------------------------------------------------------ public API
@@ -138,19 +121,17 @@ class MembershipImpl implements Membership {
     const t = this.timers();
     this.sendAnnounce();
     this.nextAnnounceMs = nowMs + this.announceGapMs(t);
-    this.nextProbeMs = nowMs + this.random() * t.probeIntervalMs;
+    this.prober.start(nowMs, t);
   }
 
   leave(_nowMs: number): void {
     if (!this.joined || this.left) return;
     for (let i = 0; i < this.tuning.leaveRepeats; i++) this.send({ kind: ControlKind.LEAVE });
     this.left = true;
-    this.probe = undefined;
+    this.prober.clear();
     this.table.clear();
     this.suspects.clear();
     this.tombstones.clear();
-    this.relays.clear();
-    this.probeOrder = [];
   }
 
   handleDatagram(nowMs: number, datagram: Uint8Array, header: Header): void {
@@ -175,40 +156,7 @@ class MembershipImpl implements Membership {
     if (b.kind === ControlKind.ANNOUNCE) this.heardAnnounce(nowMs, sender, msg.incarnation, b.name, b.metadata);
     else if (b.kind === ControlKind.LEAVE) this.heardLeave(nowMs, sender, msg.incarnation);
     else this.heardFrom(nowMs, sender, msg.incarnation);
-    // Multicast: any datagram of the target after our ping proves it is alive.
-    if (this.probe && this.probe.target === sender) this.probe.acked = true;
-    switch (b.kind) {
-      case ControlKind.PING:
-        if (b.target === this.selfId) {
-          this.send({ kind: ControlKind.ACK, requester: b.requester ?? sender, nonce: b.nonce, subject: this.selfId });
-          st.acksSent++;
-        } else this.overheardProbe(nowMs, b.target);
-        break;
-      case ControlKind.PING_REQ:
-        if (b.target === this.selfId) {
-          // Probed indirectly: answer the requester ourselves, everyone hears it.
-          this.send({ kind: ControlKind.ACK, requester: sender, nonce: b.nonce, subject: this.selfId });
-          st.acksSent++;
-        } else {
-          this.overheardProbe(nowMs, b.target);
-          if (b.helpers.includes(this.selfId) && this.table.has(b.target)) this.relayProbe(nowMs, sender, b.target, b.nonce);
-        }
-        break;
-      case ControlKind.ACK: {
-        const p = this.probe;
-        if (p && b.requester === this.selfId && b.nonce === p.nonce && b.subject === p.target) p.acked = true;
-        const key = `${b.requester}:${b.nonce}`;
-        const relay = this.relays.get(key);
-        if (relay && sender === relay.target && b.subject === relay.target) {
-          this.relays.delete(key);
-          this.send({ kind: ControlKind.ACK, requester: relay.requester, nonce: relay.nonce, subject: relay.target });
-          st.acksRelayed++;
-        }
-        break;
-      }
-      default:
-        break;
-    }
+    this.prober.handle(nowMs, sender, b);
     for (const u of msg.updates) this.applyUpdate(nowMs, u);
   }
 
@@ -219,15 +167,7 @@ class MembershipImpl implements Membership {
       this.sendAnnounce();
       this.nextAnnounceMs = nowMs + this.announceGapMs(t);
     }
-    const p = this.probe;
-    if (p) {
-      if (!p.acked && !p.indirectSent && nowMs >= p.directDeadlineMs) this.sendPingReq(p);
-      if (nowMs >= p.endMs) {
-        this.probe = undefined;
-        this.nextProbeMs = p.endMs;
-        if (!p.acked) this.probeFailed(nowMs, p);
-      }
-    }
+    this.prober.handleTimeout(nowMs);
     for (const id of this.suspects) {
       const e = this.table.get(id);
       if (e && nowMs >= e.suspectDeadlineMs) {
@@ -236,8 +176,7 @@ class MembershipImpl implements Membership {
         this.queue.push({ state: UpdateState.DEAD, id, incarnation: e.incarnation });
       }
     }
-    if (!this.probe && nowMs >= this.nextProbeMs) this.startProbe(nowMs, t);
-    for (const [key, r] of this.relays) if (nowMs >= r.expiresMs) this.relays.delete(key);
+    this.prober.startProbeIfDue(nowMs, t);
     for (const [id, tomb] of this.tombstones) {
       if (nowMs - tomb.atMs < t.tombstoneMs) break; // insertion order is age order
       this.tombstones.delete(id);
@@ -250,10 +189,7 @@ class MembershipImpl implements Membership {
 
   pollTimeout(): number | undefined {
     if (!this.joined || this.left) return undefined;
-    let next = this.nextAnnounceMs;
-    const p = this.probe;
-    if (p) next = Math.min(next, p.acked || p.indirectSent ? p.endMs : p.directDeadlineMs);
-    else next = Math.min(next, this.nextProbeMs);
+    let next = Math.min(this.nextAnnounceMs, this.prober.nextDeadlineMs());
     for (const id of this.suspects) {
       const e = this.table.get(id);
       if (e) next = Math.min(next, e.suspectDeadlineMs);
@@ -285,8 +221,8 @@ class MembershipImpl implements Membership {
       members: this.table.size,
       tombstones: this.tombstones.size,
       piggybackQueued: this.queue.size,
-      pendingRelays: this.relays.size,
-      probeQueue: this.probeOrder.length,
+      pendingRelays: this.prober.pendingRelays,
+      probeQueue: this.prober.queueLength,
     };
   }
 
@@ -390,20 +326,6 @@ class MembershipImpl implements Membership {
     }
   }
 
-  private overheardProbe(nowMs: number, target: string): void {
-    const e = this.table.get(target);
-    if (e) e.lastProbedMs = nowMs;
-  }
-
-  /** We are one of the k helpers of an indirect probe: ping the target on the requester's behalf. */
-  private relayProbe(nowMs: number, requester: string, target: string, nonce: number): void {
-    if (this.relays.size >= MAX_RELAYS) return;
-    const t = this.timers();
-    this.relays.set(`${requester}:${nonce}`, { requester, nonce, target, expiresMs: nowMs + t.probeIntervalMs });
-    this.send({ kind: ControlKind.PING, target, nonce, requester });
-    this.st.pingsSent++;
-  }
-
   // ------------------------------------------------------------ table
 
   private add(nowMs: number, id: string, incarnation: number, record: NonNullable<Tombstone['record']>): void {
@@ -417,10 +339,7 @@ class MembershipImpl implements Membership {
       lastHeardMs: nowMs, lastProbedMs: nowMs, silenceJitter: this.random(),
     };
     this.table.set(id, e);
-    // SWIM §4.3: a new member goes to a random place in the round-robin order.
-    const at = this.probeIndex + Math.floor(this.random() * (this.probeOrder.length - this.probeIndex + 1));
-    this.probeOrder.splice(at, 0, id);
-    if (this.probeOrder.length > 2 * this.table.size + 16) this.reshuffle();
+    this.prober.added(id);
     this.emit('join', e);
   }
 
@@ -447,7 +366,7 @@ class MembershipImpl implements Membership {
     e.incarnation = incarnation;
     this.emit(state === 'dead' ? 'dead' : 'leave', e);
     this.bury(nowMs, e.id, state, incarnation, { name: e.name, metadata: e.metadata });
-    if (this.probe?.target === e.id) this.probe.acked = true; // nothing left to conclude
+    this.prober.removed(e.id);
   }
 
   private bury(nowMs: number, id: string, state: 'dead' | 'left', incarnation: number, record: Tombstone['record']): void {
@@ -459,77 +378,10 @@ class MembershipImpl implements Membership {
     this.tombstones.set(id, { state, incarnation, atMs: nowMs, record });
   }
 
-  // ------------------------------------------------------------ probing
+  // ------------------------------------------------------------ probing (prober.ts)
 
-  private startProbe(nowMs: number, t: ScaledTimers): void {
-    const target = this.pickTarget(nowMs, t);
-    if (target === undefined) {
-      this.nextProbeMs = nowMs + t.probeIntervalMs;
-      return;
-    }
-    const nonce = Math.floor(this.random() * 0x1_0000_0000) >>> 0;
-    target.lastProbedMs = nowMs;
-    this.probe = {
-      target: target.id, nonce, incarnation: target.incarnation, startMs: nowMs,
-      directDeadlineMs: nowMs + t.probeTimeoutMs, endMs: nowMs + t.probeIntervalMs, acked: false, indirectSent: false,
-    };
-    this.send({ kind: ControlKind.PING, target: target.id, nonce, requester: undefined });
-    this.st.pingsSent++;
-  }
-
-  /** A member silent past its threshold first (the bound on detection), else randomized round robin (SWIM §4.3). */
-  private pickTarget(nowMs: number, t: ScaledTimers): Entry | undefined {
-    let silent: Entry | undefined;
-    let silentSinceMs = Infinity;
-    for (const e of this.table.values()) {
-      if (e.state !== 'alive') continue;
-      const since = Math.max(e.lastHeardMs, e.lastProbedMs);
-      if (nowMs - since > t.silenceMs + e.silenceJitter * t.probeIntervalMs && since < silentSinceMs) {
-        silent = e;
-        silentSinceMs = since;
-      }
-    }
-    if (silent) return silent;
-    for (let pass = 0; pass < 2; pass++) {
-      while (this.probeIndex < this.probeOrder.length) {
-        const e = this.table.get(this.probeOrder[this.probeIndex++]!);
-        if (e) return e;
-      }
-      this.reshuffle();
-    }
-    return undefined;
-  }
-
-  private reshuffle(): void {
-    const ids = [...this.table.keys()];
-    for (let i = ids.length - 1; i > 0; i--) {
-      const j = Math.floor(this.random() * (i + 1));
-      [ids[i], ids[j]] = [ids[j]!, ids[i]!];
-    }
-    this.probeOrder = ids;
-    this.probeIndex = 0;
-  }
-
-  private sendPingReq(p: Probe): void {
-    p.indirectSent = true;
-    const candidates: string[] = [];
-    for (const e of this.table.values()) if (e.state === 'alive' && e.id !== p.target) candidates.push(e.id);
-    const helpers: string[] = [];
-    const k = Math.min(this.tuning.indirectProbes, candidates.length);
-    for (let i = 0; i < k; i++) {
-      const j = i + Math.floor(this.random() * (candidates.length - i));
-      [candidates[i], candidates[j]] = [candidates[j]!, candidates[i]!];
-      helpers.push(candidates[i]!);
-    }
-    if (helpers.length === 0) return;
-    this.send({ kind: ControlKind.PING_REQ, target: p.target, nonce: p.nonce, helpers });
-    this.st.pingReqsSent++;
-  }
-
-  private probeFailed(nowMs: number, p: Probe): void {
-    this.st.probesFailed++;
-    const e = this.table.get(p.target);
-    if (!e || e.state !== 'alive' || e.incarnation !== p.incarnation) return;
+  /** The prober's probe of `e` failed while it was alive: suspect it and spread the news. */
+  private probeFailed(nowMs: number, e: Entry): void {
     this.st.suspicionsRaised++;
     this.suspect(nowMs, e);
     this.queue.push({ state: UpdateState.SUSPECT, id: e.id, incarnation: e.incarnation });

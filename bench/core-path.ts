@@ -96,7 +96,10 @@ function run(p: Prepared, count: number): number {
   for (let i = 0; i < p.datagrams.length; i++) {
     rx.handleDatagram(1, p.datagrams[i]!, p.headers[i]!, from);
     let e;
-    while ((e = rx.pollEvent()) !== undefined) if (e.type === 'message') delivered++;
+    while ((e = rx.pollEvent()) !== undefined) {
+      if (e.type === 'message') delivered++;
+      else if (e.type === 'messages') delivered += e.count;
+    }
   }
   const cpu = process.cpuUsage(cpu0);
   if (delivered !== count) throw new Error(`delivered ${delivered} of ${count}`);

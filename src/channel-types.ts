@@ -3,6 +3,7 @@
  * info and counters.
  */
 
+import type { MessageBatch } from './message-batch';
 import type { RejectCounts } from './driver';
 import type { MembershipStats } from './group/api';
 import type { LossReason, ProtocolStats, SourceInfo } from './protocol/api';
@@ -40,6 +41,14 @@ export type ReceiverDroppedReason = 'timeout' | 'slow' | 'left' | 'dead';
 
 /** Events of a {@link Channel}, with their arguments. */
 export interface ChannelEvents {
+  /**
+   * The batch-level read API: received messages, a batch at a time (usually
+   * one datagram's worth), in order per (source, stream). While at least one
+   * 'messages' listener is attached, messages go to it INSTEAD of the
+   * readable / async iterator, with no read buffer in between (the listener
+   * runs in the receive turn; maxReadBufferBytes does not apply).
+   */
+  messages: [batch: MessageBatch];
   /** Messages that will never be delivered (exact range). Delivery goes on after them. */
   loss: [loss: LossInfo];
   /** A sender this channel has not heard before (or a restarted one: new session id). */

@@ -11,6 +11,7 @@ import { Readable, Writable } from 'node:stream';
 import type { ChannelCounters, ChannelEvents, ChannelInfo, ChannelState, ChannelStats, Message } from './channel-types';
 import { realScheduler, type Scheduler, type TimerHandle } from './clock';
 import { Driver } from './driver';
+import { MessageBatch } from './message-batch';
 import { AbortError, ClosedError, InvalidArgumentTypeError, InvalidArgumentValueError } from './errors';
 import { Group } from './group/group';
 import { GroupedEndpoint } from './group/grouped-endpoint';
@@ -369,7 +370,19 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
           this.counters.messagesFiltered++;
           return;
         }
-        this.deliver({ data: event.data, source: event.source, stream: this.streams.nameOf(event.streamId), seq: event.seq }, event.streamId);
+        const stream = this.streams.nameOf(event.streamId);
+        if (this.listenerCount('messages') > 0) this.deliverBatch(new MessageBatch(event.source, stream, event.seq, 1, event.data, false));
+        else this.deliver({ data: event.data, source: event.source, stream, seq: event.seq }, event.streamId);
+        return;
+      }
+      case 'messages': {
+        if (this.filtering && !this.subscribed.has(event.streamId)) {
+          this.counters.messagesFiltered += event.count;
+          return;
+        }
+        const batch = new MessageBatch(event.source, this.streams.nameOf(event.streamId), event.firstSeq, event.count, event.payload, true);
+        if (this.listenerCount('messages') > 0) this.deliverBatch(batch);
+        else for (let i = 0; i < batch.count; i++) this.deliver(batch.message(i), event.streamId);
         return;
       }
       case 'loss':
@@ -399,6 +412,12 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
   }
 
   // ---- read side ---------------------------------------------------------
+
+  /** Batch API: straight to the 'messages' listeners, no queue (they run now, in this turn). */
+  private deliverBatch(batch: MessageBatch): void {
+    this.counters.messagesReceived += batch.count;
+    this.emit('messages', batch);
+  }
 
   private deliver(message: Message, streamId: number): void {
     if (this.readable.destroyed) {

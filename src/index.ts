@@ -11,6 +11,7 @@
  */
 
 export { open, Channel, Group } from './channel';
+export { MessageBatch } from './message-batch';
 export type {
   ChangesOptions, GroupChange, GroupEvents, MemberFilter, MemberInfo, MemberOptions, MemberState, MembershipEvent, MembershipEventType,
   MembershipStats, MembershipTuning, ScaledTimers,

@@ -11,6 +11,7 @@
 import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
 import { createEndpoint } from '../src/protocol/endpoint';
+import { splitMessages } from '../src/protocol/packed-view';
 import type { Endpoint, ProtocolEvent } from '../src/protocol/api';
 import { DataFlag, encodeHeartbeat, encodeNak, encodeNcf, encodeStatus, HeartbeatFlag, type SeqRange } from '../src/protocol/payload';
 import { decodeHeader, encodeDatagram, DatagramType, type Header } from '../src/wire/header';
@@ -148,7 +149,7 @@ function feed(ep: Endpoint, steps: readonly Step[], datagrams: readonly Buffer[]
   let nowMs = 0;
   const drain = () => {
     while (ep.pollTransmit(nowMs) !== undefined) { /* the network is not part of this test */ }
-    for (let ev = ep.pollEvent(); ev !== undefined; ev = ep.pollEvent()) record(logs, ev, finished);
+    for (let ev = ep.pollEvent(); ev !== undefined; ev = ep.pollEvent()) for (const one of splitMessages(ev)) record(logs, one, finished);
   };
   const runTimers = (untilMs: number) => {
     let turns = 0;

@@ -41,6 +41,23 @@ export interface MessageEvent {
   data: Buffer;
 }
 
+/**
+ * The messages of one packed datagram delivered in order at once (the fast
+ * path: the datagram arrived in order with nothing buffered): sequence numbers
+ * `firstSeq … firstSeq + count − 1`. `payload` is a private copy of the
+ * datagram's packed records (`count` × u16 length + bytes); read them with
+ * {@link PackedView} (src/protocol/packed-view.ts). Equivalent to `count`
+ * consecutive {@link MessageEvent}s.
+ */
+export interface MessagesEvent {
+  type: 'messages';
+  source: SourceInfo;
+  streamId: number;
+  firstSeq: number;
+  count: number;
+  payload: Buffer;
+}
+
 export interface LossEvent {
   type: 'loss';
   source: SourceInfo;
@@ -53,6 +70,7 @@ export interface LossEvent {
 
 export type ProtocolEvent =
   | MessageEvent
+  | MessagesEvent
   | LossEvent
   | { type: 'source'; source: SourceInfo }
   | { type: 'source-gone'; source: SourceInfo; reason: 'timeout' | 'closed' | 'restarted' | 'memory' }

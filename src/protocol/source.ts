@@ -196,6 +196,17 @@ export class StreamReceiver {
     }
     if (filled > 0 && first < prevHighest && (h.flags & DataFlag.REPAIR) === 0) stats.reordered++;
 
+    if (count > 1 && !isFragment && first === this.nextDeliver && this.buffer.size === 0 && this.lost.length === 0 && this.reasm === undefined) {
+      // Fast path: the next datagram in order, nothing held back: its messages go out as one event, one copy.
+      this.flushSkip();
+      this.joinSkip = false;
+      stats.messagesDelivered += count;
+      this.ctx.out.events.push({ type: 'messages', source: this.src.info, streamId: this.streamId, firstSeq: first, count, payload: copyBytes(dg, start, end) });
+      this.nextDeliver = last + 1;
+      if (hadGaps && this.gaps.length === 0) this.src.statusSoon(nowMs);
+      return true;
+    }
+
     let copy: Buffer | undefined;
     let buffered = false;
     for (let i = 0; i < count; i++) {

@@ -7,6 +7,7 @@
  */
 
 import { createEndpoint, type ProtocolTuning } from '../../src/protocol/endpoint';
+import { splitMessages } from '../../src/protocol/packed-view';
 import type { Endpoint, EndpointConfig, ProtocolEvent } from '../../src/protocol/api';
 import { decodeHeader, type Header } from '../../src/wire/header';
 import { Heap } from './heap';
@@ -158,8 +159,10 @@ export class Sim {
     for (;;) {
       const e = node.ep.pollEvent();
       if (e === undefined) break;
-      if (node.onEvent) node.onEvent(e);
-      else node.events.push(e);
+      for (const one of splitMessages(e)) {
+        if (node.onEvent) node.onEvent(one);
+        else node.events.push(one);
+      }
     }
     node.timeoutMs = node.ep.pollTimeout();
   }

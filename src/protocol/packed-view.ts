@@ -1,0 +1,48 @@
+/**
+ * Reads the messages of a packed DATA payload (`count` × u16 length + bytes,
+ * already validated by parsePacked) as views, without parsing it again for
+ * every access: reading them in order costs O(1) each.
+ */
+
+import type { MessageEvent, MessagesEvent, ProtocolEvent } from './api';
+import { PACKED_PREFIX_BYTES } from './payload';
+
+export class PackedView {
+  private cursorIndex = 0;
+  private cursorOffset = 0;
+
+  /** `payload` must hold exactly `count` well-formed records (see {@link MessagesEvent}). */
+  constructor(readonly payload: Buffer, readonly count: number) {}
+
+  /** Message `i` (0-based) as a view into the payload. @throws RangeError when i is out of range. */
+  at(i: number): Buffer {
+    if (!(i >= 0 && i < this.count) || !Number.isInteger(i)) throw new RangeError(`message index ${i} out of range 0..${this.count - 1}`);
+    if (i < this.cursorIndex) {
+      this.cursorIndex = 0;
+      this.cursorOffset = 0;
+    }
+    const b = this.payload;
+    let o = this.cursorOffset;
+    for (let k = this.cursorIndex; k < i; k++) o += PACKED_PREFIX_BYTES + ((b[o]! << 8) | b[o + 1]!);
+    const len = (b[o]! << 8) | b[o + 1]!;
+    this.cursorIndex = i + 1;
+    this.cursorOffset = o + PACKED_PREFIX_BYTES + len;
+    return b.subarray(o + PACKED_PREFIX_BYTES, o + PACKED_PREFIX_BYTES + len);
+  }
+}
+
+/**
+ * The event as per-message events: a {@link MessagesEvent} becomes its
+ * `count` {@link MessageEvent}s (views into its payload); any other event is
+ * returned alone. For consumers that handle one message at a time (tests,
+ * simple tools); the channel reads batches directly.
+ */
+export function splitMessages(event: ProtocolEvent): ProtocolEvent[] {
+  if (event.type !== 'messages') return [event];
+  const view = new PackedView(event.payload, event.count);
+  const out: MessageEvent[] = [];
+  for (let i = 0; i < event.count; i++) {
+    out.push({ type: 'message', source: event.source, streamId: event.streamId, seq: event.firstSeq + i, data: view.at(i) });
+  }
+  return out;
+}

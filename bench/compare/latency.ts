@@ -39,12 +39,23 @@ const MESSAGE_BYTES = 64;
 /** Which systems to measure (compare.ts's --systems). */
 export type LatencySystem = 'blipcast' | 'norm' | 'pgm' | 'jgroups';
 
-const LABELS: Record<LatencySystem, string> = {
+const LABELS: Record<LatencySystem | 'jgroups-nb', string> = {
   blipcast: 'blipcast (native transport)',
   norm: 'NORM (stream, push + passive flush per message)',
   pgm: 'OpenPGM/ZeroMQ (ZMQ_RATE 100 Mbit/s)',
-  jgroups: 'JGroups 2.12 (stock udp.xml)',
+  jgroups: 'JGroups 2.12 (stock udp.xml, bundling)',
+  'jgroups-nb': 'JGroups 2.12 (stock udp.xml, DONT_BUNDLE)',
 };
+
+/**
+ * JGroups twice: the stock stack bundles multicasts for up to
+ * max_bundle_timeout (30 ms), which sets its latency at a low rate; a
+ * latency-minded JGroups application flags its messages DONT_BUNDLE instead.
+ */
+const JGROUPS_VARIANTS: { label: string; args: string[] }[] = [
+  { label: LABELS.jgroups, args: [] },
+  { label: LABELS['jgroups-nb'], args: ['dontBundle=1'] },
+];
 
 function percentile(sorted: number[], q: number): number {
   if (sorted.length === 0) return NaN;
@@ -79,13 +90,13 @@ async function pingPair(lab: LabType, name: string, echo: [string, string[]], pi
 
 async function roundTrip(lab: LabType, built: Built, durationMs: number, include: (id: LatencySystem) => boolean): Promise<string[][]> {
   const rows: string[][] = [];
-  const measure = async (id: LatencySystem, run: () => Promise<PingResult>): Promise<void> => {
+  const measure = async (id: LatencySystem, run: () => Promise<PingResult>, label = LABELS[id]): Promise<void> => {
     if (!include(id)) return;
     try {
       const r = await run();
-      rows.push([LABELS[id], ...stats(r.rttUs), `${r.sent - r.received} of ${r.sent} not echoed`]);
+      rows.push([label, ...stats(r.rttUs), `${r.sent - r.received} of ${r.sent} not echoed`]);
     } catch (err) {
-      rows.push([LABELS[id], '', '', '', '', '', failure(err)]);
+      rows.push([label, '', '', '', '', '', failure(err)]);
     }
   };
   const skipped = (id: LatencySystem, why: string | undefined): void => {
@@ -109,15 +120,16 @@ async function roundTrip(lab: LabType, built: Built, durationMs: number, include
   else skipped('norm', built.skipped.get('norm'));
   if (built.pgm) await measure('pgm', cPing(built.pgm));
   else skipped('pgm', built.skipped.get('pgm'));
-  if (built.jgroups) {
+  for (const variant of built.jgroups ? JGROUPS_VARIANTS : []) {
     await measure('jgroups', () => {
       const group = randomGroup();
       const port = randomPort();
       const cluster = `rtt-${process.pid}-${Math.floor(Math.random() * 1e9)}`;
-      const args = (role: string): string[] => [`role=${role}`, `cluster=${cluster}`, 'members=2', `rate=${ROUND_TRIP_RATE}`, `durationMs=${durationMs}`, `warmupMs=${WARMUP_MS}`];
+      const args = (role: string): string[] => [`role=${role}`, `cluster=${cluster}`, 'members=2', `rate=${ROUND_TRIP_RATE}`, `durationMs=${durationMs}`, `warmupMs=${WARMUP_MS}`, ...variant.args];
       return pingPair(lab, 'jgroups', jvmCommand(built, lab, 1, group, port, args('echo')), jvmCommand(built, lab, 0, group, port, args('ping')));
-    });
-  } else skipped('jgroups', built.skipped.get('jgroups'));
+    }, variant.label);
+  }
+  if (!built.jgroups) skipped('jgroups', built.skipped.get('jgroups'));
   return rows;
 }
 
@@ -156,17 +168,17 @@ async function oneway(lab: LabType, built: Built, durationMs: number, include: (
       rows.push(blank(LABELS.blipcast, failure(err)));
     }
   }
-  const harnessRow = (id: LatencySystem, run: { tx: unknown; rx: unknown; drops: number }, note = ''): void => {
+  const harnessRow = (label: string, run: { tx: unknown; rx: unknown; drops: number }, note = ''): void => {
     const r = run.rx as HarnessOnewayRecv;
     const measured = Math.max(0, Math.min((run.tx as HarnessOnewaySend).sent, count) - warmup);
     const extra = [r.duplicates ? `${r.duplicates} duplicates` : '', r.stray ? `${r.stray} unreadable records` : '', note].filter((x) => x !== '');
-    rows.push([LABELS[id], ...stats(r.latUs), `${measured - r.delivered} of ${measured}`, [`${run.drops} datagrams dropped at h1`, ...extra].join('; ')]);
+    rows.push([label, ...stats(r.latUs), `${measured - r.delivered} of ${measured}`, [`${run.drops} datagrams dropped at h1`, ...extra].join('; ')]);
   };
-  const attempt = async (id: LatencySystem, fn: () => Promise<void>): Promise<void> => {
+  const attempt = async (label: string, fn: () => Promise<void>): Promise<void> => {
     try {
       await fn();
     } catch (err) {
-      rows.push(blank(LABELS[id], failure(err)));
+      rows.push(blank(label, failure(err)));
     }
   };
   const common = [`count=${count}`, `warmup=${warmup}`, `msgRate=${ONEWAY_RATE}`, `idleMs=${ONEWAY_IDLE_MS}`, 'lingerMs=120000'];
@@ -176,24 +188,24 @@ async function oneway(lab: LabType, built: Built, durationMs: number, include: (
       rows.push(blank(LABELS[id], `skipped: ${built.skipped.get(id) ?? 'not built'}`));
       return;
     }
-    await attempt(id, async () => {
+    await attempt(LABELS[id], async () => {
       const group = randomGroup();
       const port = randomPort();
       const args = (host: number, role: string): string[] => [`role=${role}`, `group=${group}`, `port=${port}`, ifaceArg(lab, host, bin), ...common];
-      harnessRow(id, await onewayPair(lab, `${id} oneway`, [bin, args(1, 'oneway-recv')], [bin, args(0, 'oneway-send')], false));
+      harnessRow(LABELS[id], await onewayPair(lab, `${id} oneway`, [bin, args(1, 'oneway-recv')], [bin, args(0, 'oneway-send')], false));
     });
   };
   await cSystem('norm', built.norm);
   await cSystem('pgm', built.pgm);
   if (include('jgroups')) {
     if (built.jgroups === undefined) rows.push(blank(LABELS.jgroups, `skipped: ${built.skipped.get('jgroups') ?? 'not built'}`));
-    else {
-      await attempt('jgroups', async () => {
+    for (const variant of built.jgroups ? JGROUPS_VARIANTS : []) {
+      await attempt(variant.label, async () => {
         const group = randomGroup();
         const port = randomPort();
         const cluster = `oneway-${process.pid}-${Math.floor(Math.random() * 1e9)}`;
-        const args = (role: string): string[] => [`role=${role}`, `cluster=${cluster}`, 'members=2', ...common];
-        harnessRow('jgroups', await onewayPair(lab, 'jgroups oneway', jvmCommand(built, lab, 1, group, port, args('oneway-recv')), jvmCommand(built, lab, 0, group, port, args('oneway-send')), false));
+        const args = (role: string): string[] => [`role=${role}`, `cluster=${cluster}`, 'members=2', ...common, ...variant.args];
+        harnessRow(variant.label, await onewayPair(lab, 'jgroups oneway', jvmCommand(built, lab, 1, group, port, args('oneway-recv')), jvmCommand(built, lab, 0, group, port, args('oneway-send')), false));
       });
     }
   }

@@ -14,8 +14,15 @@
  *    receiving host); messages/s and MB/s delivered (median of the runs,
  *    min–max), whether everything arrived, CPU seconds per GB delivered of the
  *    sender and of the receiver.
- * 4. Latency: 64 B round trip at 1000 msgs/s through an echo process on the
- *    other host.
+ * 4. Latency (bench/compare/latency.ts), two tables for blipcast, NORM,
+ *    OpenPGM and JGroups (stock bundling, and DONT_BUNDLE per message):
+ *    64 B round trip p50/p99/p99.9/max at 1000 msgs/s without loss, through
+ *    an echo process on the other host; and 64 B one-way latency at 2000
+ *    msgs/s with 1 % receive loss (every message carries its CLOCK_MONOTONIC
+ *    send time, which all lab namespaces share), with how many messages never
+ *    arrived, plus blipcast's repaired-only row (messages whose original
+ *    datagram was lost). `--only latency` runs just these (after the
+ *    harnesses are built); `--systems` picks their rows too.
  *
  * How each reference is configured, and why: bench/compare/README.md.
  */
@@ -379,8 +386,8 @@ async function main(): Promise<void> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    console.log(`bench:compare — 2 lab hosts (network namespaces, veth + bridge, MTU 1500, TTL 1), node ${process.version}, ${runs} run(s) per cell`);
-    console.log(`per run: up to ${settings.countFor(64).toLocaleString('en-US')} × 64 B / ${settings.countFor(1024).toLocaleString('en-US')} × 1 KiB${sizes.includes(65536) ? ` / ${settings.countFor(65536).toLocaleString('en-US')} × 64 KiB` : ''}, writing stops after ${settings.maxSendMs} ms; receiver gives up after ${settings.idleMs} ms without a message`);
+    console.log(`bench:compare — 2 lab hosts (network namespaces, veth + bridge, MTU 1500, TTL 1), node ${process.version}${only === 'latency' ? '' : `, ${runs} throughput run(s) per cell`}`);
+    if (only !== 'latency') console.log(`per run: up to ${settings.countFor(64).toLocaleString('en-US')} × 64 B / ${settings.countFor(1024).toLocaleString('en-US')} × 1 KiB${sizes.includes(65536) ? ` / ${settings.countFor(65536).toLocaleString('en-US')} × 64 KiB` : ''}, writing stops after ${settings.maxSendMs} ms; receiver gives up after ${settings.idleMs} ms without a message`);
     if (only === undefined || only === 'throughput') await throughput(lab, all, sizes, losses, settings);
     if (only === undefined || only === 'latency') {
       // --systems picks latency rows too: blipcast, norm (or norm-cc), pgm-low / pgm-high, jgroups.

@@ -241,6 +241,7 @@ static int run_oneway_send(const char *group, int port, const char *ifname) {
     write_all(inst, st, rec, ONEWAY_BYTES);
     i++;
   }
+  fprintf(stderr, "norm oneway-send: GRTT estimate at the end %.6f s\n", NormGetGrttEstimate(s));
   print_oneway_send(i, count);
   return 0;
 }

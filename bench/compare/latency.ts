@@ -229,7 +229,8 @@ export async function latency(lab: LabType, built: Built, quick: boolean, includ
   console.log(formatTable(['system', 'samples', 'p50', 'p99', 'p99.9', 'max', 'notes'], rt));
   console.log(`\n3. Latency at loss — 64 B one way h0 → h1 at ${ONEWAY_RATE} msgs/s, ${owMs / 1000} s measured, ${ONEWAY_LOSS * 100}% of UDP datagrams arriving at h1 dropped (nftables), µs`);
   console.log('   now − send time (CLOCK_MONOTONIC, shared by the lab namespaces) of every message that arrived; never arrived = measured messages the receiver did not get');
-  console.log(`   about ${ONEWAY_LOSS * 100}% of the messages are repaired ones: p99 and above are dominated by repair latency (for every system), p50 is the direct path`);
+  console.log(`   about ${ONEWAY_LOSS * 100}% of the messages are repaired ones: for every system p99 and above are repair latency; delivery is in order, so`);
+  console.log('   direct messages behind a gap wait for its repair too: where repairs take longer than the ~50 ms between losses, even p50 is repair-bound');
   console.log('   blipcast, repaired only = the messages whose original datagram was lost (the receiver records which sequence numbers arrived in an original datagram)');
   console.log(`   the references do not measure their first ${ONEWAY_WARMUP_MS / 1000} s; blipcast's sender starts once it has seen the receiver\n`);
   console.log(formatTable(['system', 'samples', 'p50', 'p99', 'p99.9', 'max', 'never arrived', 'notes'], ow));

@@ -14,42 +14,43 @@
  *    receiving host); messages/s and MB/s delivered (median of the runs,
  *    min–max), whether everything arrived, CPU seconds per GB delivered of the
  *    sender and of the receiver.
- * 4. Latency: 64 B round trip at 1000 msgs/s through an echo process on the
- *    other host.
+ * 4. Latency (bench/compare/latency.ts), two tables for blipcast, NORM,
+ *    OpenPGM and JGroups (stock bundling, and DONT_BUNDLE per message):
+ *    64 B round trip p50/p99/p99.9/max at 1000 msgs/s without loss, through
+ *    an echo process on the other host; and 64 B one-way latency at 2000
+ *    msgs/s with 1 % receive loss (every message carries its CLOCK_MONOTONIC
+ *    send time, which all lab namespaces share), with how many messages never
+ *    arrived, plus blipcast's repaired-only row (messages whose original
+ *    datagram was lost). `--only latency` runs just these (after the
+ *    harnesses are built); `--systems` picks their rows too.
  *
  * How each reference is configured, and why: bench/compare/README.md.
  */
 
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Lab as LabType } from '../../test/lab/lab';
-import type { PingResult } from '../latency-worker';
 import type { DgramRecvResult, DgramSendResult, RecvResult, SendResult, WorkerConfig } from '../reliable-worker';
 import { formatTable, median } from '../table';
 import { segmentAtInterface } from '../runner';
+import { latency } from './latency';
+import { type Built, type HarnessResult, ifaceArg, jvmCommand, pair, randomGroup, randomPort, setVerbose } from './procs';
 
 const ROOT = resolve(__dirname, '..', '..', '..');
 const SRC_DIR = join(ROOT, 'bench', 'compare');
 const BUILD_DIR = join(ROOT, 'build', 'compare');
 const RELIABLE_WORKER = join(__dirname, '..', 'reliable-worker.js');
-const LATENCY_WORKER = join(__dirname, '..', 'latency-worker.js');
 const JGROUPS_JAR = '/usr/share/java/jgroups.jar';
 /** Kernel socket buffers for the node workers (the C harnesses ask for the same 8 MiB). */
 const SOCKET_BUFFER_BYTES = 8 << 20;
-/** A process that has not finished this long after its run started is killed and the run counts as failed. */
-const PROCESS_TIMEOUT_MS = 60_000;
-/** How long a sender that keeps serving repairs is given to report after SIGTERM. */
-const TERM_GRACE_MS = 5_000;
 /** NORM rates (bit/s): the fixed rate, and the ceiling NORM-CC may climb to. */
 const NORM_FIXED_BPS = 1e9;
 const NORM_CC_MAX_BPS = 10e9;
 /** OpenPGM rates (ZMQ_RATE, kbit/s). */
 const PGM_LOW_KBPS = 500_000;
 const PGM_HIGH_KBPS = 2_000_000;
-
-let verbose = false;
 
 // ---------------------------------------------------------------- setup
 
@@ -91,14 +92,6 @@ function installMissing(allowInstall: boolean): void {
   }
 }
 
-interface Built {
-  norm?: string;
-  pgm?: string;
-  jgroups?: string[];
-  /** Why each reference is not available. */
-  skipped: Map<string, string>;
-}
-
 function build(tools: Tools): Built {
   mkdirSync(BUILD_DIR, { recursive: true });
   const skipped = new Map<string, string>();
@@ -138,67 +131,6 @@ function build(tools: Tools): Built {
   return out;
 }
 
-// ---------------------------------------------------------------- processes
-
-interface Proc {
-  ready: Promise<void>;
-  /** The first JSON line with a "role" (the result). */
-  result: Promise<Record<string, unknown>>;
-  terminate(): void;
-  kill(): void;
-}
-
-function watch(child: ChildProcess, name: string): Proc {
-  let out = '';
-  let err = '';
-  let onReady!: () => void;
-  let onResult!: (r: Record<string, unknown>) => void;
-  let onFail!: (e: Error) => void;
-  const ready = new Promise<void>((r) => (onReady = r));
-  const result = new Promise<Record<string, unknown>>((res, rej) => ((onResult = res), (onFail = rej)));
-  let done = false;
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    out += d;
-    let nl: number;
-    while ((nl = out.indexOf('\n')) >= 0) {
-      const line = out.slice(0, nl).trim();
-      out = out.slice(nl + 1);
-      if (line.includes('"ready":true')) onReady();
-      else if (line.startsWith('{') && line.includes('"role"') && !done) {
-        done = true;
-        if (verbose) process.stderr.write(`[${name}] ${line.slice(0, 300)}\n`);
-        try {
-          onResult(JSON.parse(line) as Record<string, unknown>);
-        } catch (e) {
-          onFail(e as Error);
-        }
-      }
-    }
-  });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), PROCESS_TIMEOUT_MS);
-  child.once('exit', (code, signal) => {
-    clearTimeout(timer);
-    onReady();
-    if (!done) {
-      done = true;
-      const tail = err.trim().split('\n').slice(-3).join(' | ');
-      onFail(new Error(`${name} exited ${code ?? signal} without a result${tail ? `: ${tail}` : ''}`));
-    } else if (verbose && err.trim()) process.stderr.write(`[${name}] ${err.trim().split('\n').slice(-3).join(' | ')}\n`);
-  });
-  // An echo process killed at the end has no result, and nobody waits for one: that must not be an unhandled rejection.
-  result.catch(() => undefined);
-  return { ready, result, terminate: () => child.kill('SIGTERM'), kill: () => child.kill('SIGKILL') };
-}
-
-function randomPort(): number {
-  return 20000 + Math.floor(Math.random() * 40000);
-}
-
-function randomGroup(): string {
-  return `239.255.${Math.floor(Math.random() * 250) + 1}.${Math.floor(Math.random() * 250) + 1}`;
-}
-
 // ---------------------------------------------------------------- systems
 
 interface Cell {
@@ -231,43 +163,6 @@ interface System {
   /** Why a cell does not apply to it, if it does not. */
   notFor?(cell: Cell): string | undefined;
   run(lab: LabType, cell: Cell, s: Settings): Promise<Run>;
-}
-
-interface HarnessResult {
-  sent?: number;
-  delivered?: number;
-  bytes?: number;
-  firstMs?: number;
-  lastMs?: number;
-  cpuUserMs?: number;
-  cpuSysMs?: number;
-}
-
-/**
- * Receiver on host 1, then sender on host 0; the receiver's result; then the
- * sender is told to stop (SIGTERM: it has been serving repairs until now) and
- * reports its own. `selfEnding` senders (the node workers) finish on their own.
- */
-async function pair(lab: LabType, name: string, rx: [string, string[]], tx: [string, string[]], selfEnding: boolean): Promise<[HarnessResult, HarnessResult]> {
-  const receiver = watch(lab.spawn(1, rx[0], rx[1]), `${name} recv h1`);
-  let sender: Proc | undefined;
-  try {
-    await receiver.ready;
-    sender = watch(lab.spawn(0, tx[0], tx[1]), `${name} send h0`);
-    // A sender that dies early must not leave us waiting for the receiver's idle timeout only.
-    const r = (await Promise.race([receiver.result, sender.result.then(async (x) => (selfEnding ? receiver.result : Promise.reject(new Error(`sender ended early: ${JSON.stringify(x)}`))))])) as HarnessResult;
-    if (!selfEnding) sender.terminate();
-    const killer = setTimeout(() => sender?.kill(), TERM_GRACE_MS + (selfEnding ? 30_000 : 0));
-    try {
-      const t = (await sender.result) as HarnessResult;
-      return [t, r];
-    } finally {
-      clearTimeout(killer);
-    }
-  } finally {
-    sender?.kill();
-    receiver.kill();
-  }
 }
 
 function fromHarness(t: HarnessResult, r: HarnessResult): Run {
@@ -304,11 +199,6 @@ function nodeWorkerSystem(id: string, label: string, roles: ['recv', 'send'] | [
   };
 }
 
-/** The interface as each library wants it: NORM takes a name; ZeroMQ's epgm:// wants the address (a name fails with EINVAL here). */
-function ifaceArg(lab: LabType, host: number, binary: string): string {
-  return `if=${binary.endsWith('pgm-harness') ? lab.hosts[host]!.ipv4 : lab.hosts[host]!.ifname}`;
-}
-
 function harnessArgs(lab: LabType, host: number, binary: string, role: string, group: string, port: number, cell: Cell, s: Settings, extra: string[]): string[] {
   return [`role=${role}`, `group=${group}`, `port=${port}`, ifaceArg(lab, host, binary), `count=${s.countFor(cell.size)}`, `size=${cell.size}`,
     `maxSendMs=${s.maxSendMs}`, `idleMs=${s.idleMs}`, 'lingerMs=30000', ...extra];
@@ -337,11 +227,8 @@ function jgroupsSystem(built: Built): System {
       const group = randomGroup();
       const port = randomPort();
       const cluster = `cmp-${process.pid}-${Math.floor(Math.random() * 1e9)}`;
-      const jvm = (host: number, role: string): [string, string[]] => {
-        const [java, ...flags] = built.jgroups!;
-        return [java!, [...flags, `-Djgroups.bind_addr=${lab.hosts[host]!.ipv4}`, `-Djgroups.udp.mcast_addr=${group}`, `-Djgroups.udp.mcast_port=${port}`, '-Djgroups.udp.ip_ttl=1',
-          'JGroupsHarness', `role=${role}`, `cluster=${cluster}`, 'members=2', `count=${s.countFor(cell.size)}`, `size=${cell.size}`, `maxSendMs=${s.maxSendMs}`, `idleMs=${s.idleMs}`, 'lingerMs=30000']];
-      };
+      const jvm = (host: number, role: string): [string, string[]] => jvmCommand(built, lab, host, group, port,
+        [`role=${role}`, `cluster=${cluster}`, 'members=2', `count=${s.countFor(cell.size)}`, `size=${cell.size}`, `maxSendMs=${s.maxSendMs}`, `idleMs=${s.idleMs}`, 'lingerMs=30000']);
       const [t, r] = await pair(lab, 'jgroups', jvm(1, 'recv'), jvm(0, 'send'), false);
       return fromHarness(t, r);
     },
@@ -449,70 +336,6 @@ async function throughput(lab: LabType, all: System[], sizes: number[], losses: 
   console.log(formatTable(['system', 'size', 'loss', 'msgs/s', 'MB/s', 'delivered', 'tx CPU s/GB', 'rx CPU s/GB'], rows));
 }
 
-// ---------------------------------------------------------------- latency
-
-function percentile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
-
-const LATENCY_RATE = 1000;
-
-async function pingPair(lab: LabType, name: string, echo: [string, string[]], ping: [string, string[]]): Promise<PingResult> {
-  const e = watch(lab.spawn(1, echo[0], echo[1]), `${name} echo h1`);
-  let p: Proc | undefined;
-  try {
-    await e.ready;
-    p = watch(lab.spawn(0, ping[0], ping[1]), `${name} ping h0`);
-    return (await p.result) as unknown as PingResult;
-  } finally {
-    p?.kill();
-    e.kill();
-  }
-}
-
-async function latency(lab: LabType, built: Built, quick: boolean): Promise<void> {
-  const durationMs = quick ? 2000 : 5000;
-  const rows: string[][] = [];
-  const add = (label: string, r: PingResult | undefined, note: string): void => {
-    if (r === undefined) {
-      rows.push([label, '', '', '', '', '', note]);
-      return;
-    }
-    const s = [...r.rttUs].sort((a, b) => a - b);
-    const f = (n: number): string => (Number.isFinite(n) ? n.toFixed(0) : '—');
-    rows.push([label, String(s.length), f(percentile(s, 0.5)), f(percentile(s, 0.99)), f(percentile(s, 0.999)), f(s[s.length - 1] ?? NaN), `${r.sent - r.received} of ${r.sent} not echoed${note ? `; ${note}` : ''}`]);
-  };
-  const attempt = async (label: string, fn: () => Promise<PingResult>, note = ''): Promise<void> => {
-    try {
-      add(label, await fn(), note);
-    } catch (err) {
-      add(label, undefined, `failed: ${(err as Error).message.slice(0, 80)}`);
-    }
-  };
-  const groupA = randomGroup();
-  const groupB = randomGroup();
-  // blipcast: bench/latency-worker.ts (one channel per direction).
-  await attempt('blipcast (native transport)', () => {
-    const base = { groupA, groupB, port: randomPort(), portB: randomPort(), ttl: 1, rate: LATENCY_RATE, durationMs, warmupMs: 500, size: 64, emulatedLoss: 0 };
-    return pingPair(lab, 'blipcast', [process.execPath, [LATENCY_WORKER, JSON.stringify({ ...base, role: 'echo', iface: lab.hosts[1]!.ipv4 })]],
-      [process.execPath, [LATENCY_WORKER, JSON.stringify({ ...base, role: 'ping', iface: lab.hosts[0]!.ipv4 })]]);
-  });
-  const cLatency = (bin: string, extra: string[]) => (): Promise<PingResult> => {
-    const port = randomPort();
-    const args = (host: number, role: string): string[] => [`role=${role}`, `group=${groupA}`, `groupB=${groupB}`, `port=${port}`, `portB=${port + 1}`, ifaceArg(lab, host, bin),
-      `rate=${LATENCY_RATE}`, `durationMs=${durationMs}`, 'warmupMs=500', 'idleMs=3000', ...extra];
-    return pingPair(lab, bin, [bin, args(1, 'echo')], [bin, args(0, 'ping')]);
-  };
-  if (built.norm) await attempt('NORM (stream, passive flush per message)', cLatency(built.norm, []));
-  else add('NORM', undefined, `skipped: ${built.skipped.get('norm') ?? 'not built'}`);
-  if (built.pgm) await attempt('OpenPGM/ZeroMQ (100 Mbit/s)', cLatency(built.pgm, []));
-  else add('OpenPGM/ZeroMQ', undefined, `skipped: ${built.skipped.get('pgm') ?? 'not built'}`);
-  add('JGroups', undefined, 'not measured yet (harness has no ping/echo role)');
-  console.log(`\n2. Latency — 64 B round trip h0 → h1 → h0 at ${LATENCY_RATE} msgs/s, ${durationMs / 1000} s, first 0.5 s discarded, 0% loss, µs\n`);
-  console.log(formatTable(['system', 'samples', 'p50', 'p99', 'p99.9', 'max', 'notes'], rows));
-}
-
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<void> {
@@ -522,7 +345,7 @@ async function main(): Promise<void> {
       'no-install': { type: 'boolean' }, verbose: { type: 'boolean' },
     },
   });
-  verbose = values.verbose === true;
+  setVerbose(values.verbose === true);
   const quick = values.quick === true;
   const runs = Number(values.runs ?? (quick ? 1 : 3));
   if (!Number.isInteger(runs) || runs < 1) throw new RangeError(`--runs must be a positive integer, got ${values.runs}`);
@@ -563,10 +386,14 @@ async function main(): Promise<void> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    console.log(`bench:compare — 2 lab hosts (network namespaces, veth + bridge, MTU 1500, TTL 1), node ${process.version}, ${runs} run(s) per cell`);
-    console.log(`per run: up to ${settings.countFor(64).toLocaleString('en-US')} × 64 B / ${settings.countFor(1024).toLocaleString('en-US')} × 1 KiB${sizes.includes(65536) ? ` / ${settings.countFor(65536).toLocaleString('en-US')} × 64 KiB` : ''}, writing stops after ${settings.maxSendMs} ms; receiver gives up after ${settings.idleMs} ms without a message`);
+    console.log(`bench:compare — 2 lab hosts (network namespaces, veth + bridge, MTU 1500, TTL 1), node ${process.version}${only === 'latency' ? '' : `, ${runs} throughput run(s) per cell`}`);
+    if (only !== 'latency') console.log(`per run: up to ${settings.countFor(64).toLocaleString('en-US')} × 64 B / ${settings.countFor(1024).toLocaleString('en-US')} × 1 KiB${sizes.includes(65536) ? ` / ${settings.countFor(65536).toLocaleString('en-US')} × 64 KiB` : ''}, writing stops after ${settings.maxSendMs} ms; receiver gives up after ${settings.idleMs} ms without a message`);
     if (only === undefined || only === 'throughput') await throughput(lab, all, sizes, losses, settings);
-    if (only === undefined || only === 'latency') await latency(lab, built, quick);
+    if (only === undefined || only === 'latency') {
+      // --systems picks latency rows too: blipcast, norm (or norm-cc), pgm-low / pgm-high, jgroups.
+      const ids = new Set(all.map((s) => s.id));
+      await latency(lab, built, quick, (id) => ids.has(id) || [...ids].some((s) => s.startsWith(`${id}-`) && id !== 'blipcast'));
+    }
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -9,6 +9,15 @@
  * messages, then keeps its protocol running (to answer repair requests) until
  * SIGTERM or `lingerMs`, prints its result line and exits: its CPU time then
  * includes the repairs it served.
+ *
+ * One-way latency roles (oneway-send, oneway-recv; compare.ts runs them with
+ * 1 % loss on the receiving host): 64 B records, u64 sequence number and u64
+ * CLOCK_MONOTONIC send time in ns (little-endian), written at `rate` per
+ * second. Every lab namespace reads the same CLOCK_MONOTONIC, so the receiver's
+ * now − send time is the one-way latency. Records 0 … warmup−1 are not
+ * measured; warmup … count−1 are; the sender then keeps writing records
+ * numbered ≥ count at the same rate (so the loss of the last measured record
+ * is found like any other, by the gap the next one shows) until SIGTERM.
  */
 #ifndef BLIPCAST_HARNESS_COMMON_H
 #define BLIPCAST_HARNESS_COMMON_H
@@ -17,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -50,6 +60,11 @@ static double now_ms(void) {
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 static double now_us(void) { return now_ms() * 1e3; }
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* Process CPU time (all threads: the libraries' own threads count too). */
 static void cpu_ms(double *user, double *sys) {
@@ -87,6 +102,73 @@ static void print_ping(long long sent, long long received, double *rtt, long lon
   printf("{\"role\":\"ping\",\"sent\":%lld,\"received\":%lld,\"rttUs\":[", sent, received);
   for (long long i = 0; i < n; i++) printf(i ? ",%.1f" : "%.1f", rtt[i]);
   printf("]}\n");
+  fflush(stdout);
+}
+
+/* ---------------------------------------------------------------- one-way latency */
+
+#define ONEWAY_BYTES 64
+
+/* Fills a 64 B record: sequence number, then the send time (ns, CLOCK_MONOTONIC). x86-64 and arm64 are little-endian. */
+static void oneway_stamp(char *rec, uint64_t seq) {
+  uint64_t t = now_ns();
+  memset(rec, 0x6f, ONEWAY_BYTES);
+  memcpy(rec, &seq, 8);
+  memcpy(rec + 8, &t, 8);
+}
+
+/* When record i is due (ms, CLOCK_MONOTONIC) for a sender that started at t0Ms. */
+static double oneway_due_ms(double t0Ms, double rate, long long i) { return t0Ms + (double)i * 1000.0 / rate; }
+
+/* The receiving side: latency per measured record, duplicates, and when the last measured record arrived. */
+typedef struct {
+  long long count, warmup, delivered, duplicates, stray;
+  double lastMs;
+  double *latUs;          /* indexed by sequence − warmup; < 0 = not yet */
+} oneway_rx;
+
+static void oneway_rx_init(oneway_rx *rx, long long count, long long warmup) {
+  memset(rx, 0, sizeof *rx);
+  rx->count = count;
+  rx->warmup = warmup;
+  rx->lastMs = now_ms();
+  rx->latUs = (double *)malloc(sizeof(double) * (size_t)(count - warmup > 0 ? count - warmup : 1));
+  for (long long i = 0; i < count - warmup; i++) rx->latUs[i] = -1;
+}
+
+/* Records one received 64 B record (its latency is taken now). */
+static void oneway_rx_record(oneway_rx *rx, const char *rec) {
+  uint64_t seq, sentNs, now = now_ns();
+  memcpy(&seq, rec, 8);
+  memcpy(&sentNs, rec + 8, 8);
+  if ((long long)seq < rx->warmup || (long long)seq >= rx->count) return;
+  if (sentNs > now || now - sentNs > 600000000000ull) { rx->stray++; return; }
+  double *slot = &rx->latUs[seq - (uint64_t)rx->warmup];
+  if (*slot >= 0) { rx->duplicates++; return; }
+  *slot = (double)(now - sentNs) / 1e3;
+  rx->delivered++;
+  rx->lastMs = now_ms();
+}
+
+static int oneway_rx_complete(const oneway_rx *rx) { return rx->delivered >= rx->count - rx->warmup; }
+
+/* {"role":"oneway-recv","expected":…,"delivered":…,"latUs":[…]}: latencies of the measured records that arrived, in sequence order. */
+static void print_oneway_recv(const oneway_rx *rx) {
+  printf("{\"role\":\"oneway-recv\",\"expected\":%lld,\"delivered\":%lld,\"duplicates\":%lld,\"stray\":%lld,\"latUs\":[",
+         rx->count - rx->warmup, rx->delivered, rx->duplicates, rx->stray);
+  int first = 1;
+  for (long long i = 0; i < rx->count - rx->warmup; i++) {
+    if (rx->latUs[i] < 0) continue;
+    printf(first ? "%.1f" : ",%.1f", rx->latUs[i]);
+    first = 0;
+  }
+  printf("]}\n");
+  fflush(stdout);
+}
+
+/* {"role":"oneway-send","sent":…}: records written, the measured and warm-up ones only (not the tail after `count`). */
+static void print_oneway_send(long long written, long long count) {
+  printf("{\"role\":\"oneway-send\",\"sent\":%lld,\"written\":%lld}\n", written < count ? written : count, written);
   fflush(stdout);
 }
 

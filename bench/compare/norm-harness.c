@@ -3,8 +3,9 @@
  * Built with: c++ -x c++ -O2 norm-harness.c -lnorm (normApi.h is C++: references and
  * default arguments), so the code below is the C subset that also compiles as C++.
  *
- *   norm-harness role=send|recv|ping|echo group=239.255.x.y port=P if=eth0
+ *   norm-harness role=send|recv|ping|echo|oneway-send|oneway-recv group=239.255.x.y port=P if=eth0
  *                count=N size=S rate=BITS_PER_S cc=0|1 maxSendMs=T idleMs=T lingerMs=T
+ *                (oneway-*: count=N warmup=W msgRate=MSGS_PER_S idleMs=T lingerMs=T)
  *
  * Messages are fixed-size records in one NORM stream (NormStreamWrite per
  * message; NORM packs the byte stream into full segments itself). The receiver
@@ -209,6 +210,85 @@ static int run_latency(int ping, const char *group, const char *groupB, int port
   return 0;
 }
 
+/*
+ * One-way latency (harness-common.h): the same stream set-up as the round trip
+ * (100 Mbit/s fixed rate, push mode, a passive flush after every write, so
+ * each 64 B record leaves at once in its own segment; NACK-driven repair with
+ * NORM's defaults, GRTT estimate 1 ms to start).
+ */
+static int run_oneway_send(const char *group, int port, const char *ifname) {
+  long long count = (long long)arg_num("count", 10000);
+  double msgRate = arg_num("msgRate", 2000), lingerMs = arg_num("lingerMs", 60000);
+  NormInstanceHandle inst = NormCreateInstance(false);
+  NormSessionHandle s = open_session(inst, group, port, ifname);
+  start_sender(s, 100e6, 0);
+  NormObjectHandle st = NormStreamOpen(s, 1u << 20, NULL, 0);
+  NormStreamSetAutoFlush(st, NORM_FLUSH_PASSIVE);
+  NormStreamSetPushEnable(st, true);
+  print_ready();
+  char rec[ONEWAY_BYTES];
+  double t0 = now_ms();
+  long long i = 0;
+  while (!g_stop && now_ms() - t0 < lingerMs) {
+    double wait = oneway_due_ms(t0, msgRate, i) - now_ms();
+    if (wait > 0) {
+      wait_event(inst, (int)wait + 1);
+      NormEvent ev;
+      while (NormGetNextEvent(inst, &ev, false)) {}
+      continue;
+    }
+    oneway_stamp(rec, (uint64_t)i);
+    write_all(inst, st, rec, ONEWAY_BYTES);
+    i++;
+  }
+  fprintf(stderr, "norm oneway-send: GRTT estimate at the end %.6f s\n", NormGetGrttEstimate(s));
+  print_oneway_send(i, count);
+  return 0;
+}
+
+static int run_oneway_recv(const char *group, int port, const char *ifname) {
+  oneway_rx rx;
+  oneway_rx_init(&rx, (long long)arg_num("count", 10000), (long long)arg_num("warmup", 0));
+  double idleMs = arg_num("idleMs", 3000), start = now_ms();
+  NormInstanceHandle inst = NormCreateInstance(false);
+  NormSessionHandle s = open_session(inst, group, port, ifname);
+  start_receiver(s);
+  print_ready();
+  char in[ONEWAY_BYTES];
+  unsigned have = 0;
+  long long breaks = 0;
+  int fails = 0;
+  while (!g_stop && !oneway_rx_complete(&rx)) {
+    if (now_ms() - rx.lastMs > idleMs + (rx.delivered ? 0 : 30000) && now_ms() - start > idleMs) break;
+    wait_event(inst, 20);
+    NormEvent ev;
+    while (NormGetNextEvent(inst, &ev, false)) {
+      if (ev.type != NORM_RX_OBJECT_UPDATED || NormObjectGetType(ev.object) != NORM_OBJECT_STREAM) continue;
+      for (;;) {
+        unsigned len = ONEWAY_BYTES - have;
+        /* false = a break (data the sender no longer holds): drop the partial record and realign on the record grid. */
+        if (!NormStreamRead(ev.object, in + have, &len)) {
+          breaks++;
+          have = 0;
+          if (++fails > 4) break;
+          unsigned skew = NormStreamGetReadOffset(ev.object) % ONEWAY_BYTES;
+          if (skew) { char junk[ONEWAY_BYTES]; unsigned n = ONEWAY_BYTES - skew; NormStreamRead(ev.object, junk, &n); }
+          continue;
+        }
+        fails = 0;
+        if (len == 0) break;
+        have += len;
+        if (have < ONEWAY_BYTES) continue;
+        have = 0;
+        oneway_rx_record(&rx, in);
+      }
+    }
+  }
+  if (breaks) fprintf(stderr, "norm oneway-recv: %lld breaks in the stream\n", breaks);
+  print_oneway_recv(&rx);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   g_argc = argc, g_argv = argv;
   install_term();
@@ -217,6 +297,8 @@ int main(int argc, char **argv) {
   int port = (int)arg_num("port", 40000);
   if (!strcmp(role, "send")) return run_send(group, port, ifname);
   if (!strcmp(role, "recv")) return run_recv(group, port, ifname);
+  if (!strcmp(role, "oneway-send")) return run_oneway_send(group, port, ifname);
+  if (!strcmp(role, "oneway-recv")) return run_oneway_recv(group, port, ifname);
   if (!strcmp(role, "ping") || !strcmp(role, "echo"))
     return run_latency(!strcmp(role, "ping"), group, arg_str("groupB", "239.255.1.2"), port, (int)arg_num("portB", port + 1), ifname);
   fprintf(stderr, "unknown role %s\n", role);

@@ -3,8 +3,9 @@
  * the way its users use it: through ZeroMQ PUB/SUB on an epgm:// endpoint
  * (PGM encapsulated in UDP). Built with: cc -O2 pgm-harness.c -lzmq
  *
- *   pgm-harness role=send|recv|ping|echo group=239.255.x.y port=P if=eth0
+ *   pgm-harness role=send|recv|ping|echo|oneway-send|oneway-recv group=239.255.x.y port=P if=eth0
  *               count=N size=S rate=KBIT_PER_S maxSendMs=T idleMs=T lingerMs=T
+ *               (oneway-*: count=N warmup=W msgRate=MSGS_PER_S idleMs=T lingerMs=T)
  *
  * Settings (see README.md): ZMQ_RATE = `rate` kbit/s (PGM's own rate limiter;
  * ZeroMQ's default is 100 kbit/s), ZMQ_RECOVERY_IVL 10 s (the transmit window
@@ -136,6 +137,53 @@ static int run_latency(void *ctx, int ping, const char *group, const char *group
   return 0;
 }
 
+/*
+ * One-way latency (harness-common.h): PUB → SUB at ZMQ_RATE 100 Mbit/s as in
+ * the round trip; repairs are PGM's NAK / RDATA with the timers ZeroMQ sets
+ * (ZeroMQ exposes none of them).
+ */
+static int run_oneway_send(void *ctx, const char *group, int port, const char *ifname) {
+  long long count = (long long)arg_num("count", 10000);
+  double msgRate = arg_num("msgRate", 2000), lingerMs = arg_num("lingerMs", 60000);
+  void *s = open_socket(ctx, ZMQ_PUB, ifname, group, port, 100000);
+  print_ready();
+  char rec[ONEWAY_BYTES];
+  double t0 = now_ms();
+  long long i = 0;
+  while (!g_stop && now_ms() - t0 < lingerMs) {
+    double wait = oneway_due_ms(t0, msgRate, i) - now_ms();
+    if (wait > 0) {
+      usleep((useconds_t)(wait * 1e3));
+      continue;
+    }
+    oneway_stamp(rec, (uint64_t)i);
+    while (zmq_send(s, rec, ONEWAY_BYTES, 0) < 0 && errno == EINTR && !g_stop) {}
+    i++;
+  }
+  print_oneway_send(i, count);
+  zmq_close(s);
+  return 0;
+}
+
+static int run_oneway_recv(void *ctx, const char *group, int port, const char *ifname) {
+  oneway_rx rx;
+  oneway_rx_init(&rx, (long long)arg_num("count", 10000), (long long)arg_num("warmup", 0));
+  double idleMs = arg_num("idleMs", 3000);
+  void *s = open_socket(ctx, ZMQ_SUB, ifname, group, port, 100000);
+  int timeout = 20;
+  zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+  print_ready();
+  char in[ONEWAY_BYTES * 2];
+  while (!g_stop && !oneway_rx_complete(&rx)) {
+    int n = zmq_recv(s, in, sizeof in, 0);
+    if (n == ONEWAY_BYTES) oneway_rx_record(&rx, in);
+    else if (now_ms() - rx.lastMs > idleMs + (rx.delivered ? 0 : 30000)) break;
+  }
+  print_oneway_recv(&rx);
+  zmq_close(s);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   g_argc = argc, g_argv = argv;
   install_term();
@@ -147,6 +195,8 @@ int main(int argc, char **argv) {
   int rc = 2;
   if (!strcmp(role, "send")) rc = run_send(ctx, group, port, ifname);
   else if (!strcmp(role, "recv")) rc = run_recv(ctx, group, port, ifname);
+  else if (!strcmp(role, "oneway-send")) rc = run_oneway_send(ctx, group, port, ifname);
+  else if (!strcmp(role, "oneway-recv")) rc = run_oneway_recv(ctx, group, port, ifname);
   else if (!strcmp(role, "ping") || !strcmp(role, "echo"))
     rc = run_latency(ctx, !strcmp(role, "ping"), group, arg_str("groupB", "239.255.1.2"), port, (int)arg_num("portB", port + 1), ifname);
   else fprintf(stderr, "unknown role %s\n", role);

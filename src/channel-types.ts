@@ -3,6 +3,8 @@
  * info and counters.
  */
 
+import type { VerifierStats } from './crypto/announce';
+import type { CryptoStats } from './crypto/group-crypto';
 import type { RejectCounts } from './driver';
 import type { LossReason, ProtocolStats, SourceInfo } from './protocol/api';
 import type { TransportKind, TransportStats } from './transport/transport';
@@ -95,8 +97,10 @@ export interface ChannelCounters {
 export interface ChannelStats {
   protocol: ProtocolStats;
   transport: TransportStats;
-  /** Received datagrams dropped by the header check, by reason. */
+  /** Received datagrams dropped before the protocol saw them (header check, encryption, authentication), by reason. */
   rejects: RejectCounts;
+  /** Encryption counters of a channel opened with `key` (plus sender-authentication counters with `trustedKeys`); undefined without a key. */
+  crypto: (CryptoStats & Partial<VerifierStats>) | undefined;
   channel: ChannelCounters;
 }
 

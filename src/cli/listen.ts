@@ -2,10 +2,11 @@
 
 import { open } from '../channel';
 import { choiceOption, intOption, parseCommand, secondsOption } from './args';
-import { transportOption } from './common';
+import { keyOption, transportOption } from './common';
 import { USAGE } from './usage';
 
 const OPTIONS = {
+  'key-file': { type: 'string' },
   from: { type: 'string' },
   count: { type: 'string' },
   timeout: { type: 'string' },
@@ -31,6 +32,7 @@ export async function listen(args: string[], io: { stdout: NodeJS.WritableStream
     ...(typeof values.interface === 'string' ? { interface: values.interface } : {}),
     ...(ttl !== undefined ? { ttl } : {}),
     ...transportOption(values),
+    ...keyOption(values, process.env, io.stderr),
     lateJoin,
     lingerMs: 0,
   });

@@ -2,10 +2,11 @@
 
 import { open } from '../channel';
 import { intOption, parseCommand, secondsOption } from './args';
-import { transportOption } from './common';
+import { keyOption, transportOption } from './common';
 import { USAGE } from './usage';
 
 const OPTIONS = {
+  'key-file': { type: 'string' },
   rate: { type: 'string' },
   linger: { type: 'string' },
 } as const;
@@ -26,6 +27,7 @@ export async function send(args: string[], io: { stdin: NodeJS.ReadableStream; s
     ...(ttl !== undefined ? { ttl } : {}),
     ...(rate !== undefined ? { rateBytesPerSec: rate } : {}),
     ...transportOption(values),
+    ...keyOption(values, process.env, io.stderr),
     lingerMs,
   });
   channel.on('error', (err: Error) => io.stderr.write(`blipcast: ${err.message}\n`));

@@ -22,6 +22,7 @@ export type { RejectCounts } from './driver';
 export type { GroupKey, GroupKeyInput } from './crypto/key';
 export type { CryptoStats } from './crypto/group-crypto';
 export type { SigningKeyInput, VerifierStats } from './crypto/announce';
+export { SealedReject, SEALED_REJECT_BASE, SEALED_REJECT_NAMES } from './crypto/codes';
 export type { SealedRejectName } from './crypto/codes';
 
 export {

@@ -135,7 +135,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
     const key = this.options.key;
     if (key !== undefined) {
       this.crypto = new GroupCrypto({ key, keyGraceMs: this.options.keyGraceMs });
-      if (this.options.trustedKeys !== undefined) this.verifier = new SessionVerifier(this.options.trustedKeys);
+      if (this.options.trustedKeys !== undefined) this.verifier = new SessionVerifier(this.options.trustedKeys, { sessionHi: args.sessionHi, sessionLo: args.sessionLo });
     }
     const signingKey = this.options.signingKey;
     this.driver = new Driver({

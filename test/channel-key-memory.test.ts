@@ -233,6 +233,20 @@ test('with trustedKeys only sessions signed by a trusted key are delivered; data
   await Promise.all([a, b, m, n, late].map((ch) => ch.close()));
 });
 
+test('a channel with trustedKeys never holds its own looped-back datagrams, even when its own key is not trusted', async (t) => {
+  const net = new MemoryNetwork({ seed: 12 });
+  const key = randomBytes(32);
+  const self = await memory(net, 'self', { key, signingKey: generateKeyPairSync('ed25519').privateKey, trustedKeys: [generateKeyPairSync('ed25519').publicKey] });
+  const peer = await memory(net, 'peer', { key, lateJoin: 'earliest' });
+  const got = collect(peer);
+  await writeN(net, self, 's', 50);
+  t.true(await drive(net, () => got.length >= 50));
+  await drive(net, () => false, 3000);
+  t.is(self.stats().crypto!.datagramsHeld, 0);
+  t.is(self.stats().rejects.unverified, 0);
+  await Promise.all([self.close(), peer.close()]);
+});
+
 test('open() checks the key options and opens nothing when one is bad', async (t) => {
   const net = new MemoryNetwork({ seed: 10 });
   await t.throwsAsync(memory(net, 'a', { key: 'abc' as never }), { instanceOf: InvalidArgumentTypeError, message: /options\.key/ });

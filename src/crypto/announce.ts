@@ -159,14 +159,21 @@ export class SessionVerifier {
   private heldBytes = 0;
   private lastKey = '';
 
-  constructor(trustedKeys: readonly KeyObject[], private readonly holdMs = UNVERIFIED_HOLD_MS) {
+  /**
+   * `self` is this channel's own session: its datagrams come back through
+   * multicast loopback and are never held (the core ignores them anyway).
+   */
+  constructor(trustedKeys: readonly KeyObject[], self: { sessionHi: number; sessionLo: number }, private readonly holdMs = UNVERIFIED_HOLD_MS) {
     for (const k of trustedKeys) this.trusted.set(rawPublicKey(k).toString('hex'), k);
+    this.selfKey = `${self.sessionHi}:${self.sessionLo}`;
   }
+
+  private readonly selfKey: string;
 
   /** Whether session hi:lo has verified. */
   isVerified(sessionHi: number, sessionLo: number): boolean {
     const key = `${sessionHi}:${sessionLo}`;
-    if (key === this.lastKey) return true;
+    if (key === this.lastKey || key === this.selfKey) return true;
     if (!this.verified.has(key)) return false;
     this.lastKey = key;
     return true;

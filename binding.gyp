@@ -4,6 +4,7 @@
       "target_name": "blipcast",
       "sources": [
         "native/addon.cc",
+        "native/aead.cc",
         "native/crc32c.cc",
         "native/header.cc",
         "native/socket.cc",

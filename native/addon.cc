@@ -1,7 +1,9 @@
-// Module entry: the UdpSocket class, the batch header decoder and CRC32C.
+// Module entry: the UdpSocket class, the batch header decoder, CRC32C and the
+// AES-256-GCM batch keyring (AeadKeyring).
 // See docs/native.md for the JavaScript-facing contract of each export.
 #include <napi.h>
 
+#include "aead.h"
 #include "crc32c.h"
 #include "header.h"
 #include "socket.h"
@@ -47,6 +49,7 @@ Napi::Value Crc32c(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("UdpSocket", UdpSocket::Define(env));
+  exports.Set("AeadKeyring", DefineAeadKeyring(env));
   exports.Set("decodeHeaders", Napi::Function::New<DecodeHeaders>(env, "decodeHeaders"));
   exports.Set("crc32c", Napi::Function::New<Crc32c>(env, "crc32c"));
   exports.Set("crc32cImplementation", Napi::String::New(env, crc32c_implementation()));
@@ -64,7 +67,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   layout.Set("decodedWords", Napi::Number::New(env, kDecodedWords));
   layout.Set("maxSlots", Napi::Number::New(env, 1024));
   exports.Set("layout", layout);
-  exports.Set("abiVersion", Napi::Number::New(env, 1));
+  // 2: AeadKeyring added.
+  exports.Set("abiVersion", Napi::Number::New(env, 2));
   return exports;
 }
 

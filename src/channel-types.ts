@@ -4,6 +4,8 @@
  */
 
 import type { MessageBatch } from './message-batch';
+import type { VerifierStats } from './crypto/announce';
+import type { CryptoStats } from './crypto/group-crypto';
 import type { RejectCounts } from './driver';
 import type { MembershipStats } from './group/api';
 import type { LossReason, ProtocolStats, SourceInfo } from './protocol/api';
@@ -105,8 +107,10 @@ export interface ChannelCounters {
 export interface ChannelStats {
   protocol: ProtocolStats;
   transport: TransportStats;
-  /** Received datagrams dropped by the header check, by reason. */
+  /** Received datagrams dropped before the protocol saw them (header check, encryption, authentication), by reason. */
   rejects: RejectCounts;
+  /** Encryption counters of a channel opened with `key` (plus sender-authentication counters with `trustedKeys`); undefined without a key. */
+  crypto: (CryptoStats & Partial<VerifierStats>) | undefined;
   channel: ChannelCounters;
   /** Membership counters; present when the channel is a group member (`channel.group`). */
   group?: MembershipStats;

@@ -10,6 +10,10 @@ import { EventEmitter } from 'node:events';
 import { Readable, Writable } from 'node:stream';
 import type { ChannelCounters, ChannelEvents, ChannelInfo, ChannelState, ChannelStats, Message } from './channel-types';
 import { realScheduler, type Scheduler, type TimerHandle } from './clock';
+import { AEAD_TAG_BYTES } from './constants';
+import { Announcer, SessionVerifier } from './crypto/announce';
+import { GroupCrypto } from './crypto/group-crypto';
+import { checkGroupKey, type GroupKeyInput } from './crypto/key';
 import { Driver } from './driver';
 import { MessageBatch } from './message-batch';
 import { AbortError, ClosedError, InvalidArgumentTypeError, InvalidArgumentValueError } from './errors';
@@ -110,8 +114,14 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
     readBufferedMessages: 0, readBufferedBytes: 0, readDropped: 0, unsentDatagrams: 0, errors: 0, errorsSuppressed: 0,
   };
 
+  private readonly crypto: GroupCrypto | undefined;
+  private readonly verifier: SessionVerifier | undefined;
+
   /** @internal use {@link open} */
-  constructor(args: { options: ResolvedOptions; endpoint: Endpoint; transport: Transport; scheduler: Scheduler; streams: StreamRegistry; sessionId: string }) {
+  constructor(args: {
+    options: ResolvedOptions; endpoint: Endpoint; transport: Transport; scheduler: Scheduler; streams: StreamRegistry; sessionId: string;
+    sessionHi: number; sessionLo: number;
+  }) {
     super();
     this.options = args.options;
     this.endpoint = args.endpoint;
@@ -137,10 +147,19 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
         this.pump();
       },
     });
+    const key = this.options.key;
+    if (key !== undefined) {
+      this.crypto = new GroupCrypto({ key, keyGraceMs: this.options.keyGraceMs });
+      if (this.options.trustedKeys !== undefined) this.verifier = new SessionVerifier(this.options.trustedKeys, { sessionHi: args.sessionHi, sessionLo: args.sessionLo });
+    }
+    const signingKey = this.options.signingKey;
     this.driver = new Driver({
       endpoint: this.endpoint,
       transport: this.transport,
       scheduler: this.scheduler,
+      ...(this.crypto !== undefined ? { crypto: this.crypto } : {}),
+      ...(this.verifier !== undefined ? { verifier: this.verifier } : {}),
+      ...(signingKey !== undefined ? { announcer: new Announcer(signingKey, args.sessionHi, args.sessionLo) } : {}),
       sink: {
         onEvent: (event) => this.onProtocolEvent(event),
         onTurnEnd: () => this.onTurnEnd(),
@@ -246,12 +265,28 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
     return this.readable.iterator({ destroyOnReturn: false }) as AsyncIterator<Message>;
   }
 
+  /**
+   * Switches an encrypted channel to a new group key: what it sends from now
+   * on is sealed with `key` (id 1..255, not the current id); what it receives
+   * under the previous key is still accepted for `keyGraceMs`. Call it on every
+   * member (docs/security.md, "Key rotation").
+   * @throws InvalidArgumentTypeError / InvalidArgumentValueError for a bad key or
+   *   the current id, or a channel opened without `key`; ClosedError after close(). Nothing changes when it throws.
+   */
+  rotateKey(key: GroupKeyInput): void {
+    if (this.state !== 'open') throw new ClosedError('channel');
+    const checked = checkGroupKey(key, 'key');
+    if (this.crypto === undefined) throw new InvalidArgumentValueError('rotateKey() needs a channel opened with options.key');
+    this.driver.rotateKey(checked);
+  }
+
   /** Protocol, transport and channel counters, header rejects by reason, and (members) membership counters, in one snapshot. */
   stats(): ChannelStats {
     return {
       protocol: this.endpoint.stats(),
       transport: this.transport.stats(),
       rejects: this.driver.rejectCounts(),
+      crypto: this.crypto === undefined ? undefined : { ...this.crypto.stats(), ...(this.verifier?.stats() ?? {}) },
       channel: {
         ...this.counters,
         readBufferedMessages: this.queue.length - this.queueHead,
@@ -525,6 +560,12 @@ export async function open(options: OpenOptions): Promise<Channel> {
     sessionHi = rng.nextUint32();
     sessionLo = rng.nextUint32();
     random = () => rng.next();
+    if (resolved.key !== undefined) {
+      // The session id is half the AES-GCM nonce: two processes with one seed must never share it.
+      const bytes = randomBytes(8);
+      sessionHi = bytes.readUInt32BE(0);
+      sessionLo = bytes.readUInt32BE(4);
+    }
   } else {
     const bytes = randomBytes(8);
     sessionHi = bytes.readUInt32BE(0);
@@ -535,7 +576,8 @@ export async function open(options: OpenOptions): Promise<Channel> {
     {
       sessionHi,
       sessionLo,
-      maxDatagramBytes: resolved.maxDatagramBytes,
+      // A sealed datagram carries a 16-byte tag more than the core's.
+      maxDatagramBytes: resolved.key === undefined ? resolved.maxDatagramBytes : resolved.maxDatagramBytes - AEAD_TAG_BYTES,
       windowBytes: resolved.windowBytes,
       windowMessages: resolved.windowMessages,
       rateBytesPerSec: resolved.rateBytesPerSec,
@@ -570,7 +612,7 @@ export async function open(options: OpenOptions): Promise<Channel> {
     await transport.close();
     throw err;
   }
-  return new Channel({ options: resolved, endpoint, transport, scheduler, streams, sessionId: sessionIdHex(sessionHi, sessionLo) });
+  return new Channel({ options: resolved, endpoint, transport, scheduler, streams, sessionId: sessionIdHex(sessionHi, sessionLo), sessionHi, sessionLo });
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {

@@ -8,6 +8,11 @@
  * `transport.send(batch)` call, every event from `pollEvent()` goes to the
  * sink, and the one timer is re-armed from `pollTimeout()`.
  *
+ * On an encrypted channel ({@link DriverOptions.crypto}) each send batch is
+ * sealed in one call before `transport.send`, and each receive batch opened in
+ * place in one call before the header fields are used; without a key the
+ * paths are the clear ones (one branch each).
+ *
  * Writes made in the same event-loop turn are packed: the first write of a
  * turn schedules one flush for the end of the turn (`setImmediate` on the real
  * clock, `setTimer(fn, 0)` on a virtual one, so the memory network drives
@@ -16,11 +21,16 @@
 
 import type { Scheduler, TimerHandle } from './clock';
 import { realScheduler } from './clock';
-import { ClosedError } from './errors';
+import { type Announcer, ANNOUNCE_TYPE, type SessionVerifier } from './crypto/announce';
+import { readCounter } from './crypto/aead';
+import { SEALED_REJECT_BASE, SEALED_REJECT_NAMES, SealedReject, type SealedRejectName } from './crypto/codes';
+import type { GroupCrypto } from './crypto/group-crypto';
+import type { GroupKey } from './crypto/key';
+import { ClosedError, CounterExhaustedError } from './errors';
 import type { Endpoint, ProtocolEvent } from './protocol/api';
 import type { DatagramBatch, Transport } from './transport/transport';
 import { loadNative, type NativeAddon } from './native';
-import { decodeHeaderInto, emptyHeader, Reject, REJECT_NAMES, type RejectName } from './wire/header';
+import { DatagramType, decodeHeaderInto, emptyHeader, HEADER_BYTES, Reject, REJECT_NAMES, type Header, type RejectName } from './wire/header';
 
 /** How long to wait before retrying datagrams the socket would not take (send buffer full), ms. */
 export const SEND_RETRY_MS = 1;
@@ -30,7 +40,8 @@ export const SEND_RETRY_MS = 1;
  */
 export const MAX_SEND_BATCH = 1024;
 
-export type RejectCounts = Record<RejectName, number>;
+/** Received datagrams dropped before the protocol saw them, by reason: header checks, then encryption and authentication. */
+export type RejectCounts = Record<RejectName | SealedRejectName, number>;
 
 export interface DriverSink {
   /** One protocol event, in order. Called synchronously from the driver's turn; must not throw. */
@@ -46,6 +57,12 @@ export interface DriverOptions {
   transport: Transport;
   scheduler: Scheduler;
   sink: DriverSink;
+  /** The channel's encryption state when it has a key. */
+  crypto?: GroupCrypto;
+  /** Sender authentication: announces this session (needs `crypto`). */
+  announcer?: Announcer;
+  /** Sender authentication: delivers only sessions that proved a trusted key (needs `crypto`). */
+  verifier?: SessionVerifier;
 }
 
 /** u32 words per datagram written by the addon's decodeHeaders (see src/native.ts). */
@@ -79,6 +96,20 @@ export class Driver {
   /** The sender of the datagram being handled, decoded only if the core asks (new source or receiver). */
   private readonly from = new LazySource();
   private readonly rejects: number[] = new Array<number>(REJECT_NAMES.length).fill(0);
+  private readonly sealedRejects: number[] = new Array<number>(SEALED_REJECT_NAMES.length).fill(0);
+  private readonly crypto: GroupCrypto | undefined;
+  private readonly announcer: Announcer | undefined;
+  private readonly verifier: SessionVerifier | undefined;
+  /** Set when the datagram counter ran out: nothing is sent any more. */
+  private sendStopped = false;
+  /**
+   * The memory network hands every receiver views of one shared copy of a
+   * datagram, so a keyed channel there opens a private copy; real sockets
+   * receive into this channel's own buffer, which is opened in place.
+   */
+  private readonly copyBeforeOpen: boolean;
+  private scratch: Buffer = Buffer.alloc(0);
+  private scratchOffsets = new Uint32Array(0);
   /** Received datagrams on which the core threw (a core bug; never expected). */
   coreErrors = 0;
 
@@ -98,6 +129,10 @@ export class Driver {
     this.transport = options.transport;
     this.scheduler = options.scheduler;
     this.sink = options.sink;
+    this.crypto = options.crypto;
+    this.announcer = options.announcer;
+    this.verifier = options.verifier;
+    this.copyBeforeOpen = options.transport.kind === 'memory';
     const scheduler = this.scheduler;
     this.defer = scheduler === realScheduler ? (fn) => void setImmediate(fn) : (fn) => void scheduler.setTimer(fn, 0);
   }
@@ -161,7 +196,22 @@ export class Driver {
   rejectCounts(): RejectCounts {
     const out = {} as RejectCounts;
     for (let i = 1; i < REJECT_NAMES.length; i++) out[REJECT_NAMES[i] as RejectName] = this.rejects[i]!;
+    for (let i = 0; i < SEALED_REJECT_NAMES.length; i++) out[SEALED_REJECT_NAMES[i]!] = this.sealedRejects[i]!;
     return out;
+  }
+
+  /**
+   * Seals with `key` from now on; the previous key still opens for the grace
+   * period. The next announcement (when signing) goes out at once, signed for the new key id.
+   * @throws InvalidArgumentValueError when the channel has no key or `key.id` is the current id.
+   */
+  rotateKey(key: GroupKey): void {
+    if (this.crypto === undefined) throw new Error('rotateKey on a driver without crypto'); // the channel checks first
+    this.crypto.rotateKey(key, this.scheduler.nowMs());
+    if (this.announcer !== undefined) {
+      this.announcer.nextMs = 0;
+      this.turn(this.scheduler.nowMs(), undefined);
+    }
   }
 
   /** Datagrams waiting for the socket to accept them. */
@@ -184,6 +234,10 @@ export class Driver {
 
   private onBatch(batch: DatagramBatch): void {
     if (this.stopped) return;
+    if (this.crypto !== undefined) {
+      this.onSealedBatch(batch, this.crypto);
+      return;
+    }
     const nowMs = this.scheduler.nowMs();
     const header = this.header;
     const buffer = batch.buffer;
@@ -218,21 +272,118 @@ export class Driver {
       } else {
         code = decodeHeaderInto(buffer, offset, length, header);
       }
-      if (code !== Reject.OK) {
-        this.rejects[code] = (this.rejects[code] ?? 0) + 1;
+      if (code !== Reject.OK || header.keyId !== 0) {
+        // A sealed datagram fails the CRC (its CRC field holds the counter): name it for what it is.
+        if (code === Reject.OK || (code === Reject.BAD_CHECKSUM && buffer[offset + 5] !== 0)) this.sealedRejects[SealedReject.KEYED_ON_CLEAR - SEALED_REJECT_BASE]!++;
+        else this.rejects[code] = (this.rejects[code] ?? 0) + 1;
         continue;
       }
       from.index = i;
-      try {
-        this.endpoint.handleDatagram(nowMs, buffer.subarray(offset, offset + length), header, from);
-      } catch (err) {
-        // The core must not throw on network input; if it does, count it, report it, and go on.
-        this.coreErrors++;
-        this.sink.onError(new Error('protocol core threw on a received datagram', { cause: err }));
-      }
+      this.feed(nowMs, buffer.subarray(offset, offset + length), header, from);
     }
     from.batch = undefined;
     this.turn(nowMs, undefined);
+  }
+
+  /**
+   * The receive path of an encrypted channel: one call opens (and checks the
+   * headers of) the whole batch in place, then each authentic datagram passes
+   * the replay window, then (with trustedKeys) the session check, then goes to the core.
+   */
+  private onSealedBatch(batch: DatagramBatch, crypto: GroupCrypto): void {
+    const nowMs = this.scheduler.nowMs();
+    const header = this.header;
+    const count = batch.count;
+    let buffer = batch.buffer;
+    let offsets = batch.offsets;
+    if (this.copyBeforeOpen) ({ buffer, offsets } = this.privateCopy(batch));
+    if (this.decoded.length < count * DECODED_WORDS) this.decoded = new Uint32Array(Math.max(count, 64) * DECODED_WORDS);
+    const words = this.decoded;
+    crypto.open(nowMs, buffer, offsets, batch.lengths, count, words);
+    const verifier = this.verifier;
+    if (verifier !== undefined) this.sealedRejects[SealedReject.UNVERIFIED - SEALED_REJECT_BASE]! += verifier.expire(nowMs);
+    const from = this.from;
+    from.batch = batch;
+    for (let i = 0; i < count; i++) {
+      const w = i * DECODED_WORDS;
+      const code = words[w]!;
+      if (code !== Reject.OK) {
+        this.countReject(code);
+        continue;
+      }
+      const offset = offsets[i]!;
+      const tf = words[w + 1]!;
+      header.type = tf & 0xff;
+      header.flags = (tf >>> 8) & 0xff;
+      header.keyId = (tf >>> 16) & 0xff;
+      header.streamId = words[w + 2]!;
+      header.sessionHi = words[w + 3]!;
+      header.sessionLo = words[w + 4]!;
+      header.sequence = words[w + 5]! * 0x1_0000_0000 + words[w + 6]!;
+      header.payloadLength = words[w + 7]!;
+      if (!crypto.accept(header.sessionHi, header.sessionLo, readCounter(buffer, offset), nowMs)) {
+        this.sealedRejects[SealedReject.REPLAY - SEALED_REJECT_BASE]!++;
+        continue;
+      }
+      // The plaintext datagram, without the tag (its header still carries the sealed length and counter; the core reads `header`).
+      const datagram = buffer.subarray(offset, offset + HEADER_BYTES + header.payloadLength);
+      from.index = i;
+      if (header.type === ANNOUNCE_TYPE) {
+        this.onAnnouncement(nowMs, datagram, header);
+        continue;
+      }
+      if (verifier !== undefined && isSourceType(header.type) && !verifier.isVerified(header.sessionHi, header.sessionLo)) {
+        if (!verifier.hold(nowMs, datagram, header, from)) this.sealedRejects[SealedReject.UNVERIFIED - SEALED_REJECT_BASE]!++;
+        continue;
+      }
+      this.feed(nowMs, datagram, header, from);
+    }
+    from.batch = undefined;
+    this.turn(nowMs, undefined);
+  }
+
+  /** The batch's datagrams copied into this driver's scratch buffer (memory network only, see copyBeforeOpen). */
+  private privateCopy(batch: DatagramBatch): { buffer: Buffer; offsets: Uint32Array } {
+    let total = 0;
+    for (let i = 0; i < batch.count; i++) total += batch.lengths[i]!;
+    if (this.scratch.length < total) this.scratch = Buffer.allocUnsafe(Math.max(total, 2 * this.scratch.length));
+    if (this.scratchOffsets.length < batch.count) this.scratchOffsets = new Uint32Array(Math.max(batch.count, 64));
+    let at = 0;
+    for (let i = 0; i < batch.count; i++) {
+      const o = batch.offsets[i]!;
+      const n = batch.lengths[i]!;
+      batch.buffer.copy(this.scratch, at, o, o + n);
+      this.scratchOffsets[i] = at;
+      at += n;
+    }
+    return { buffer: this.scratch, offsets: this.scratchOffsets };
+  }
+
+  private onAnnouncement(nowMs: number, datagram: Uint8Array, header: Header): void {
+    // Without trustedKeys announcements are simply not needed.
+    if (this.verifier === undefined) return;
+    const result = this.verifier.handleAnnouncement(header, datagram.subarray(HEADER_BYTES));
+    if (result.code !== 0) {
+      this.countReject(result.code);
+      return;
+    }
+    for (const held of result.released) this.feed(nowMs, held.datagram, held.header, held.from);
+  }
+
+  private countReject(code: number): void {
+    if (code >= SEALED_REJECT_BASE) this.sealedRejects[code - SEALED_REJECT_BASE] = (this.sealedRejects[code - SEALED_REJECT_BASE] ?? 0) + 1;
+    else this.rejects[code] = (this.rejects[code] ?? 0) + 1;
+  }
+
+  /** Hands one checked datagram to the core. */
+  private feed(nowMs: number, datagram: Uint8Array, header: Header, from: { address: string; port: number }): void {
+    try {
+      this.endpoint.handleDatagram(nowMs, datagram, header, from);
+    } catch (err) {
+      // The core must not throw on network input; if it does, count it, report it, and go on.
+      this.coreErrors++;
+      this.sink.onError(new Error('protocol core threw on a received datagram', { cause: err }));
+    }
   }
 
   /**
@@ -273,8 +424,11 @@ export class Driver {
   private transmit(nowMs: number): void {
     const batch = this.unsent;
     let datagram: Uint8Array | undefined;
-    while (batch.length < MAX_SEND_BATCH && (datagram = this.endpoint.pollTransmit(nowMs)) !== undefined) {
-      batch.push(datagram);
+    if (this.crypto !== undefined) this.pollSealed(nowMs, this.crypto, batch);
+    else {
+      while (batch.length < MAX_SEND_BATCH && (datagram = this.endpoint.pollTransmit(nowMs)) !== undefined) {
+        batch.push(datagram);
+      }
     }
     if (batch.length === 0) return;
     let sent: number;
@@ -295,8 +449,38 @@ export class Driver {
     }
   }
 
+  /**
+   * Drains the core (and a due announcement) into `batch`, sealed in one call.
+   * Every datagram gets a fresh counter, repairs included: a repair's
+   * plaintext is the original's, and reusing a nonce would leak the GHASH key.
+   */
+  private pollSealed(nowMs: number, crypto: GroupCrypto, batch: Uint8Array[]): void {
+    const fresh: Uint8Array[] = [];
+    let datagram: Uint8Array | undefined;
+    if (this.announcer !== undefined && !this.sendStopped) {
+      const announcement = this.announcer.poll(nowMs, crypto.keyId);
+      if (announcement !== undefined) fresh.push(announcement);
+    }
+    while (batch.length + fresh.length < MAX_SEND_BATCH && (datagram = this.endpoint.pollTransmit(nowMs)) !== undefined) {
+      fresh.push(datagram);
+    }
+    if (fresh.length === 0 || this.sendStopped) return;
+    let sealed: Uint8Array[];
+    try {
+      sealed = crypto.seal(fresh);
+    } catch (err) {
+      if (!(err instanceof CounterExhaustedError)) throw err;
+      // Never wrap the counter: stop sending for good and say so once.
+      this.sendStopped = true;
+      this.sink.onError(err);
+      return;
+    }
+    for (const s of sealed) batch.push(s);
+  }
+
   private armTimer(nowMs: number): void {
     let atMs = this.endpoint.pollTimeout() ?? Infinity;
+    if (this.announcer !== undefined && !this.sendStopped) atMs = Math.min(atMs, this.announcer.nextMs);
     if (this.unsent.length > 0) atMs = Math.min(atMs, nowMs + SEND_RETRY_MS);
     if (atMs === this.timerAtMs) return;
     if (this.timer !== undefined) this.scheduler.clearTimer(this.timer);
@@ -311,4 +495,9 @@ function rethrowLater(err: unknown): void {
   process.nextTick(() => {
     throw err;
   });
+}
+
+/** Datagram types a source sends: with trustedKeys, they count only from verified sessions. */
+function isSourceType(type: number): boolean {
+  return type === DatagramType.DATA || type === DatagramType.HEARTBEAT || type === DatagramType.NCF || type === DatagramType.CONTROL;
 }

@@ -124,3 +124,16 @@ export class AbortError extends Error {
     this.name = 'AbortError';
   }
 }
+
+/**
+ * An encrypted channel's sender used every value of its 48-bit datagram
+ * counter for its current session: sending one more datagram would repeat an
+ * AES-GCM nonce. The channel sends nothing more (it still receives); close it
+ * and open a new one (a new session id starts a fresh counter).
+ */
+export class CounterExhaustedError extends BlipcastError {
+  constructor() {
+    super('BLIPCAST_ERR_COUNTER_EXHAUSTED', 'the datagram counter of this session is exhausted (2^48 datagrams): close the channel and open a new one');
+    this.name = 'CounterExhaustedError';
+  }
+}

@@ -25,9 +25,14 @@ export type { OpenOptions, TransportChoice, TuningOptions } from './options';
 export type { FlowControl, LateJoin, LossReason, ProtocolStats, ReceiverDropReason, SourceInfo } from './protocol/api';
 export type { NakBackoff, ProtocolTuning } from './protocol/tuning';
 export type { RejectCounts } from './driver';
+export type { GroupKey, GroupKeyInput } from './crypto/key';
+export type { CryptoStats } from './crypto/group-crypto';
+export type { SigningKeyInput, VerifierStats } from './crypto/announce';
+export { SealedReject, SEALED_REJECT_BASE, SEALED_REJECT_NAMES } from './crypto/codes';
+export type { SealedRejectName } from './crypto/codes';
 
 export {
-  BlipcastError, ClosedError, InvalidArgumentTypeError, InvalidArgumentValueError, NotMulticastError,
+  BlipcastError, ClosedError, CounterExhaustedError, InvalidArgumentTypeError, InvalidArgumentValueError, NotMulticastError,
   SystemError, TransportUnavailableError, UnknownInterfaceError, UnsupportedError,
 } from './errors';
 

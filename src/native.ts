@@ -116,8 +116,35 @@ export interface NativeLayout {
   maxSlots: number;
 }
 
+/**
+ * The addon's AES-256-GCM key material for one channel (native/aead.h): one
+ * EVP context pair per key id. Wire format in docs/protocol.md, "Encryption".
+ */
+export interface NativeAeadKeyring {
+  /** Installs or replaces key `id` (1..255) from 32 bytes. 0 or -errno (-EINVAL for a bad id or length). */
+  setKey(id: number, key: Uint8Array): number;
+  /** Forgets key `id`. Always 0. */
+  removeKey(id: number): number;
+  /**
+   * Seals clear datagram i (header + payload) with counter `counter + i` into
+   * `out`, one after another, each 16 bytes longer than its input. Returns
+   * `datagrams.length`, or -EINVAL (bad arguments, unknown key, `out` too
+   * short, counter past 2^48 - 1), -EIO (OpenSSL failed).
+   */
+  sealBatch(keyId: number, counter: number, datagrams: readonly Uint8Array[], out: Uint8Array): number;
+  /**
+   * Opens datagrams 0..count-1 in place and decodes their headers: 8 u32 per
+   * datagram in `out`, decodeHeaders' layout, code 0 or a header Reject or
+   * 64 (clear) / 65 (unknown key) / 66 (tag did not verify); the last word is
+   * the plaintext length. Returns how many were OK, or -EINVAL.
+   */
+  openBatch(buffer: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number, out: Uint32Array): number;
+}
+
 export interface NativeAddon {
   UdpSocket: new () => NativeUdpSocket;
+  /** AES-256-GCM batch seal/open (ABI 2). */
+  AeadKeyring: new () => NativeAeadKeyring;
   /**
    * Validates and decodes the header of datagrams 0..count-1 exactly like
    * decodeHeaderInto, writing 8 u32 per datagram into `out`: code,
@@ -138,8 +165,8 @@ export interface NativeAddon {
 
 export type NativeLoadResult = { addon: NativeAddon; error?: undefined } | { addon?: undefined; error: Error };
 
-/** The addon's ABI this file is written against; a stale build is refused instead of misused. */
-const ABI_VERSION = 1;
+/** The addon's ABI this file is written against; a stale build is refused instead of misused. 2: AeadKeyring. */
+const ABI_VERSION = 2;
 
 /** The package root: this file is compiled to dist/src/native.js. */
 export const PACKAGE_ROOT = resolve(__dirname, '..', '..');

@@ -10,8 +10,12 @@ import {
   DEFAULT_FLOW_CONTROL, DEFAULT_LATE_JOIN, DEFAULT_MAX_DATAGRAM_BYTES, DEFAULT_MAX_DATAGRAM_BYTES_IPV6, DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_MAX_REASSEMBLY_BYTES, DEFAULT_MAX_REORDER_BYTES, DEFAULT_WINDOW_BYTES, DEFAULT_WINDOW_MESSAGES, MIN_DATAGRAM_BYTES,
 } from './constants';
+import { AEAD_TAG_BYTES, DEFAULT_KEY_GRACE_MS } from './constants';
+import { checkSigningKey, checkTrustedKeys, type SigningKeyInput } from './crypto/announce';
+import { checkGroupKey, type GroupKey, type GroupKeyInput } from './crypto/key';
 import { InvalidArgumentTypeError, InvalidArgumentValueError } from './errors';
 import { resolveMemberOption, type MemberOptions, type ResolvedMember } from './group/options';
+import type { KeyObject } from 'node:crypto';
 import type { FlowControl, LateJoin } from './protocol/api';
 import { DEFAULT_TUNING, type ProtocolTuning } from './protocol/tuning';
 import { checkStreamName } from './streams';
@@ -82,6 +86,28 @@ export interface OpenOptions extends TuningOptions {
   wrapTransport?: (transport: Transport) => Transport;
   /** Join the group as a member (name, metadata): `channel.group` is then defined. Default: not a member. See docs/api.md, "Group membership". */
   member?: MemberOptions;
+  /**
+   * Encrypts the group (AES-256-GCM, docs/security.md): the 32-byte group key
+   * (key id 1), or `{ id, key }` with an id 1..255. Every member needs the same
+   * key; datagrams without it, or under an unknown key id, are dropped and
+   * counted (`stats().rejects`). Each datagram grows by 16 bytes (the tag),
+   * within maxDatagramBytes. The session id of a keyed channel is always
+   * random (`seed` does not choose it: a repeated session id would repeat nonces).
+   */
+  key?: GroupKeyInput;
+  /** After `rotateKey()`, how long the previous key still opens datagrams, ms. Default 60000. Needs `key`. */
+  keyGraceMs?: number;
+  /**
+   * Ed25519 private key (KeyObject or PEM) that signs this channel's session
+   * announcement, so that receivers with `trustedKeys` accept its data. Needs `key`.
+   */
+  signingKey?: SigningKeyInput;
+  /**
+   * Ed25519 public keys (KeyObjects or PEM): deliver only sessions whose
+   * announcement is signed by one of them; data of other sessions is held up
+   * to 2.5 s, then dropped and counted ('unverified'). Needs `key`.
+   */
+  trustedKeys?: readonly SigningKeyInput[];
 }
 
 export const DEFAULT_LINGER_MS = 5000;
@@ -124,12 +150,17 @@ export interface ResolvedOptions {
   seed: number | string | undefined;
   wrapTransport: ((transport: Transport) => Transport) | undefined;
   member: ResolvedMember | undefined;
+  key: GroupKey | undefined;
+  keyGraceMs: number;
+  signingKey: KeyObject | undefined;
+  trustedKeys: KeyObject[] | undefined;
 }
 
 const CHANNEL_KEYS = new Set<string>([
   'group', 'interface', 'ttl', 'loopback', 'source', 'recvBufferBytes', 'sendBufferBytes', 'transport', 'network', 'host', 'streams',
   'lateJoin', 'flowControl', 'windowBytes', 'windowMessages', 'rateBytesPerSec', 'maxMessageBytes', 'maxDatagramBytes',
   'maxReorderBytes', 'maxReassemblyBytes', 'lingerMs', 'readHighWaterMark', 'maxReadBufferBytes', 'signal', 'seed', 'wrapTransport', 'member',
+  'key', 'keyGraceMs', 'signingKey', 'trustedKeys',
 ]);
 const TUNING_KEYS = new Set<string>(Object.keys(DEFAULT_TUNING));
 /** Tuning fields that count things rather than milliseconds. */
@@ -322,6 +353,24 @@ export function resolveOptions(input: OpenOptions): ResolvedOptions {
   }
 
   const member = options.member === undefined ? undefined : resolveMemberOption(options.member, maxDatagramBytes);
+  const key = options.key === undefined ? undefined : checkGroupKey(options.key, 'options.key');
+  let keyGraceMs = DEFAULT_KEY_GRACE_MS;
+  if (options.keyGraceMs !== undefined) {
+    const g = options.keyGraceMs;
+    if (typeof g !== 'number') throw typeError('keyGraceMs', 'a number', g);
+    if (!(g >= 0) || !Number.isFinite(g)) throw valueError('keyGraceMs', 'a finite number of ms ≥ 0', g);
+    keyGraceMs = g;
+  }
+  const signingKey = options.signingKey === undefined ? undefined : checkSigningKey(options.signingKey, 'options.signingKey');
+  const trustedKeys = options.trustedKeys === undefined ? undefined : checkTrustedKeys(options.trustedKeys, 'options.trustedKeys');
+  if (key === undefined) {
+    // Without a group key anyone could inject into a verified session: authentication would promise what it cannot keep.
+    for (const name of ['keyGraceMs', 'signingKey', 'trustedKeys']) {
+      if (options[name] !== undefined) throw new InvalidArgumentValueError(`options.${name} needs options.key (a 32-byte group key)`);
+    }
+  } else if (maxDatagramBytes < MIN_DATAGRAM_BYTES + AEAD_TAG_BYTES) {
+    throw valueError('maxDatagramBytes', `at least ${MIN_DATAGRAM_BYTES + AEAD_TAG_BYTES} with a key (the 16-byte tag is part of the datagram)`, maxDatagramBytes);
+  }
 
   return {
     group,
@@ -349,5 +398,9 @@ export function resolveOptions(input: OpenOptions): ResolvedOptions {
     seed,
     wrapTransport,
     member,
+    key,
+    keyGraceMs,
+    signingKey,
+    trustedKeys,
   };
 }

@@ -429,7 +429,10 @@ test('info and stats describe the channel', async (t) => {
   t.is(s.protocol.messagesSent, 1);
   t.true(s.transport.datagramsSent >= 1);
   t.is(s.channel.messagesWritten, 1);
-  t.deepEqual(Object.keys(s.rejects).sort(), ['bad-checksum', 'bad-length', 'bad-magic', 'bad-sequence', 'bad-version', 'truncated', 'unknown-type']);
+  t.deepEqual(Object.keys(s.rejects).sort(), [
+    'auth-failed', 'bad-announcement', 'bad-checksum', 'bad-length', 'bad-magic', 'bad-sequence', 'bad-version', 'clear-on-keyed',
+    'keyed-on-clear', 'replay', 'truncated', 'unknown-key', 'unknown-type', 'untrusted-signer', 'unverified',
+  ]);
   await settle(net, a.close());
 });
 

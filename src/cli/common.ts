@@ -1,6 +1,9 @@
 /** Small pieces shared by the CLI subcommands. */
 
+import { readFileSync, statSync } from 'node:fs';
+import { parseKeyBytes } from '../crypto/key';
 import { choiceOption, Parsed } from './args';
+import { UsageError } from './usage';
 
 const KINDS = ['auto', 'native', 'dgram'] as const;
 
@@ -8,4 +11,41 @@ const KINDS = ['auto', 'native', 'dgram'] as const;
 export function transportOption(values: Parsed['values']): { transport?: (typeof KINDS)[number] } {
   const kind = choiceOption(values, 'transport', KINDS);
   return kind === undefined ? {} : { transport: kind };
+}
+
+/** The environment variable holding a group key as 64 hex digits (when no --key-file is given). */
+export const KEY_ENV = 'BLIPCAST_KEY';
+
+/**
+ * The group key from `--key-file PATH` (32 raw bytes or 64 hex digits), else
+ * from $BLIPCAST_KEY (64 hex digits), as an open() option; {} for neither.
+ * Warns on stderr when the key file is readable by group or others.
+ * @throws UsageError (never quoting the key) for an unreadable or malformed key.
+ */
+export function keyOption(values: Parsed['values'], env: NodeJS.ProcessEnv, stderr: NodeJS.WritableStream): { key?: Uint8Array } {
+  const path = values['key-file'];
+  if (typeof path === 'string') {
+    let content: Buffer;
+    try {
+      content = readFileSync(path);
+      if ((statSync(path).mode & 0o077) !== 0) stderr.write(`blipcast: warning: key file ${path} is readable by other users (chmod 600 it)\n`);
+    } catch (err) {
+      throw new UsageError(`cannot read --key-file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    return { key: parse(content, `--key-file ${path}`) };
+  }
+  const text = env[KEY_ENV];
+  if (text !== undefined && text !== '') {
+    if (!/^\s*[0-9a-fA-F]{64}\s*$/.test(text)) throw new UsageError(`${KEY_ENV} must be 64 hex digits`);
+    return { key: parse(Buffer.from(text), KEY_ENV) };
+  }
+  return {};
+}
+
+function parse(content: Uint8Array, what: string): Uint8Array {
+  try {
+    return parseKeyBytes(content, what);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }

@@ -2,12 +2,13 @@
 
 import { open } from '../channel';
 import { choiceOption, intOption, parseCommand, secondsOption } from './args';
-import { transportOption } from './common';
+import { keyOption, transportOption } from './common';
 import { MEMBER_OPTIONS, memberOption } from './members';
 import { USAGE } from './usage';
 
 const OPTIONS = {
   ...MEMBER_OPTIONS,
+  'key-file': { type: 'string' },
   from: { type: 'string' },
   count: { type: 'string' },
   timeout: { type: 'string' },
@@ -34,6 +35,7 @@ export async function listen(args: string[], io: { stdout: NodeJS.WritableStream
     ...(ttl !== undefined ? { ttl } : {}),
     ...transportOption(values),
     ...memberOption(values),
+    ...keyOption(values, process.env, io.stderr),
     lateJoin,
     lingerMs: 0,
   });

@@ -2,12 +2,13 @@
 
 import { open } from '../channel';
 import { intOption, parseCommand, secondsOption } from './args';
-import { transportOption } from './common';
+import { keyOption, transportOption } from './common';
 import { MEMBER_OPTIONS, memberOption } from './members';
 import { USAGE } from './usage';
 
 const OPTIONS = {
   ...MEMBER_OPTIONS,
+  'key-file': { type: 'string' },
   rate: { type: 'string' },
   linger: { type: 'string' },
 } as const;
@@ -29,6 +30,7 @@ export async function send(args: string[], io: { stdin: NodeJS.ReadableStream; s
     ...(rate !== undefined ? { rateBytesPerSec: rate } : {}),
     ...transportOption(values),
     ...memberOption(values),
+    ...keyOption(values, process.env, io.stderr),
     lingerMs,
   });
   channel.on('error', (err: Error) => io.stderr.write(`blipcast: ${err.message}\n`));

@@ -23,6 +23,11 @@ Common options:
   --stream NAME         named stream within the group (default: the unnamed stream)
   --transport KIND      auto | native | dgram (default auto; env BLIPCAST_TRANSPORT)
 
+send and listen:
+  --key-file PATH       encrypt the group (AES-256-GCM) with the key in PATH: 32 raw
+                        bytes or 64 hex digits (make one: head -c 32 /dev/urandom);
+                        env BLIPCAST_KEY=<64 hex digits> when no --key-file is given
+
 send:
   --rate BYTES_PER_S    limit the send rate
   --linger SECONDS      after stdin ends, keep repairing until every known receiver

@@ -14,7 +14,8 @@ import { decodeStatus, StatusFlag } from './payload';
 import { Receiver } from './receiver';
 import { Sender } from './sender';
 import { createStats, snapshotStats } from './stats';
-import { DEFAULT_TUNING, type ProtocolTuning } from './tuning';
+import { Limits } from './limits';
+import { checkTuningLimits, DEFAULT_TUNING, type ProtocolTuning } from './tuning';
 
 export type { ProtocolTuning, NakBackoff } from './tuning';
 export { DEFAULT_TUNING } from './tuning';
@@ -42,6 +43,7 @@ function checkConfig(c: EndpointConfig): void {
 class EndpointImpl implements Endpoint {
   private readonly out = new Output();
   private readonly statsObj: ProtocolStats = createStats();
+  private readonly limits = new Limits(this.statsObj, this.out);
   private readonly sender: Sender;
   private readonly receiver: Receiver;
   private readonly hi: number;
@@ -54,13 +56,14 @@ class EndpointImpl implements Endpoint {
   constructor(config: EndpointConfig, tuning: ProtocolTuning) {
     this.hi = config.sessionHi;
     this.lo = config.sessionLo;
-    this.sender = new Sender(config, tuning, this.out, this.statsObj);
+    this.sender = new Sender(config, tuning, this.out, this.statsObj, this.limits);
     this.opened = { atMs: config.openedAtMs ?? Number.NaN };
-    this.receiver = new Receiver({ config, tuning, stats: this.statsObj, out: this.out, naks: new NakScheduler(tuning, config.random), opened: this.opened });
+    this.receiver = new Receiver({ config, tuning, stats: this.statsObj, out: this.out, naks: new NakScheduler(tuning, config.random), opened: this.opened, limits: this.limits, totals: { reorderBytes: 0, reassemblyBytes: 0 } });
   }
 
   private touch(nowMs: number): void {
     this.lastNowMs = nowMs;
+    this.limits.nowMs = nowMs;
     if (Number.isNaN(this.opened.atMs)) this.opened.atMs = nowMs;
   }
 
@@ -82,7 +85,7 @@ class EndpointImpl implements Endpoint {
     st.datagramsReceived++;
     st.bytesReceived += datagram.length;
     if (datagram.length !== HEADER_BYTES + header.payloadLength) {
-      st.invalid++;
+      this.limits.invalid('datagram-length');
       return;
     }
     switch (header.type) {
@@ -105,7 +108,7 @@ class EndpointImpl implements Endpoint {
       case DatagramType.STATUS: {
         const status = decodeStatus(datagram, HEADER_BYTES, HEADER_BYTES + header.payloadLength);
         if (!status) {
-          st.invalid++;
+          this.limits.invalid('status');
           return;
         }
         if (status.targetHi === this.hi && status.targetLo === this.lo) {
@@ -172,5 +175,7 @@ class EndpointImpl implements Endpoint {
  */
 export function createEndpoint(config: EndpointConfig, tuning: Partial<ProtocolTuning> = {}): Endpoint {
   checkConfig(config);
-  return new EndpointImpl(config, { ...DEFAULT_TUNING, ...tuning });
+  const t = { ...DEFAULT_TUNING, ...tuning };
+  checkTuningLimits(t);
+  return new EndpointImpl(config, t);
 }

@@ -14,6 +14,7 @@ import { Driver } from './driver';
 import { AbortError, ClosedError, InvalidArgumentTypeError, InvalidArgumentValueError } from './errors';
 import { resolveOptions, type OpenOptions, type ResolvedOptions } from './options';
 import type { Endpoint, ProtocolEvent, SourceInfo } from './protocol/api';
+import { describeLimit } from './protocol/limits';
 import { createEndpoint } from './protocol/endpoint';
 import { DEFAULT_TUNING } from './protocol/tuning';
 import { createRandom } from './random';
@@ -24,10 +25,10 @@ import { sessionIdHex } from './wire/header';
 
 export type { OpenOptions, TransportChoice, TuningOptions } from './options';
 export type {
-  ChannelCounters, ChannelEvents, ChannelInfo, ChannelLossReason, ChannelState, ChannelStats, LossInfo, Message,
+  ChannelCounters, ChannelEvents, ChannelInfo, ChannelLossReason, ChannelState, ChannelStats, LimitWarning, LossInfo, Message,
   ReceiverDroppedReason, SourceGoneReason,
 } from './channel-types';
-export type { SourceInfo, LossReason, FlowControl, LateJoin } from './protocol/api';
+export type { SourceInfo, LossReason, FlowControl, LateJoin, LimitReason, InvalidReason } from './protocol/api';
 
 /** Transport errors are reported at most once per this interval; the others are counted (`stats().channel.errorsSuppressed`). */
 export const ERROR_REPORT_INTERVAL_MS = 1000;
@@ -373,6 +374,9 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
       case 'drain':
         this.releaseDrainWaiters();
         this.emit('drain');
+        return;
+      case 'warning':
+        this.emit('warning', { reason: event.reason, message: describeLimit(event.reason), count: event.count, suppressed: event.suppressed });
         return;
     }
   }

@@ -155,12 +155,12 @@ export const DEFAULT_MAX_TOTAL_REORDER_BYTES = 4 * DEFAULT_MAX_REORDER_BYTES;
 export const DEFAULT_MAX_TOTAL_REASSEMBLY_BYTES = 4 * DEFAULT_MAX_REASSEMBLY_BYTES;
 /**
  * NAK datagrams a sender accepts per second from one receiver session (token
- * bucket, one second deep). A receiver sends one NAK per timer run carrying up
- * to MAX_RANGES_PER_NAK ranges; at 5 % loss of 1 KiB messages at full speed an
- * honest receiver sent at most a few hundred per second in the measurements of
- * test/hostile-core.test.ts, so 2000 leaves a wide margin.
+ * bucket, one second deep). A receiver NAKs each gap after its own back-off,
+ * so at 5 % loss of 1 KiB messages at 200 MB/s an honest receiver sent up to
+ * 10,450 NAKs/s (test/hostile-core.test.ts, 100 ms peak); twice that leaves a
+ * margin. What a NAK can cost is bounded separately (repair share, backlog, scan).
  */
-export const DEFAULT_MAX_NAKS_PER_SEC_PER_RECEIVER = 2000;
+export const DEFAULT_MAX_NAKS_PER_SEC_PER_RECEIVER = 20_000;
 /**
  * Repairs queued at the sender beyond this many ms of the repair rate
  * (repairRateBytesPerSec) are not queued: the NAK is answered for what fits,
@@ -169,6 +169,27 @@ export const DEFAULT_MAX_NAKS_PER_SEC_PER_RECEIVER = 2000;
  * the default 50 MB/s).
  */
 export const REPAIR_BACKLOG_MS = 200;
+/**
+ * Share of the repair rate one receiver session's NAKs may claim: a single
+ * session asking for everything (a NAK flood) takes at most half of the repair
+ * budget, so repairs for the others still go out. An honest receiver at 5 %
+ * loss of a 200 MB/s stream needs 10 MB/s, well within 25 MB/s.
+ */
+export const REPAIR_SHARE_PER_RECEIVER = 0.5;
+/**
+ * A NAK is examined only while its session has at least this much of its
+ * repair share left (64 KiB, 45 full datagrams): a session that used up its
+ * share costs one bucket check per NAK, not a scan of the window. An honest
+ * receiver uses a fraction of its share, so its bucket stays near full.
+ */
+export const REPAIR_SHARE_MIN_BYTES = 64 * 1024;
+/**
+ * Share charged per window datagram a NAK makes the sender examine, on top of
+ * the bytes it queues: a NAK that asks again for what is already queued still
+ * costs its session (64 B ≈ the cost of the check relative to sending 1.4 kB),
+ * so repeating "everything" cannot keep the sender scanning for free.
+ */
+export const REPAIR_SCAN_CHARGE_BYTES = 64;
 /**
  * Window datagrams one NAK may make the sender examine: bounds the work of a
  * NAK that asks for everything (a whole window is up to 262,144 datagrams).

@@ -87,13 +87,14 @@ export type LimitReason =
   | 'total-reorder' // buffered data dropped or a gap given up: maxTotalReorderBytes reached
   | 'total-reassembly' // a message not reassembled (loss 'memory'): maxTotalReassemblyBytes reached
   | 'nak-rate' // a NAK dropped: its receiver sent more than maxNaksPerSecPerReceiver
+  | 'repair-share' // a NAKed datagram not queued: its receiver session used up its share of the repair budget
   | 'repair-rate' // a repair waited for the repairRateBytesPerSec budget (new data went first)
   | 'repair-backlog'; // a NAKed datagram not queued for repair: REPAIR_BACKLOG_MS of repairs already queued
 
 /** Every {@link LimitReason}, in the order of `ProtocolStats.limited`. */
 export const LIMIT_REASONS: readonly LimitReason[] = [
   'sources', 'sources-evicted', 'streams', 'receivers', 'peers', 'gaps', 'source-reorder', 'source-reassembly',
-  'total-reorder', 'total-reassembly', 'nak-rate', 'repair-rate', 'repair-backlog',
+  'total-reorder', 'total-reassembly', 'nak-rate', 'repair-share', 'repair-rate', 'repair-backlog',
 ];
 
 /**
@@ -203,6 +204,12 @@ export interface ProtocolStats {
   invalidByReason: Record<InvalidReason, number>;
   /** Hits of each limit against hostile (or overwhelming) input; see {@link LimitReason}. */
   limited: Record<LimitReason, number>;
+  /** Gauge: tracked sources (at most `maxSources`). */
   sources: number;
+  /** Gauge: tracked receivers (at most `maxReceivers`). */
   receivers: number;
+  /** Gauge: out-of-order bytes buffered over all sources, overhead included (at most about `maxTotalReorderBytes`). */
+  reorderBytes: number;
+  /** Gauge: bytes of messages being reassembled over all sources (at most `maxTotalReassemblyBytes`). */
+  reassemblyBytes: number;
 }

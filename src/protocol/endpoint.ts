@@ -44,6 +44,8 @@ class EndpointImpl implements Endpoint {
   private readonly out = new Output();
   private readonly statsObj: ProtocolStats = createStats();
   private readonly limits = new Limits(this.statsObj, this.out);
+  /** Receive memory over all sources (gauges in stats()). */
+  private readonly totals = { reorderBytes: 0, reassemblyBytes: 0 };
   private readonly sender: Sender;
   private readonly receiver: Receiver;
   private readonly hi: number;
@@ -58,7 +60,7 @@ class EndpointImpl implements Endpoint {
     this.lo = config.sessionLo;
     this.sender = new Sender(config, tuning, this.out, this.statsObj, this.limits);
     this.opened = { atMs: config.openedAtMs ?? Number.NaN };
-    this.receiver = new Receiver({ config, tuning, stats: this.statsObj, out: this.out, naks: new NakScheduler(tuning, config.random), opened: this.opened, limits: this.limits, totals: { reorderBytes: 0, reassemblyBytes: 0 } });
+    this.receiver = new Receiver({ config, tuning, stats: this.statsObj, out: this.out, naks: new NakScheduler(tuning, config.random), opened: this.opened, limits: this.limits, totals: this.totals });
   }
 
   private touch(nowMs: number): void {
@@ -163,7 +165,10 @@ class EndpointImpl implements Endpoint {
   }
 
   stats(): ProtocolStats {
-    return snapshotStats(this.statsObj);
+    const s = snapshotStats(this.statsObj);
+    s.reorderBytes = this.totals.reorderBytes;
+    s.reassemblyBytes = this.totals.reassemblyBytes;
+    return s;
   }
 }
 

@@ -39,3 +39,25 @@ export class Limits {
     this.out.events.push({ type: 'warning', reason, count, suppressed });
   }
 }
+
+const LIMIT_TEXT: Record<LimitReason, string> = {
+  sources: 'a new source was ignored: every tracked source (maxSources) has delivered data',
+  'sources-evicted': 'a source that had delivered nothing was forgotten to make room for a new one (maxSources or maxTotalReorderBytes)',
+  streams: 'a new stream of a source was ignored (maxStreamsPerSource)',
+  receivers: 'a new receiver was ignored (maxReceivers)',
+  peers: 'an overheard receiver was not counted in the group size (MAX_PEERS_PER_SOURCE)',
+  gaps: "a stream's oldest gap was given up (MAX_GAPS_PER_STREAM)",
+  'source-reorder': "a source's oldest gap was given up to bound its reorder buffer (maxReorderBytes)",
+  'source-reassembly': "a message was not reassembled: its source's reassembly cap (maxReassemblyBytes)",
+  'total-reorder': 'buffered data was dropped or a gap given up to bound reorder memory over all sources (maxTotalReorderBytes)',
+  'total-reassembly': 'a message was not reassembled: reassembly memory over all sources (maxTotalReassemblyBytes)',
+  'nak-rate': 'a NAK was dropped: its receiver sent more than maxNaksPerSecPerReceiver',
+  'repair-share': 'NAKed data was not queued for repair: its receiver used up its share of the repair budget (half of repairRateBytesPerSec)',
+  'repair-rate': 'a repair waited for the repair budget (repairRateBytesPerSec); new data went first',
+  'repair-backlog': 'NAKed data was not queued for repair: the repair backlog is full (REPAIR_BACKLOG_MS of the repair rate)',
+};
+
+/** One line saying what a limit hit dropped, for logs. */
+export function describeLimit(reason: LimitReason): string {
+  return LIMIT_TEXT[reason];
+}

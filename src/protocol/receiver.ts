@@ -99,7 +99,6 @@ export class Receiver {
       else this.byAddress.set(`${from.address}:${from.port}`, s);
     }
     this.ctx.stats.sources = this.sources.size;
-    this.ctx.out.events.push({ type: 'source', source: s.info });
     if (gone?.resumeAt) {
       // Back after a timeout (a partition healed, a long pause): go on from where its
       // streams ended; older datagrams are duplicates, newer gaps are NAKed as usual.
@@ -143,13 +142,13 @@ export class Receiver {
 
   /**
    * Drops a source on probation with all it holds, delivering and reporting
-   * nothing: nothing of it was ever seen, so if it speaks again it is simply new.
+   * nothing (not even 'source-gone': it never had a 'source' event). Nothing of
+   * it was ever seen, so if it speaks again it is simply new.
    */
   private discardSource(s: SourceState, reason: 'memory' | 'timeout'): void {
     s.discard();
     this.removeSource(s);
     if (reason === 'memory') this.ctx.limits.hit('sources-evicted');
-    this.ctx.out.events.push({ type: 'source-gone', source: s.info, reason });
   }
 
   private removeSource(s: SourceState): void {
@@ -197,7 +196,8 @@ export class Receiver {
       if (this.gone.size >= MAX_REMEMBERED_SESSIONS) this.gone.delete(this.gone.keys().next().value!);
       this.gone.set(s.key, { atMs: nowMs, hi: s.hi, lo: s.lo, entries: [], resumeAt: this.statusEntries(s) });
     }
-    this.ctx.out.events.push({ type: 'source-gone', source: s.info, reason });
+    // A source that never delivered anything never had its 'source' event either.
+    if (s.established) this.ctx.out.events.push({ type: 'source-gone', source: s.info, reason });
   }
 
   handleData(nowMs: number, dg: Uint8Array, h: Header, from: From): void {

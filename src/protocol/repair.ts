@@ -14,7 +14,7 @@
  * queued nor confirmed, so a receiver that really needs it NAKs again.
  */
 
-import { MAX_REPAIR_SCAN_PER_NAK, REPAIR_BACKLOG_MS } from '../constants';
+import { MAX_REPAIR_SCAN_PER_NAK, REPAIR_BACKLOG_MS, REPAIR_SCAN_CHARGE_BYTES, REPAIR_SHARE_MIN_BYTES } from '../constants';
 
 import { datagramChecksum } from '../wire/checksum';
 import { CRC_OFFSET, HEADER_BYTES } from '../wire/header';
@@ -37,6 +37,8 @@ export class RepairQueue {
   private queuedBytes = 0;
   /** Most bytes queued at once (Infinity without a repair rate: the window bounds the queue). */
   private readonly backlogBytes: number;
+  /** Share a NAKing session must have left for its NAK to be examined. */
+  private readonly shareMinBytes: number;
   /** The head repair that was last found waiting for the budget (each repair is counted once). */
   private waitingHead: WindowEntry | undefined;
 
@@ -50,20 +52,31 @@ export class RepairQueue {
   ) {
     this.bucket = rateBytesPerSec === undefined ? undefined : new TokenBucket(rateBytesPerSec, burstBytes);
     this.backlogBytes = rateBytesPerSec === undefined ? Infinity : Math.max(2 * maxDatagramBytes, (rateBytesPerSec * REPAIR_BACKLOG_MS) / 1000);
+    this.shareMinBytes = Math.min(REPAIR_SHARE_MIN_BYTES, this.backlogBytes);
   }
 
   get length(): number {
     return this.queue.length - this.head;
   }
 
-  /** Queues repairs for the NAKed `ranges` of `streamId`; returns what to confirm. */
-  onNak(nowMs: number, streamId: number, ranges: readonly SeqRange[]): NakOutcome {
+  /** Bytes a session may queue at once: REPAIR_BACKLOG_MS of the repair rate. */
+  get backlogLimitBytes(): number {
+    return this.backlogBytes;
+  }
+
+  /**
+   * Queues repairs for the NAKed `ranges` of `streamId`, within the NAKing
+   * session's `share` of the repair budget; returns what to confirm.
+   */
+  onNak(nowMs: number, streamId: number, ranges: readonly SeqRange[], share?: TokenBucket): NakOutcome {
     const out: NakOutcome = { repairing: [], unavailable: [] };
     const s = this.window.streams.get(streamId);
     if (!s) return out;
     const trail = Math.min(s.trailSeq, s.sentNextSeq);
     let scanned = 0;
-    let full = false;
+    // A session that used up its share gets no scan of the window (a NAK flood costs a bucket check per NAK).
+    let full = share !== undefined && !share.canSpend(nowMs, this.shareMinBytes);
+    if (full) this.limits.hit('repair-share');
     for (const r of ranges) {
       if (r.from < trail) addRange(out.unavailable, r.from, Math.min(r.to, trail - 1));
       if (full) continue;
@@ -83,12 +96,21 @@ export class RepairQueue {
           break;
         }
         if (skip) continue;
+        if (share !== undefined) {
+          if (!share.canSpend(nowMs, e.datagram.length)) {
+            full = true;
+            this.limits.hit('repair-share');
+            break;
+          }
+          share.spend(e.datagram.length);
+        }
         e.repairQueued = true;
         this.queue.push(e);
         this.queuedBytes += e.datagram.length;
         addRange(out.repairing, e.firstSeq, e.firstSeq + e.count - 1);
       }
     }
+    share?.spend(scanned * REPAIR_SCAN_CHARGE_BYTES);
     return out;
   }
 

@@ -71,8 +71,9 @@ export class SourceState {
   datagrams = 0;
   /**
    * Something of this source reached the application (a message or a loss
-   * report). Until then it is on probation: it may be forgotten to make room
-   * for another source, as nothing it sent has been seen.
+   * report, preceded by the 'source' event). Until then it is on probation: it
+   * may be forgotten to make room for another source, as nothing it sent has
+   * been seen, and it raises no event at all.
    */
   established = false;
   /** Forgotten to make room (source table or total memory full): everything it held was dropped. */
@@ -161,6 +162,13 @@ export class SourceState {
   statusSoon(nowMs: number): void {
     const t = nowMs + this.ctx.tuning.statusSoonMs;
     if (t < this.statusDueMs) this.statusDueMs = t;
+  }
+
+  /** Something of this source is about to reach the application: it is a source now (event 'source'). */
+  establish(): void {
+    if (this.established) return;
+    this.established = true;
+    this.ctx.out.events.push({ type: 'source', source: this.info });
   }
 
   /** Whether some stream of this source has started (a heartbeat or a resume placed it). */
@@ -254,8 +262,9 @@ export class StreamReceiver {
       if (count < 0) return 'data-packed';
     }
     const first = h.sequence;
+    // Compared this way round: near 2^53, first + count - 1 rounds back to a safe value.
+    if (count - 1 > Number.MAX_SAFE_INTEGER - first) return 'data-sequence';
     const last = first + count - 1;
-    if (last > Number.MAX_SAFE_INTEGER) return 'data-sequence';
     const stats = this.ctx.stats;
     if ((h.flags & DataFlag.REPAIR) !== 0) stats.repairsReceived++;
 
@@ -584,7 +593,7 @@ export class StreamReceiver {
   }
 
   private emitMessage(seq: number, data: Buffer): void {
-    this.src.established = true;
+    this.src.establish();
     this.ctx.stats.messagesDelivered++;
     this.ctx.out.events.push({ type: 'message', source: this.src.info, streamId: this.streamId, seq, data });
   }
@@ -598,7 +607,7 @@ export class StreamReceiver {
     }
     this.lastLossReason = reason;
     this.joinSkip = false;
-    this.src.established = true;
+    this.src.establish();
     const stats = this.ctx.stats;
     stats.lossesDeclared++;
     stats.messagesLost += to - from + 1;

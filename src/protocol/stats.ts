@@ -15,7 +15,7 @@ export function createStats(): ProtocolStats {
     heartbeatsSent: 0, statusSent: 0, invalid: 0,
     invalidByReason: Object.fromEntries(INVALID_REASONS.map((r) => [r, 0])) as Record<InvalidReason, number>,
     limited: Object.fromEntries(LIMIT_REASONS.map((r) => [r, 0])) as Record<LimitReason, number>,
-    sources: 0, receivers: 0,
+    sources: 0, receivers: 0, reorderBytes: 0, reassemblyBytes: 0,
   };
 }
 

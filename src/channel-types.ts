@@ -8,7 +8,7 @@ import type { VerifierStats } from './crypto/announce';
 import type { CryptoStats } from './crypto/group-crypto';
 import type { RejectCounts } from './driver';
 import type { MembershipStats } from './group/api';
-import type { LossReason, ProtocolStats, SourceInfo } from './protocol/api';
+import type { LimitReason, LossReason, ProtocolStats, SourceInfo } from './protocol/api';
 import type { TransportKind, TransportStats } from './transport/transport';
 
 /** One received message. `data` is the receiver's own copy. */
@@ -53,7 +53,11 @@ export interface ChannelEvents {
   messages: [batch: MessageBatch];
   /** Messages that will never be delivered (exact range). Delivery goes on after them. */
   loss: [loss: LossInfo];
-  /** A sender this channel has not heard before (or a restarted one: new session id). */
+  /**
+   * A sender this channel has not heard before (or a restarted one: new session id),
+   * emitted just before its first message (or loss report): datagrams from a session
+   * that never delivers anything (a stranger's noise) raise no event.
+   */
   source: [source: SourceInfo];
   'source-gone': [source: SourceInfo, reason: SourceGoneReason];
   /** A receiver became known to this channel's sender: it reported status for the first time, or (group members, 'min') it joined the group. */
@@ -64,8 +68,25 @@ export interface ChannelEvents {
   drain: [];
   /** A transport send error (rate-limited to one per ERROR_REPORT_INTERVAL_MS). Without a listener it becomes a process warning instead. */
   error: [err: Error];
+  /**
+   * A limit against hostile or overwhelming input was reached (docs/protocol.md,
+   * "Limits"): the excess was dropped, counted in `stats().protocol.limited`.
+   * At most one per second per reason.
+   */
+  warning: [warning: LimitWarning];
   /** The channel is closed: transport closed, no more events. */
   close: [];
+}
+
+/** A limit was reached; see the channel's 'warning' event. */
+export interface LimitWarning {
+  reason: LimitReason;
+  /** What happened, for a log line. */
+  message: string;
+  /** Hits of this limit since the channel opened (= `stats().protocol.limited[reason]`). */
+  count: number;
+  /** Hits since the previous warning of this reason that were not reported one by one. */
+  suppressed: number;
 }
 
 export interface ChannelInfo {

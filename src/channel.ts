@@ -22,6 +22,7 @@ import { GroupedEndpoint } from './group/grouped-endpoint';
 import { createMembership } from './group/membership';
 import { resolveOptions, type OpenOptions, type ResolvedOptions } from './options';
 import type { Endpoint, ProtocolEvent, SourceInfo } from './protocol/api';
+import { describeLimit } from './protocol/limits';
 import { createEndpoint } from './protocol/endpoint';
 import { DEFAULT_TUNING } from './protocol/tuning';
 import { createRandom } from './random';
@@ -32,10 +33,10 @@ import { sessionIdHex } from './wire/header';
 
 export type { OpenOptions, TransportChoice, TuningOptions } from './options';
 export type {
-  ChannelCounters, ChannelEvents, ChannelInfo, ChannelLossReason, ChannelState, ChannelStats, LossInfo, Message,
+  ChannelCounters, ChannelEvents, ChannelInfo, ChannelLossReason, ChannelState, ChannelStats, LimitWarning, LossInfo, Message,
   ReceiverDroppedReason, SourceGoneReason,
 } from './channel-types';
-export type { SourceInfo, LossReason, FlowControl, LateJoin } from './protocol/api';
+export type { SourceInfo, LossReason, FlowControl, LateJoin, LimitReason, InvalidReason } from './protocol/api';
 export { Group } from './group/group';
 export type { GroupEvents } from './group/group';
 export type { ChangesOptions, GroupChange } from './group/changes';
@@ -442,6 +443,9 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
         return;
       case 'member':
         this.group?.dispatch(event.change);
+        return;
+      case 'warning':
+        this.emit('warning', { reason: event.reason, message: describeLimit(event.reason), count: event.count, suppressed: event.suppressed });
         return;
     }
   }

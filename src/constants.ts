@@ -166,3 +166,89 @@ export const MAX_UNVERIFIED_HOLD_BYTES = 16 * 1024 * 1024;
 /** Sessions a receiver remembers as verified, and unverified sessions it holds data for. */
 export const MAX_VERIFIED_SESSIONS = 4096;
 export const MAX_UNVERIFIED_SESSIONS = 256;
+
+// ---------------------------------------------------------------- limits against hostile input
+//
+// A multicast group is open to every host on the segment: without a group key
+// anyone can send anything. These bounds make the memory and the work a stranger
+// can cause finite; each one, when hit, is counted (ProtocolStats.limited) and
+// reported by a rate-limited 'warning' event, and the excess is dropped. See
+// docs/protocol.md, "Limits".
+
+/**
+ * Sources (sender sessions) a receiver tracks at once: five times the largest
+ * deployment in the design (200 services broadcasting metrics). A source costs
+ * about 1 KiB plus what it buffers (bounded below). Beyond it, sources that
+ * never delivered a message are forgotten first (oldest one-datagram sources
+ * first); a source that delivered data is never pushed out by new ones.
+ */
+export const DEFAULT_MAX_SOURCES = 1024;
+/** Streams tracked per source: stream ids are 16-bit, a forged heartbeat could otherwise name 65,536 of them. */
+export const DEFAULT_MAX_STREAMS_PER_SOURCE = 256;
+/**
+ * Receivers a sender tracks (from their STATUS): four times the "thousand
+ * receivers" of the design's simulations. Also bounds the table of per-receiver
+ * NAK rate buckets.
+ */
+export const DEFAULT_MAX_RECEIVERS = 4096;
+/**
+ * Other receivers of one source a receiver remembers for its group-size estimate
+ * (the NAK back-off grows with ln N, so the estimate saturating here costs nothing).
+ */
+export const MAX_PEERS_PER_SOURCE = 4096;
+/**
+ * Out-of-order bytes buffered over all sources: four sources at their full
+ * per-source cap (DEFAULT_MAX_REORDER_BYTES). Over it, sources that never
+ * delivered a message are dropped first, then the source buffering the most
+ * gives up its oldest gap (loss 'memory').
+ */
+export const DEFAULT_MAX_TOTAL_REORDER_BYTES = 4 * DEFAULT_MAX_REORDER_BYTES;
+/** Reassembly bytes over all sources: four 32 MiB per-source caps. A message over it is reported lost ('memory'). */
+export const DEFAULT_MAX_TOTAL_REASSEMBLY_BYTES = 4 * DEFAULT_MAX_REASSEMBLY_BYTES;
+/**
+ * NAK datagrams a sender accepts per second from one receiver session (token
+ * bucket, one second deep). A receiver NAKs each gap after its own back-off,
+ * so at 5 % loss of 1 KiB messages at 200 MB/s an honest receiver sent up to
+ * 10,450 NAKs/s (test/hostile-core.test.ts, 100 ms peak); twice that leaves a
+ * margin. What a NAK can cost is bounded separately (repair share, backlog, scan).
+ */
+export const DEFAULT_MAX_NAKS_PER_SEC_PER_RECEIVER = 20_000;
+/**
+ * Repairs queued at the sender beyond this many ms of the repair rate
+ * (repairRateBytesPerSec) are not queued: the NAK is answered for what fits,
+ * the rest is NAKed again by a receiver that still needs it. Bounds how long a
+ * real repair can wait behind repairs a NAK flood asked for (200 ms = 10 MB at
+ * the default 50 MB/s).
+ */
+export const REPAIR_BACKLOG_MS = 200;
+/**
+ * Share of the repair rate one receiver session's NAKs may claim: a single
+ * session asking for everything (a NAK flood) takes at most half of the repair
+ * budget, so repairs for the others still go out. An honest receiver at 5 %
+ * loss of a 200 MB/s stream needs 10 MB/s, well within 25 MB/s.
+ */
+export const REPAIR_SHARE_PER_RECEIVER = 0.5;
+/**
+ * A NAK is examined only while its session has at least this much of its
+ * repair share left (64 KiB, 45 full datagrams): a session that used up its
+ * share costs one bucket check per NAK, not a scan of the window. An honest
+ * receiver uses a fraction of its share, so its bucket stays near full.
+ */
+export const REPAIR_SHARE_MIN_BYTES = 64 * 1024;
+/**
+ * Share charged per window datagram a NAK makes the sender examine, on top of
+ * the bytes it queues: a NAK that asks again for what is already queued still
+ * costs its session (64 B ≈ the cost of the check relative to sending 1.4 kB),
+ * so repeating "everything" cannot keep the sender scanning for free.
+ */
+export const REPAIR_SCAN_CHARGE_BYTES = 64;
+/**
+ * Window datagrams one NAK may make the sender examine: bounds the work of a
+ * NAK that asks for everything (a whole window is up to 262,144 datagrams).
+ * 8192 datagrams is 12 MB of full-size datagrams, more than the repair backlog.
+ */
+export const MAX_REPAIR_SCAN_PER_NAK = 8192;
+/** Gaps tracked per stream: beyond it the oldest is given up (loss 'memory'); 5 % loss over a full window is about 1100. */
+export const MAX_GAPS_PER_STREAM = 16384;
+/** A 'warning' event per limit reason at most this often; the hits in between are counted and reported with the next one. */
+export const LIMIT_WARNING_INTERVAL_MS = 1000;

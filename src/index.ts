@@ -18,11 +18,12 @@ export type {
 } from './channel';
 export { DEFAULT_MAX_BUFFERED_CHANGES } from './group/changes';
 export type {
-  ChannelCounters, ChannelEvents, ChannelState, ChannelInfo, ChannelLossReason, ChannelStats, LossInfo, Message,
+  ChannelCounters, ChannelEvents, ChannelState, ChannelInfo, ChannelLossReason, ChannelStats, LimitWarning, LossInfo, Message,
   ReceiverDroppedReason, SourceGoneReason,
 } from './channel';
 export type { OpenOptions, TransportChoice, TuningOptions } from './options';
-export type { FlowControl, LateJoin, LossReason, ProtocolStats, ReceiverDropReason, SourceInfo } from './protocol/api';
+export type { FlowControl, InvalidReason, LateJoin, LimitReason, LossReason, ProtocolStats, ReceiverDropReason, SourceInfo } from './protocol/api';
+export { INVALID_REASONS, LIMIT_REASONS } from './protocol/api';
 export type { NakBackoff, ProtocolTuning } from './protocol/tuning';
 export type { RejectCounts } from './driver';
 export type { GroupKey, GroupKeyInput } from './crypto/key';

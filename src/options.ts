@@ -17,7 +17,7 @@ import { InvalidArgumentTypeError, InvalidArgumentValueError } from './errors';
 import { resolveMemberOption, type MemberOptions, type ResolvedMember } from './group/options';
 import type { KeyObject } from 'node:crypto';
 import type { FlowControl, LateJoin } from './protocol/api';
-import { DEFAULT_TUNING, type ProtocolTuning } from './protocol/tuning';
+import { DEFAULT_TUNING, TUNING_COUNT_KEYS, type ProtocolTuning } from './protocol/tuning';
 import { checkStreamName } from './streams';
 import { checkTransportOptions } from './transport/options';
 import type { MemoryHost, MemoryNetwork } from './transport/memory';
@@ -314,9 +314,11 @@ export function resolveOptions(input: OpenOptions): ResolvedOptions {
       continue;
     }
     if (typeof value !== 'number') throw typeError(key, 'a number', value);
-    if (TUNING_INTEGER_KEYS.has(key)) {
+    if (TUNING_COUNT_KEYS.has(key)) {
+      if (!Number.isSafeInteger(value) || value < 1) throw valueError(key, 'an integer ≥ 1', value);
+    } else if (TUNING_INTEGER_KEYS.has(key)) {
       if (!Number.isInteger(value) || value < 0 || value > MAX_SIZE) throw valueError(key, `an integer in 0..${MAX_SIZE}`, value);
-    } else if (key === 'repairRateBytesPerSec') {
+    } else if (key === 'repairRateBytesPerSec' || key === 'maxNaksPerSecPerReceiver') {
       if (!(value > 0) || !Number.isFinite(value)) throw valueError(key, 'a finite number > 0', value);
     } else if (!(value > 0) || !Number.isFinite(value)) {
       throw valueError(key, 'a finite number of ms > 0', value);

@@ -231,6 +231,8 @@ test('a datagram replayed after its source timed out is not delivered again', (t
   const ep = newReceiver('next', 1);
   const step: Step = { advanceMs: 0, fromAddress: false, datagram: { kind: 'data', source: 0, streamId: 0, first: 0, count: 1, repair: false } };
   const dg = build(step.datagram);
-  const logs = feed(ep, [step, { ...step, advanceMs: 30_000 }], [dg, dg]);
+  // The source's heartbeat starts the stream (data never confirmed by a heartbeat is dropped at the timeout, not delivered).
+  const beat: Step = { advanceMs: 0, fromAddress: false, datagram: { kind: 'heartbeat', source: 0, flags: 0, entries: [{ streamId: 0, r: { from: 0, to: 1 }, ageMs: 0 }] } };
+  const logs = feed(ep, [step, beat, { ...step, advanceMs: 30_000 }], [dg, build(beat.datagram), dg]);
   t.deepEqual(logs.flatMap((l) => l.delivered), [0]);
 });

@@ -68,9 +68,71 @@ export interface LossEvent {
   reason: LossReason;
 }
 
+/**
+ * Why the core dropped a datagram whose header was valid: its payload does not
+ * match its type's format (docs/protocol.md, "Payloads").
+ */
+export type InvalidReason =
+  | 'datagram-length' // the datagram's length is not header + the header's payload length
+  | 'data-packed' // packed DATA records do not exactly fill the payload
+  | 'data-fragment' // a fragment header that does not fit its message
+  | 'data-sequence' // DATA whose last sequence number would pass 2^53
+  | 'fragment-mismatch' // a fragment that does not continue the message being reassembled
+  | 'heartbeat'
+  | 'nak'
+  | 'ncf'
+  | 'status';
+
+/** Every {@link InvalidReason}, in the order of `ProtocolStats.invalidByReason`. */
+export const INVALID_REASONS: readonly InvalidReason[] = [
+  'datagram-length', 'data-packed', 'data-fragment', 'data-sequence', 'fragment-mismatch', 'heartbeat', 'nak', 'ncf', 'status',
+];
+
+/**
+ * A limit that input from the network reached (docs/protocol.md, "Limits").
+ * What each one drops is documented there; real traffic within the limits is
+ * unaffected.
+ */
+export type LimitReason =
+  | 'sources' // a datagram of a new source ignored: the source table is full of sources that delivered data
+  | 'sources-evicted' // a source that never delivered a message forgotten to make room for a new one
+  | 'streams' // a new stream of a source ignored: maxStreamsPerSource reached
+  | 'receivers' // a STATUS of a new receiver ignored: maxReceivers reached
+  | 'peers' // an overheard receiver not counted in a source's group size: MAX_PEERS_PER_SOURCE reached
+  | 'gaps' // a stream's oldest gap given up (loss 'memory'): MAX_GAPS_PER_STREAM reached
+  | 'source-reorder' // a source's oldest gap given up (loss 'memory'): maxReorderBytes reached
+  | 'source-reassembly' // a message not reassembled (loss 'memory'): maxReassemblyBytes reached
+  | 'total-reorder' // buffered data dropped or a gap given up: maxTotalReorderBytes reached
+  | 'total-reassembly' // a message not reassembled (loss 'memory'): maxTotalReassemblyBytes reached
+  | 'nak-rate' // a NAK dropped: its receiver sent more than maxNaksPerSecPerReceiver
+  | 'repair-share' // a NAKed datagram not queued: its receiver session used up its share of the repair budget
+  | 'repair-rate' // a repair waited for the repairRateBytesPerSec budget (new data went first)
+  | 'repair-backlog'; // a NAKed datagram not queued for repair: REPAIR_BACKLOG_MS of repairs already queued
+
+/** Every {@link LimitReason}, in the order of `ProtocolStats.limited`. */
+export const LIMIT_REASONS: readonly LimitReason[] = [
+  'sources', 'sources-evicted', 'streams', 'receivers', 'peers', 'gaps', 'source-reorder', 'source-reassembly',
+  'total-reorder', 'total-reassembly', 'nak-rate', 'repair-share', 'repair-rate', 'repair-backlog',
+];
+
+/**
+ * A limit was reached. Emitted at most once per second per reason
+ * (LIMIT_WARNING_INTERVAL_MS); `count` is the total so far, `suppressed` the
+ * hits since the previous warning of this reason that were not reported.
+ */
+export interface LimitWarningEvent {
+  type: 'warning';
+  reason: LimitReason;
+  /** Hits of this limit since the endpoint started (= `stats().limited[reason]`). */
+  count: number;
+  /** Hits since the previous warning of this reason that produced no warning of their own. */
+  suppressed: number;
+}
+
 export type ProtocolEvent =
   | MessageEvent
   | MessagesEvent
+  | LimitWarningEvent
   | LossEvent
   | { type: 'source'; source: SourceInfo }
   | { type: 'source-gone'; source: SourceInfo; reason: 'timeout' | 'closed' | 'restarted' | 'memory' }
@@ -179,8 +241,18 @@ export interface ProtocolStats {
   messagesLost: number;
   heartbeatsSent: number;
   statusSent: number;
-  /** Datagrams dropped by the core after the header check (bad payload, own datagrams excluded). */
+  /** Datagrams dropped by the core after the header check (bad payload, own datagrams excluded): the sum of `invalidByReason`. */
   invalid: number;
+  /** `invalid`, by reason. */
+  invalidByReason: Record<InvalidReason, number>;
+  /** Hits of each limit against hostile (or overwhelming) input; see {@link LimitReason}. */
+  limited: Record<LimitReason, number>;
+  /** Gauge: tracked sources (at most `maxSources`). */
   sources: number;
+  /** Gauge: tracked receivers (at most `maxReceivers`). */
   receivers: number;
+  /** Gauge: out-of-order bytes buffered over all sources, overhead included (at most about `maxTotalReorderBytes`). */
+  reorderBytes: number;
+  /** Gauge: bytes of messages being reassembled over all sources (at most `maxTotalReassemblyBytes`). */
+  reassemblyBytes: number;
 }

@@ -14,7 +14,8 @@ import { decodeStatus, StatusFlag, type StatusPayload } from './payload';
 import { Receiver } from './receiver';
 import { Sender } from './sender';
 import { createStats, snapshotStats } from './stats';
-import { DEFAULT_TUNING, type ProtocolTuning } from './tuning';
+import { Limits } from './limits';
+import { checkTuningLimits, DEFAULT_TUNING, type ProtocolTuning } from './tuning';
 
 export type { ProtocolTuning, NakBackoff } from './tuning';
 export { DEFAULT_TUNING } from './tuning';
@@ -45,6 +46,9 @@ const NO_STATUS: StatusPayload = { targetHi: 0, targetLo: 0, entries: [] };
 class EndpointImpl implements Endpoint {
   private readonly out = new Output();
   private readonly statsObj: ProtocolStats = createStats();
+  private readonly limits = new Limits(this.statsObj, this.out);
+  /** Receive memory over all sources (gauges in stats()). */
+  private readonly totals = { reorderBytes: 0, reassemblyBytes: 0 };
   private readonly sender: Sender;
   private readonly receiver: Receiver;
   private readonly hi: number;
@@ -60,14 +64,15 @@ class EndpointImpl implements Endpoint {
   constructor(config: EndpointConfig, tuning: ProtocolTuning) {
     this.hi = config.sessionHi;
     this.lo = config.sessionLo;
-    this.sender = new Sender(config, tuning, this.out, this.statsObj);
+    this.sender = new Sender(config, tuning, this.out, this.statsObj, this.limits);
     this.opened = { atMs: config.openedAtMs ?? Number.NaN };
     this.flowControl = config.flowControl;
-    this.receiver = new Receiver({ config, tuning, stats: this.statsObj, out: this.out, naks: new NakScheduler(tuning, config.random), opened: this.opened });
+    this.receiver = new Receiver({ config, tuning, stats: this.statsObj, out: this.out, naks: new NakScheduler(tuning, config.random), opened: this.opened, limits: this.limits, totals: this.totals });
   }
 
   private touch(nowMs: number): void {
     this.lastNowMs = nowMs;
+    this.limits.nowMs = nowMs;
     if (Number.isNaN(this.opened.atMs)) this.opened.atMs = nowMs;
   }
 
@@ -89,7 +94,7 @@ class EndpointImpl implements Endpoint {
     st.datagramsReceived++;
     st.bytesReceived += datagram.length;
     if (datagram.length !== HEADER_BYTES + header.payloadLength) {
-      st.invalid++;
+      this.limits.invalid('datagram-length');
       return;
     }
     switch (header.type) {
@@ -112,7 +117,7 @@ class EndpointImpl implements Endpoint {
       case DatagramType.STATUS: {
         const status = decodeStatus(datagram, HEADER_BYTES, HEADER_BYTES + header.payloadLength);
         if (!status) {
-          st.invalid++;
+          this.limits.invalid('status');
           return;
         }
         if (status.targetHi === this.hi && status.targetLo === this.lo) {
@@ -197,7 +202,10 @@ class EndpointImpl implements Endpoint {
   }
 
   stats(): ProtocolStats {
-    return snapshotStats(this.statsObj);
+    const s = snapshotStats(this.statsObj);
+    s.reorderBytes = this.totals.reorderBytes;
+    s.reassemblyBytes = this.totals.reassemblyBytes;
+    return s;
   }
 }
 
@@ -209,5 +217,7 @@ class EndpointImpl implements Endpoint {
  */
 export function createEndpoint(config: EndpointConfig, tuning: Partial<ProtocolTuning> = {}): Endpoint {
   checkConfig(config);
-  return new EndpointImpl(config, { ...DEFAULT_TUNING, ...tuning });
+  const t = { ...DEFAULT_TUNING, ...tuning };
+  checkTuningLimits(t);
+  return new EndpointImpl(config, t);
 }

@@ -6,7 +6,7 @@
 
 import { DatagramType, HEADER_BYTES, sessionIdHex, type Header } from '../wire/header';
 import type { LossReason } from './api';
-import { MAX_ENTRIES_PER_CONTROL, MAX_RANGES_PER_NAK, MAX_REMEMBERED_SESSIONS, STATUS_PROGRESS_BYTES } from '../constants';
+import { MAX_ENTRIES_PER_CONTROL, MAX_PEERS_PER_SOURCE, MAX_RANGES_PER_NAK, MAX_REMEMBERED_SESSIONS, STATUS_PROGRESS_BYTES } from '../constants';
 import {
   decodeHeartbeat, decodeNak, decodeNcf, encodeNak, encodeStatus, HeartbeatFlag, NcfReason,
   RANGE_BYTES, NAK_FIXED_BYTES, STATUS_ENTRY_BYTES, STATUS_FIXED_BYTES,
@@ -35,12 +35,25 @@ export class Receiver {
    */
   private readonly gone = new Map<string, { atMs: number; hi: number; lo: number; entries: StatusEntry[]; resumeAt?: StatusEntry[] }>();
   private readonly byAddress = new Map<string, SourceState>();
+  /**
+   * Sources on probation (nothing of theirs reached the application yet), in
+   * the order they appeared: those heard once, then those heard more often.
+   * When the table or the total reorder memory is full, they are forgotten in
+   * that order (see {@link Receiver.evictProbation}). Entries of sources that
+   * have since been established or removed are skipped and dropped lazily.
+   */
+  private readonly heardOnce = new Map<string, SourceState>();
+  private readonly heardMore = new Map<string, SourceState>();
+  /** A new session from the address of a live one: the old one ends as 'restarted' once the new one is established. */
+  private readonly restartOf = new Map<SourceState, SourceState>();
+  private readonly ctx: ReceiveContext;
   private lastHi = -1;
   private lastLo = -1;
   private lastSource: SourceState | undefined;
   private readonly origin: { sessionHi: number; sessionLo: number };
 
-  constructor(private readonly ctx: ReceiveContext) {
+  constructor(ctx: ReceiveContext) {
+    this.ctx = { ...ctx, relieveTotalReorder: (nowMs) => this.relieveTotalReorder(nowMs) };
     this.origin = { sessionHi: ctx.config.sessionHi, sessionLo: ctx.config.sessionLo };
   }
 
@@ -60,6 +73,7 @@ export class Receiver {
     const known = this.lookup(h);
     if (known) {
       known.lastHeardMs = nowMs;
+      if (++known.datagrams === 2 && !known.established && this.heardOnce.delete(known.key)) this.heardMore.set(known.key, known);
       return known;
     }
     const key = sessionIdHex(h.sessionHi, h.sessionLo);
@@ -68,23 +82,105 @@ export class Receiver {
       if (h.type === DatagramType.HEARTBEAT && (h.flags & HeartbeatFlag.CLOSED) !== 0 && gone.entries.length > 0) this.pushStatus(gone.hi, gone.lo, gone.entries);
       return undefined;
     }
-    if (from) {
-      // A new session from the address of a live one: that sender restarted.
-      const prev = this.byAddress.get(`${from.address}:${from.port}`);
-      if (prev) this.endSource(prev, 'restarted', nowMs);
+    if (this.sources.size >= this.ctx.tuning.maxSources && !this.evictProbation()) {
+      // Every tracked source has delivered data: they keep their places, the newcomer waits for one to end.
+      this.ctx.limits.hit('sources');
+      return undefined;
     }
     const s = new SourceState(key, h.sessionHi, h.sessionLo, { id: key, address: from?.address, port: from?.port }, nowMs, this.ctx);
+    s.datagrams = 1;
     this.sources.set(key, s);
-    if (from) this.byAddress.set(`${from.address}:${from.port}`, s);
+    this.heardOnce.set(key, s);
+    if (from) {
+      // A new session from the address of a live one: that sender restarted. The old one
+      // is ended once the new one is established, so one forged datagram cannot end it.
+      const prev = this.byAddress.get(`${from.address}:${from.port}`);
+      if (prev) this.restartOf.set(s, prev);
+      else this.byAddress.set(`${from.address}:${from.port}`, s);
+    }
     this.ctx.stats.sources = this.sources.size;
-    this.ctx.out.events.push({ type: 'source', source: s.info });
     if (gone?.resumeAt) {
       // Back after a timeout (a partition healed, a long pause): go on from where its
       // streams ended; older datagrams are duplicates, newer gaps are NAKed as usual.
       this.gone.delete(key);
-      for (const e of gone.resumeAt) s.stream(e.streamId).resumeAt(e.nextSeq, nowMs);
+      for (const e of gone.resumeAt) s.stream(e.streamId)?.resumeAt(e.nextSeq, nowMs);
     }
     return s;
+  }
+
+  /** A source just established (or was already): ends the session it replaces, if any. */
+  private settleRestart(s: SourceState, nowMs: number): void {
+    if (!s.established || this.restartOf.size === 0) return;
+    const prev = this.restartOf.get(s);
+    if (prev === undefined) return;
+    this.restartOf.delete(s);
+    if (this.sources.get(prev.key) === prev) this.endSource(prev, 'restarted', nowMs);
+    if (s.info.address !== undefined && this.sources.get(s.key) === s) this.byAddress.set(`${s.info.address}:${s.info.port}`, s);
+  }
+
+  /**
+   * Forgets one source on probation to make room: the oldest of those heard
+   * only once, else the oldest of those heard more often. With `withBytes`,
+   * only a source that buffers something (to free reorder memory). Returns
+   * false when there is none: every source has delivered data.
+   */
+  private evictProbation(withBytes = false): boolean {
+    for (const tier of [this.heardOnce, this.heardMore]) {
+      for (const [key, s] of tier) {
+        if (s.established || this.sources.get(key) !== s) {
+          tier.delete(key);
+          continue;
+        }
+        if (withBytes && s.reorderBytes === 0) continue;
+        tier.delete(key);
+        this.discardSource(s, 'memory');
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Drops a source on probation with all it holds, delivering and reporting
+   * nothing (not even 'source-gone': it never had a 'source' event). Nothing of
+   * it was ever seen, so if it speaks again it is simply new.
+   */
+  private discardSource(s: SourceState, reason: 'memory' | 'timeout'): void {
+    s.discard();
+    this.removeSource(s);
+    if (reason === 'memory') this.ctx.limits.hit('sources-evicted');
+  }
+
+  private removeSource(s: SourceState): void {
+    this.sources.delete(s.key);
+    this.heardOnce.delete(s.key);
+    this.heardMore.delete(s.key);
+    this.restartOf.delete(s);
+    if (s.info.address !== undefined && this.byAddress.get(`${s.info.address}:${s.info.port}`) === s) this.byAddress.delete(`${s.info.address}:${s.info.port}`);
+    if (this.lastSource === s) {
+      this.lastSource = undefined;
+      this.lastHi = this.lastLo = -1;
+    }
+    this.ctx.stats.sources = this.sources.size;
+  }
+
+  /**
+   * The reorder bytes of all sources passed maxTotalReorderBytes: sources on
+   * probation that buffer something are forgotten first (oldest one-datagram
+   * sources first); then the source buffering the most gives up its oldest gaps.
+   */
+  private relieveTotalReorder(nowMs: number): void {
+    const cap = this.ctx.tuning.maxTotalReorderBytes;
+    const totals = this.ctx.totals;
+    while (totals.reorderBytes > cap) {
+      if (this.evictProbation(true)) continue;
+      let largest: SourceState | undefined;
+      for (const s of this.sources.values()) if (largest === undefined || s.reorderBytes > largest.reorderBytes) largest = s;
+      if (largest === undefined || largest.reorderBytes === 0) return;
+      const n = largest.releaseRound(nowMs, largest.reorderBytes - (totals.reorderBytes - cap));
+      if (n === 0) return;
+      this.ctx.limits.hit('total-reorder', n);
+    }
   }
 
   private endSource(s: SourceState, reason: 'timeout' | 'closed' | 'restarted' | 'memory', nowMs: number): void {
@@ -92,12 +188,7 @@ export class Receiver {
     // A closing sender lingers until its receivers acknowledge everything: tell it where we ended.
     const finalEntries = reason === 'closed' ? this.statusEntries(s) : [];
     if (finalEntries.length > 0) this.pushStatus(s.hi, s.lo, finalEntries);
-    this.sources.delete(s.key);
-    if (s.info.address !== undefined && this.byAddress.get(`${s.info.address}:${s.info.port}`) === s) this.byAddress.delete(`${s.info.address}:${s.info.port}`);
-    if (this.lastSource === s) {
-      this.lastSource = undefined;
-      this.lastHi = this.lastLo = -1;
-    }
+    this.removeSource(s);
     if (reason === 'closed' || reason === 'restarted') this.gone.set(s.key, { atMs: nowMs, hi: s.hi, lo: s.lo, entries: finalEntries });
     else if (reason === 'timeout') {
       // Kept without a time limit (a replay even an hour later must not be delivered again),
@@ -105,15 +196,20 @@ export class Receiver {
       if (this.gone.size >= MAX_REMEMBERED_SESSIONS) this.gone.delete(this.gone.keys().next().value!);
       this.gone.set(s.key, { atMs: nowMs, hi: s.hi, lo: s.lo, entries: [], resumeAt: this.statusEntries(s) });
     }
-    this.ctx.stats.sources = this.sources.size;
-    this.ctx.out.events.push({ type: 'source-gone', source: s.info, reason });
+    // A source that never delivered anything never had its 'source' event either.
+    if (s.established) this.ctx.out.events.push({ type: 'source-gone', source: s.info, reason });
   }
 
   handleData(nowMs: number, dg: Uint8Array, h: Header, from: From): void {
     const s = this.sourceOf(nowMs, h, from);
     if (!s) return;
-    if (!s.stream(h.streamId).onData(nowMs, dg, h)) this.ctx.stats.invalid++;
+    const stream = s.stream(h.streamId);
+    if (!stream) return;
+    const invalid = stream.onData(nowMs, dg, h);
+    if (invalid !== undefined) this.ctx.limits.invalid(invalid);
     else if (s.closed) this.maybeFinish(s, nowMs);
+    if (s.discarded) return;
+    this.settleRestart(s, nowMs);
     s.progressBytes += h.payloadLength;
     if (s.progressBytes >= STATUS_PROGRESS_BYTES && s.progressBytes >= STATUS_PROGRESS_BYTES * s.groupSize(nowMs)) s.statusSoon(nowMs);
   }
@@ -121,13 +217,15 @@ export class Receiver {
   handleHeartbeat(nowMs: number, dg: Uint8Array, h: Header, from: From): void {
     const entries = decodeHeartbeat(dg, HEADER_BYTES, HEADER_BYTES + h.payloadLength);
     if (!entries) {
-      this.ctx.stats.invalid++;
+      this.ctx.limits.invalid('heartbeat');
       return;
     }
     const s = this.sourceOf(nowMs, h, from);
     if (!s) return;
     s.flowControlled = (h.flags & HeartbeatFlag.FLOW_CONTROLLED) !== 0;
-    for (const e of entries) s.stream(e.streamId).onHeartbeat(nowMs, e.trailSeq, e.nextSeq, e.ageMs);
+    for (const e of entries) s.stream(e.streamId)?.onHeartbeat(nowMs, e.trailSeq, e.nextSeq, e.ageMs);
+    if (s.discarded) return;
+    this.settleRestart(s, nowMs);
     if ((h.flags & HeartbeatFlag.STATUS_REQUEST) !== 0) s.statusSoon(nowMs);
     if ((h.flags & HeartbeatFlag.CLOSED) !== 0) {
       s.closed = true;
@@ -138,7 +236,7 @@ export class Receiver {
   handleNcf(nowMs: number, dg: Uint8Array, h: Header): void {
     const ncf = decodeNcf(dg, HEADER_BYTES, HEADER_BYTES + h.payloadLength);
     if (!ncf) {
-      this.ctx.stats.invalid++;
+      this.ctx.limits.invalid('ncf');
       return;
     }
     const s = this.lookup(h);
@@ -154,7 +252,7 @@ export class Receiver {
   /** Decodes a NAK (undefined = malformed, counted). */
   decodeNak(dg: Uint8Array, h: Header): NakPayload | undefined {
     const nak = decodeNak(dg, HEADER_BYTES, HEADER_BYTES + h.payloadLength);
-    if (!nak) this.ctx.stats.invalid++;
+    if (!nak) this.ctx.limits.invalid('nak');
     return nak;
   }
 
@@ -167,7 +265,7 @@ export class Receiver {
   /** Another receiver's status to some source: it counts in that source's group size. */
   overheardStatus(nowMs: number, h: Header, status: StatusPayload): void {
     const s = this.sources.get(sessionIdHex(status.targetHi, status.targetLo));
-    if (s) s.peers.set(sessionIdHex(h.sessionHi, h.sessionLo), nowMs);
+    if (s && !s.notePeer(sessionIdHex(h.sessionHi, h.sessionLo), nowMs, MAX_PEERS_PER_SOURCE)) this.ctx.limits.hit('peers');
   }
 
   private maybeFinish(s: SourceState, nowMs: number): void {
@@ -179,7 +277,10 @@ export class Receiver {
     const t = this.ctx.tuning;
     for (const s of [...this.sources.values()]) {
       if (nowMs - s.lastHeardMs >= t.sourceTimeoutMs) {
-        this.endSource(s, 'timeout', nowMs);
+        // Data never confirmed by a heartbeat (no stream started) is not delivered: a
+        // real sender heartbeats within heartbeatMinMs of its data; a forger need not.
+        if (!s.established && !s.anyStarted()) this.discardSource(s, 'timeout');
+        else this.endSource(s, 'timeout', nowMs);
         continue;
       }
       const groupSize = s.peers.size > 0 ? s.groupSize(nowMs) : 1;

@@ -10,6 +10,8 @@ import { HEADER_BYTES } from '../wire/header';
 import type { EndpointConfig, ProtocolStats, SourceInfo } from './api';
 import { flowControlByName, type FlowControlStrategy } from './flow-control';
 import { HeartbeatSchedule } from './heartbeat';
+import type { Limits } from './limits';
+import { NakLimiter } from './nak-limiter';
 import type { Output } from './output';
 import { Packer } from './packer';
 import {
@@ -21,7 +23,7 @@ import { RepairQueue } from './repair';
 import { SendWindow, type WindowEntry } from './send-window';
 import { bucketDepthBytes, TokenBucket } from './token-bucket';
 import type { ProtocolTuning } from './tuning';
-import { MAX_ENTRIES_PER_CONTROL, MAX_RANGES_PER_NAK } from '../constants';
+import { MAX_ENTRIES_PER_CONTROL, MAX_RANGES_PER_NAK, REPAIR_SHARE_PER_RECEIVER } from '../constants';
 
 export class Sender {
   readonly window: SendWindow;
@@ -35,15 +37,25 @@ export class Sender {
   private needDrain = false;
   private readonly releaseLimit = (streamId: number): number => this.flow.releaseLimit(this.receivers, streamId);
   private closed = false;
+  private readonly nakLimiter: NakLimiter;
 
-  constructor(private readonly config: EndpointConfig, private readonly tuning: ProtocolTuning, private readonly out: Output, private readonly stats: ProtocolStats) {
+  constructor(
+    private readonly config: EndpointConfig,
+    private readonly tuning: ProtocolTuning,
+    private readonly out: Output,
+    private readonly stats: ProtocolStats,
+    private readonly limits: Limits,
+  ) {
+
     this.origin = { sessionHi: config.sessionHi, sessionLo: config.sessionLo };
     this.window = new SendWindow(config.windowBytes, config.windowMessages);
     this.packer = new Packer(config.maxDatagramBytes, config.sessionHi, config.sessionLo, (e) => this.onClosedDatagram(e));
     this.heartbeat = new HeartbeatSchedule(tuning.heartbeatMinMs, tuning.heartbeatIdleMs, tuning.heartbeatBlockedMs);
     const burst = (rate: number) => bucketDepthBytes(rate, RATE_BURST_MS, config.maxDatagramBytes);
     this.repairs = new RepairQueue(this.window, tuning.repairLingerMs, config.maxDatagramBytes, tuning.repairRateBytesPerSec,
-      tuning.repairRateBytesPerSec === undefined ? 0 : burst(tuning.repairRateBytesPerSec));
+      tuning.repairRateBytesPerSec === undefined ? 0 : burst(tuning.repairRateBytesPerSec), limits);
+    const share = tuning.repairRateBytesPerSec === undefined ? undefined : tuning.repairRateBytesPerSec * REPAIR_SHARE_PER_RECEIVER;
+    this.nakLimiter = new NakLimiter(tuning.maxNaksPerSecPerReceiver, tuning.maxReceivers, share, this.repairs.backlogLimitBytes);
     this.rate = config.rateBytesPerSec === undefined ? undefined : new TokenBucket(config.rateBytesPerSec, burst(config.rateBytesPerSec));
     this.flow = flowControlByName(config.flowControl);
   }
@@ -141,9 +153,14 @@ export class Sender {
 
   handleNak(nowMs: number, streamId: number, nak: NakPayload, receiverKey: string): void {
     this.stats.naksReceived++;
+    const budget = this.nakLimiter.allow(receiverKey, nowMs);
+    if (budget === undefined) {
+      this.limits.hit('nak-rate');
+      return;
+    }
     const r = this.receivers.byKey.get(receiverKey);
     if (r) r.naks++;
-    const outcome = this.repairs.onNak(nowMs, streamId, nak.ranges);
+    const outcome = this.repairs.onNak(nowMs, streamId, nak.ranges, budget.repairBytes);
     if (outcome.repairing.length > 0) this.sendNcf(streamId, NcfReason.REPAIRING, outcome.repairing);
     if (outcome.unavailable.length > 0) {
       // A live receiver we evicted past (flow control chose to) loses to flow control; anyone else to the window.
@@ -170,6 +187,11 @@ export class Sender {
         this.evict();
         this.checkDrain();
       }
+      return;
+    }
+    if (this.receivers.size >= this.tuning.maxReceivers && !this.receivers.byKey.has(receiverKey)) {
+      // A silent receiver times out within receiverTimeoutMs and frees its place.
+      this.limits.hit('receivers');
       return;
     }
     const { record, created } = this.receivers.upsert(receiverKey, info, nowMs);

@@ -8,9 +8,10 @@
  * event, in sequence order.
  */
 
-import { BUFFERED_ITEM_OVERHEAD_BYTES } from '../constants';
+import { BUFFERED_ITEM_OVERHEAD_BYTES, MAX_GAPS_PER_STREAM } from '../constants';
 import { HEADER_BYTES, type Header } from '../wire/header';
-import type { EndpointConfig, LossReason, ProtocolStats, SourceInfo } from './api';
+import type { EndpointConfig, InvalidReason, LossReason, ProtocolStats, SourceInfo } from './api';
+import type { Limits } from './limits';
 import { GapList, GapState } from './loss-detector';
 import { copyBytes } from '../slab';
 import type { NakScheduler } from './nak-scheduler';
@@ -29,6 +30,12 @@ export interface ReceiveContext {
   readonly naks: NakScheduler;
   /** When this endpoint started listening (ms, the driver's clock). */
   readonly opened: { readonly atMs: number };
+  /** Counts drops and limit hits (and raises the rate-limited warnings). */
+  readonly limits: Limits;
+  /** Reorder and reassembly bytes over all sources (the totals the tuning caps). */
+  readonly totals: { reorderBytes: number; reassemblyBytes: number };
+  /** Called when `totals.reorderBytes` passes the total cap: frees memory somewhere (set by the Receiver). */
+  relieveTotalReorder?: (nowMs: number) => void;
 }
 
 interface LostRange {
@@ -36,6 +43,9 @@ interface LostRange {
   to: number;
   reason: LossReason;
 }
+
+/** How long a group-size estimate is reused (a peer's status comes every 200 ms; expiry is 5 s). */
+const GROUP_SIZE_CACHE_MS = 10;
 
 // Scratch shared by every stream: decoding is synchronous and never re-entered.
 const offsets: number[] = [];
@@ -49,6 +59,7 @@ export class SourceState {
   /** Other receivers of this source (overheard status) → last heard; the NAK back-off scales with them. */
   readonly peers = new Map<string, number>();
   statusDueMs: number;
+  /** Out-of-order bytes buffered for this source (change only through chargeReorder: the total follows). */
   reorderBytes = 0;
   /** Data bytes received from this source since the last status (a status goes out every STATUS_PROGRESS_BYTES × group size). */
   progressBytes = 0;
@@ -57,19 +68,70 @@ export class SourceState {
   flowControlled = false;
   /** When this receiver last sent the source a status (it is then one of the receivers the source paces to). */
   statusSentMs = -Infinity;
+  /** Datagrams (DATA and HEARTBEAT) received from this session. */
+  datagrams = 0;
+  /**
+   * Something of this source reached the application (a message or a loss
+   * report, preceded by the 'source' event). Until then it is on probation: it
+   * may be forgotten to make room for another source, as nothing it sent has
+   * been seen, and it raises no event at all.
+   */
+  established = false;
+  /** Forgotten to make room (source table or total memory full): everything it held was dropped. */
+  discarded = false;
+  /** groupSize() cached until this time (the peer map is swept when it runs). */
+  private groupSizeUntilMs = -Infinity;
+  private groupSizeCached = 1;
 
   constructor(readonly key: string, readonly hi: number, readonly lo: number, readonly info: SourceInfo, nowMs: number, private readonly ctx: ReceiveContext) {
     this.lastHeardMs = nowMs;
     this.statusDueMs = nowMs + ctx.tuning.statusSoonMs;
   }
 
-  stream(streamId: number): StreamReceiver {
+  /** The receive state of `streamId`, created on first sight; undefined when maxStreamsPerSource are tracked already (counted). */
+  stream(streamId: number): StreamReceiver | undefined {
     let s = this.streams.get(streamId);
     if (!s) {
+      if (this.streams.size >= this.ctx.tuning.maxStreamsPerSource) {
+        this.ctx.limits.hit('streams');
+        return undefined;
+      }
       s = new StreamReceiver(this, streamId, this.ctx);
       this.streams.set(streamId, s);
     }
     return s;
+  }
+
+  /** Adds `bytes` (negative: frees) to this source's reorder bytes and to the total. */
+  chargeReorder(bytes: number): void {
+    this.reorderBytes += bytes;
+    this.ctx.totals.reorderBytes += bytes;
+  }
+
+  /** Adds `bytes` (negative: frees) to this source's reassembly bytes and to the total. */
+  chargeReassembly(bytes: number): void {
+    this.reassemblyBytes += bytes;
+    this.ctx.totals.reassemblyBytes += bytes;
+  }
+
+  /** Another receiver of this source was heard at `nowMs` (bounded by MAX_PEERS_PER_SOURCE; false when not recorded). */
+  notePeer(key: string, nowMs: number, maxPeers: number): boolean {
+    if (!this.peers.has(key)) {
+      if (this.peers.size >= maxPeers) return false;
+      this.groupSizeUntilMs = -Infinity;
+    }
+    this.peers.set(key, nowMs);
+    return true;
+  }
+
+  /**
+   * Forgets everything this source holds without delivering or reporting any
+   * of it (only for a source that never delivered anything: nothing it sent has
+   * been seen, so nothing can be delivered twice if it speaks again).
+   */
+  discard(): void {
+    this.discarded = true;
+    for (const s of this.streams.values()) s.discard();
   }
 
   /**
@@ -81,19 +143,39 @@ export class SourceState {
     return this.flowControlled && nowMs - this.statusSentMs < this.ctx.tuning.receiverTimeoutMs * 2 ? 'flow-control' : 'window';
   }
 
-  /** Receivers of this source we know of, self included. */
+  /**
+   * Receivers of this source we know of, self included. Swept at most every
+   * GROUP_SIZE_CACHE_MS (a new peer refreshes it at once): it is asked per gap,
+   * and the peer map may hold thousands of entries.
+   */
   groupSize(nowMs: number): number {
+    if (nowMs < this.groupSizeUntilMs && nowMs >= this.groupSizeUntilMs - GROUP_SIZE_CACHE_MS) return this.groupSizeCached;
     let n = 1;
     for (const [k, t] of this.peers) {
       if (nowMs - t >= this.ctx.tuning.peerTimeoutMs) this.peers.delete(k);
       else n++;
     }
+    this.groupSizeCached = n;
+    this.groupSizeUntilMs = nowMs + GROUP_SIZE_CACHE_MS;
     return n;
   }
 
   statusSoon(nowMs: number): void {
     const t = nowMs + this.ctx.tuning.statusSoonMs;
     if (t < this.statusDueMs) this.statusDueMs = t;
+  }
+
+  /** Something of this source is about to reach the application: it is a source now (event 'source'). */
+  establish(): void {
+    if (this.established) return;
+    this.established = true;
+    this.ctx.out.events.push({ type: 'source', source: this.info });
+  }
+
+  /** Whether some stream of this source has started (a heartbeat or a resume placed it). */
+  anyStarted(): boolean {
+    for (const s of this.streams.values()) if (s.started) return true;
+    return false;
   }
 
   /** True when nothing is missing, buffered or half-built (a closed source can then be ended). */
@@ -114,15 +196,27 @@ export class SourceState {
     const cap = this.ctx.config.maxReorderBytes;
     if (this.reorderBytes > cap / 2) this.statusSoon(nowMs);
     while (this.reorderBytes > cap) {
-      let progressed = false;
-      for (const s of this.streams.values()) {
-        if (s.releaseOldest(nowMs)) {
-          progressed = true;
-          if (this.reorderBytes <= cap) break;
-        }
-      }
-      if (!progressed) break;
+      const n = this.releaseRound(nowMs, cap);
+      if (n === 0) break;
+      this.ctx.limits.hit('source-reorder', n);
     }
+    if (this.ctx.totals.reorderBytes > this.ctx.tuning.maxTotalReorderBytes) this.ctx.relieveTotalReorder?.(nowMs);
+  }
+
+  /**
+   * One round over the streams: each gives up its oldest gap (so what is
+   * buffered behind it is delivered), stopping once reorderBytes ≤ targetBytes.
+   * Returns how many streams released something (0: nothing can be freed).
+   */
+  releaseRound(nowMs: number, targetBytes: number): number {
+    let n = 0;
+    for (const s of this.streams.values()) {
+      if (s.releaseOldest(nowMs)) {
+        n++;
+        if (this.reorderBytes <= targetBytes) break;
+      }
+    }
+    return n;
   }
 
   /** The source ended: everything still missing is lost ('source-gone'), buffered data delivered. */
@@ -155,35 +249,36 @@ export class StreamReceiver {
 
   // ------------------------------------------------------------ input
 
-  /** A DATA datagram of this stream. Returns false when its payload is malformed. */
-  onData(nowMs: number, dg: Uint8Array, h: Header): boolean {
+  /** A DATA datagram of this stream. Returns why its payload is malformed, or undefined when it is not. */
+  onData(nowMs: number, dg: Uint8Array, h: Header): InvalidReason | undefined {
     const start = HEADER_BYTES;
     const end = HEADER_BYTES + h.payloadLength;
     const isFragment = (h.flags & DataFlag.FRAGMENT) !== 0;
     let count: number;
     if (isFragment) {
-      if (!parseFragment(dg, start, end, frag)) return false;
+      if (!parseFragment(dg, start, end, frag)) return 'data-fragment';
       count = 1;
     } else {
       count = parsePacked(dg, start, end, offsets, lengths);
-      if (count < 0) return false;
+      if (count < 0) return 'data-packed';
     }
     const first = h.sequence;
+    // Compared this way round: near 2^53, first + count - 1 rounds back to a safe value.
+    if (count - 1 > Number.MAX_SAFE_INTEGER - first) return 'data-sequence';
     const last = first + count - 1;
-    if (last > Number.MAX_SAFE_INTEGER) return false;
     const stats = this.ctx.stats;
     if ((h.flags & DataFlag.REPAIR) !== 0) stats.repairsReceived++;
 
     if (!this.started) {
       // A repair answers someone else's old NAK: 'next' starts at live data only.
-      if (this.ctx.config.lateJoin === 'next' && (h.flags & DataFlag.REPAIR) !== 0) return true;
+      if (this.ctx.config.lateJoin === 'next' && (h.flags & DataFlag.REPAIR) !== 0) return undefined;
       // Hold the data until a heartbeat (due within heartbeatMinMs) tells where the
       // window starts ('earliest') or how old the stream is ('next').
       this.awaitingTrail = true;
       this.store(dg, start, end, first, count, isFragment);
       if (last + 1 > this.highestNext) this.highestNext = last + 1;
       this.src.enforceReorderCap(nowMs);
-      return true;
+      return undefined;
     }
 
     const hadGaps = this.gaps.length > 0;
@@ -200,11 +295,12 @@ export class StreamReceiver {
       // Fast path: the next datagram in order, nothing held back: its messages go out as one event, one copy.
       this.flushSkip();
       this.joinSkip = false;
+      this.src.establish();
       stats.messagesDelivered += count;
       this.ctx.out.events.push({ type: 'messages', source: this.src.info, streamId: this.streamId, firstSeq: first, count, payload: copyBytes(dg, start, end) });
       this.nextDeliver = last + 1;
       if (hadGaps && this.gaps.length === 0) this.src.statusSoon(nowMs);
-      return true;
+      return undefined;
     }
 
     let copy: Buffer | undefined;
@@ -235,11 +331,11 @@ export class StreamReceiver {
       }
       const data = copy.subarray(off - start, off - start + len);
       buffered = true;
-      this.src.reorderBytes += this.buffer.put(seq, { data, fragTotal: isFragment ? frag.messageBytes : -1, fragOffset: isFragment ? frag.offset : 0 });
+      this.src.chargeReorder(this.buffer.put(seq, { data, fragTotal: isFragment ? frag.messageBytes : -1, fragOffset: isFragment ? frag.offset : 0 }));
     }
     if (buffered) this.src.enforceReorderCap(nowMs);
     if (hadGaps && this.gaps.length === 0) this.src.statusSoon(nowMs);
-    return true;
+    return undefined;
   }
 
   /** Stores a datagram's messages before the join point is known ('earliest'). */
@@ -253,7 +349,7 @@ export class StreamReceiver {
       }
       const off = (isFragment ? frag.dataStart : offsets[i]!) - start;
       const len = isFragment ? frag.dataBytes : lengths[i]!;
-      this.src.reorderBytes += this.buffer.put(seq, { data: copy.subarray(off, off + len), fragTotal: isFragment ? frag.messageBytes : -1, fragOffset: isFragment ? frag.offset : 0 });
+      this.src.chargeReorder(this.buffer.put(seq, { data: copy.subarray(off, off + len), fragTotal: isFragment ? frag.messageBytes : -1, fragOffset: isFragment ? frag.offset : 0 }));
     }
   }
 
@@ -339,7 +435,16 @@ export class StreamReceiver {
       this.dropReassembly();
       this.emitLoss(r.firstSeq, this.nextDeliver - 1, 'source-gone');
     }
-    this.src.reorderBytes -= this.buffer.clear();
+    this.src.chargeReorder(-this.buffer.clear());
+  }
+
+  /** Drops everything held, delivering and reporting nothing (see SourceState.discard). */
+  discard(): void {
+    this.src.chargeReorder(-this.buffer.clear());
+    this.dropReassembly();
+    this.gaps.gaps.length = 0;
+    this.lost.length = 0;
+    this.skip = undefined;
   }
 
   // ------------------------------------------------------------ state changes
@@ -365,7 +470,7 @@ export class StreamReceiver {
     this.src.statusSoon(nowMs);
     this.awaitingTrail = false;
     this.joinSkip = true;
-    this.src.reorderBytes -= this.buffer.dropBelow(fromSeq);
+    this.src.chargeReorder(-this.buffer.dropBelow(fromSeq));
     this.nextDeliver = fromSeq;
     this.highestNext = Math.max(fromSeq, highestNext);
     const keys = this.buffer.keys().filter((k) => k < this.highestNext).sort((a, b) => a - b);
@@ -378,6 +483,12 @@ export class StreamReceiver {
   }
 
   private addGap(from: number, to: number, nowMs: number): void {
+    if (this.gaps.length >= MAX_GAPS_PER_STREAM) {
+      // Only a sender skipping sequence numbers (or a forger) makes this many: the oldest goes.
+      const oldest = this.gaps.gaps[0]!;
+      this.ctx.limits.hit('gaps');
+      this.giveUp(oldest.from, oldest.to, 'memory');
+    }
     this.gaps.add(from, to, GapState.BACKOFF, nowMs + this.ctx.naks.backoffMs(this.src.groupSize(nowMs)));
   }
 
@@ -424,7 +535,7 @@ export class StreamReceiver {
       if (this.buffer.size === 0) return;
       const item = this.buffer.take(this.nextDeliver);
       if (item === undefined) return;
-      this.src.reorderBytes -= item.data.length + BUFFERED_ITEM_OVERHEAD_BYTES;
+      this.src.chargeReorder(-(item.data.length + BUFFERED_ITEM_OVERHEAD_BYTES));
       this.deliver(this.nextDeliver, item.data, true, item.fragTotal, item.fragOffset);
       this.nextDeliver++;
     }
@@ -447,9 +558,11 @@ export class StreamReceiver {
         this.emitMessage(seq, owned ? (data as Buffer) : Buffer.from(data));
         return;
       }
-      const over = this.src.reassemblyBytes + fragTotal > this.ctx.config.maxReassemblyBytes;
-      this.reasm = new Reassembly(seq, fragTotal, over ? undefined : Buffer.allocUnsafe(fragTotal));
-      this.src.reassemblyBytes += this.reasm.chargedBytes;
+      const overSource = this.src.reassemblyBytes + fragTotal > this.ctx.config.maxReassemblyBytes;
+      const overTotal = !overSource && this.ctx.totals.reassemblyBytes + fragTotal > this.ctx.tuning.maxTotalReassemblyBytes;
+      if (overSource || overTotal) this.ctx.limits.hit(overSource ? 'source-reassembly' : 'total-reassembly');
+      this.reasm = new Reassembly(seq, fragTotal, overSource || overTotal ? undefined : Buffer.allocUnsafe(fragTotal));
+      this.src.chargeReassembly(this.reasm.chargedBytes);
       this.reasm.append(data);
       return;
     }
@@ -483,7 +596,7 @@ export class StreamReceiver {
 
   /** Fragments that do not fit their message (only a broken sender does this): the partial message is lost. */
   private badFragment(seq: number): void {
-    this.ctx.stats.invalid++;
+    this.ctx.limits.invalid('fragment-mismatch');
     const r = this.reasm!;
     this.dropReassembly();
     this.emitLoss(r.firstSeq, seq - 1, 'memory');
@@ -491,7 +604,7 @@ export class StreamReceiver {
 
   private dropReassembly(): void {
     if (!this.reasm) return;
-    this.src.reassemblyBytes -= this.reasm.chargedBytes;
+    this.src.chargeReassembly(-this.reasm.chargedBytes);
     this.reasm = undefined;
   }
 
@@ -503,6 +616,7 @@ export class StreamReceiver {
   }
 
   private emitMessage(seq: number, data: Buffer): void {
+    this.src.establish();
     this.ctx.stats.messagesDelivered++;
     this.ctx.out.events.push({ type: 'message', source: this.src.info, streamId: this.streamId, seq, data });
   }
@@ -516,6 +630,7 @@ export class StreamReceiver {
     }
     this.lastLossReason = reason;
     this.joinSkip = false;
+    this.src.establish();
     const stats = this.ctx.stats;
     stats.lossesDeclared++;
     stats.messagesLost += to - from + 1;

@@ -3,7 +3,7 @@
  * place on the hot path, copied out by {@link snapshotStats}.
  */
 
-import type { ProtocolStats } from './api';
+import { INVALID_REASONS, LIMIT_REASONS, type InvalidReason, type LimitReason, type ProtocolStats } from './api';
 
 export function createStats(): ProtocolStats {
   return {
@@ -13,11 +13,13 @@ export function createStats(): ProtocolStats {
     repairsSent: 0, repairsReceived: 0, duplicates: 0, reordered: 0,
     lossesDeclared: 0, messagesLost: 0,
     heartbeatsSent: 0, statusSent: 0, invalid: 0,
-    sources: 0, receivers: 0,
+    invalidByReason: Object.fromEntries(INVALID_REASONS.map((r) => [r, 0])) as Record<InvalidReason, number>,
+    limited: Object.fromEntries(LIMIT_REASONS.map((r) => [r, 0])) as Record<LimitReason, number>,
+    sources: 0, receivers: 0, reorderBytes: 0, reassemblyBytes: 0,
   };
 }
 
 /** A copy the caller may keep. */
 export function snapshotStats(s: ProtocolStats): ProtocolStats {
-  return { ...s };
+  return { ...s, invalidByReason: { ...s.invalidByReason }, limited: { ...s.limited } };
 }

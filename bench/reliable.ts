@@ -8,7 +8,9 @@
  * 1. Throughput: one sender → 1 and → 3 receivers, 64 B and 1 KiB messages,
  *    0 % and 1 % receive loss. Delivered rate at the slowest receiver, from its
  *    first timed message to its last; whether everything arrived in order and
- *    exactly once; CPU seconds of the sender and of each receiver. Next to each
+ *    exactly once; CPU seconds of the sender and of each receiver. blipcast
+ *    twice: receivers reading per message (readable 'data') and with the
+ *    batch API (channel.on('messages')). Next to each
  *    case, in the same run, raw node:dgram (one datagram per message, no repair)
  *    as the ceiling, with what it lost.
  * 2. Latency: 64 B round trip through an echo process on a second host at a low
@@ -58,6 +60,7 @@ async function throughput(p: Placement, s: Settings, maxReceivers: number): Prom
   for (const receivers of [1, 3].filter((n) => n <= maxReceivers)) for (const size of [64, 1024]) for (const loss of [0, 0.01]) cases.push({ size, receivers, loss });
   for (const c of cases) {
     const rel: ReliableRun[] = [];
+    const relBatch: ReliableRun[] = [];
     const raw: DgramRun[] = [];
     await withLoss(p, c, async () => {
       for (let i = 0; i < s.runs; i++) {
@@ -67,6 +70,11 @@ async function throughput(p: Placement, s: Settings, maxReceivers: number): Prom
           process.stderr.write(`blipcast run failed (${c.size} B, ${c.receivers} rx, ${c.loss * 100}%): ${(err as Error).message}\n`);
         }
         try {
+          relBatch.push(await reliableOnce(p, c, { ...s, api: 'batch' }));
+        } catch (err) {
+          process.stderr.write(`blipcast batch-API run failed (${c.size} B, ${c.receivers} rx, ${c.loss * 100}%): ${(err as Error).message}\n`);
+        }
+        try {
           raw.push(await dgramOnce(p, c, s));
         } catch (err) {
           process.stderr.write(`node:dgram run failed (${c.size} B, ${c.receivers} rx, ${c.loss * 100}%): ${(err as Error).message}\n`);
@@ -74,16 +82,19 @@ async function throughput(p: Placement, s: Settings, maxReceivers: number): Prom
       }
     });
     const label = [`${c.size} B`, String(c.receivers), `${c.loss * 100}%`];
-    if (rel.length > 0) {
-      const missing = Math.max(...rel.map((r) => r.missing));
-      const anomalies = Math.max(...rel.map((r) => r.anomalies));
+    for (const [name, runs] of [['blipcast', rel], ['blipcast (batch API)', relBatch]] as const) {
+      if (runs.length === 0) {
+        rows.push([...label, name, 'failed', '', '', '', '', '', '', '']);
+        continue;
+      }
+      const missing = Math.max(...runs.map((r) => r.missing));
+      const anomalies = Math.max(...runs.map((r) => r.anomalies));
       const delivered = missing === 0 && anomalies === 0 ? 'all' : `missing ${missing}${anomalies ? `, ${anomalies} out of order/dup` : ''}`;
-      rows.push([...label, 'blipcast', spread(rel.map((r) => r.rate), fmtRate), spread(rel.map((r) => r.mbps), (n) => n.toFixed(1)), delivered,
-        fmtRate(median(rel.map((r) => r.sent))), median(rel.map((r) => r.txCpu)).toFixed(2), median(rel.map((r) => r.rxCpu)).toFixed(2),
-        `${Math.round(median(rel.map((r) => r.naks)))} / ${Math.round(median(rel.map((r) => r.repairs)))}`, String(Math.round(median(rel.map((r) => r.kernelDrops))))]);
-      summaries.push({ c, rate: median(rel.map((r) => r.rate)), mbps: median(rel.map((r) => r.mbps)), allDelivered: missing === 0 && anomalies === 0 && rel.length === s.runs, missing });
-    } else {
-      rows.push([...label, 'blipcast', 'failed', '', '', '', '', '', '', '']);
+      rows.push([...label, name, spread(runs.map((r) => r.rate), fmtRate), spread(runs.map((r) => r.mbps), (n) => n.toFixed(1)), delivered,
+        fmtRate(median(runs.map((r) => r.sent))), median(runs.map((r) => r.txCpu)).toFixed(2), median(runs.map((r) => r.rxCpu)).toFixed(2),
+        `${Math.round(median(runs.map((r) => r.naks)))} / ${Math.round(median(runs.map((r) => r.repairs)))}`, String(Math.round(median(runs.map((r) => r.kernelDrops))))]);
+      // The milestone is judged on the per-message API (the conservative one).
+      if (runs === rel) summaries.push({ c, rate: median(runs.map((r) => r.rate)), mbps: median(runs.map((r) => r.mbps)), allDelivered: missing === 0 && anomalies === 0 && runs.length === s.runs, missing });
     }
     if (raw.length > 0) {
       const sent = median(raw.map((r) => r.sent));

@@ -156,6 +156,8 @@ export interface Settings {
   idleMs: number;
   /** --open: extra open() options for every blipcast channel of the throughput runs. */
   extra: Record<string, unknown> | undefined;
+  /** How blipcast receivers read: per-message 'data' events (default) or the batch API. */
+  api?: WorkerConfig['api'];
 }
 
 export interface ReliableRun {
@@ -193,6 +195,7 @@ export function baseConfig(p: Placement, host: number, c: Case, s: Settings, gro
     role, group, port, iface: p.iface(host), ttl: p.ttl, count: s.countFor(c.size), size: c.size, receivers: c.receivers,
     maxSendMs: s.maxSendMs, idleMs: s.idleMs, emulatedLoss: p.labLoss || role.includes('send') ? 0 : c.loss, socketBufferBytes: SOCKET_BUFFER_BYTES,
     ...(s.extra ? { extra: s.extra } : {}),
+    ...(s.api ? { api: s.api } : {}),
   };
 }
 

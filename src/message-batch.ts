@@ -48,6 +48,29 @@ export class MessageBatch implements Iterable<Message> {
     return this.firstSeq + i;
   }
 
+  /**
+   * The batch's own bytes (never reused): message `i` is
+   * `buffer[offset(i), offset(i) + length(i))`. For parsing without a view per
+   * message; {@link data} is the simpler way.
+   */
+  get buffer(): Buffer {
+    return this.view !== undefined ? this.view.payload : this.single!;
+  }
+
+  /** Where message `i` starts in {@link buffer}. @throws RangeError when i is not in 0 … count − 1. */
+  offset(i: number): number {
+    if (this.view !== undefined) return this.view.offset(i);
+    if (i !== 0) throw new RangeError(`message index ${i} out of range 0..0`);
+    return 0;
+  }
+
+  /** Length of message `i`, bytes. @throws RangeError when i is not in 0 … count − 1. */
+  length(i: number): number {
+    if (this.view !== undefined) return this.view.length(i);
+    if (i !== 0) throw new RangeError(`message index ${i} out of range 0..0`);
+    return this.single!.length;
+  }
+
   /** Message `i` as a {@link Message} object (what the per-message API delivers). */
   message(i: number): Message {
     return { data: this.data(i), source: this.source, stream: this.stream, seq: this.firstSeq + i };

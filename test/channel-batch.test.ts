@@ -117,7 +117,9 @@ test('a batch rejects message indexes out of range with RangeError', async (t) =
   t.is(b.count, 2);
   t.deepEqual([b.data(1).toString(), b.data(0).toString()], ['two', 'one']);
   t.is(b.seq(1), b.firstSeq + 1);
+  t.deepEqual([0, 1].map((i) => b.buffer.subarray(b.offset(i), b.offset(i) + b.length(i)).toString()), ['one', 'two']);
   t.throws(() => b.data(2), { instanceOf: RangeError });
+  t.throws(() => b.offset(2), { instanceOf: RangeError });
   t.throws(() => b.data(-1), { instanceOf: RangeError });
   t.throws(() => b.data(0.5), { instanceOf: RangeError });
   await settle(net, Promise.all([tx.close(), rx.close()]));

@@ -176,7 +176,7 @@ function fromHarness(t: HarnessResult, r: HarnessResult): Run {
   };
 }
 
-function nodeWorkerSystem(id: string, label: string, roles: ['recv', 'send'] | ['dgram-recv', 'dgram-send'], extra?: Record<string, unknown>): System {
+function nodeWorkerSystem(id: string, label: string, roles: ['recv', 'send'] | ['dgram-recv', 'dgram-send'], extra?: Record<string, unknown>, api?: WorkerConfig['api']): System {
   return {
     id,
     label,
@@ -188,6 +188,7 @@ function nodeWorkerSystem(id: string, label: string, roles: ['recv', 'send'] | [
         const c: WorkerConfig = {
           role, group, port, iface: lab.hosts[host]!.ipv4, ttl: 1, count: s.countFor(cell.size), size: cell.size, receivers: 1,
           maxSendMs: s.maxSendMs, idleMs: s.idleMs, emulatedLoss: 0, socketBufferBytes: SOCKET_BUFFER_BYTES, ...(extra ? { extra } : {}),
+          ...(api ? { api } : {}),
         };
         return JSON.stringify(c);
       };
@@ -238,7 +239,7 @@ function jgroupsSystem(built: Built): System {
 function systems(built: Built): System[] {
   const norm = (cc: boolean): string[] => (cc ? ['cc=1', `rate=${NORM_CC_MAX_BPS}`] : ['cc=0', `rate=${NORM_FIXED_BPS}`]);
   return [
-    nodeWorkerSystem('blipcast', 'blipcast (native transport)', ['recv', 'send']),
+    nodeWorkerSystem('blipcast', 'blipcast (native transport, batch read API)', ['recv', 'send'], undefined, 'batch'),
     nodeWorkerSystem('blipcast-dgram', 'blipcast (node:dgram fallback)', ['recv', 'send'], { transport: 'dgram' }),
     nodeWorkerSystem('dgram', 'raw node:dgram (unreliable)', ['dgram-recv', 'dgram-send']),
     cSystem('norm', `NORM, fixed ${NORM_FIXED_BPS / 1e9} Gbit/s`, built.norm, built.skipped.get('norm'), norm(false)),

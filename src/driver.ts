@@ -258,17 +258,7 @@ export class Driver {
       if (words !== undefined) {
         const w = i * DECODED_WORDS;
         code = words[w]!;
-        if (code === Reject.OK) {
-          const tf = words[w + 1]!;
-          header.type = tf & 0xff;
-          header.flags = (tf >>> 8) & 0xff;
-          header.keyId = (tf >>> 16) & 0xff;
-          header.streamId = words[w + 2]!;
-          header.sessionHi = words[w + 3]!;
-          header.sessionLo = words[w + 4]!;
-          header.sequence = words[w + 5]! * 0x1_0000_0000 + words[w + 6]!;
-          header.payloadLength = words[w + 7]!;
-        }
+        if (code === Reject.OK) unpackHeader(words, w, header);
       } else {
         code = decodeHeaderInto(buffer, offset, length, header);
       }
@@ -312,15 +302,7 @@ export class Driver {
         continue;
       }
       const offset = offsets[i]!;
-      const tf = words[w + 1]!;
-      header.type = tf & 0xff;
-      header.flags = (tf >>> 8) & 0xff;
-      header.keyId = (tf >>> 16) & 0xff;
-      header.streamId = words[w + 2]!;
-      header.sessionHi = words[w + 3]!;
-      header.sessionLo = words[w + 4]!;
-      header.sequence = words[w + 5]! * 0x1_0000_0000 + words[w + 6]!;
-      header.payloadLength = words[w + 7]!;
+      unpackHeader(words, w, header);
       if (!crypto.accept(header.sessionHi, header.sessionLo, readCounter(buffer, offset), nowMs)) {
         this.sealedRejects[SealedReject.REPLAY - SEALED_REJECT_BASE]!++;
         continue;
@@ -489,6 +471,19 @@ export class Driver {
     if (atMs === Infinity) return;
     this.timer = this.scheduler.setTimer(this.onTimer, Math.max(0, atMs - nowMs));
   }
+}
+
+/** The header of one datagram from the addon's decode output (DECODED_WORDS u32 from `w`; see src/native.ts). */
+function unpackHeader(words: Uint32Array, w: number, header: Header): void {
+  const tf = words[w + 1]!;
+  header.type = tf & 0xff;
+  header.flags = (tf >>> 8) & 0xff;
+  header.keyId = (tf >>> 16) & 0xff;
+  header.streamId = words[w + 2]!;
+  header.sessionHi = words[w + 3]!;
+  header.sessionLo = words[w + 4]!;
+  header.sequence = words[w + 5]! * 0x1_0000_0000 + words[w + 6]!;
+  header.payloadLength = words[w + 7]!;
 }
 
 function rethrowLater(err: unknown): void {

@@ -59,14 +59,18 @@ export interface ChannelEvents {
    * that never delivers anything (a stranger's noise) raise no event.
    */
   source: [source: SourceInfo];
+  /** A source that had its 'source' event ended: it closed, timed out, or a new session from its address delivered ('restarted'). */
   'source-gone': [source: SourceInfo, reason: SourceGoneReason];
   /** A receiver became known to this channel's sender: it reported status for the first time, or (group members, 'min') it joined the group. */
   receiver: [receiver: SourceInfo];
-  /** A receiver stopped counting for flow control: silent ('timeout') or too slow ('slow'). */
+  /** A receiver stopped counting for flow control: silent ('timeout'), too slow ('slow'), gone ('left') or declared dead by the group ('dead'). */
   'receiver-dropped': [receiver: SourceInfo, reason: ReceiverDroppedReason];
   /** write() may be called again after it returned false. */
   drain: [];
-  /** A transport send error (rate-limited to one per ERROR_REPORT_INTERVAL_MS). Without a listener it becomes a process warning instead. */
+  /**
+   * A transport send error, or CounterExhaustedError when an encrypted sender used up its nonces (it then sends
+   * nothing more). Rate-limited to one per ERROR_REPORT_INTERVAL_MS. Without a listener it becomes a process warning instead.
+   */
   error: [err: Error];
   /**
    * A limit against hostile or overwhelming input was reached (docs/protocol.md,

@@ -70,7 +70,10 @@ interface PendingLoss {
  * {@link readable}. Closing: {@link close} or `await using`.
  */
 export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterable<Message>, AsyncDisposable {
-  /** Received messages as an object-mode Readable of {@link Message}. One reader: the async iterator reads from it too. */
+  /**
+   * Received messages as an object-mode Readable of {@link Message}. One reader: the async iterator reads from it too.
+   * While a 'messages' listener is attached, new messages go to that listener instead (see {@link ChannelEvents}).
+   */
   readonly readable: Readable;
   readonly info: ChannelInfo;
   /**
@@ -281,7 +284,10 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
     this.driver.rotateKey(checked);
   }
 
-  /** Protocol, transport and channel counters, header rejects by reason, and (members) membership counters, in one snapshot. */
+  /**
+   * Protocol, transport and channel counters, receive-path rejects by reason (header, encryption, authentication),
+   * encryption counters (keyed channels) and membership counters (members), in one snapshot.
+   */
   stats(): ChannelStats {
     return {
       protocol: this.endpoint.stats(),

@@ -192,7 +192,7 @@ export class Driver {
     return this.stopped;
   }
 
-  /** Datagrams rejected by the header check, by reason. */
+  /** Datagrams dropped before the protocol saw them, by reason: the header check, then encryption and sender authentication. */
   rejectCounts(): RejectCounts {
     const out = {} as RejectCounts;
     for (let i = 1; i < REJECT_NAMES.length; i++) out[REJECT_NAMES[i] as RejectName] = this.rejects[i]!;

@@ -76,7 +76,10 @@ export interface OpenOptions extends TuningOptions {
   lingerMs?: number;
   /** Messages the readable side buffers before it stops pulling (its highWaterMark). Default 1024. */
   readHighWaterMark?: number;
-  /** Bytes of received messages held for a reader that does not read; beyond it messages are dropped and reported as loss ('memory'). Default 64 MiB. */
+  /**
+   * Bytes of received messages held for a reader that does not read; beyond it messages are dropped and reported as
+   * loss ('read-buffer'). Default 64 MiB. Does not apply while a 'messages' listener is attached (no read buffer then).
+   */
   maxReadBufferBytes?: number;
   /** Aborting closes the channel (and makes a pending open() reject with an AbortError). */
   signal?: AbortSignal;

@@ -9,8 +9,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { DgramRecvResult, DgramSendResult, RecvResult, SendResult, WorkerConfig } from './reliable-worker';
 import { median } from './table';
-import { systemBinary } from '../test/lab/command';
-import type { Lab as LabType } from '../test/lab/lab';
 
 export const THROUGHPUT_WORKER = join(__dirname, 'reliable-worker.js');
 /** Kernel socket buffers requested by every worker (root in the lab may exceed rmem_max). */
@@ -59,23 +57,9 @@ export function loopbackPlacement(): Placement {
   };
 }
 
-/**
- * UDP GSO sends (the native transport's runs of equal-size datagrams) would
- * otherwise cross the veth pair and bridge as one aggregate, and the
- * receivers' loss rules would drop whole runs: with one segment per packet
- * every host's interface cuts them into datagrams (software GSO, as a NIC
- * without UDP segmentation offload would), so every datagram meets loss on
- * its own, as on a real wire.
- */
-export async function segmentAtInterface(lab: LabType): Promise<void> {
-  const ip = systemBinary('ip');
-  for (const host of lab.hosts) await lab.exec(host, ip, ['link', 'set', 'dev', host.ifname, 'gso_max_segs', '1']);
-}
-
 export async function labPlacement(hosts: number): Promise<Placement> {
   const { Lab } = await import('../test/lab/lab.js');
   const lab = await Lab.create({ hosts, name: 'relbench' });
-  await segmentAtInterface(lab);
   const onSignal = (): void => {
     lab.destroySync();
     process.exit(130);

@@ -532,6 +532,53 @@ test.serial('100,000 datagrams sent with sendmmsg at a paced rate all arrive, in
   await Promise.all([receiver.close(), sender.close()]);
 });
 
+/** The send socket inside a native transport (a test reaching into the implementation). */
+function sendSocketOf(transport: Transport): NativeUdpSocket {
+  return (transport as unknown as { sendSocket: NativeUdpSocket }).sendSocket;
+}
+
+test.serial('UDP GSO: a batch of equal-size datagrams with a shorter last one arrives as the same datagrams, in order, and segmentation stays on', async (t) => {
+  const options = loopbackOptions();
+  const rx = await createNativeTransport(options);
+  const tx = await createNativeTransport(options);
+  try {
+    const sender = sendSocketOf(tx);
+    t.true(sender.segmentation?.(), 'segmentation is on by default');
+    const got: Buffer[] = [];
+    rx.receive((batch) => {
+      for (let i = 0; i < batch.count; i++) got.push(Buffer.from(batch.datagram(i)));
+    });
+    // Three runs: 70 × 1000 B (more than one GSO message holds), then 5 × 300 B ending in 120 B, then a lone 40 B.
+    const sent: Buffer[] = [];
+    for (let i = 0; i < 70; i++) sent.push(Buffer.alloc(1000, i));
+    for (let i = 0; i < 4; i++) sent.push(Buffer.alloc(300, 100 + i));
+    sent.push(Buffer.alloc(120, 200));
+    sent.push(Buffer.alloc(40, 201));
+    t.is(tx.send(sent), sent.length);
+    t.true(await until(() => got.length >= sent.length), `got ${got.length} of ${sent.length}`);
+    t.deepEqual(got.map((d) => d.length), sent.map((d) => d.length));
+    t.is(got.findIndex((d, i) => !d.equals(sent[i]!)), -1);
+    t.true(sender.segmentation?.(), 'the kernel accepted segmented sends');
+    t.is(tx.stats().datagramsSent, sent.length);
+  } finally {
+    await tx.close();
+    await rx.close();
+  }
+});
+
+test.serial('BLIPCAST_UDP_GSO=0 turns segmentation off', async (t) => {
+  const before = process.env.BLIPCAST_UDP_GSO;
+  process.env.BLIPCAST_UDP_GSO = '0';
+  const tx = await createNativeTransport(loopbackOptions());
+  try {
+    t.false(sendSocketOf(tx).segmentation?.());
+  } finally {
+    if (before === undefined) delete process.env.BLIPCAST_UDP_GSO;
+    else process.env.BLIPCAST_UDP_GSO = before;
+    await tx.close();
+  }
+});
+
 test.serial('a datagram longer than maxDatagramBytes is counted as truncated and not delivered', async (t) => {
   const options = loopbackOptions({ maxDatagramBytes: 100 });
   const transport = await createNativeTransport(options);

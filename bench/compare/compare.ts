@@ -34,7 +34,6 @@ import { parseArgs } from 'node:util';
 import type { Lab as LabType } from '../../test/lab/lab';
 import type { DgramRecvResult, DgramSendResult, RecvResult, SendResult, WorkerConfig } from '../reliable-worker';
 import { formatTable, median } from '../table';
-import { segmentAtInterface } from '../runner';
 import { latency } from './latency';
 import { type Built, type HarnessResult, ifaceArg, jvmCommand, pair, randomGroup, randomPort, setVerbose } from './procs';
 
@@ -379,7 +378,6 @@ async function main(): Promise<void> {
   const losses = quick ? [0, 0.01] : [0, 0.01, 0.05];
   const { Lab } = await import('../../test/lab/lab.js');
   const lab = await Lab.create({ hosts: 2, name: 'compare' });
-  await segmentAtInterface(lab);
   const onSignal = (): void => {
     lab.destroySync();
     process.exit(130);

@@ -195,6 +195,11 @@ export class Lab {
     await run(IP, ['-n', this.bridgeNetns, 'link', 'set', host.bridgePort, 'master', BRIDGE, 'up']);
     await run(IP, ['-n', ns, 'addr', 'add', `${host.ipv4}/24`, 'dev', IFNAME]);
     await run(IP, ['-n', ns, '-6', 'addr', 'add', `${host.ipv6}/64`, 'dev', IFNAME, 'nodad']);
+    // UDP GSO sends (runs of equal-size datagrams) would otherwise cross the veth pair and bridge as one
+    // aggregate, and the loss rule would drop a whole run: with one segment per packet the interface cuts
+    // them into datagrams (software GSO, as a NIC without segmentation offload would), so every datagram
+    // meets loss on its own, as on a real wire.
+    await run(IP, ['-n', ns, 'link', 'set', IFNAME, 'gso_max_segs', '1']);
     await run(IP, ['-n', ns, 'link', 'set', IFNAME, 'up']);
     // There is no default route: multicast needs its own. IPv6 gets `multicast ff00::/8 dev eth0 table local` from the kernel when eth0 comes up.
     await run(IP, ['-n', ns, 'route', 'add', '224.0.0.0/4', 'dev', IFNAME]);

@@ -12,7 +12,8 @@ import {
   RANGE_BYTES, NAK_FIXED_BYTES, STATUS_ENTRY_BYTES, STATUS_FIXED_BYTES,
   StatusFlag, type NakPayload, type SeqRange, type StatusEntry, type StatusPayload,
 } from './payload';
-import { SourceState, type ReceiveContext } from './source';
+import type { ReceiveContext } from './receive-context';
+import { SourceState } from './source';
 
 type From = { address: string; port: number } | undefined;
 

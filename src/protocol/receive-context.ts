@@ -7,6 +7,8 @@ import type { EndpointConfig, ProtocolStats } from './api';
 import type { Limits } from './limits';
 import type { NakScheduler } from './nak-scheduler';
 import type { Output } from './output';
+import type { SourceState } from './source';
+import type { TimerHeap } from './timer-heap';
 import type { ProtocolTuning } from './tuning';
 
 /** What every source and stream of one endpoint shares. */
@@ -22,6 +24,8 @@ export interface ReceiveContext {
   readonly limits: Limits;
   /** Reorder and reassembly bytes over all sources (the totals the tuning caps). */
   readonly totals: { reorderBytes: number; reassemblyBytes: number };
+  /** Every source filed by when its next timer may be due (owned by the Receiver). */
+  readonly timers: TimerHeap<SourceState>;
   /** Called when `totals.reorderBytes` passes the total cap: frees memory somewhere (set by the Receiver). */
   relieveTotalReorder?: (nowMs: number) => void;
 }

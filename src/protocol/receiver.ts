@@ -14,6 +14,7 @@ import {
 } from './payload';
 import type { ReceiveContext } from './receive-context';
 import { SourceState } from './source';
+import { TimerHeap } from './timer-heap';
 
 type From = { address: string; port: number } | undefined;
 
@@ -48,13 +49,15 @@ export class Receiver {
   /** A new session from the address of a live one: the old one ends as 'restarted' once the new one is established. */
   private readonly restartOf = new Map<SourceState, SourceState>();
   private readonly ctx: ReceiveContext;
+  /** Every tracked source, filed by when its next timer may be due (see timer-heap.ts). */
+  private readonly timers = new TimerHeap<SourceState>();
   private lastHi = -1;
   private lastLo = -1;
   private lastSource: SourceState | undefined;
   private readonly origin: { sessionHi: number; sessionLo: number };
 
-  constructor(ctx: ReceiveContext) {
-    this.ctx = { ...ctx, relieveTotalReorder: (nowMs) => this.relieveTotalReorder(nowMs) };
+  constructor(ctx: Omit<ReceiveContext, 'timers' | 'relieveTotalReorder'>) {
+    this.ctx = { ...ctx, timers: this.timers, relieveTotalReorder: (nowMs) => this.relieveTotalReorder(nowMs) };
     this.origin = { sessionHi: ctx.config.sessionHi, sessionLo: ctx.config.sessionLo };
   }
 
@@ -91,6 +94,7 @@ export class Receiver {
     const s = new SourceState(key, h.sessionHi, h.sessionLo, { id: key, address: from?.address, port: from?.port }, nowMs, this.ctx);
     s.datagrams = 1;
     this.sources.set(key, s);
+    this.timers.add(s, s.nextDueMs());
     this.heardOnce.set(key, s);
     if (from) {
       // A new session from the address of a live one: that sender restarted. The old one
@@ -154,6 +158,7 @@ export class Receiver {
 
   private removeSource(s: SourceState): void {
     this.sources.delete(s.key);
+    this.timers.remove(s);
     this.heardOnce.delete(s.key);
     this.heardMore.delete(s.key);
     this.restartOf.delete(s);
@@ -180,6 +185,8 @@ export class Receiver {
       if (largest === undefined || largest.reorderBytes === 0) return;
       const n = largest.releaseRound(nowMs, largest.reorderBytes - (totals.reorderBytes - cap));
       if (n === 0) return;
+      // A closed source may be settled now: the next timeout ends it.
+      if (largest.closed) largest.dueBy(nowMs);
       this.ctx.limits.hit('total-reorder', n);
     }
   }
@@ -231,7 +238,11 @@ export class Receiver {
     if ((h.flags & HeartbeatFlag.CLOSED) !== 0) {
       s.closed = true;
       this.maybeFinish(s, nowMs);
-    } else s.enforceReorderCap(nowMs);
+    } else {
+      s.enforceReorderCap(nowMs);
+      // Closed before, yet still heartbeating: what it said may have settled it; the next timeout ends it.
+      if (s.closed) s.dueBy(nowMs);
+    }
   }
 
   handleNcf(nowMs: number, dg: Uint8Array, h: Header): void {
@@ -273,34 +284,48 @@ export class Receiver {
     if (s.closed && this.sources.get(s.key) === s && s.settled()) this.endSource(s, 'closed', nowMs);
   }
 
+  /**
+   * Runs the timers of the sources due by `nowMs` (found in the timer heap,
+   * not by a scan), in the order the sources appeared.
+   */
   handleTimeout(nowMs: number): void {
     if (this.leaving) return; // closed: no more NAKs or status (they would re-announce us)
-    const t = this.ctx.tuning;
-    for (const s of [...this.sources.values()]) {
-      if (nowMs - s.lastHeardMs >= t.sourceTimeoutMs) {
-        // Data never confirmed by a heartbeat (no stream started) is not delivered: a
-        // real sender heartbeats within heartbeatMinMs of its data; a forger need not.
-        if (!s.established && !s.anyStarted()) this.discardSource(s, 'timeout');
-        else this.endSource(s, 'timeout', nowMs);
-        continue;
-      }
-      const groupSize = s.peers.size > 0 ? s.groupSize(nowMs) : 1;
-      for (const stream of s.streams.values()) {
-        const due = stream.nextDueMs();
-        if (due === undefined || due > nowMs) continue;
-        const nak: SeqRange[] = [];
-        stream.runTimers(nowMs, groupSize, nak);
-        if (nak.length > 0) this.sendNak(s, stream.streamId, nak);
-      }
-      if (s.closed) {
-        this.maybeFinish(s, nowMs);
-        if (!this.sources.has(s.key)) continue;
-      }
-      if (nowMs >= s.statusDueMs) this.sendStatus(s, nowMs);
+    const due: SourceState[] = [];
+    for (let s = this.timers.peek(); s !== undefined && s.timerAtMs <= nowMs; s = this.timers.peek()) due.push(this.timers.pop()!);
+    if (due.length > 1) due.sort((a, b) => a.timerOrder - b.timerOrder);
+    for (const s of due) {
+      if (this.sources.get(s.key) !== s) continue; // ended by the timers of a source before it
+      this.runTimers(s, nowMs);
+      if (this.sources.get(s.key) === s) this.timers.insert(s, s.nextDueMs());
     }
     if (this.gone.size > 0) {
+      const t = this.ctx.tuning;
       for (const [k, g] of this.gone) if (g.resumeAt === undefined && nowMs - g.atMs > GONE_MEMORY_FACTOR * t.sourceTimeoutMs) this.gone.delete(k);
     }
+  }
+
+  /** The timers of one source: its timeout, its streams' NAKs, a closed source's end, its status. */
+  private runTimers(s: SourceState, nowMs: number): void {
+    if (nowMs - s.lastHeardMs >= this.ctx.tuning.sourceTimeoutMs) {
+      // Data never confirmed by a heartbeat (no stream started) is not delivered: a
+      // real sender heartbeats within heartbeatMinMs of its data; a forger need not.
+      if (!s.established && !s.anyStarted()) this.discardSource(s, 'timeout');
+      else this.endSource(s, 'timeout', nowMs);
+      return;
+    }
+    const groupSize = s.peers.size > 0 ? s.groupSize(nowMs) : 1;
+    for (const stream of s.streams.values()) {
+      const due = stream.nextDueMs();
+      if (due === undefined || due > nowMs) continue;
+      const nak: SeqRange[] = [];
+      stream.runTimers(nowMs, groupSize, nak);
+      if (nak.length > 0) this.sendNak(s, stream.streamId, nak);
+    }
+    if (s.closed) {
+      this.maybeFinish(s, nowMs);
+      if (!this.sources.has(s.key)) return;
+    }
+    if (nowMs >= s.statusDueMs) this.sendStatus(s, nowMs);
   }
 
   private sendNak(s: SourceState, streamId: number, ranges: SeqRange[]): void {
@@ -358,18 +383,15 @@ export class Receiver {
     }
   }
 
+  /** When the earliest source timer is due: the top of the timer heap, its key refreshed until it is exact. */
   nextTimeoutMs(): number | undefined {
     if (this.leaving) return undefined;
-    let t: number | undefined;
-    const to = this.ctx.tuning.sourceTimeoutMs;
-    for (const s of this.sources.values()) {
-      let v = Math.min(s.statusDueMs, s.lastHeardMs + to);
-      for (const stream of s.streams.values()) {
-        const d = stream.nextDueMs();
-        if (d !== undefined && d < v) v = d;
-      }
-      if (t === undefined || v < t) t = v;
+    for (;;) {
+      const s = this.timers.peek();
+      if (s === undefined) return undefined;
+      const due = s.nextDueMs();
+      if (due === s.timerAtMs) return due;
+      this.timers.update(s, due);
     }
-    return t;
   }
 }

@@ -8,11 +8,12 @@
 import type { LossReason, SourceInfo } from './api';
 import type { ReceiveContext } from './receive-context';
 import { StreamReceiver } from './stream-receiver';
+import type { TimerEntry } from './timer-heap';
 
 /** How long a group-size estimate is reused (a peer's status comes every 200 ms; expiry is 5 s). */
 const GROUP_SIZE_CACHE_MS = 10;
 
-export class SourceState {
+export class SourceState implements TimerEntry {
   lastHeardMs: number;
   closed = false;
   readonly streams = new Map<number, StreamReceiver>();
@@ -42,6 +43,9 @@ export class SourceState {
   /** groupSize() cached until this time (the peer map is swept when it runs). */
   private groupSizeUntilMs = -Infinity;
   private groupSizeCached = 1;
+  timerAtMs = Infinity;
+  timerSlot = -1;
+  timerOrder = 0;
 
   constructor(readonly key: string, readonly hi: number, readonly lo: number, readonly info: SourceInfo, nowMs: number, private readonly ctx: ReceiveContext) {
     this.lastHeardMs = nowMs;
@@ -122,7 +126,29 @@ export class SourceState {
 
   statusSoon(nowMs: number): void {
     const t = nowMs + this.ctx.tuning.statusSoonMs;
-    if (t < this.statusDueMs) this.statusDueMs = t;
+    if (t < this.statusDueMs) {
+      this.statusDueMs = t;
+      this.dueBy(t);
+    }
+  }
+
+  /** When this source's next timer is due (ms): its status, its timeout, or a NAK timer of one of its streams. */
+  nextDueMs(): number {
+    let t = Math.min(this.statusDueMs, this.lastHeardMs + this.ctx.tuning.sourceTimeoutMs);
+    for (const s of this.streams.values()) {
+      const d = s.nextDueMs();
+      if (d !== undefined && d < t) t = d;
+    }
+    return t;
+  }
+
+  /**
+   * A timer of this source may now be due as early as `atMs`: its key in the
+   * receiver's timer heap must not be later (timer-heap.ts). Every change
+   * that can make {@link nextDueMs} earlier calls this.
+   */
+  dueBy(atMs: number): void {
+    if (atMs < this.timerAtMs) this.ctx.timers.update(this, atMs);
   }
 
   /** Something of this source is about to reach the application: it is a source now (event 'source'). */

@@ -186,16 +186,25 @@ export class StreamReceiver {
   /** An NCF from the source: a repair is coming (suppress our NAK) or the ranges are gone. */
   onNcf(nowMs: number, reason: LossReason | undefined, ranges: readonly SeqRange[]): void {
     if (!this.started) return;
-    for (const r of ranges) {
-      if (reason === undefined) this.ctx.stats.naksSuppressed += this.ctx.naks.suppress(this.gaps, r.from, r.to, nowMs);
-      else if (r.to >= this.nextDeliver) this.giveUp(Math.max(r.from, this.nextDeliver), r.to, reason);
+    if (reason === undefined) {
+      this.suppress(nowMs, ranges);
+      return;
     }
+    for (const r of ranges) if (r.to >= this.nextDeliver) this.giveUp(Math.max(r.from, this.nextDeliver), r.to, reason);
   }
 
   /** Another receiver's NAK for this stream: ours for the same ranges is not needed. */
   onOverheardNak(nowMs: number, ranges: readonly SeqRange[]): void {
     if (!this.started) return;
+    this.suppress(nowMs, ranges);
+  }
+
+  /** A NAK or a repair for `ranges` is on its way: their gaps wait for the repair instead of NAKing. */
+  private suppress(nowMs: number, ranges: readonly SeqRange[]): void {
+    if (this.gaps.length === 0) return;
     for (const r of ranges) this.ctx.stats.naksSuppressed += this.ctx.naks.suppress(this.gaps, r.from, r.to, nowMs);
+    // A gap now waits at least the first repair wait (the wait grows with its retries): a lower bound is enough for the heap.
+    this.src.dueBy(nowMs + this.ctx.naks.repairWaitMs(1));
   }
 
   /** Runs NAK timers: ranges to NAK now go to `nak`; exhausted gaps become loss 'retries'. */
@@ -295,7 +304,9 @@ export class StreamReceiver {
       this.ctx.limits.hit('gaps');
       this.giveUp(oldest.from, oldest.to, 'memory');
     }
-    this.gaps.add(from, to, GapState.BACKOFF, nowMs + this.ctx.naks.backoffMs(this.src.groupSize(nowMs)));
+    const dueMs = nowMs + this.ctx.naks.backoffMs(this.src.groupSize(nowMs));
+    this.gaps.add(from, to, GapState.BACKOFF, dueMs);
+    this.src.dueBy(dueMs);
   }
 
   /** Declares the missing parts of [from, to] lost and delivers what follows them. */

@@ -11,7 +11,7 @@
 import test from 'ava';
 import { createEndpoint } from '../src/protocol/endpoint';
 import type { Endpoint } from '../src/protocol/api';
-import { encodeHeartbeat } from '../src/protocol/payload';
+import { encodeHeartbeat, HeartbeatFlag } from '../src/protocol/payload';
 import { StreamReceiver } from '../src/protocol/stream-receiver';
 import { TimerHeap, type TimerEntry } from '../src/protocol/timer-heap';
 import { DatagramType, decodeHeader, encodeDatagram } from '../src/wire/header';
@@ -49,8 +49,8 @@ function data(lo: number, seq: number): Buffer {
 }
 
 /** Session (1, lo) announces stream 0 (empty so far): the receiver starts it. */
-function heartbeat(lo: number): Buffer {
-  return encodeHeartbeat({ sessionHi: 1, sessionLo: lo }, 0, [{ streamId: 0, trailSeq: 0, nextSeq: 0, ageMs: 0 }]);
+function heartbeat(lo: number, flags = 0): Buffer {
+  return encodeHeartbeat({ sessionHi: 1, sessionLo: lo }, flags, [{ streamId: 0, trailSeq: 0, nextSeq: 0, ageMs: 0 }]);
 }
 
 /**
@@ -135,6 +135,19 @@ test('1000 idle sources time out after sourceTimeoutMs, each reported once as go
   t.is(gone.size, idle); // the live source sent no message: it is forgotten without a source event
   t.is(ep.stats().sources, 0);
   t.is(ep.pollTimeout(), undefined);
+});
+
+test('a closed session is ignored for 4 × sourceTimeoutMs, then forgotten: it may speak again as a new source', (t) => {
+  const ep = createEndpoint(testConfig(seededRandom(3)));
+  feed(ep, 0, heartbeat(77, HeartbeatFlag.CLOSED), 7700);
+  t.is(ep.stats().sources, 0, 'closed with nothing outstanding: ended at once');
+  feed(ep, 1000, data(77, 0), 7700);
+  ep.handleTimeout(19_000);
+  feed(ep, 19_000, data(77, 1), 7700);
+  t.is(ep.stats().sources, 0, 'a straggler 19 s later is still ignored');
+  ep.handleTimeout(20_001);
+  feed(ep, 20_001, data(77, 2), 7700);
+  t.is(ep.stats().sources, 1);
 });
 
 interface Item extends TimerEntry {

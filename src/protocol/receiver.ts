@@ -26,16 +26,19 @@ export class Receiver {
   /** close() was called: this endpoint said goodbye and sends nothing more as a receiver. */
   private leaving = false;
   /**
-   * Ended sessions (closed / restarted): their stragglers must not recreate
-   * them, and a closed sender still lingering gets our final status again
-   * (the first one may have been lost) each time it heartbeats.
+   * Sessions that closed or restarted, oldest first: their stragglers must not
+   * recreate them for GONE_MEMORY_FACTOR × sourceTimeoutMs (their last
+   * heartbeats linger), and a closed sender still lingering gets our final
+   * status again (the first may have been lost) each time it heartbeats.
    */
+  private readonly ended = new Map<string, { atMs: number; hi: number; lo: number; entries: StatusEntry[] }>();
   /**
-   * Sessions that ended. Closed or restarted ones are ignored for GONE_MEMORY_FACTOR ×
-   * sourceTimeoutMs (their last heartbeats linger); a timed-out one that speaks again
-   * resumes where its streams ended (`resumeAt`), so nothing is delivered twice.
+   * Sessions that timed out → where their streams ended. Kept without a time
+   * limit (a replay even an hour later must not be delivered again), at most
+   * MAX_REMEMBERED_SESSIONS, oldest forgotten first: one that speaks again
+   * resumes there (`resumeAt`), so nothing is delivered twice.
    */
-  private readonly gone = new Map<string, { atMs: number; hi: number; lo: number; entries: StatusEntry[]; resumeAt?: StatusEntry[] }>();
+  private readonly timedOut = new Map<string, StatusEntry[]>();
   private readonly byAddress = new Map<string, SourceState>();
   /**
    * Sources on probation (nothing of theirs reached the application yet), in
@@ -81,9 +84,9 @@ export class Receiver {
       return known;
     }
     const key = sessionIdHex(h.sessionHi, h.sessionLo);
-    const gone = this.gone.get(key);
-    if (gone && gone.resumeAt === undefined) {
-      if (h.type === DatagramType.HEARTBEAT && (h.flags & HeartbeatFlag.CLOSED) !== 0 && gone.entries.length > 0) this.pushStatus(gone.hi, gone.lo, gone.entries);
+    const ended = this.ended.get(key);
+    if (ended) {
+      if (h.type === DatagramType.HEARTBEAT && (h.flags & HeartbeatFlag.CLOSED) !== 0 && ended.entries.length > 0) this.pushStatus(ended.hi, ended.lo, ended.entries);
       return undefined;
     }
     if (this.sources.size >= this.ctx.tuning.maxSources && !this.evictProbation()) {
@@ -104,11 +107,12 @@ export class Receiver {
       else this.byAddress.set(`${from.address}:${from.port}`, s);
     }
     this.ctx.stats.sources = this.sources.size;
-    if (gone?.resumeAt) {
+    const resumeAt = this.timedOut.get(key);
+    if (resumeAt) {
       // Back after a timeout (a partition healed, a long pause): go on from where its
       // streams ended; older datagrams are duplicates, newer gaps are NAKed as usual.
-      this.gone.delete(key);
-      for (const e of gone.resumeAt) s.stream(e.streamId)?.resumeAt(e.nextSeq, nowMs);
+      this.timedOut.delete(key);
+      for (const e of resumeAt) s.stream(e.streamId)?.resumeAt(e.nextSeq, nowMs);
     }
     return s;
   }
@@ -197,12 +201,10 @@ export class Receiver {
     const finalEntries = reason === 'closed' ? this.statusEntries(s) : [];
     if (finalEntries.length > 0) this.pushStatus(s.hi, s.lo, finalEntries);
     this.removeSource(s);
-    if (reason === 'closed' || reason === 'restarted') this.gone.set(s.key, { atMs: nowMs, hi: s.hi, lo: s.lo, entries: finalEntries });
+    if (reason === 'closed' || reason === 'restarted') this.ended.set(s.key, { atMs: nowMs, hi: s.hi, lo: s.lo, entries: finalEntries });
     else if (reason === 'timeout') {
-      // Kept without a time limit (a replay even an hour later must not be delivered again),
-      // but at most MAX_REMEMBERED_SESSIONS of them: the oldest is forgotten first.
-      if (this.gone.size >= MAX_REMEMBERED_SESSIONS) this.gone.delete(this.gone.keys().next().value!);
-      this.gone.set(s.key, { atMs: nowMs, hi: s.hi, lo: s.lo, entries: [], resumeAt: this.statusEntries(s) });
+      if (this.timedOut.size >= MAX_REMEMBERED_SESSIONS) this.timedOut.delete(this.timedOut.keys().next().value!);
+      this.timedOut.set(s.key, this.statusEntries(s));
     }
     // A source that never delivered anything never had its 'source' event either.
     if (s.established) this.ctx.out.events.push({ type: 'source-gone', source: s.info, reason });
@@ -298,9 +300,10 @@ export class Receiver {
       this.runTimers(s, nowMs);
       if (this.sources.get(s.key) === s) this.timers.insert(s, s.nextDueMs());
     }
-    if (this.gone.size > 0) {
-      const t = this.ctx.tuning;
-      for (const [k, g] of this.gone) if (g.resumeAt === undefined && nowMs - g.atMs > GONE_MEMORY_FACTOR * t.sourceTimeoutMs) this.gone.delete(k);
+    // Oldest first: the sweep stops at the first one still remembered.
+    for (const [k, g] of this.ended) {
+      if (nowMs - g.atMs <= GONE_MEMORY_FACTOR * this.ctx.tuning.sourceTimeoutMs) break;
+      this.ended.delete(k);
     }
   }
 

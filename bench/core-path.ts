@@ -11,13 +11,17 @@
  * A sender endpoint packs `count` messages into datagrams once (in order, no
  * loss; and a variant where every 100th datagram arrives 3 datagrams late, so
  * the reorder path is measured too); each run feeds them to a fresh receiver
- * endpoint and drains its events.
+ * endpoint and drains its events. The last rows ask pollTimeout() after each
+ * datagram as the driver does, first with the one source, then with 1000 idle
+ * sources tracked as well (each started a stream and delivered one message):
+ * what a flood of quiet fake sessions costs every turn.
  */
 
 import { parseArgs } from 'node:util';
 import { createEndpoint } from '../src/protocol/endpoint';
-import type { EndpointConfig } from '../src/protocol/api';
-import { decodeHeaderInto, emptyHeader, Reject, type Header } from '../src/wire/header';
+import type { Endpoint, EndpointConfig } from '../src/protocol/api';
+import { encodeHeartbeat } from '../src/protocol/payload';
+import { DatagramType, decodeHeader, decodeHeaderInto, emptyHeader, encodeDatagram, Reject, type Header } from '../src/wire/header';
 import { formatTable, median } from './table';
 
 function config(sessionLo: number): EndpointConfig {
@@ -87,14 +91,31 @@ function sendRun(size: number, count: number): number {
   return ((cpu.user + cpu.system) * 1000) / count;
 }
 
-/** CPU nanoseconds per delivered message for one pass over `p`. */
-function run(p: Prepared, count: number): number {
+/** Makes `rx` track `count` quiet sources: each starts stream 0 and delivers one message. */
+function addIdleSources(rx: Endpoint, count: number): void {
+  for (let i = 0; i < count; i++) {
+    const origin = { sessionHi: 2, sessionLo: i };
+    const from = { address: '198.18.0.2', port: 1000 + i };
+    const msg = Buffer.from([0, 1, 0x61]);
+    for (const dg of [encodeHeartbeat(origin, 0, [{ streamId: 0, trailSeq: 0, nextSeq: 0, ageMs: 0 }]), encodeDatagram({ type: DatagramType.DATA, flags: 0, keyId: 0, streamId: 0, ...origin, sequence: 0 }, msg)]) {
+      const d = decodeHeader(dg);
+      if (!d.ok) throw new Error('bad datagram');
+      rx.handleDatagram(1, dg, d.header, from);
+    }
+  }
+  while (rx.pollEvent() !== undefined);
+}
+
+/** CPU nanoseconds per delivered message for one pass over `p` (with `idleSources` tracked; pollTimeout() after each datagram when `poll`). */
+function run(p: Prepared, count: number, poll = false, idleSources = 0): number {
   const rx = createEndpoint(config(9));
+  addIdleSources(rx, idleSources);
   const from = { address: '198.18.0.1', port: 1 };
   let delivered = 0;
   const cpu0 = process.cpuUsage();
   for (let i = 0; i < p.datagrams.length; i++) {
     rx.handleDatagram(1, p.datagrams[i]!, p.headers[i]!, from);
+    if (poll) rx.pollTimeout();
     let e;
     while ((e = rx.pollEvent()) !== undefined) {
       if (e.type === 'message') delivered++;
@@ -123,6 +144,18 @@ function main(): void {
       const ns: number[] = [];
       for (let i = 0; i < runs; i++) ns.push(run(p, count));
       rows.push([`${size} B`, reorder ? 'receive: 1 in 100 datagrams 3 late' : 'receive: in order', String(p.datagrams.length), median(ns).toFixed(0),
+        `${Math.min(...ns).toFixed(0)}–${Math.max(...ns).toFixed(0)}`, (1e3 / median(ns)).toFixed(2)]);
+    }
+  }
+  {
+    const size = 64;
+    const count = 1_000_000;
+    const p = prepare(size, count, false);
+    for (const idle of [0, 1000]) {
+      run(p, count, true, idle); // warm-up (JIT)
+      const ns: number[] = [];
+      for (let i = 0; i < runs; i++) ns.push(run(p, count, true, idle));
+      rows.push([`${size} B`, `receive: in order + pollTimeout()${idle > 0 ? `, ${idle} idle sources` : ''}`, String(p.datagrams.length), median(ns).toFixed(0),
         `${Math.min(...ns).toFixed(0)}–${Math.max(...ns).toFixed(0)}`, (1e3 / median(ns)).toFixed(2)]);
     }
   }

@@ -10,7 +10,7 @@ import { MAX_ENTRIES_PER_CONTROL, MAX_PEERS_PER_SOURCE, MAX_RANGES_PER_NAK, MAX_
 import {
   decodeHeartbeat, decodeNak, decodeNcf, encodeNak, encodeStatus, HeartbeatFlag, NcfReason,
   RANGE_BYTES, NAK_FIXED_BYTES, STATUS_ENTRY_BYTES, STATUS_FIXED_BYTES,
-  StatusFlag, type NakPayload, type SeqRange, type StatusEntry, type StatusPayload,
+  StatusFlag, type NakPayload, type Origin, type SeqRange, type StatusEntry, type StatusPayload,
 } from './payload';
 import type { ReceiveContext } from './receive-context';
 import { SourceState } from './source';
@@ -57,11 +57,11 @@ export class Receiver {
   private lastHi = -1;
   private lastLo = -1;
   private lastSource: SourceState | undefined;
-  private readonly origin: { sessionHi: number; sessionLo: number };
+  private readonly origin: Origin;
 
   constructor(ctx: Omit<ReceiveContext, 'timers' | 'relieveTotalReorder'>) {
     this.ctx = { ...ctx, timers: this.timers, relieveTotalReorder: (nowMs) => this.relieveTotalReorder(nowMs) };
-    this.origin = { sessionHi: ctx.config.sessionHi, sessionLo: ctx.config.sessionLo };
+    this.origin = { sessionHi: ctx.config.sessionHi, sessionLo: ctx.config.sessionLo, checksum: ctx.config.checksum !== false };
   }
 
   private lookup(h: Header): SourceState | undefined {

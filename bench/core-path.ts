@@ -11,16 +11,22 @@
  * A sender endpoint packs `count` messages into datagrams once (in order, no
  * loss; and a variant where every 100th datagram arrives 3 datagrams late, so
  * the reorder path is measured too); each run feeds them to a fresh receiver
- * endpoint and drains its events.
+ * endpoint and drains its events. The send rows are measured with and
+ * without the header CRC (a keyed channel leaves it out: its seal overwrites
+ * the field). The last rows ask pollTimeout() after each datagram as the
+ * driver does, first with the one source, then with 1000 idle sources tracked
+ * as well (each started a stream and delivered one message): what a flood of
+ * quiet fake sessions costs every turn.
  */
 
 import { parseArgs } from 'node:util';
 import { createEndpoint } from '../src/protocol/endpoint';
-import type { EndpointConfig } from '../src/protocol/api';
-import { decodeHeaderInto, emptyHeader, Reject, type Header } from '../src/wire/header';
+import type { Endpoint, EndpointConfig } from '../src/protocol/api';
+import { encodeHeartbeat } from '../src/protocol/payload';
+import { DatagramType, decodeHeader, decodeHeaderInto, emptyHeader, encodeDatagram, Reject, type Header } from '../src/wire/header';
 import { formatTable, median } from './table';
 
-function config(sessionLo: number): EndpointConfig {
+function config(sessionLo: number, checksum = true): EndpointConfig {
   let x = sessionLo;
   const random = (): number => {
     x = (x * 1103515245 + 12345) >>> 0;
@@ -28,7 +34,7 @@ function config(sessionLo: number): EndpointConfig {
   };
   return {
     sessionHi: 1, sessionLo, maxDatagramBytes: 1472, windowBytes: 1 << 30, windowMessages: 1 << 24, rateBytesPerSec: undefined,
-    flowControl: 'none', lateJoin: 'earliest', maxMessageBytes: 1 << 24, maxReorderBytes: 1 << 30, maxReassemblyBytes: 1 << 26, random,
+    flowControl: 'none', lateJoin: 'earliest', maxMessageBytes: 1 << 24, maxReorderBytes: 1 << 30, maxReassemblyBytes: 1 << 26, random, checksum,
   };
 }
 
@@ -67,9 +73,9 @@ function prepare(size: number, count: number, reorder: boolean): Prepared {
   return { datagrams: data, headers };
 }
 
-/** CPU nanoseconds per message for a fresh sender to pack `count` messages of `size` bytes (256 per turn) and hand out their datagrams. */
-function sendRun(size: number, count: number): number {
-  const tx = createEndpoint(config(7));
+/** CPU nanoseconds per message for a fresh sender to pack `count` messages of `size` bytes (256 per turn) and hand out their datagrams (without their CRC when not `checksum`, as a keyed channel sends). */
+function sendRun(size: number, count: number, checksum = true): number {
+  const tx = createEndpoint(config(7, checksum));
   const msg = new Uint8Array(size).fill(0x61);
   let datagrams = 0;
   const cpu0 = process.cpuUsage();
@@ -87,14 +93,31 @@ function sendRun(size: number, count: number): number {
   return ((cpu.user + cpu.system) * 1000) / count;
 }
 
-/** CPU nanoseconds per delivered message for one pass over `p`. */
-function run(p: Prepared, count: number): number {
+/** Makes `rx` track `count` quiet sources: each starts stream 0 and delivers one message. */
+function addIdleSources(rx: Endpoint, count: number): void {
+  for (let i = 0; i < count; i++) {
+    const origin = { sessionHi: 2, sessionLo: i };
+    const from = { address: '198.18.0.2', port: 1000 + i };
+    const msg = Buffer.from([0, 1, 0x61]);
+    for (const dg of [encodeHeartbeat(origin, 0, [{ streamId: 0, trailSeq: 0, nextSeq: 0, ageMs: 0 }]), encodeDatagram({ type: DatagramType.DATA, flags: 0, keyId: 0, streamId: 0, ...origin, sequence: 0 }, msg)]) {
+      const d = decodeHeader(dg);
+      if (!d.ok) throw new Error('bad datagram');
+      rx.handleDatagram(1, dg, d.header, from);
+    }
+  }
+  while (rx.pollEvent() !== undefined);
+}
+
+/** CPU nanoseconds per delivered message for one pass over `p` (with `idleSources` tracked; pollTimeout() after each datagram when `poll`). */
+function run(p: Prepared, count: number, poll = false, idleSources = 0): number {
   const rx = createEndpoint(config(9));
+  addIdleSources(rx, idleSources);
   const from = { address: '198.18.0.1', port: 1 };
   let delivered = 0;
   const cpu0 = process.cpuUsage();
   for (let i = 0; i < p.datagrams.length; i++) {
     rx.handleDatagram(1, p.datagrams[i]!, p.headers[i]!, from);
+    if (poll) rx.pollTimeout();
     let e;
     while ((e = rx.pollEvent()) !== undefined) {
       if (e.type === 'message') delivered++;
@@ -112,10 +135,12 @@ function main(): void {
   const rows: string[][] = [];
   for (const size of [64, 1024]) {
     const count = size === 64 ? 1_000_000 : 200_000;
-    sendRun(size, count); // warm-up (JIT)
-    const ns: number[] = [];
-    for (let i = 0; i < runs; i++) ns.push(sendRun(size, count));
-    rows.push([`${size} B`, 'send: send() → pollTransmit()', '', median(ns).toFixed(0), `${Math.min(...ns).toFixed(0)}–${Math.max(...ns).toFixed(0)}`, (1e3 / median(ns)).toFixed(2)]);
+    for (const checksum of [true, false]) {
+      sendRun(size, count, checksum); // warm-up (JIT)
+      const ns: number[] = [];
+      for (let i = 0; i < runs; i++) ns.push(sendRun(size, count, checksum));
+      rows.push([`${size} B`, `send: send() → pollTransmit()${checksum ? '' : ', no CRC (keyed)'}`, '', median(ns).toFixed(0), `${Math.min(...ns).toFixed(0)}–${Math.max(...ns).toFixed(0)}`, (1e3 / median(ns)).toFixed(2)]);
+    }
     for (const reorder of [false, true]) {
       const count = size === 64 ? 1_000_000 : 200_000;
       const p = prepare(size, count, reorder);
@@ -123,6 +148,18 @@ function main(): void {
       const ns: number[] = [];
       for (let i = 0; i < runs; i++) ns.push(run(p, count));
       rows.push([`${size} B`, reorder ? 'receive: 1 in 100 datagrams 3 late' : 'receive: in order', String(p.datagrams.length), median(ns).toFixed(0),
+        `${Math.min(...ns).toFixed(0)}–${Math.max(...ns).toFixed(0)}`, (1e3 / median(ns)).toFixed(2)]);
+    }
+  }
+  {
+    const size = 64;
+    const count = 1_000_000;
+    const p = prepare(size, count, false);
+    for (const idle of [0, 1000]) {
+      run(p, count, true, idle); // warm-up (JIT)
+      const ns: number[] = [];
+      for (let i = 0; i < runs; i++) ns.push(run(p, count, true, idle));
+      rows.push([`${size} B`, `receive: in order + pollTimeout()${idle > 0 ? `, ${idle} idle sources` : ''}`, String(p.datagrams.length), median(ns).toFixed(0),
         `${Math.min(...ns).toFixed(0)}–${Math.max(...ns).toFixed(0)}`, (1e3 / median(ns)).toFixed(2)]);
     }
   }

@@ -598,6 +598,8 @@ export async function open(options: OpenOptions): Promise<Channel> {
       maxReassemblyBytes: resolved.maxReassemblyBytes,
       random,
       openedAtMs: resolved.transport === 'memory' ? resolved.network!.nowMs() : realScheduler.nowMs(),
+      // Sealed datagrams carry the seal's counter in the CRC field: computing the CRC would be wasted.
+      checksum: resolved.key === undefined,
     },
     resolved.tuning,
   );

@@ -177,6 +177,14 @@ export interface EndpointConfig {
    * this. Default: the first `nowMs` the endpoint is given.
    */
   openedAtMs?: number;
+  /**
+   * Whether the datagrams this endpoint sends carry the header CRC32C
+   * (default true). False leaves the CRC field 0 and saves computing it: only
+   * for datagrams that are sealed before they are sent (a channel with a
+   * `key`), as the seal writes its counter into that field and the AEAD tag
+   * protects the whole datagram.
+   */
+  checksum?: boolean;
 }
 
 export interface Endpoint {

@@ -7,7 +7,7 @@
  */
 
 import { DatagramType, HEADER_BYTES, writeHeader, type Header } from '../wire/header';
-import { DataFlag, FRAGMENT_PREFIX_BYTES, PACKED_PREFIX_BYTES, writeU32 } from './payload';
+import { DataFlag, FRAGMENT_PREFIX_BYTES, PACKED_PREFIX_BYTES, writeU32, type Origin } from './payload';
 import type { StreamSendState, WindowEntry } from './send-window';
 import { allocBytes } from '../slab';
 
@@ -18,16 +18,18 @@ export class Packer {
   private count = 0;
   private firstSeq = 0;
   private readonly header: Header;
+  private readonly checksum: boolean;
   /** Largest message that is packed rather than fragmented. */
   readonly maxPackedBytes: number;
   /** Data bytes per fragment. */
   readonly fragmentBytes: number;
 
-  constructor(private readonly maxDatagramBytes: number, sessionHi: number, sessionLo: number, private readonly onDatagram: (e: WindowEntry) => void) {
+  constructor(private readonly maxDatagramBytes: number, origin: Origin, private readonly onDatagram: (e: WindowEntry) => void) {
     this.scratch = Buffer.allocUnsafe(maxDatagramBytes);
     this.maxPackedBytes = maxDatagramBytes - HEADER_BYTES - PACKED_PREFIX_BYTES;
     this.fragmentBytes = maxDatagramBytes - HEADER_BYTES - FRAGMENT_PREFIX_BYTES;
-    this.header = { type: DatagramType.DATA, flags: 0, keyId: 0, streamId: 0, sessionHi, sessionLo, sequence: 0, payloadLength: 0 };
+    this.header = { type: DatagramType.DATA, flags: 0, keyId: 0, streamId: 0, sessionHi: origin.sessionHi, sessionLo: origin.sessionLo, sequence: 0, payloadLength: 0 };
+    this.checksum = origin.checksum !== false;
   }
 
   /** Bytes waiting in the open datagram (not yet in the window). */
@@ -85,7 +87,7 @@ export class Packer {
     h.streamId = s.streamId;
     h.sequence = firstSeq;
     h.payloadLength = dg.length - HEADER_BYTES;
-    writeHeader(dg, 0, h);
+    writeHeader(dg, 0, h, this.checksum);
     this.onDatagram({ streamId: s.streamId, firstSeq, count, datagram: dg, sent: false, evicted: false, repairQueued: false, lastRepairMs: -Infinity });
   }
 }

@@ -241,6 +241,8 @@ export function decodeStatus(b: Uint8Array, start: number, end: number): StatusP
 export interface Origin {
   sessionHi: number;
   sessionLo: number;
+  /** Whether the datagram carries the header CRC (default true; see EndpointConfig.checksum). */
+  checksum?: boolean;
 }
 
 function finish(buf: Buffer, origin: Origin, type: number, flags: number, streamId: number, sequence: number): Buffer {
@@ -248,7 +250,7 @@ function finish(buf: Buffer, origin: Origin, type: number, flags: number, stream
     type, flags, keyId: 0, streamId, sessionHi: origin.sessionHi, sessionLo: origin.sessionLo,
     sequence, payloadLength: buf.length - HEADER_BYTES,
   };
-  writeHeader(buf, 0, h);
+  writeHeader(buf, 0, h, origin.checksum !== false);
   return buf;
 }
 

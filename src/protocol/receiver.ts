@@ -10,9 +10,11 @@ import { MAX_ENTRIES_PER_CONTROL, MAX_PEERS_PER_SOURCE, MAX_RANGES_PER_NAK, MAX_
 import {
   decodeHeartbeat, decodeNak, decodeNcf, encodeNak, encodeStatus, HeartbeatFlag, NcfReason,
   RANGE_BYTES, NAK_FIXED_BYTES, STATUS_ENTRY_BYTES, STATUS_FIXED_BYTES,
-  StatusFlag, type NakPayload, type SeqRange, type StatusEntry, type StatusPayload,
+  StatusFlag, type NakPayload, type Origin, type SeqRange, type StatusEntry, type StatusPayload,
 } from './payload';
-import { SourceState, type ReceiveContext } from './source';
+import type { ReceiveContext } from './receive-context';
+import { SourceState } from './source';
+import { TimerHeap } from './timer-heap';
 
 type From = { address: string; port: number } | undefined;
 
@@ -24,16 +26,19 @@ export class Receiver {
   /** close() was called: this endpoint said goodbye and sends nothing more as a receiver. */
   private leaving = false;
   /**
-   * Ended sessions (closed / restarted): their stragglers must not recreate
-   * them, and a closed sender still lingering gets our final status again
-   * (the first one may have been lost) each time it heartbeats.
+   * Sessions that closed or restarted, oldest first: their stragglers must not
+   * recreate them for GONE_MEMORY_FACTOR × sourceTimeoutMs (their last
+   * heartbeats linger), and a closed sender still lingering gets our final
+   * status again (the first may have been lost) each time it heartbeats.
    */
+  private readonly ended = new Map<string, { atMs: number; hi: number; lo: number; entries: StatusEntry[] }>();
   /**
-   * Sessions that ended. Closed or restarted ones are ignored for GONE_MEMORY_FACTOR ×
-   * sourceTimeoutMs (their last heartbeats linger); a timed-out one that speaks again
-   * resumes where its streams ended (`resumeAt`), so nothing is delivered twice.
+   * Sessions that timed out → where their streams ended. Kept without a time
+   * limit (a replay even an hour later must not be delivered again), at most
+   * MAX_REMEMBERED_SESSIONS, oldest forgotten first: one that speaks again
+   * resumes there (`resumeAt`), so nothing is delivered twice.
    */
-  private readonly gone = new Map<string, { atMs: number; hi: number; lo: number; entries: StatusEntry[]; resumeAt?: StatusEntry[] }>();
+  private readonly timedOut = new Map<string, StatusEntry[]>();
   private readonly byAddress = new Map<string, SourceState>();
   /**
    * Sources on probation (nothing of theirs reached the application yet), in
@@ -47,14 +52,16 @@ export class Receiver {
   /** A new session from the address of a live one: the old one ends as 'restarted' once the new one is established. */
   private readonly restartOf = new Map<SourceState, SourceState>();
   private readonly ctx: ReceiveContext;
+  /** Every tracked source, filed by when its next timer may be due (see timer-heap.ts). */
+  private readonly timers = new TimerHeap<SourceState>();
   private lastHi = -1;
   private lastLo = -1;
   private lastSource: SourceState | undefined;
-  private readonly origin: { sessionHi: number; sessionLo: number };
+  private readonly origin: Origin;
 
-  constructor(ctx: ReceiveContext) {
-    this.ctx = { ...ctx, relieveTotalReorder: (nowMs) => this.relieveTotalReorder(nowMs) };
-    this.origin = { sessionHi: ctx.config.sessionHi, sessionLo: ctx.config.sessionLo };
+  constructor(ctx: Omit<ReceiveContext, 'timers' | 'relieveTotalReorder'>) {
+    this.ctx = { ...ctx, timers: this.timers, relieveTotalReorder: (nowMs) => this.relieveTotalReorder(nowMs) };
+    this.origin = { sessionHi: ctx.config.sessionHi, sessionLo: ctx.config.sessionLo, checksum: ctx.config.checksum !== false };
   }
 
   private lookup(h: Header): SourceState | undefined {
@@ -77,9 +84,9 @@ export class Receiver {
       return known;
     }
     const key = sessionIdHex(h.sessionHi, h.sessionLo);
-    const gone = this.gone.get(key);
-    if (gone && gone.resumeAt === undefined) {
-      if (h.type === DatagramType.HEARTBEAT && (h.flags & HeartbeatFlag.CLOSED) !== 0 && gone.entries.length > 0) this.pushStatus(gone.hi, gone.lo, gone.entries);
+    const ended = this.ended.get(key);
+    if (ended) {
+      if (h.type === DatagramType.HEARTBEAT && (h.flags & HeartbeatFlag.CLOSED) !== 0 && ended.entries.length > 0) this.pushStatus(ended.hi, ended.lo, ended.entries);
       return undefined;
     }
     if (this.sources.size >= this.ctx.tuning.maxSources && !this.evictProbation()) {
@@ -90,6 +97,7 @@ export class Receiver {
     const s = new SourceState(key, h.sessionHi, h.sessionLo, { id: key, address: from?.address, port: from?.port }, nowMs, this.ctx);
     s.datagrams = 1;
     this.sources.set(key, s);
+    this.timers.add(s, s.nextDueMs());
     this.heardOnce.set(key, s);
     if (from) {
       // A new session from the address of a live one: that sender restarted. The old one
@@ -99,11 +107,12 @@ export class Receiver {
       else this.byAddress.set(`${from.address}:${from.port}`, s);
     }
     this.ctx.stats.sources = this.sources.size;
-    if (gone?.resumeAt) {
+    const resumeAt = this.timedOut.get(key);
+    if (resumeAt) {
       // Back after a timeout (a partition healed, a long pause): go on from where its
       // streams ended; older datagrams are duplicates, newer gaps are NAKed as usual.
-      this.gone.delete(key);
-      for (const e of gone.resumeAt) s.stream(e.streamId)?.resumeAt(e.nextSeq, nowMs);
+      this.timedOut.delete(key);
+      for (const e of resumeAt) s.stream(e.streamId)?.resumeAt(e.nextSeq, nowMs);
     }
     return s;
   }
@@ -153,6 +162,7 @@ export class Receiver {
 
   private removeSource(s: SourceState): void {
     this.sources.delete(s.key);
+    this.timers.remove(s);
     this.heardOnce.delete(s.key);
     this.heardMore.delete(s.key);
     this.restartOf.delete(s);
@@ -179,6 +189,8 @@ export class Receiver {
       if (largest === undefined || largest.reorderBytes === 0) return;
       const n = largest.releaseRound(nowMs, largest.reorderBytes - (totals.reorderBytes - cap));
       if (n === 0) return;
+      // A closed source may be settled now: the next timeout ends it.
+      if (largest.closed) largest.dueBy(nowMs);
       this.ctx.limits.hit('total-reorder', n);
     }
   }
@@ -189,12 +201,10 @@ export class Receiver {
     const finalEntries = reason === 'closed' ? this.statusEntries(s) : [];
     if (finalEntries.length > 0) this.pushStatus(s.hi, s.lo, finalEntries);
     this.removeSource(s);
-    if (reason === 'closed' || reason === 'restarted') this.gone.set(s.key, { atMs: nowMs, hi: s.hi, lo: s.lo, entries: finalEntries });
+    if (reason === 'closed' || reason === 'restarted') this.ended.set(s.key, { atMs: nowMs, hi: s.hi, lo: s.lo, entries: finalEntries });
     else if (reason === 'timeout') {
-      // Kept without a time limit (a replay even an hour later must not be delivered again),
-      // but at most MAX_REMEMBERED_SESSIONS of them: the oldest is forgotten first.
-      if (this.gone.size >= MAX_REMEMBERED_SESSIONS) this.gone.delete(this.gone.keys().next().value!);
-      this.gone.set(s.key, { atMs: nowMs, hi: s.hi, lo: s.lo, entries: [], resumeAt: this.statusEntries(s) });
+      if (this.timedOut.size >= MAX_REMEMBERED_SESSIONS) this.timedOut.delete(this.timedOut.keys().next().value!);
+      this.timedOut.set(s.key, this.statusEntries(s));
     }
     // A source that never delivered anything never had its 'source' event either.
     if (s.established) this.ctx.out.events.push({ type: 'source-gone', source: s.info, reason });
@@ -230,7 +240,11 @@ export class Receiver {
     if ((h.flags & HeartbeatFlag.CLOSED) !== 0) {
       s.closed = true;
       this.maybeFinish(s, nowMs);
-    } else s.enforceReorderCap(nowMs);
+    } else {
+      s.enforceReorderCap(nowMs);
+      // Closed before, yet still heartbeating: what it said may have settled it; the next timeout ends it.
+      if (s.closed) s.dueBy(nowMs);
+    }
   }
 
   handleNcf(nowMs: number, dg: Uint8Array, h: Header): void {
@@ -272,34 +286,49 @@ export class Receiver {
     if (s.closed && this.sources.get(s.key) === s && s.settled()) this.endSource(s, 'closed', nowMs);
   }
 
+  /**
+   * Runs the timers of the sources due by `nowMs` (found in the timer heap,
+   * not by a scan), in the order the sources appeared.
+   */
   handleTimeout(nowMs: number): void {
     if (this.leaving) return; // closed: no more NAKs or status (they would re-announce us)
-    const t = this.ctx.tuning;
-    for (const s of [...this.sources.values()]) {
-      if (nowMs - s.lastHeardMs >= t.sourceTimeoutMs) {
-        // Data never confirmed by a heartbeat (no stream started) is not delivered: a
-        // real sender heartbeats within heartbeatMinMs of its data; a forger need not.
-        if (!s.established && !s.anyStarted()) this.discardSource(s, 'timeout');
-        else this.endSource(s, 'timeout', nowMs);
-        continue;
-      }
-      const groupSize = s.peers.size > 0 ? s.groupSize(nowMs) : 1;
-      for (const stream of s.streams.values()) {
-        const due = stream.nextDueMs();
-        if (due === undefined || due > nowMs) continue;
-        const nak: SeqRange[] = [];
-        stream.runTimers(nowMs, groupSize, nak);
-        if (nak.length > 0) this.sendNak(s, stream.streamId, nak);
-      }
-      if (s.closed) {
-        this.maybeFinish(s, nowMs);
-        if (!this.sources.has(s.key)) continue;
-      }
-      if (nowMs >= s.statusDueMs) this.sendStatus(s, nowMs);
+    const due: SourceState[] = [];
+    for (let s = this.timers.peek(); s !== undefined && s.timerAtMs <= nowMs; s = this.timers.peek()) due.push(this.timers.pop()!);
+    if (due.length > 1) due.sort((a, b) => a.timerOrder - b.timerOrder);
+    for (const s of due) {
+      if (this.sources.get(s.key) !== s) continue; // ended by the timers of a source before it
+      this.runTimers(s, nowMs);
+      if (this.sources.get(s.key) === s) this.timers.insert(s, s.nextDueMs());
     }
-    if (this.gone.size > 0) {
-      for (const [k, g] of this.gone) if (g.resumeAt === undefined && nowMs - g.atMs > GONE_MEMORY_FACTOR * t.sourceTimeoutMs) this.gone.delete(k);
+    // Oldest first: the sweep stops at the first one still remembered.
+    for (const [k, g] of this.ended) {
+      if (nowMs - g.atMs <= GONE_MEMORY_FACTOR * this.ctx.tuning.sourceTimeoutMs) break;
+      this.ended.delete(k);
     }
+  }
+
+  /** The timers of one source: its timeout, its streams' NAKs, a closed source's end, its status. */
+  private runTimers(s: SourceState, nowMs: number): void {
+    if (nowMs - s.lastHeardMs >= this.ctx.tuning.sourceTimeoutMs) {
+      // Data never confirmed by a heartbeat (no stream started) is not delivered: a
+      // real sender heartbeats within heartbeatMinMs of its data; a forger need not.
+      if (!s.established && !s.anyStarted()) this.discardSource(s, 'timeout');
+      else this.endSource(s, 'timeout', nowMs);
+      return;
+    }
+    const groupSize = s.peers.size > 0 ? s.groupSize(nowMs) : 1;
+    for (const stream of s.streams.values()) {
+      const due = stream.nextDueMs();
+      if (due === undefined || due > nowMs) continue;
+      const nak: SeqRange[] = [];
+      stream.runTimers(nowMs, groupSize, nak);
+      if (nak.length > 0) this.sendNak(s, stream.streamId, nak);
+    }
+    if (s.closed) {
+      this.maybeFinish(s, nowMs);
+      if (!this.sources.has(s.key)) return;
+    }
+    if (nowMs >= s.statusDueMs) this.sendStatus(s, nowMs);
   }
 
   private sendNak(s: SourceState, streamId: number, ranges: SeqRange[]): void {
@@ -357,18 +386,15 @@ export class Receiver {
     }
   }
 
+  /** When the earliest source timer is due: the top of the timer heap, its key refreshed until it is exact. */
   nextTimeoutMs(): number | undefined {
     if (this.leaving) return undefined;
-    let t: number | undefined;
-    const to = this.ctx.tuning.sourceTimeoutMs;
-    for (const s of this.sources.values()) {
-      let v = Math.min(s.statusDueMs, s.lastHeardMs + to);
-      for (const stream of s.streams.values()) {
-        const d = stream.nextDueMs();
-        if (d !== undefined && d < v) v = d;
-      }
-      if (t === undefined || v < t) t = v;
+    for (;;) {
+      const s = this.timers.peek();
+      if (s === undefined) return undefined;
+      const due = s.nextDueMs();
+      if (due === s.timerAtMs) return due;
+      this.timers.update(s, due);
     }
-    return t;
   }
 }

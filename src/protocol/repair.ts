@@ -49,6 +49,8 @@ export class RepairQueue {
     rateBytesPerSec: number | undefined,
     burstBytes: number,
     private readonly limits: Limits,
+    /** Whether datagrams carry the header CRC (EndpointConfig.checksum): a repair's changed flags change it. */
+    private readonly checksum: boolean,
   ) {
     this.bucket = rateBytesPerSec === undefined ? undefined : new TokenBucket(rateBytesPerSec, burstBytes);
     this.backlogBytes = rateBytesPerSec === undefined ? Infinity : Math.max(2 * maxDatagramBytes, (rateBytesPerSec * REPAIR_BACKLOG_MS) / 1000);
@@ -159,7 +161,7 @@ export class RepairQueue {
     const b = Buffer.allocUnsafe(n);
     e.datagram.copy(b, 0, 0, n);
     b[4] = b[4]! | DataFlag.REPAIR;
-    writeU32(b, CRC_OFFSET, datagramChecksum(b, 0, n - HEADER_BYTES));
+    if (this.checksum) writeU32(b, CRC_OFFSET, datagramChecksum(b, 0, n - HEADER_BYTES));
     return b;
   }
 

@@ -16,7 +16,7 @@ import type { Output } from './output';
 import { Packer } from './packer';
 import {
   encodeHeartbeat, encodeNcf, HEARTBEAT_ENTRY_BYTES, HEARTBEAT_FIXED_BYTES, HeartbeatFlag, NcfReason,
-  RANGE_BYTES, NCF_FIXED_BYTES, type HeartbeatEntry, type NakPayload, type SeqRange, type StatusPayload,
+  RANGE_BYTES, NCF_FIXED_BYTES, type HeartbeatEntry, type NakPayload, type Origin, type SeqRange, type StatusPayload,
 } from './payload';
 import { ReceiverTable } from './receiver-table';
 import { RepairQueue } from './repair';
@@ -33,7 +33,7 @@ export class Sender {
   private readonly repairs: RepairQueue;
   private readonly rate: TokenBucket | undefined;
   private readonly flow: FlowControlStrategy;
-  private readonly origin: { sessionHi: number; sessionLo: number };
+  private readonly origin: Origin;
   private needDrain = false;
   private readonly releaseLimit = (streamId: number): number => this.flow.releaseLimit(this.receivers, streamId);
   private closed = false;
@@ -47,13 +47,13 @@ export class Sender {
     private readonly limits: Limits,
   ) {
 
-    this.origin = { sessionHi: config.sessionHi, sessionLo: config.sessionLo };
+    this.origin = { sessionHi: config.sessionHi, sessionLo: config.sessionLo, checksum: config.checksum !== false };
     this.window = new SendWindow(config.windowBytes, config.windowMessages);
-    this.packer = new Packer(config.maxDatagramBytes, config.sessionHi, config.sessionLo, (e) => this.onClosedDatagram(e));
+    this.packer = new Packer(config.maxDatagramBytes, this.origin, (e) => this.onClosedDatagram(e));
     this.heartbeat = new HeartbeatSchedule(tuning.heartbeatMinMs, tuning.heartbeatIdleMs, tuning.heartbeatBlockedMs);
     const burst = (rate: number) => bucketDepthBytes(rate, RATE_BURST_MS, config.maxDatagramBytes);
     this.repairs = new RepairQueue(this.window, tuning.repairLingerMs, config.maxDatagramBytes, tuning.repairRateBytesPerSec,
-      tuning.repairRateBytesPerSec === undefined ? 0 : burst(tuning.repairRateBytesPerSec), limits);
+      tuning.repairRateBytesPerSec === undefined ? 0 : burst(tuning.repairRateBytesPerSec), limits, config.checksum !== false);
     const share = tuning.repairRateBytesPerSec === undefined ? undefined : tuning.repairRateBytesPerSec * REPAIR_SHARE_PER_RECEIVER;
     this.nakLimiter = new NakLimiter(tuning.maxNaksPerSecPerReceiver, tuning.maxReceivers, share, this.repairs.backlogLimitBytes);
     this.rate = config.rateBytesPerSec === undefined ? undefined : new TokenBucket(config.rateBytesPerSec, burst(config.rateBytesPerSec));

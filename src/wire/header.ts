@@ -124,10 +124,12 @@ export function decodeHeader(datagram: Uint8Array): DecodeResult {
 
 /**
  * Writes the header for a payload that is already in place at
- * `buf[offset + HEADER_BYTES, offset + HEADER_BYTES + h.payloadLength)`, checksum included.
+ * `buf[offset + HEADER_BYTES, offset + HEADER_BYTES + h.payloadLength)`, checksum included
+ * unless `checksum` is false (the CRC field is then 0: for a datagram sealed
+ * before it is sent, whose seal writes its counter there).
  * The caller guarantees the fields are in range (see {@link checkHeaderFields}).
  */
-export function writeHeader(buf: Uint8Array, offset: number, h: Header): void {
+export function writeHeader(buf: Uint8Array, offset: number, h: Header, checksum = true): void {
   const o = offset;
   buf[o] = MAGIC >>> 8;
   buf[o + 1] = MAGIC & 0xff;
@@ -145,7 +147,7 @@ export function writeHeader(buf: Uint8Array, offset: number, h: Header): void {
   buf[o + 25] = h.payloadLength & 0xff;
   buf[o + 26] = 0;
   buf[o + 27] = 0;
-  writeU32(buf, o + CRC_OFFSET, datagramChecksum(buf, o, h.payloadLength));
+  writeU32(buf, o + CRC_OFFSET, checksum ? datagramChecksum(buf, o, h.payloadLength) : 0);
 }
 
 /** Throws a RangeError naming the first field of `h` that does not fit the wire format. */

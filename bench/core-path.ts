@@ -9,8 +9,9 @@
  *   npm run build && node dist/bench/core-path.js [--runs N]
  *
  * A sender endpoint packs `count` messages into datagrams once (in order, no
- * loss; and a variant where every 100th datagram arrives 3 datagrams late, so
- * the reorder path is measured too); each run feeds them to a fresh receiver
+ * loss; and variants where every 100th datagram arrives 3 or 300 datagrams
+ * late, like a repair: with 300, most messages wait in the reorder buffer,
+ * as at 1 % loss on a fast stream); each run feeds them to a fresh receiver
  * endpoint and drains its events. The send rows are measured with and
  * without the header CRC (a keyed channel leaves it out: its seal overwrites
  * the field). The last rows ask pollTimeout() after each datagram as the
@@ -43,7 +44,8 @@ interface Prepared {
   headers: Header[];
 }
 
-function prepare(size: number, count: number, reorder: boolean): Prepared {
+/** `lateBy` 0: in order; else every 100th datagram arrives `lateBy` datagrams late (like a repair). */
+function prepare(size: number, count: number, lateBy: number): Prepared {
   const tx = createEndpoint(config(7));
   const msg = new Uint8Array(size).fill(0x61);
   const datagrams: Uint8Array[] = [];
@@ -58,11 +60,11 @@ function prepare(size: number, count: number, reorder: boolean): Prepared {
   // A heartbeat first: it tells the receiver ('earliest') where the stream starts.
   tx.handleTimeout(1000);
   while ((d = tx.pollTransmit(1000)) !== undefined) if (d[3] === 2) data.unshift(d.slice());
-  if (reorder) {
+  if (lateBy > 0) {
     for (let i = 100; i + 3 < data.length; i += 100) {
       const late = data[i]!;
       data.splice(i, 1);
-      data.splice(i + 3, 0, late);
+      data.splice(Math.min(i + lateBy, data.length), 0, late);
     }
   }
   const headers = data.map((dg) => {
@@ -141,20 +143,21 @@ function main(): void {
       for (let i = 0; i < runs; i++) ns.push(sendRun(size, count, checksum));
       rows.push([`${size} B`, `send: send() → pollTransmit()${checksum ? '' : ', no CRC (keyed)'}`, '', median(ns).toFixed(0), `${Math.min(...ns).toFixed(0)}–${Math.max(...ns).toFixed(0)}`, (1e3 / median(ns)).toFixed(2)]);
     }
-    for (const reorder of [false, true]) {
+    for (const lateBy of [0, 3, 300]) {
       const count = size === 64 ? 1_000_000 : 200_000;
-      const p = prepare(size, count, reorder);
+      const p = prepare(size, count, lateBy);
       run(p, count); // warm-up (JIT)
       const ns: number[] = [];
       for (let i = 0; i < runs; i++) ns.push(run(p, count));
-      rows.push([`${size} B`, reorder ? 'receive: 1 in 100 datagrams 3 late' : 'receive: in order', String(p.datagrams.length), median(ns).toFixed(0),
+      rows.push([`${size} B`, lateBy === 0 ? 'receive: in order' : `receive: 1 in 100 datagrams ${lateBy} late`, String(p.datagrams.length), median(ns).toFixed(0),
         `${Math.min(...ns).toFixed(0)}–${Math.max(...ns).toFixed(0)}`, (1e3 / median(ns)).toFixed(2)]);
     }
+
   }
   {
     const size = 64;
     const count = 1_000_000;
-    const p = prepare(size, count, false);
+    const p = prepare(size, count, 0);
     for (const idle of [0, 1000]) {
       run(p, count, true, idle); // warm-up (JIT)
       const ns: number[] = [];

@@ -4,6 +4,12 @@
  * into one private copy of their datagram, so a packed datagram is copied
  * once however many messages it holds; a view is handed to the application as is.
  *
+ * A *run* is one item for all the messages of a packed datagram that arrived
+ * whole and ahead of a gap (at 1 % loss on a fast stream, most of them): it
+ * sits in each of its slots, is charged once, and leaves in one take(), so
+ * the stream delivers it as one batch. Everything else is one item per
+ * message or fragment.
+ *
  * Storage is a ring indexed by sequence number (at 1 % loss most messages
  * pass through here, and a ring slot costs an array access where a Map costs
  * a hash lookup: see bench/RESULTS.md). Sequence numbers more than
@@ -15,10 +21,26 @@
 import { BUFFERED_ITEM_OVERHEAD_BYTES } from '../constants';
 
 export interface BufferedItem {
+  /** The message or fragment; for a run, the datagram's packed records (u16 length + bytes each). */
   data: Buffer;
-  /** Total message length for a fragment, -1 for a whole message. */
+  /** Total message length for a fragment, -1 for a whole message (and a run). */
   fragTotal: number;
   fragOffset: number;
+  /** Messages in a run (> 1), sequence numbers [first, first + count); 1 for a single item. */
+  count: number;
+  first: number;
+  /** Slots of a run still in the buffer. */
+  left: number;
+}
+
+/** One message or fragment. */
+export function singleItem(data: Buffer, fragTotal: number, fragOffset: number): BufferedItem {
+  return { data, fragTotal, fragOffset, count: 1, first: 0, left: 1 };
+}
+
+/** Bytes an item is charged (once for a run). */
+function chargeOf(item: BufferedItem): number {
+  return item.data.length + BUFFERED_ITEM_OVERHEAD_BYTES;
 }
 
 const MIN_RING_SLOTS = 64;
@@ -36,6 +58,8 @@ export class ReorderBuffer {
   private ringCount = 0;
   private readonly far = new Map<number, BufferedItem>();
   bytes = 0;
+  /** Bytes the last take() released (a run's charge when its last slot left, else the item's). */
+  lastFreed = 0;
 
   get size(): number {
     return this.ringCount + this.far.size;
@@ -52,9 +76,34 @@ export class ReorderBuffer {
     return this.far.size > 0 && this.far.has(seq);
   }
 
+  /**
+   * Stores the run `item` (count > 1, first) in its slots, all of which the
+   * caller checked are empty; returns the bytes charged, or -1 (nothing
+   * stored) when the run does not fit the ring — store its messages one by one then.
+   */
+  putRun(item: BufferedItem): number {
+    const first = item.first;
+    const end = first + item.count;
+    if (this.ringCount === 0) {
+      this.base = first;
+      this.head = 0;
+      this.top = first;
+      if (item.count > this.mask + 1 && !this.refit(end - 1)) return -1;
+    } else if ((this.slotOf(first) < 0 && !this.refit(first)) || (this.slotOf(end - 1) < 0 && !this.refit(end - 1))) {
+      return -1;
+    }
+    for (let seq = first; seq < end; seq++) this.slots[this.slotOf(seq)] = item;
+    item.left = item.count;
+    this.ringCount += item.count;
+    if (end > this.top) this.top = end;
+    const n = chargeOf(item);
+    this.bytes += n;
+    return n;
+  }
+
   /** Stores `item` at `seq` (the caller checked it is not there yet); returns the bytes charged. */
   put(seq: number, item: BufferedItem): number {
-    const n = item.data.length + BUFFERED_ITEM_OVERHEAD_BYTES;
+    const n = chargeOf(item);
     this.bytes += n;
     if (this.ringCount === 0) {
       this.base = seq;
@@ -67,24 +116,43 @@ export class ReorderBuffer {
       this.far.set(seq, item);
       return n;
     }
-    if (this.slots[i] === undefined) this.ringCount++;
-    else this.bytes -= this.slots[i]!.data.length + BUFFERED_ITEM_OVERHEAD_BYTES;
+    const old = this.slots[i];
+    if (old === undefined) this.ringCount++;
+    else if (old.count > 1) {
+      // Never expected (callers check has() first): keep the run, charge nothing.
+      this.bytes -= n;
+      return 0;
+    } else this.bytes -= chargeOf(old);
     this.slots[i] = item;
     if (seq >= this.top) this.top = seq + 1;
     return n;
   }
 
-  /** Removes and returns the item at `seq`. */
+  /**
+   * Removes and returns the item at `seq`; for a run, all of its slots from
+   * `seq` on leave with it (its messages from `seq - item.first` on are the
+   * caller's to deliver). {@link lastFreed} says what it released.
+   */
   take(seq: number): BufferedItem | undefined {
     let item: BufferedItem | undefined;
     const i = this.slotOf(seq);
+    this.lastFreed = 0;
     if (i >= 0 && (item = this.slots[i]) !== undefined) {
-      this.slots[i] = undefined;
-      this.ringCount--;
+      const n = item.count > 1 ? item.first + item.count - seq : 1;
+      for (let k = 0; k < n; k++) this.slots[(i + k) & this.mask] = undefined;
+      this.ringCount -= n;
       if (seq === this.base) {
         // The common case (draining in order): the ring's window slides with it.
-        this.base++;
-        this.head = (this.head + 1) & this.mask;
+        this.base += n;
+        this.head = (this.head + n) & this.mask;
+      }
+      if (item.count > 1) {
+        item.left -= n;
+        if (item.left === 0) {
+          this.lastFreed = chargeOf(item);
+          this.bytes -= this.lastFreed;
+        }
+        return item;
       }
     } else if (this.far.size > 0) {
       item = this.far.get(seq);
@@ -93,7 +161,8 @@ export class ReorderBuffer {
     } else {
       return undefined;
     }
-    this.bytes -= item.data.length + BUFFERED_ITEM_OVERHEAD_BYTES;
+    this.lastFreed = chargeOf(item);
+    this.bytes -= this.lastFreed;
     return item;
   }
 
@@ -133,13 +202,14 @@ export class ReorderBuffer {
         if (item === undefined) continue;
         this.slots[i] = undefined;
         this.ringCount--;
-        freed += item.data.length + BUFFERED_ITEM_OVERHEAD_BYTES;
+        if (item.count > 1 && --item.left > 0) continue;
+        freed += chargeOf(item);
       }
     }
     for (const [k, item] of this.far) {
       if (k < seq) {
         this.far.delete(k);
-        freed += item.data.length + BUFFERED_ITEM_OVERHEAD_BYTES;
+        freed += chargeOf(item);
       }
     }
     this.bytes -= freed;

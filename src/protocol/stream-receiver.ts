@@ -9,15 +9,16 @@
  * event, in sequence order.
  */
 
-import { BUFFERED_ITEM_OVERHEAD_BYTES, MAX_GAPS_PER_STREAM } from '../constants';
+import { MAX_GAPS_PER_STREAM } from '../constants';
 import { HEADER_BYTES, type Header } from '../wire/header';
 import type { InvalidReason, LossReason } from './api';
 import { GapList, GapState } from './loss-detector';
 import { copyBytes } from '../slab';
-import { DataFlag, parseFragment, parsePacked, type FragmentInfo, type SeqRange } from './payload';
+import { PackedView } from './packed-view';
+import { DataFlag, PACKED_PREFIX_BYTES, parseFragment, parsePacked, type FragmentInfo, type SeqRange } from './payload';
 import { Reassembly } from './reassembly';
 import type { ReceiveContext } from './receive-context';
-import { ReorderBuffer } from './reorder-buffer';
+import { ReorderBuffer, singleItem, type BufferedItem } from './reorder-buffer';
 import type { SourceState } from './source';
 
 interface LostRange {
@@ -109,6 +110,12 @@ export class StreamReceiver {
       return undefined;
     }
 
+    if (count > 1 && !isFragment && first > this.nextDeliver && this.storeRun(dg, start, end, first, count)) {
+      this.src.enforceReorderCap(nowMs);
+      if (hadGaps && this.gaps.length === 0) this.src.statusSoon(nowMs);
+      return undefined;
+    }
+
     let copy: Buffer | undefined;
     let buffered = false;
     for (let i = 0; i < count; i++) {
@@ -137,11 +144,25 @@ export class StreamReceiver {
       }
       const data = copy.subarray(off - start, off - start + len);
       buffered = true;
-      this.src.chargeReorder(this.buffer.put(seq, { data, fragTotal: isFragment ? frag.messageBytes : -1, fragOffset: isFragment ? frag.offset : 0 }));
+      this.src.chargeReorder(this.buffer.put(seq, singleItem(data, isFragment ? frag.messageBytes : -1, isFragment ? frag.offset : 0)));
     }
     if (buffered) this.src.enforceReorderCap(nowMs);
     if (hadGaps && this.gaps.length === 0) this.src.statusSoon(nowMs);
     return undefined;
+  }
+
+  /**
+   * Buffers a whole packed datagram ahead of a gap as one run (one copy, one
+   * item, delivered later as one batch) when none of its messages is here,
+   * delivered or declared lost yet; false (nothing stored) otherwise.
+   */
+  private storeRun(dg: Uint8Array, start: number, end: number, first: number, count: number): boolean {
+    for (let seq = first; seq < first + count; seq++) if (this.buffer.has(seq) || this.isLost(seq)) return false;
+    const item: BufferedItem = { data: copyBytes(dg, start, end), fragTotal: -1, fragOffset: 0, count, first, left: count };
+    const charged = this.buffer.putRun(item);
+    if (charged < 0) return false;
+    this.src.chargeReorder(charged);
+    return true;
   }
 
   /** Stores a datagram's messages before the join point is known ('earliest'). */
@@ -155,7 +176,7 @@ export class StreamReceiver {
       }
       const off = (isFragment ? frag.dataStart : offsets[i]!) - start;
       const len = isFragment ? frag.dataBytes : lengths[i]!;
-      this.src.chargeReorder(this.buffer.put(seq, { data: copy.subarray(off, off + len), fragTotal: isFragment ? frag.messageBytes : -1, fragOffset: isFragment ? frag.offset : 0 }));
+      this.src.chargeReorder(this.buffer.put(seq, singleItem(copy.subarray(off, off + len), isFragment ? frag.messageBytes : -1, isFragment ? frag.offset : 0)));
     }
   }
 
@@ -350,12 +371,31 @@ export class StreamReceiver {
         continue;
       }
       if (this.buffer.size === 0) return;
-      const item = this.buffer.take(this.nextDeliver);
+      const seq = this.nextDeliver;
+      const item = this.buffer.take(seq);
       if (item === undefined) return;
-      this.src.chargeReorder(-(item.data.length + BUFFERED_ITEM_OVERHEAD_BYTES));
-      this.deliver(this.nextDeliver, item.data, true, item.fragTotal, item.fragOffset);
+      if (this.buffer.lastFreed !== 0) this.src.chargeReorder(-this.buffer.lastFreed);
+      if (item.count > 1) {
+        this.deliverRun(item, seq);
+        continue;
+      }
+      this.deliver(seq, item.data, true, item.fragTotal, item.fragOffset);
       this.nextDeliver++;
     }
+  }
+
+  /** Delivers the messages of a buffered run from `seq` on (all of them, unless part was dropped) as one batch. */
+  private deliverRun(item: BufferedItem, seq: number): void {
+    if (this.reasm) this.badFragment(seq);
+    this.flushSkip();
+    this.joinSkip = false;
+    this.src.establish();
+    const skip = seq - item.first;
+    const count = item.count - skip;
+    const payload = skip === 0 ? item.data : item.data.subarray(new PackedView(item.data, item.count).offset(skip) - PACKED_PREFIX_BYTES);
+    this.ctx.stats.messagesDelivered += count;
+    this.ctx.out.events.push({ type: 'messages', source: this.src.info, streamId: this.streamId, firstSeq: seq, count, payload });
+    this.nextDeliver = seq + count;
   }
 
   /** Hands one message or fragment, in sequence order, to the application or the reassembly. */

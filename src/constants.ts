@@ -166,6 +166,25 @@ export const MAX_UNVERIFIED_HOLD_BYTES = 16 * 1024 * 1024;
 /** Sessions a receiver remembers as verified, and unverified sessions it holds data for. */
 export const MAX_VERIFIED_SESSIONS = 4096;
 export const MAX_UNVERIFIED_SESSIONS = 256;
+/**
+ * Ed25519 verifications of session announcements a receiver spends per second
+ * in total, and its burst. One costs 50–130 µs (node:crypto, measured on the
+ * 2-core development machine, idle to loaded), so 200/s is at most ~2.6 % of
+ * a core however many announcements a key holder forges. Honest needs are far
+ * below: a session verifies once, and again only when its key id changes
+ * (repeats of a verified announcement are compared, not verified), so even 200
+ * senders starting together all verify within a second.
+ */
+export const ANNOUNCE_VERIFY_PER_SEC = 200;
+export const ANNOUNCE_VERIFY_BURST = 200;
+/**
+ * The same per session: one a second, three back to back — a rotation re-signs
+ * once, and one session (a looping member) cannot use up the total for the others.
+ */
+export const ANNOUNCE_VERIFY_PER_SESSION_PER_SEC = 1;
+export const ANNOUNCE_VERIFY_PER_SESSION_BURST = 3;
+/** Sessions whose verification budget is remembered (~100 bytes each); a fresh session id only meets the total. */
+export const MAX_ANNOUNCE_VERIFY_SESSIONS = 1024;
 
 // ---------------------------------------------------------------- limits against hostile input
 //

@@ -344,7 +344,8 @@ export class Driver {
   private onAnnouncement(nowMs: number, datagram: Uint8Array, header: Header): void {
     // Without trustedKeys announcements are simply not needed.
     if (this.verifier === undefined) return;
-    const result = this.verifier.handleAnnouncement(header, datagram.subarray(HEADER_BYTES));
+    const result = this.verifier.handleAnnouncement(nowMs, header, datagram.subarray(HEADER_BYTES));
+    if (result.code === 'limited') return; // counted by the verifier (stats().crypto.announcementsLimited)
     if (result.code !== 0) {
       this.countReject(result.code);
       return;

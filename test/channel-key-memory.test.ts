@@ -8,13 +8,15 @@
 import test from 'ava';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { Channel, Message } from '../src/channel';
-import { readCounter } from '../src/crypto/aead';
+import { ANNOUNCE_VERIFY_BURST, ANNOUNCE_VERIFY_PER_SEC } from '../src/constants';
+import { NodeAead, readCounter } from '../src/crypto/aead';
+import { Announcer } from '../src/crypto/announce';
 import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../src/errors';
 import { encodeNak } from '../src/protocol/payload';
 import { MemoryNetwork } from '../src/transport/memory';
 import type { Transport } from '../src/transport/transport';
-import { DatagramType, encodeDatagram } from '../src/wire/header';
-import { drive, GROUP, memory } from './helpers/channel-memory';
+import { DatagramType, encodeDatagram, HEADER_BYTES } from '../src/wire/header';
+import { drive, GROUP, memory, settle } from './helpers/channel-memory';
 
 /** Collects every message a channel delivers, from the moment it is called. */
 function collect(channel: Channel): Message[] {
@@ -245,6 +247,53 @@ test('a channel with trustedKeys never holds its own looped-back datagrams, even
   t.is(self.stats().crypto!.datagramsHeld, 0);
   t.is(self.stats().rejects.unverified, 0);
   await Promise.all([self.close(), peer.close()]);
+});
+
+test('a key holder flooding forged announcements costs a receiver at most its verification budget, verified senders keep delivering, and a new trusted sender verifies once the flood stops', async (t) => {
+  const net = new MemoryNetwork({ seed: 13 });
+  const key = randomBytes(32);
+  const trusted = generateKeyPairSync('ed25519');
+  const b = await memory(net, 'b', { key, trustedKeys: [trusted.publicKey], lateJoin: 'earliest' });
+  const got = collect(b);
+  const a = await memory(net, 'a', { key, signingKey: trusted.privateKey });
+  await writeN(net, a, 'a', 20);
+  t.true(await drive(net, () => got.length >= 20));
+
+  // The insider: it holds the group key (its datagrams open) and names the trusted public key over bad signatures, a fresh session each time.
+  const insider = new NodeAead();
+  insider.setKey(1, key);
+  const raw = net.createTransport(net.host('x'), { group: GROUP.split(':')[0]!, port: Number(GROUP.split(':')[1]) });
+  const FLOOD = 6000;
+  const floodMs = 3000;
+  const checkedBefore = b.stats().crypto!.announcementsChecked!;
+  const startMs = net.nowMs();
+  for (let i = 0; i < FLOOD; i += 20) {
+    const batch: Uint8Array[] = [];
+    for (let j = i; j < i + 20; j++) {
+      const clear = Buffer.from(new Announcer(trusted.privateKey, 0x0bad0000, j).poll(0, 1)!);
+      clear[HEADER_BYTES + 40]! ^= 1;
+      batch.push(...insider.sealBatch(1, 0, [clear]));
+    }
+    raw.send(batch);
+    if (i % 200 === 0) a.write(`during${i / 200}`);
+    await drive(net, () => false, floodMs / (FLOOD / 20));
+  }
+  const elapsedS = (net.nowMs() - startMs) / 1000;
+  await drive(net, () => false, 200);
+  const c = b.stats().crypto!;
+  t.log(`${FLOOD} forged announcements over ${elapsedS.toFixed(1)} s of virtual time: ${c.announcementsChecked! - checkedBefore} checked, ${c.announcementsLimited} limited`);
+  t.true(c.announcementsChecked! - checkedBefore <= ANNOUNCE_VERIFY_BURST + ANNOUNCE_VERIFY_PER_SEC * elapsedS + 1, `checked ${c.announcementsChecked! - checkedBefore}`);
+  t.true(c.announcementsLimited! >= FLOOD - ANNOUNCE_VERIFY_BURST - ANNOUNCE_VERIFY_PER_SEC * elapsedS - 1);
+  t.is(c.sessionsVerified, 1, 'no forged session verified');
+  t.deepEqual(texts(got), [...expected('a', 20), ...expected('during', FLOOD / 200)], 'the verified sender kept delivering through the flood');
+
+  // The flood is over: a sender that starts now verifies (within its announcement interval) and is delivered.
+  const n = await memory(net, 'n', { key, signingKey: trusted.privateKey });
+  await writeN(net, n, 'n', 10);
+  t.true(await drive(net, () => texts(got, n).length >= 10, 5000), `got ${texts(got, n).length} of n`);
+  t.deepEqual(texts(got, n), expected('n', 10));
+  await raw.close();
+  await settle(net, Promise.all([a, b, n].map((ch) => ch.close())));
 });
 
 test('open() checks the key options and opens nothing when one is bad', async (t) => {

@@ -23,6 +23,7 @@ import {
 import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../errors';
 import { encodeDatagram, type Header } from '../wire/header';
 import { SealedReject } from './codes';
+import { VerifyBudget, type VerifyBudgetOptions } from './verify-budget';
 
 /** Datagram type of a session announcement (types ≥ 7 are free; 6 is membership CONTROL). */
 export const ANNOUNCE_TYPE = 7;
@@ -149,6 +150,14 @@ export interface VerifierStats {
   sessionsPending: number;
   datagramsHeld: number;
   bytesHeld: number;
+  /** Ed25519 signature checks made on announcements (each costs 50–130 µs). */
+  announcementsChecked: number;
+  /**
+   * Announcements dropped unchecked because the verification budget (200 a
+   * second in total, 1 a second per session) was spent: someone with the
+   * group key is sending announcements that do not verify, or very many sessions started at once.
+   */
+  announcementsLimited: number;
 }
 
 /** The receiver side: which sessions proved a trusted key, and the datagrams held for the others. */
@@ -158,14 +167,19 @@ export class SessionVerifier {
   private readonly pending = new Map<string, Pending>();
   private heldBytes = 0;
   private lastKey = '';
+  private readonly budget: VerifyBudget;
+  private checked = 0;
+  private limited = 0;
 
   /**
    * `self` is this channel's own session: its datagrams come back through
    * multicast loopback and are never held (the core ignores them anyway).
+   * `budget` overrides the verification budget's defaults (tests).
    */
-  constructor(trustedKeys: readonly KeyObject[], self: { sessionHi: number; sessionLo: number }, private readonly holdMs = UNVERIFIED_HOLD_MS) {
+  constructor(trustedKeys: readonly KeyObject[], self: { sessionHi: number; sessionLo: number }, private readonly holdMs = UNVERIFIED_HOLD_MS, budget?: VerifyBudgetOptions) {
     for (const k of trustedKeys) this.trusted.set(rawPublicKey(k).toString('hex'), k);
     this.selfKey = `${self.sessionHi}:${self.sessionLo}`;
+    this.budget = new VerifyBudget(budget);
   }
 
   private readonly selfKey: string;
@@ -180,11 +194,13 @@ export class SessionVerifier {
   }
 
   /**
-   * Handles the payload of an authentic ANNOUNCE datagram. Returns 0 and the
-   * datagrams held for the session (oldest first) when it verified, or the
-   * reject reason (the held datagrams stay until they expire).
+   * Handles the payload of an authentic ANNOUNCE datagram at `nowMs`. Returns
+   * 0 and the datagrams held for the session (oldest first) when it verified,
+   * or the reject reason (the held datagrams stay until they expire), or
+   * 'limited' when the signature would need checking but the verification
+   * budget is spent (dropped unchecked, counted in {@link VerifierStats.announcementsLimited}).
    */
-  handleAnnouncement(header: Header, payload: Uint8Array): { code: 0; released: HeldDatagram[] } | { code: SealedReject } {
+  handleAnnouncement(nowMs: number, header: Header, payload: Uint8Array): { code: 0; released: HeldDatagram[] } | { code: SealedReject } | { code: 'limited' } {
     if (payload.length !== ANNOUNCE_PAYLOAD_BYTES || payload[0] !== ANNOUNCE_VERSION || payload[1] !== ALG_ED25519) return { code: SealedReject.BAD_ANNOUNCEMENT };
     const key = `${header.sessionHi}:${header.sessionLo}`;
     const publicKey = payload.subarray(2, 34);
@@ -193,6 +209,12 @@ export class SessionVerifier {
     if (known !== undefined && Buffer.compare(known, payload) === 0) return { code: 0, released: [] };
     const trustedKey = this.trusted.get(Buffer.from(publicKey).toString('hex'));
     if (trustedKey === undefined) return { code: SealedReject.UNTRUSTED_SIGNER };
+    // Everything above is cheap; the signature check is what a forger would make us repeat.
+    if (!this.budget.take(nowMs, key)) {
+      this.limited++;
+      return { code: 'limited' };
+    }
+    this.checked++;
     const ok = verify(null, signedBytes(header.sessionHi, header.sessionLo, header.keyId, publicKey), trustedKey, payload.subarray(34, 98));
     if (!ok) return { code: SealedReject.BAD_ANNOUNCEMENT };
     if (known !== undefined) {
@@ -251,6 +273,9 @@ export class SessionVerifier {
   stats(): VerifierStats {
     let held = 0;
     for (const p of this.pending.values()) held += p.held.length;
-    return { sessionsVerified: this.verified.size, sessionsPending: this.pending.size, datagramsHeld: held, bytesHeld: this.heldBytes };
+    return {
+      sessionsVerified: this.verified.size, sessionsPending: this.pending.size, datagramsHeld: held, bytesHeld: this.heldBytes,
+      announcementsChecked: this.checked, announcementsLimited: this.limited,
+    };
   }
 }

@@ -141,11 +141,7 @@ export class ReorderBuffer {
       const n = item.count > 1 ? item.first + item.count - seq : 1;
       for (let k = 0; k < n; k++) this.slots[(i + k) & this.mask] = undefined;
       this.ringCount -= n;
-      if (seq === this.base) {
-        // The common case (draining in order): the ring's window slides with it.
-        this.base += n;
-        this.head = (this.head + n) & this.mask;
-      }
+      this.slideTo(seq + n);
       if (item.count > 1) {
         item.left -= n;
         if (item.left === 0) {
@@ -164,6 +160,24 @@ export class ReorderBuffer {
     this.lastFreed = chargeOf(item);
     this.bytes -= this.lastFreed;
     return item;
+  }
+
+  /**
+   * Draining in order: the ring's window slides up to `target` over empty
+   * slots. Without this, a gap filled straight from the wire (never buffered)
+   * would leave the base behind, and the ring would grow and re-lay itself
+   * instead of sliding. Amortised O(1): the base only moves forward.
+   */
+  private slideTo(target: number): void {
+    if (this.ringCount === 0) {
+      this.base = target;
+      this.head = 0;
+      return;
+    }
+    while (this.base < target && this.slots[this.head] === undefined) {
+      this.base++;
+      this.head = (this.head + 1) & this.mask;
+    }
   }
 
   /** Buffered sequence numbers, unordered. */

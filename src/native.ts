@@ -155,6 +155,12 @@ export interface NativeAddon {
   decodeHeaders(buffer: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number, out: Uint32Array): number;
   /** CRC32C continued from `crc`; `portable` forces the table implementation. */
   crc32c(bytes: Uint8Array, crc?: number, portable?: boolean): number;
+  /**
+   * The datagram checksum (CRC32C of header bytes 0..27, then the payload) of
+   * the datagram at `bytes[offset..]` in one call; -1 when it does not fit.
+   * Optional: absent in older addons.
+   */
+  datagramChecksum?(bytes: Uint8Array, offset: number, payloadLength: number): number;
   /** 'sse4.2' or 'table'. */
   crc32cImplementation: string;
   /** False where sockets are not implemented (everything returns -ENOSYS). */

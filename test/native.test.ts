@@ -113,6 +113,16 @@ test.serial('native crc32c matches the check value in both implementations', (t)
   }), { numRuns: 3000 });
 });
 
+test.serial('native datagramChecksum equals the CRC32C of header bytes 0..27 and the payload, and refuses ranges past the buffer', (t) => {
+  fc.assert(fc.property(fc.uint8Array({ minLength: 32, maxLength: 2000 }), fc.nat(), (bytes, cut) => {
+    const offset = cut % (bytes.length - 31);
+    const payload = bytes.length - 32 - offset;
+    const want = crc32c(Buffer.concat([bytes.subarray(offset, offset + 28), bytes.subarray(offset + 32)]));
+    return addon.datagramChecksum!(bytes, offset, payload) === want && addon.datagramChecksum!(bytes, offset, payload + 1) === -1;
+  }), { numRuns: 2000 });
+  t.is(addon.datagramChecksum!(new Uint8Array(10), 0, 0), -1);
+});
+
 /**
  * Decodes one datagram with the native batch decoder, as a batch of one at
  * offset `pad` of a larger buffer. The datagram ends exactly where the

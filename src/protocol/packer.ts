@@ -9,10 +9,11 @@
 import { DatagramType, HEADER_BYTES, writeHeader, type Header } from '../wire/header';
 import { DataFlag, FRAGMENT_PREFIX_BYTES, PACKED_PREFIX_BYTES, writeU32, type Origin } from './payload';
 import type { StreamSendState, WindowEntry } from './send-window';
-import { allocBytes } from '../slab';
+import { allocBytes, MAX_SLAB_ALLOC_BYTES, shrinkBytes } from '../slab';
 
 export class Packer {
-  private readonly scratch: Buffer;
+  /** The datagram being packed (room for maxDatagramBytes), or undefined between datagrams. */
+  private open: Buffer | undefined;
   private stream: StreamSendState | undefined;
   private used = HEADER_BYTES;
   private count = 0;
@@ -25,7 +26,6 @@ export class Packer {
   readonly fragmentBytes: number;
 
   constructor(private readonly maxDatagramBytes: number, origin: Origin, private readonly onDatagram: (e: WindowEntry) => void) {
-    this.scratch = Buffer.allocUnsafe(maxDatagramBytes);
     this.maxPackedBytes = maxDatagramBytes - HEADER_BYTES - PACKED_PREFIX_BYTES;
     this.fragmentBytes = maxDatagramBytes - HEADER_BYTES - FRAGMENT_PREFIX_BYTES;
     this.header = { type: DatagramType.DATA, flags: 0, keyId: 0, streamId: 0, sessionHi: origin.sessionHi, sessionLo: origin.sessionLo, sequence: 0, payloadLength: 0 };
@@ -47,7 +47,7 @@ export class Packer {
         this.firstSeq = s.nextSeq;
         this.used = HEADER_BYTES;
       }
-      const b = this.scratch;
+      const b = (this.open ??= allocBytes(this.maxDatagramBytes));
       b[this.used] = len >>> 8;
       b[this.used + 1] = len & 0xff;
       b.set(data, this.used + PACKED_PREFIX_BYTES);
@@ -71,9 +71,17 @@ export class Packer {
   /** Closes the open datagram, if any, and hands it to the window. */
   close(): void {
     if (this.count === 0) return;
-    // Copy out at the exact size: the window then holds no slack, and the scratch is reused.
-    const dg = allocBytes(this.used);
-    this.scratch.copy(dg, 0, 0, this.used);
+    const buf = this.open!;
+    let dg: Buffer;
+    if (buf.length <= MAX_SLAB_ALLOC_BYTES) {
+      // Packed in place: cut to its size (the slab takes the rest back when it can), no copy.
+      dg = shrinkBytes(buf, this.used);
+      this.open = undefined;
+    } else {
+      // Large datagrams (loopback): copy out at the exact size, so the window holds no slack; the buffer is reused.
+      dg = allocBytes(this.used);
+      buf.copy(dg, 0, 0, this.used);
+    }
     const s = this.stream!;
     const count = this.count;
     this.count = 0;

@@ -15,25 +15,32 @@ export const NATIVE_CRC_MIN_BYTES = 256;
 const CRC_OFFSET = 28;
 const HEADER_BYTES = 32;
 
-type NativeCrc = (bytes: Uint8Array, crc?: number) => number;
+type NativeCrc = (bytes: Uint8Array, offset: number, payloadLength: number) => number;
 
 let nativeCrc: NativeCrc | null | undefined;
 
 function native(): NativeCrc | null {
   if (nativeCrc === undefined) {
     const { addon } = loadNative();
-    nativeCrc = addon && addon.crc32cImplementation === 'sse4.2' ? addon.crc32c.bind(addon) : null;
+    if (addon && addon.crc32cImplementation === 'sse4.2') {
+      if (addon.datagramChecksum) nativeCrc = addon.datagramChecksum.bind(addon);
+      else {
+        const crc = addon.crc32c.bind(addon);
+        nativeCrc = (b, o, n) => crc(b.subarray(o + HEADER_BYTES, o + HEADER_BYTES + n), crc(b.subarray(o, o + CRC_OFFSET)));
+      }
+    } else {
+      nativeCrc = null;
+    }
   }
   return nativeCrc;
 }
 
 /** Checksum of the datagram at `buf[o, o + 32 + payloadLength)` (its CRC field excluded). */
 export function datagramChecksum(buf: Uint8Array, o: number, payloadLength: number): number {
-  const start = o + HEADER_BYTES;
-  const end = start + payloadLength;
   if (payloadLength >= NATIVE_CRC_MIN_BYTES) {
     const crc = native();
-    if (crc !== null) return crc(buf.subarray(start, end), crc(buf.subarray(o, o + CRC_OFFSET)));
+    if (crc !== null) return crc(buf, o, payloadLength);
   }
-  return crc32cUpdate(crc32cUpdate(0, buf, o, o + CRC_OFFSET), buf, start, end);
+  const start = o + HEADER_BYTES;
+  return crc32cUpdate(crc32cUpdate(0, buf, o, o + CRC_OFFSET), buf, start, start + payloadLength);
 }

@@ -12,17 +12,8 @@ import type { Membership, MembershipEventType, MembershipTuning } from '../src/g
 import { decodeHeader, type Header } from '../src/wire/header';
 import { Heap } from './helpers/heap';
 
-/** mulberry32: small, fast, seeded. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from './helpers/seeded';
+import { seededRandom } from './helpers/seeded';
 
 export interface GroupEvent {
   atMs: number;

@@ -12,17 +12,8 @@ import type { Endpoint, EndpointConfig, ProtocolEvent } from '../../src/protocol
 import { decodeHeader, type Header } from '../../src/wire/header';
 import { Heap } from './heap';
 
-/** mulberry32: small, fast, seeded. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from './seeded';
+import { seededRandom } from './seeded';
 
 export function testConfig(random: () => number, overrides: Partial<EndpointConfig> = {}): EndpointConfig {
   return {

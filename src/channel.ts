@@ -339,7 +339,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
       this.discoveryUntilMs = this.firstWriteMs === undefined ? 0 : Math.min(nowMs + this.options.lingerMs, this.firstWriteMs + RECEIVER_DISCOVERY_INTERVALS * statusIntervalMs);
       const needsDiscovery = this.discoveryUntilMs > nowMs;
       await new Promise<void>((resolve) => {
-        if (this.lingerSatisfied() || this.options.lingerMs === 0 || this.driver.isStopped) {
+        if (this.lingerSatisfied() || this.options.lingerMs === 0 || this.driver.isStopped || this.driver.isSendStopped) {
           resolve();
           return;
         }

@@ -152,6 +152,8 @@ export class Driver {
    */
   send(streamId: number, data: Uint8Array): boolean {
     if (this.stopped) throw new ClosedError('channel');
+    // Nothing written now could ever leave: say so to the writer, not only once through 'error'.
+    if (this.sendStopped) throw new CounterExhaustedError();
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       this.turnNowMs = this.scheduler.nowMs();
@@ -190,6 +192,11 @@ export class Driver {
 
   get isStopped(): boolean {
     return this.stopped;
+  }
+
+  /** True once an encrypted sender's counter ran out: nothing can be sent any more (receiving goes on). */
+  get isSendStopped(): boolean {
+    return this.sendStopped;
   }
 
   /** Datagrams dropped before the protocol saw them, by reason: the header check, then encryption and sender authentication. */

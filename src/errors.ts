@@ -128,8 +128,10 @@ export class AbortError extends Error {
 /**
  * An encrypted channel's sender used every value of its 48-bit datagram
  * counter for its current session: sending one more datagram would repeat an
- * AES-GCM nonce. The channel sends nothing more (it still receives); close it
- * and open a new one (a new session id starts a fresh counter).
+ * AES-GCM nonce. The channel sends nothing more (it still receives): it
+ * emits this error once as 'error', and write() throws it from then on
+ * (nothing is queued). Close the channel and open a new one (a new session id
+ * starts a fresh counter).
  */
 export class CounterExhaustedError extends BlipcastError {
   constructor() {

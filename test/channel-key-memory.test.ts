@@ -11,7 +11,7 @@ import type { Channel, Message } from '../src/channel';
 import { ANNOUNCE_VERIFY_BURST, ANNOUNCE_VERIFY_PER_SEC } from '../src/constants';
 import { NodeAead, readCounter } from '../src/crypto/aead';
 import { Announcer } from '../src/crypto/announce';
-import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../src/errors';
+import { CounterExhaustedError, InvalidArgumentTypeError, InvalidArgumentValueError } from '../src/errors';
 import { encodeNak } from '../src/protocol/payload';
 import { MemoryNetwork } from '../src/transport/memory';
 import type { Transport } from '../src/transport/transport';
@@ -322,4 +322,33 @@ test('a keyed channel with a seed still gets a random session id (a repeated ses
   t.not(a.info.sessionId, b.info.sessionId);
   t.is(c.info.sessionId, d.info.sessionId, 'clear channels keep the seeded id');
   await Promise.all([a, b, c, d].map((ch) => ch.close()));
+});
+
+test('a sender whose datagram counter runs out says so once as an error, then write() throws CounterExhaustedError and nothing more leaves', async (t) => {
+  const net = new MemoryNetwork({ seed: 'counter-end', link: { delayMs: 0.2 } });
+  const key = randomBytes(32);
+  const rx = await memory(net, 'rx', { key, lateJoin: 'earliest' });
+  const tx = await memory(net, 'tx', { key });
+  const errors: Error[] = [];
+  tx.on('error', (err) => errors.push(err));
+  const got: string[] = [];
+  rx.readable.on('data', (m: Message) => got.push(m.data.toString()));
+  tx.write('one');
+  t.true(await drive(net, () => got.length === 1, 5_000));
+  // Reach into the channel: use up the counter instead of sealing 2^48 datagrams.
+  (tx as unknown as { crypto: { counter: number } }).crypto.counter = 2 ** 48;
+  tx.write('unsent');
+  t.true(await drive(net, () => errors.length > 0, 5_000), 'the sender reports the exhausted counter');
+  t.true(errors[0] instanceof CounterExhaustedError);
+  t.is(errors.length, 1);
+  const sent = tx.stats().transport.datagramsSent;
+  t.throws(() => tx.write('two'), { instanceOf: CounterExhaustedError, code: 'BLIPCAST_ERR_COUNTER_EXHAUSTED' } as never);
+  await drive(net, () => false, 2_000);
+  t.is(tx.stats().transport.datagramsSent, sent, 'nothing more leaves');
+  t.deepEqual(got, ['one']);
+  // 'unsent' is never acknowledged, and nothing can be sent any more: close() does not linger for it.
+  const before = net.nowMs();
+  await settle(net, tx.close());
+  t.true(net.nowMs() - before < 1000, `close took ${net.nowMs() - before} ms of virtual time`);
+  await settle(net, rx.close());
 });

@@ -13,9 +13,9 @@ import { setFlagsFromString } from 'node:v8';
 import { InvalidArgumentValueError } from '../src/errors';
 import { createEndpoint, DEFAULT_TUNING } from '../src/protocol/endpoint';
 import { INVALID_REASONS, type LimitWarningEvent, type ProtocolEvent } from '../src/protocol/api';
-import { DataFlag, encodeHeartbeat, encodeNak } from '../src/protocol/payload';
+import { DataFlag, encodeHeartbeat, encodeNak, HeartbeatFlag } from '../src/protocol/payload';
 import { decodeHeader, encodeDatagram, DatagramType } from '../src/wire/header';
-import { DEFAULT_MAX_REORDER_BYTES, DEFAULT_WINDOW_BYTES, DEFAULT_WINDOW_MESSAGES, LIMIT_WARNING_INTERVAL_MS, REPAIR_SHARE_PER_RECEIVER } from '../src/constants';
+import { MAX_REMEMBERED_SESSIONS, DEFAULT_MAX_REORDER_BYTES, DEFAULT_WINDOW_BYTES, DEFAULT_WINDOW_MESSAGES, LIMIT_WARNING_INTERVAL_MS, REPAIR_SHARE_PER_RECEIVER } from '../src/constants';
 import { account, message, seededRandom, Sim, sourceIdOf, testConfig, type SimNode } from './helpers/sim';
 
 const ATTACKER = { address: '198.18.0.66', port: 6666 };
@@ -196,6 +196,23 @@ test('a forged heartbeat naming thousands of streams creates at most maxStreamsP
   const entries = Array.from({ length: 60 }, (_, i) => ({ streamId: i, trailSeq: 0, nextSeq: 10, ageMs: 0 }));
   for (let k = 0; k < 10; k++) inject(sim, r, encodeHeartbeat({ sessionHi: 0x0b, sessionLo: 1 }, 0, entries.map((e) => ({ ...e, streamId: e.streamId + k * 60 }))));
   t.is(r.ep.stats().limited.streams, 600 - 16);
+});
+
+test('sessions that close at once are remembered up to MAX_REMEMBERED_SESSIONS, not one per fake session', (t) => {
+  const sim = new Sim({ seed: 66 });
+  const r = sim.add('r');
+  const fakes = MAX_REMEMBERED_SESSIONS + 3000;
+  for (let k = 0; k < fakes; k++) {
+    const origin = { sessionHi: 0x0c1d0000, sessionLo: k + 1 };
+    // One message, then the closing heartbeat: a source that delivers and ends at once.
+    inject(sim, r, fakeData(origin.sessionHi, origin.sessionLo, 0), ATTACKER, false);
+    inject(sim, r, encodeHeartbeat(origin, HeartbeatFlag.CLOSED, [{ streamId: 0, trailSeq: 0, nextSeq: 1, ageMs: 0 }]), ATTACKER, false);
+    if (k % 256 === 255) sim.run(1);
+  }
+  sim.run(100);
+  const ended = (r.ep as unknown as { receiver: { ended: Map<string, unknown> } }).receiver.ended;
+  t.true(ended.size > 0, 'closed sessions are remembered');
+  t.true(ended.size <= MAX_REMEMBERED_SESSIONS, `${ended.size} remembered`);
 });
 
 test('a NAK flood asking for everything from one fake session starves neither new data nor real repairs', (t) => {

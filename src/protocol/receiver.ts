@@ -201,7 +201,11 @@ export class Receiver {
     const finalEntries = reason === 'closed' ? this.statusEntries(s) : [];
     if (finalEntries.length > 0) this.pushStatus(s.hi, s.lo, finalEntries);
     this.removeSource(s);
-    if (reason === 'closed' || reason === 'restarted') this.ended.set(s.key, { atMs: nowMs, hi: s.hi, lo: s.lo, entries: finalEntries });
+    if (reason === 'closed' || reason === 'restarted') {
+      // Bounded like timedOut: a flood of sessions that close at once cannot grow it for the 20 s they are kept. Oldest first.
+      if (this.ended.size >= MAX_REMEMBERED_SESSIONS) this.ended.delete(this.ended.keys().next().value!);
+      this.ended.set(s.key, { atMs: nowMs, hi: s.hi, lo: s.lo, entries: finalEntries });
+    }
     else if (reason === 'timeout') {
       if (this.timedOut.size >= MAX_REMEMBERED_SESSIONS) this.timedOut.delete(this.timedOut.keys().next().value!);
       this.timedOut.set(s.key, this.statusEntries(s));

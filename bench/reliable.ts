@@ -38,7 +38,7 @@ import { parseArgs } from 'node:util';
 import type { LatencyConfig, OnewayResult, PingResult } from './latency-worker';
 import { topFunctions } from './reliable-profile';
 import {
-  dgramOnce, fmtRate, labPlacement, loopbackPlacement, randomGroup, randomPort, reliableOnce, setVerbose, spread, watch, withLoss,
+  dgramOnce, fmtRate, labPlacement, loopbackPlacement, parseRuns, randomGroup, randomPort, reliableOnce, requireRoot, setVerbose, spread, watch, withLoss,
   type Case, type DgramRun, type Placement, type ReliableRun, type Settings,
 } from './runner';
 import { formatTable, median } from './table';
@@ -247,15 +247,10 @@ async function main(): Promise<void> {
   setVerbose(values.verbose === true);
   const extra = values.open === undefined ? undefined : (JSON.parse(values.open) as Record<string, unknown>);
   const quick = values.quick === true;
-  const runs = Number(values.runs ?? (quick ? 1 : 3));
-  if (!Number.isInteger(runs) || runs < 1) throw new RangeError(`--runs must be a positive integer, got ${values.runs}`);
+  const runs = parseRuns(values.runs, quick);
   const only = values.only;
   if (only !== undefined && only !== 'throughput' && only !== 'latency' && only !== 'profile') throw new RangeError(`--only must be throughput, latency or profile, got ${only}`);
-  if (!values.loopback && process.getuid?.() !== 0) {
-    console.error('blipcast bench: the lab needs root (network namespaces); run as root, or pass --loopback');
-    process.exitCode = 2;
-    return;
-  }
+  if (!values.loopback && !requireRoot('blipcast bench (the lab; or pass --loopback)')) return;
   const settings: Settings = {
     runs,
     countFor: (size) => (quick ? (size <= 64 ? 500_000 : 100_000) : size <= 64 ? 2_000_000 : 300_000),

@@ -18,6 +18,21 @@ const PROCESS_TIMEOUT_MS = 90_000;
 /** --verbose: every worker's result line goes to stderr as well. */
 let verbose = false;
 
+/** The value of --runs (default: 1 with --quick, else 3). @throws RangeError unless a positive integer. */
+export function parseRuns(text: string | undefined, quick: boolean): number {
+  const runs = Number(text ?? (quick ? 1 : 3));
+  if (!Number.isInteger(runs) || runs < 1) throw new RangeError(`--runs must be a positive integer, got ${text}`);
+  return runs;
+}
+
+/** False (with the reason on stderr and exit code 2 set) unless this process is root, as the lab needs. */
+export function requireRoot(what: string): boolean {
+  if (process.getuid?.() === 0) return true;
+  console.error(`${what} needs root (network namespaces, nftables); run as root`);
+  process.exitCode = 2;
+  return false;
+}
+
 /** --verbose: copy every worker's result line to stderr. */
 export function setVerbose(on: boolean): void {
   verbose = on;

@@ -21,7 +21,7 @@
  */
 
 import { parseArgs } from 'node:util';
-import { fmtRate, labPlacement, reliableOnce, setVerbose, spread, withLoss, type Case, type Placement, type ReliableRun, type Settings } from './runner';
+import { fmtRate, labPlacement, parseRuns, reliableOnce, requireRoot, setVerbose, spread, withLoss, type Case, type Placement, type ReliableRun, type Settings } from './runner';
 import { formatTable, median } from './table';
 
 const MIB = 1 << 20;
@@ -107,13 +107,8 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { quick: { type: 'boolean' }, runs: { type: 'string' }, verbose: { type: 'boolean' } } });
   setVerbose(values.verbose === true);
   const quick = values.quick === true;
-  const runs = Number(values.runs ?? (quick ? 1 : 3));
-  if (!Number.isInteger(runs) || runs < 1) throw new RangeError(`--runs must be a positive integer, got ${values.runs}`);
-  if (process.getuid?.() !== 0) {
-    console.error('blipcast bench: the scaling benchmark needs root (network namespaces)');
-    process.exitCode = 2;
-    return;
-  }
+  const runs = parseRuns(values.runs, quick);
+  if (!requireRoot('blipcast bench:scaling')) return;
   const settings: Settings = {
     runs,
     countFor: (size) => (quick ? (size <= 64 ? 300_000 : 60_000) : size <= 64 ? 1_000_000 : 200_000),

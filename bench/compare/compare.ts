@@ -34,6 +34,7 @@ import { parseArgs } from 'node:util';
 import type { Lab as LabType } from '../../test/lab/lab';
 import type { DgramRecvResult, DgramSendResult, RecvResult, SendResult, WorkerConfig } from '../reliable-worker';
 import { formatTable, median } from '../table';
+import { parseRuns, requireRoot } from '../runner';
 import { latency } from './latency';
 import { type Built, type HarnessResult, ifaceArg, jvmCommand, pair, randomGroup, randomPort, setVerbose } from './procs';
 
@@ -347,15 +348,10 @@ async function main(): Promise<void> {
   });
   setVerbose(values.verbose === true);
   const quick = values.quick === true;
-  const runs = Number(values.runs ?? (quick ? 1 : 3));
-  if (!Number.isInteger(runs) || runs < 1) throw new RangeError(`--runs must be a positive integer, got ${values.runs}`);
+  const runs = parseRuns(values.runs, quick);
   const only = values.only;
   if (only !== undefined && only !== 'throughput' && only !== 'latency') throw new RangeError(`--only must be throughput or latency, got ${only}`);
-  if (process.getuid?.() !== 0) {
-    console.error('bench:compare: the lab needs root (network namespaces, nftables); run as root');
-    process.exitCode = 2;
-    return;
-  }
+  if (!requireRoot('bench:compare (the lab)')) return;
   const started = performance.now();
   const tools: Tools = { cc: which('cc') ?? which('gcc') ?? which('clang'), cxx: which('c++') ?? which('g++') ?? which('clang++'), javac: which('javac'), java: which('java') };
   installMissing(values['no-install'] !== true);

@@ -49,6 +49,15 @@ static const char *arg_str(const char *key, const char *fallback) {
     if (strncmp(g_argv[i], key, n) == 0 && g_argv[i][n] == '=') return g_argv[i] + n + 1;
   return fallback;
 }
+/* The value of key=value, or exit 2: for the interface, which must never default to a real one (compare.ts passes a lab host's). */
+static const char *arg_required(const char *key) {
+  const char *s = arg_str(key, NULL);
+  if (s == NULL) {
+    fprintf(stderr, "missing %s=… (the multicast interface: a lab host's, or lo)\n", key);
+    exit(2);
+  }
+  return s;
+}
 static double arg_num(const char *key, double fallback) {
   const char *s = arg_str(key, NULL);
   return s ? atof(s) : fallback;

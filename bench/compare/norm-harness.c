@@ -3,7 +3,7 @@
  * Built with: c++ -x c++ -O2 norm-harness.c -lnorm (normApi.h is C++: references and
  * default arguments), so the code below is the C subset that also compiles as C++.
  *
- *   norm-harness role=send|recv|ping|echo|oneway-send|oneway-recv group=239.255.x.y port=P if=eth0
+ *   norm-harness role=send|recv|ping|echo|oneway-send|oneway-recv group=239.255.x.y port=P if=IFACE (required)
  *                count=N size=S rate=BITS_PER_S cc=0|1 maxSendMs=T idleMs=T lingerMs=T
  *                (oneway-*: count=N warmup=W msgRate=MSGS_PER_S idleMs=T lingerMs=T)
  *
@@ -293,7 +293,7 @@ int main(int argc, char **argv) {
   g_argc = argc, g_argv = argv;
   install_term();
   setvbuf(stdout, NULL, _IOLBF, 0);
-  const char *role = arg_str("role", "recv"), *group = arg_str("group", "239.255.1.1"), *ifname = arg_str("if", "eth0");
+  const char *role = arg_str("role", "recv"), *group = arg_str("group", "239.255.1.1"), *ifname = arg_required("if");
   int port = (int)arg_num("port", 40000);
   if (!strcmp(role, "send")) return run_send(group, port, ifname);
   if (!strcmp(role, "recv")) return run_recv(group, port, ifname);

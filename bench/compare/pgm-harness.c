@@ -3,7 +3,7 @@
  * the way its users use it: through ZeroMQ PUB/SUB on an epgm:// endpoint
  * (PGM encapsulated in UDP). Built with: cc -O2 pgm-harness.c -lzmq
  *
- *   pgm-harness role=send|recv|ping|echo|oneway-send|oneway-recv group=239.255.x.y port=P if=eth0
+ *   pgm-harness role=send|recv|ping|echo|oneway-send|oneway-recv group=239.255.x.y port=P if=IFACE (required)
  *               count=N size=S rate=KBIT_PER_S maxSendMs=T idleMs=T lingerMs=T
  *               (oneway-*: count=N warmup=W msgRate=MSGS_PER_S idleMs=T lingerMs=T)
  *
@@ -188,7 +188,7 @@ int main(int argc, char **argv) {
   g_argc = argc, g_argv = argv;
   install_term();
   setvbuf(stdout, NULL, _IOLBF, 0);
-  const char *role = arg_str("role", "recv"), *group = arg_str("group", "239.255.1.1"), *ifname = arg_str("if", "eth0");
+  const char *role = arg_str("role", "recv"), *group = arg_str("group", "239.255.1.1"), *ifname = arg_required("if");
   int port = (int)arg_num("port", 40000);
   void *ctx = zmq_ctx_new();
   zmq_ctx_set(ctx, ZMQ_IO_THREADS, 1);

@@ -19,17 +19,9 @@ namespace {
 // or -EINVAL when an argument has the wrong type or is too short for `count`.
 Napi::Value DecodeHeaders(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uint8_t* buf;
-  size_t buf_size, n_offsets, n_lengths, n_out;
-  uint32_t *offsets, *lengths, *out;
-  const int64_t count = int_arg(info[3], 0x100000000LL, -1);
-  if (!borrow_bytes(info[0], &buf, &buf_size) || !borrow_u32(info[1], &offsets, &n_offsets) ||
-      !borrow_u32(info[2], &lengths, &n_lengths) || !borrow_u32(info[4], &out, &n_out) || count < 0 ||
-      n_offsets < static_cast<size_t>(count) || n_lengths < static_cast<size_t>(count) ||
-      n_out / kDecodedWords < static_cast<size_t>(count)) {
-    return Napi::Number::New(env, -EINVAL);
-  }
-  return Napi::Number::New(env, decode_header_batch(buf, buf_size, offsets, lengths, static_cast<uint32_t>(count), out));
+  BatchArgs a;
+  if (!borrow_batch(info, kDecodedWords, &a)) return Napi::Number::New(env, -EINVAL);
+  return Napi::Number::New(env, decode_header_batch(a.buf, a.buf_size, a.offsets, a.lengths, a.count, a.out));
 }
 
 // crc32c(bytes, crc = 0, portable = false): CRC32C continued from `crc`;

@@ -197,19 +197,11 @@ class AeadKeyring : public Napi::ObjectWrap<AeadKeyring> {
   // header Reject or a SealedReject). Returns how many were OK, or -EINVAL.
   Napi::Value OpenBatch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    uint8_t* buf;
-    size_t buf_size, n_offsets, n_lengths, n_out;
-    uint32_t *offsets, *lengths, *out;
-    const int64_t count = int_arg(info[3], 0x100000000LL, -1);
-    if (!borrow_bytes(info[0], &buf, &buf_size) || !borrow_u32(info[1], &offsets, &n_offsets) ||
-        !borrow_u32(info[2], &lengths, &n_lengths) || !borrow_u32(info[4], &out, &n_out) || count < 0 ||
-        n_offsets < static_cast<size_t>(count) || n_lengths < static_cast<size_t>(count) ||
-        n_out / kDecodedWords < static_cast<size_t>(count)) {
-      return Napi::Number::New(env, -EINVAL);
-    }
+    BatchArgs a;
+    if (!borrow_batch(info, kDecodedWords, &a)) return Napi::Number::New(env, -EINVAL);
     uint32_t ok = 0;
-    for (uint32_t i = 0; i < static_cast<uint32_t>(count); i++) {
-      if (keyring_.open(buf, buf_size, offsets[i], lengths[i], out + static_cast<size_t>(i) * kDecodedWords) == kOk) ok++;
+    for (uint32_t i = 0; i < a.count; i++) {
+      if (keyring_.open(a.buf, a.buf_size, a.offsets[i], a.lengths[i], a.out + static_cast<size_t>(i) * kDecodedWords) == kOk) ok++;
     }
     return Napi::Number::New(env, ok);
   }

@@ -45,6 +45,32 @@ inline int64_t int_arg(const Napi::Value& value, int64_t limit, int64_t fallback
   return static_cast<int64_t>(d);
 }
 
+// The arguments (buffer, offsets, lengths, count, out) of a batch call over
+// datagrams buffer[offsets[i], offsets[i] + lengths[i]), i < count, writing
+// `out_words` u32 per datagram to out. False when one has the wrong type or an
+// array is too short for `count`.
+struct BatchArgs {
+  uint8_t* buf;
+  size_t buf_size;
+  uint32_t* offsets;
+  uint32_t* lengths;
+  uint32_t* out;
+  uint32_t count;
+};
+
+inline bool borrow_batch(const Napi::CallbackInfo& info, size_t out_words, BatchArgs* a) {
+  size_t n_offsets, n_lengths, n_out;
+  const int64_t count = int_arg(info[3], 0x100000000LL, -1);
+  if (!borrow_bytes(info[0], &a->buf, &a->buf_size) || !borrow_u32(info[1], &a->offsets, &n_offsets) ||
+      !borrow_u32(info[2], &a->lengths, &n_lengths) || !borrow_u32(info[4], &a->out, &n_out) || count < 0 ||
+      n_offsets < static_cast<size_t>(count) || n_lengths < static_cast<size_t>(count) ||
+      n_out / out_words < static_cast<size_t>(count)) {
+    return false;
+  }
+  a->count = static_cast<uint32_t>(count);
+  return true;
+}
+
 }  // namespace blipcast
 
 #endif

@@ -8,7 +8,16 @@ import type { VerifierStats } from './crypto/announce';
 import type { CryptoStats } from './crypto/group-crypto';
 import type { RejectCounts } from './driver';
 import type { MembershipStats } from './group/api';
-import type { LimitReason, LossReason, ProtocolStats, SourceInfo } from './protocol/api';
+import type { CloseOutcome, LimitReason, LossReason, ProtocolStats, SourceInfo, UnflushedReceiver } from './protocol/api';
+
+export type { UnflushedReceiver };
+/**
+ * What `close()` achieved over the whole session (docs/protocol.md, "Close"): receivers that acknowledged everything
+ * (`flushed`), receivers given up before they did (`givenUp`, with why and how many sequence numbers they had not
+ * acknowledged), and receivers that left first (`left`). `givenUpCount === 0` means every receiver this channel heard
+ * got everything it sent.
+ */
+export type CloseResult = CloseOutcome;
 import type { TransportKind, TransportStats } from './transport/transport';
 
 /** One received message. `data` is the receiver's own copy. */
@@ -38,8 +47,11 @@ export interface LossInfo {
 }
 
 export type SourceGoneReason = 'timeout' | 'closed' | 'restarted' | 'memory';
-/** 'timeout': silent for receiverTimeoutMs; 'slow': fell out of the window under 'max'; 'left': it closed or left the group; 'dead': the group declared it dead. */
-export type ReceiverDroppedReason = 'timeout' | 'slow' | 'left' | 'dead';
+/**
+ * 'timeout': silent for receiverTimeoutMs; 'slow': fell out of the window under 'max'; 'left': it closed or left the group;
+ * 'dead': the group declared it dead; 'linger': this channel was closing and the receiver made no progress for lingerMs.
+ */
+export type ReceiverDroppedReason = 'timeout' | 'slow' | 'left' | 'dead' | 'linger';
 
 /** Events of a {@link Channel}, with their arguments. */
 export interface ChannelEvents {
@@ -63,7 +75,10 @@ export interface ChannelEvents {
   'source-gone': [source: SourceInfo, reason: SourceGoneReason];
   /** A receiver became known to this channel's sender: it reported status for the first time, or (group members, 'min') it joined the group. */
   receiver: [receiver: SourceInfo];
-  /** A receiver stopped counting for flow control: silent ('timeout'), too slow ('slow'), gone ('left') or declared dead by the group ('dead'). */
+  /**
+   * A receiver stopped counting for flow control: silent ('timeout'), too slow ('slow'), gone ('left'), declared dead by
+   * the group ('dead'), or given up by a close that saw it make no progress ('linger').
+   */
   'receiver-dropped': [receiver: SourceInfo, reason: ReceiverDroppedReason];
   /** write() may be called again after it returned false. */
   drain: [];
@@ -120,7 +135,10 @@ export interface ChannelCounters {
   /** Received messages waiting for the reader. */
   readBufferedMessages: number;
   readBufferedBytes: number;
-  /** Messages dropped because the reader was more than maxReadBufferBytes behind (reported as loss 'read-buffer'). */
+  /**
+   * Messages dropped because the reader was more than maxReadBufferBytes behind (reported as loss 'read-buffer'). A
+   * sender with 'min' flow control never lets it come to that: it waits for the reader (see maxReadBufferBytes).
+   */
   readDropped: number;
   /** Datagrams waiting for the socket (would-block). */
   unsentDatagrams: number;

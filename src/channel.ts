@@ -8,8 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Readable, Writable } from 'node:stream';
-import type { ChannelCounters, ChannelEvents, ChannelInfo, ChannelState, ChannelStats, Message } from './channel-types';
-import { realScheduler, type Scheduler, type TimerHandle } from './clock';
+import type { ChannelCounters, ChannelEvents, ChannelInfo, ChannelState, ChannelStats, CloseResult, Message } from './channel-types';
+import { realScheduler, type Scheduler } from './clock';
 import { AEAD_TAG_BYTES } from './constants';
 import { Announcer, SessionVerifier } from './crypto/announce';
 import { GroupCrypto } from './crypto/group-crypto';
@@ -24,7 +24,6 @@ import { resolveOptions, type OpenOptions, type ResolvedOptions } from './option
 import type { Endpoint, ProtocolEvent, SourceInfo } from './protocol/api';
 import { describeLimit } from './protocol/limits';
 import { createEndpoint } from './protocol/endpoint';
-import { DEFAULT_TUNING } from './protocol/tuning';
 import { createRandom } from './random';
 import { DEFAULT_STREAM, StreamRegistry } from './streams';
 import { createTransport } from './transport/index';
@@ -33,8 +32,8 @@ import { sessionIdHex } from './wire/header';
 
 export type { OpenOptions, TransportChoice, TuningOptions } from './options';
 export type {
-  ChannelCounters, ChannelEvents, ChannelInfo, ChannelLossReason, ChannelState, ChannelStats, LimitWarning, LossInfo, Message,
-  ReceiverDroppedReason, SourceGoneReason,
+  ChannelCounters, ChannelEvents, ChannelInfo, ChannelLossReason, ChannelState, ChannelStats, CloseResult, LimitWarning, LossInfo, Message,
+  ReceiverDroppedReason, SourceGoneReason, UnflushedReceiver,
 } from './channel-types';
 export type { SourceInfo, LossReason, FlowControl, LateJoin, LimitReason, InvalidReason } from './protocol/api';
 export { Group } from './group/group';
@@ -45,15 +44,6 @@ export type { MemberFilter, MemberInfo, MemberState, MembershipEvent, Membership
 
 /** Transport errors are reported at most once per this interval; the others are counted (`stats().channel.errorsSuppressed`). */
 export const ERROR_REPORT_INTERVAL_MS = 1000;
-
-/**
- * close() does not call a sender flushed before this many status intervals
- * have passed since its first write (bounded by lingerMs): a receiver reports
- * within statusSoonMs of hearing a new source and every statusIntervalMs after
- * that, so by then every live receiver is known — two intervals cover a lost
- * status too — and the sender waits for all of them, not only the first ones.
- */
-export const RECEIVER_DISCOVERY_INTERVALS = 2;
 
 interface PendingLoss {
   source: SourceInfo;
@@ -92,13 +82,9 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
   /** False until subscribe()/unsubscribe() is first called: then only `subscribed` streams are delivered. */
   private filtering = false;
   private state: ChannelState = 'open';
-  private closePromise: Promise<void> | undefined;
-  private lingerDone: (() => void) | undefined;
-  private lingerTimer: TimerHandle | undefined;
-  private discoveryTimer: TimerHandle | undefined;
-  private discoveryUntilMs = 0;
-  /** When write() was first called (scheduler clock), for the close-time receiver discovery. */
-  private firstWriteMs: number | undefined;
+  private closePromise: Promise<CloseResult> | undefined;
+  /** Resolves the pending close() with the core's outcome. */
+  private closeDone: ((result: CloseResult) => void) | undefined;
   private readonly drainWaiters: Array<() => void> = [];
 
   // Read side: our own queue in front of the Readable, so that memory is counted in bytes.
@@ -111,6 +97,10 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
   private nullPushed = false;
   private overflowing = false;
   private readonly pendingLoss = new Map<string, PendingLoss>();
+  /** Half of maxReadBufferBytes: what receivers advertise as their read budget (docs/api.md, "Slow readers"). */
+  private readonly readBudgetBytes: number;
+  /** The read backlog the core was last told of. */
+  private backlogReported = 0;
 
   private lastErrorReportMs = -Infinity;
   private readonly counters: ChannelCounters = {
@@ -143,6 +133,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
       interface: t.interface ?? this.options.interfaceName,
       sessionId: args.sessionId,
     };
+    this.readBudgetBytes = readBudgetOf(this.options);
     this.readable = new Readable({
       objectMode: true,
       highWaterMark: this.options.readHighWaterMark,
@@ -202,7 +193,6 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
       throw new InvalidArgumentValueError(`data is ${bytes.length} bytes, more than maxMessageBytes (${this.options.maxMessageBytes})`);
     }
     const streamId = stream === DEFAULT_STREAM ? 0 : this.streams.idOf(stream);
-    this.firstWriteMs ??= this.scheduler.nowMs();
     const ok = this.driver.send(streamId, bytes);
     this.counters.messagesWritten++;
     this.counters.bytesWritten += bytes.length;
@@ -305,57 +295,43 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
   }
 
   /**
-   * Closes gracefully: stops accepting writes, sends what was written,
-   * announces the end of the session, waits until every known receiver has
-   * acknowledged everything or `lingerMs` passed, then closes the transport.
-   * Messages already received stay readable; the readable then ends.
-   * Idempotent: every call returns the same promise.
+   * Closes gracefully (docs/protocol.md, "Close"): stops accepting writes,
+   * transmits everything written (at the rate limit, however long that
+   * takes), announces the end of the session, and keeps repairing until
+   * every receiver it knows has acknowledged everything and nobody has asked
+   * for anything for `closeQuietMs` — a receiver that keeps making progress
+   * keeps it serving; one that makes none for `lingerMs` (or is silent for
+   * receiverTimeoutMs) is given up. Then it closes the transport. Resolves
+   * with what the close achieved: which receivers got everything and which
+   * were given up ({@link CloseResult}; `givenUpCount > 0` means some
+   * receiver may miss messages). Messages already received stay readable;
+   * the readable then ends. Idempotent: every call returns the same promise.
    */
-  close(): Promise<void> {
+  close(): Promise<CloseResult> {
     this.closePromise ??= this.runClose();
     return this.closePromise;
   }
 
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 
-  private async runClose(): Promise<void> {
+  private async runClose(): Promise<CloseResult> {
     this.state = 'closing';
     this.options.signal?.removeEventListener('abort', this.onAbort);
     // Writers waiting for 'drain' get their callback; their next write fails with ClosedError.
     this.releaseDrainWaiters();
+    let result: CloseResult | undefined;
     try {
-      // Send what was written now; announce the end of the session only once receivers have it all
-      // (or lingerMs passed): receivers stop acknowledging a source that announced its end.
-      this.driver.flushNow();
-      // A sender that knows no receiver yet may simply not have heard them: receivers
-      // report status within statusSoonMs of a new source and then every statusIntervalMs.
-      // Give them that long (bounded by lingerMs) before calling "no receivers" flushed.
-      const statusIntervalMs = this.options.tuning.statusIntervalMs ?? DEFAULT_TUNING.statusIntervalMs;
-      // Every live receiver reports within a status interval of hearing us, so once that long
-      // has passed since our first write, the receivers we know are all there are.
-      const nowMs = this.scheduler.nowMs();
-      this.discoveryUntilMs = this.firstWriteMs === undefined ? 0 : Math.min(nowMs + this.options.lingerMs, this.firstWriteMs + RECEIVER_DISCOVERY_INTERVALS * statusIntervalMs);
-      const needsDiscovery = this.discoveryUntilMs > nowMs;
-      await new Promise<void>((resolve) => {
-        if (this.lingerSatisfied() || this.options.lingerMs === 0 || this.driver.isStopped || this.driver.isSendStopped) {
-          resolve();
-          return;
-        }
-        this.lingerDone = resolve;
-        if (this.options.lingerMs !== Infinity) {
-          this.lingerTimer = this.scheduler.setTimer(() => this.finishLinger(), this.options.lingerMs);
-        }
-        if (needsDiscovery) {
-          this.discoveryTimer = this.scheduler.setTimer(() => {
-            this.discoveryTimer = undefined;
-            if (this.lingerDone !== undefined && this.lingerSatisfied()) this.finishLinger();
-          }, this.discoveryUntilMs - this.scheduler.nowMs());
-        }
+      // The core runs the close (docs/protocol.md, "Close"): it transmits what is queued, announces the end,
+      // repairs for whoever still asks, and says when it is over; the driver keeps turning until then.
+      result = await new Promise<CloseResult>((resolve) => {
+        this.closeDone = resolve;
+        this.driver.closeEndpoint(this.driver.isSendStopped);
+        this.checkClose();
       });
-      this.driver.closeEndpoint();
     } finally {
+      this.closeDone = undefined;
       this.driver.stop();
       try {
         await this.transport.close();
@@ -368,22 +344,16 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
         this.emit('close');
       }
     }
+    return result;
   }
 
-  /** Everything acknowledged by every known receiver, and the receivers had time to make themselves known. */
-  private lingerSatisfied(): boolean {
-    return this.endpoint.isFlushed() && this.scheduler.nowMs() >= this.discoveryUntilMs;
-  }
-
-  private finishLinger(): void {
-    const done = this.lingerDone;
-    if (!done) return;
-    this.lingerDone = undefined;
-    if (this.lingerTimer !== undefined) this.scheduler.clearTimer(this.lingerTimer);
-    this.lingerTimer = undefined;
-    if (this.discoveryTimer !== undefined) this.scheduler.clearTimer(this.discoveryTimer);
-    this.discoveryTimer = undefined;
-    done();
+  /** Resolves close() once the core's close has ended and its last datagram has left (or the driver stopped). */
+  private checkClose(): void {
+    const done = this.closeDone;
+    if (done === undefined) return;
+    const outcome = this.endpoint.closeOutcome();
+    if (this.driver.isStopped) done(outcome ?? emptyCloseResult());
+    else if (outcome !== undefined && this.driver.unsentCount === 0) done(outcome);
   }
 
   private readonly onAbort = (): void => {
@@ -402,7 +372,21 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
 
   private onTurnEnd(): void {
     this.flushPendingLoss();
-    if (this.lingerDone !== undefined && this.lingerSatisfied()) this.finishLinger();
+    this.reportBacklog();
+    this.checkClose();
+  }
+
+  /**
+   * Tells the core how much the reader holds unread (it advertises the rest
+   * of the read budget to 'min' senders), when that changed by an eighth of
+   * the budget or emptied: not per message.
+   */
+  private reportBacklog(): void {
+    const bytes = this.queueBytes;
+    if (bytes === this.backlogReported) return;
+    if (bytes !== 0 && Math.abs(bytes - this.backlogReported) < this.readBudgetBytes / 8) return;
+    this.backlogReported = bytes;
+    this.driver.setReadBacklog(bytes);
   }
 
   private onProtocolEvent(event: ProtocolEvent): void {
@@ -509,6 +493,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
     } finally {
       this.pumping = false;
     }
+    if (this.state !== 'closed') this.reportBacklog();
   }
 
   private recordDrop(message: Message, streamId: number): void {
@@ -597,6 +582,9 @@ export async function open(options: OpenOptions): Promise<Channel> {
       maxReorderBytes: resolved.maxReorderBytes,
       maxReassemblyBytes: resolved.maxReassemblyBytes,
       random,
+      lingerMs: resolved.lingerMs,
+      closeQuietMs: resolved.closeQuietMs,
+      readBudgetBytes: readBudgetOf(resolved),
       openedAtMs: resolved.transport === 'memory' ? resolved.network!.nowMs() : realScheduler.nowMs(),
       // Sealed datagrams carry the seal's counter in the CRC field: computing the CRC would be wasted.
       checksum: resolved.key === undefined,
@@ -625,6 +613,16 @@ export async function open(options: OpenOptions): Promise<Channel> {
     throw err;
   }
   return new Channel({ options: resolved, endpoint, transport, scheduler, streams, sessionId: sessionIdHex(sessionHi, sessionLo), sessionHi, sessionLo });
+}
+
+/** What a receiver advertises as its read budget: half of maxReadBufferBytes (the other half absorbs several sources and in-flight data). */
+function readBudgetOf(options: ResolvedOptions): number {
+  return Math.max(1, Math.floor(options.maxReadBufferBytes / 2));
+}
+
+/** The outcome of a close that could not run (the driver had stopped: the counter of an encrypted sender ran out, or the transport failed). */
+function emptyCloseResult(): CloseResult {
+  return { flushed: [], flushedCount: 0, givenUp: [], givenUpCount: 0, left: [], leftCount: 0, messagesPossiblyMissing: 0, datagramsUnsent: 0, durationMs: 0 };
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {

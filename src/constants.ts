@@ -102,6 +102,39 @@ export const STATUS_SOON_MS = 1;
  * second whatever the group size (Aeron: status when a quarter of the window is consumed).
  */
 export const STATUS_PROGRESS_BYTES = 1024 * 1024;
+// ---------------------------------------------------------------- close (docs/protocol.md, "Close")
+
+/**
+ * How long a closing sender keeps serving while no receiver makes progress
+ * (acknowledges more, appears, or is sent new data), ms. Bounds *no
+ * progress*, not the whole close: a receiver repairing a long tail keeps the
+ * sender there as long as it advances. 5 s = receiverTimeoutMs.
+ */
+export const DEFAULT_LINGER_MS = 5000;
+/**
+ * After every known receiver has acknowledged everything, a closing sender
+ * still serves until no NAK and no status that asks for something (from a new
+ * or an incomplete receiver) has reached it for this long, ms. A receiver that
+ * stalled across the end of the stream (a long GC pause, SIGSTOP, a starved
+ * container) has never spoken, so the sender cannot know it exists: 2.5 s
+ * covers a stall of ten status intervals (2 s) with half a second for the
+ * stalled receiver to catch up and speak. NORM's flush lasts robustFactor
+ * (20) × GRTT for the same reason (RFC 5740 §5.3.3).
+ */
+export const CLOSE_QUIET_MS = 2500;
+/**
+ * A closing sender does not call itself done before this many status
+ * intervals (plus twice the slowest first-status delay it measured) have passed
+ * since its first transmission: every live receiver reports within a status
+ * interval of hearing a source, so by then the receivers it knows are all
+ * there are — two intervals cover one lost status.
+ */
+export const RECEIVER_DISCOVERY_INTERVALS = 2;
+/** Receivers listed by name in a close outcome per list (flushed, given up, left); the counts stay exact beyond it. */
+export const MAX_CLOSE_REPORT_RECEIVERS = 1024;
+/** Smallest default transmit queue, bytes (see EndpointConfig.sendQueueBytes). */
+export const MIN_SEND_QUEUE_BYTES = 64 * 1024;
+
 /** Silent receivers are dropped after this (Aeron min flow control receiver timeout, 5 s). */
 export const RECEIVER_TIMEOUT_MS = 5000;
 /** A source silent this long is gone: five idle heartbeats (NORM: 2 × 20 × GRTT, at least 1 s; Aeron 10 s). */

@@ -168,13 +168,22 @@ export class Driver {
     this.turn(this.scheduler.nowMs(), 'flush');
   }
 
-  /** Starts the core's graceful close (end-of-session announcement) and sends what it produces. */
-  closeEndpoint(): void {
+  /** Starts the core's graceful close (`immediate`: ends it at once) and sends what it produces; the turns go on until the core's close is over. */
+  closeEndpoint(immediate: boolean): void {
     if (this.stopped) return;
     const nowMs = this.scheduler.nowMs();
     this.endpoint.flush(nowMs);
-    this.endpoint.close(nowMs);
+    this.endpoint.close(nowMs, immediate);
     this.turn(nowMs, undefined);
+  }
+
+  /** The application holds `bytes` of received messages unread (see Endpoint.setReadBacklog); runs a turn if that makes the core report. */
+  setReadBacklog(bytes: number): void {
+    if (this.stopped) return;
+    const nowMs = this.scheduler.nowMs();
+    this.endpoint.setReadBacklog(nowMs, bytes);
+    // Inside a turn the turn re-arms the timer; outside, a status made due now needs one.
+    if (!this.inTurn) this.armTimer(nowMs);
   }
 
   /**

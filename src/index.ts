@@ -18,8 +18,8 @@ export type {
 } from './channel';
 export { DEFAULT_MAX_BUFFERED_CHANGES } from './group/changes';
 export type {
-  ChannelCounters, ChannelEvents, ChannelState, ChannelInfo, ChannelLossReason, ChannelStats, LimitWarning, LossInfo, Message,
-  ReceiverDroppedReason, SourceGoneReason,
+  ChannelCounters, ChannelEvents, ChannelState, ChannelInfo, ChannelLossReason, ChannelStats, CloseResult, LimitWarning, LossInfo, Message,
+  ReceiverDroppedReason, SourceGoneReason, UnflushedReceiver,
 } from './channel';
 export type { OpenOptions, TransportChoice, TuningOptions } from './options';
 export type { FlowControl, InvalidReason, LateJoin, LimitReason, LossReason, ProtocolStats, ReceiverDropReason, SourceInfo } from './protocol/api';

@@ -10,7 +10,8 @@ import {
   DEFAULT_FLOW_CONTROL, DEFAULT_LATE_JOIN, DEFAULT_MAX_DATAGRAM_BYTES, DEFAULT_MAX_DATAGRAM_BYTES_IPV6, DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_MAX_REASSEMBLY_BYTES, DEFAULT_MAX_REORDER_BYTES, DEFAULT_WINDOW_BYTES, DEFAULT_WINDOW_MESSAGES, MIN_DATAGRAM_BYTES,
 } from './constants';
-import { AEAD_TAG_BYTES, DEFAULT_KEY_GRACE_MS } from './constants';
+import { AEAD_TAG_BYTES, CLOSE_QUIET_MS, DEFAULT_KEY_GRACE_MS, DEFAULT_LINGER_MS } from './constants';
+export { DEFAULT_LINGER_MS } from './constants';
 import { checkSigningKey, checkTrustedKeys, type SigningKeyInput } from './crypto/announce';
 import { checkGroupKey, type GroupKey, type GroupKeyInput } from './crypto/key';
 import { InvalidArgumentTypeError, InvalidArgumentValueError } from './errors';
@@ -72,13 +73,26 @@ export interface OpenOptions extends TuningOptions {
   /** Per-source receive caps, bytes. Defaults 64 MiB (reorder: twice the default window) and 32 MiB (reassembly). */
   maxReorderBytes?: number;
   maxReassemblyBytes?: number;
-  /** How long close() waits for receivers to acknowledge everything, ms. Default 5000. Infinity waits for as long as it takes. */
+  /**
+   * How long a closing channel keeps serving while no receiver makes progress, ms (docs/protocol.md, "Close"): it
+   * bounds *no progress*, not the whole close — a receiver still repairing keeps it there as long as it advances.
+   * Default 5000. Infinity: for as long as it takes; 0: close at once, waiting for nobody.
+   */
   lingerMs?: number;
+  /**
+   * After every known receiver has acknowledged everything, a closing channel still serves until nobody has NAKed or
+   * asked for anything for this long, ms: a receiver stalled across the end of the stream (GC pause, SIGSTOP) is
+   * unknown to the sender until it speaks. Default 2500; never longer than lingerMs.
+   */
+  closeQuietMs?: number;
   /** Messages the readable side buffers before it stops pulling (its highWaterMark). Default 1024. */
   readHighWaterMark?: number;
   /**
-   * Bytes of received messages held for a reader that does not read; beyond it messages are dropped and reported as
-   * loss ('read-buffer'). Default 64 MiB. Does not apply while a 'messages' listener is attached (no read buffer then).
+   * Bytes of received messages held for a reader that does not read. Half of it is the read budget this channel
+   * advertises to senders: one with 'min' flow control (the default) transmits no faster than the reader reads, so
+   * the buffer never fills. Beyond the whole of it (senders with 'max' or 'none', or many senders at once) messages
+   * are dropped and reported as loss ('read-buffer'). Default 64 MiB. Does not apply while a 'messages' listener is
+   * attached (no read buffer then).
    */
   maxReadBufferBytes?: number;
   /** Aborting closes the channel (and makes a pending open() reject with an AbortError). */
@@ -113,7 +127,6 @@ export interface OpenOptions extends TuningOptions {
   trustedKeys?: readonly SigningKeyInput[];
 }
 
-export const DEFAULT_LINGER_MS = 5000;
 /** 8 MiB kernel receive buffer: about 5,700 full datagrams, tens of ms of a saturated link while JavaScript is busy. */
 export const DEFAULT_RECV_BUFFER_BYTES = 8 * 1024 * 1024;
 /** 2 MiB kernel send buffer: a whole sendmmsg batch of repairs fits without would-block. */
@@ -147,6 +160,7 @@ export interface ResolvedOptions {
   maxReassemblyBytes: number;
   tuning: Partial<ProtocolTuning>;
   lingerMs: number;
+  closeQuietMs: number;
   readHighWaterMark: number;
   maxReadBufferBytes: number;
   signal: AbortSignal | undefined;
@@ -162,7 +176,7 @@ export interface ResolvedOptions {
 const CHANNEL_KEYS = new Set<string>([
   'group', 'interface', 'ttl', 'loopback', 'source', 'recvBufferBytes', 'sendBufferBytes', 'transport', 'network', 'host', 'streams',
   'lateJoin', 'flowControl', 'windowBytes', 'windowMessages', 'rateBytesPerSec', 'maxMessageBytes', 'maxDatagramBytes',
-  'maxReorderBytes', 'maxReassemblyBytes', 'lingerMs', 'readHighWaterMark', 'maxReadBufferBytes', 'signal', 'seed', 'wrapTransport', 'member',
+  'maxReorderBytes', 'maxReassemblyBytes', 'lingerMs', 'closeQuietMs', 'readHighWaterMark', 'maxReadBufferBytes', 'signal', 'seed', 'wrapTransport', 'member',
   'key', 'keyGraceMs', 'signingKey', 'trustedKeys',
 ]);
 const TUNING_KEYS = new Set<string>(Object.keys(DEFAULT_TUNING));
@@ -336,6 +350,13 @@ export function resolveOptions(input: OpenOptions): ResolvedOptions {
     if (!(l >= 0)) throw valueError('lingerMs', 'a number of ms ≥ 0 (Infinity allowed)', l);
     lingerMs = l;
   }
+  let closeQuietMs = CLOSE_QUIET_MS;
+  if (options.closeQuietMs !== undefined) {
+    const q = options.closeQuietMs;
+    if (typeof q !== 'number') throw typeError('closeQuietMs', 'a number', q);
+    if (!(q >= 0)) throw valueError('closeQuietMs', 'a number of ms ≥ 0 (Infinity allowed)', q);
+    closeQuietMs = q;
+  }
   const readHighWaterMark = integer(options, 'readHighWaterMark', 1, MAX_SIZE, DEFAULT_READ_HIGH_WATER_MARK);
   const maxReadBufferBytes = integer(options, 'maxReadBufferBytes', 1, Number.MAX_SAFE_INTEGER, DEFAULT_MAX_READ_BUFFER_BYTES);
 
@@ -397,6 +418,7 @@ export function resolveOptions(input: OpenOptions): ResolvedOptions {
     maxReassemblyBytes,
     tuning,
     lingerMs,
+    closeQuietMs,
     readHighWaterMark,
     maxReadBufferBytes,
     signal,

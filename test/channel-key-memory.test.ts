@@ -92,7 +92,7 @@ test('a keyed channel delivers every message exactly once and in order under 5% 
   t.is(a.stats().crypto!.datagramsSealed, sent.length);
   t.is(b.stats().rejects.replay, 0);
   t.is(b.stats().rejects['auth-failed'], 0);
-  await Promise.all([a.close(), b.close()]);
+  await settle(net, Promise.all([a.close(), b.close()]));
 });
 
 test('two groups on the same address and port with different keys each deliver only their own traffic', async (t) => {
@@ -115,7 +115,7 @@ test('two groups on the same address and port with different keys each deliver o
   t.true(b.stats().rejects['auth-failed'] > 0, 'b saw the other group and could not open it');
   t.true(d.stats().rejects['auth-failed'] > 0);
   t.is(b.stats().protocol.sources, 1, 'the other group is not even a source');
-  await Promise.all([a, b, c, d].map((ch) => ch.close()));
+  await settle(net, Promise.all([a, b, c, d].map((ch) => ch.close())));
 });
 
 test('a receiver without the key delivers nothing and counts what it dropped', async (t) => {
@@ -128,7 +128,7 @@ test('a receiver without the key delivers nothing and counts what it dropped', a
   t.is(got.length, 0);
   t.is(clear.stats().protocol.sources, 0);
   t.true(clear.stats().rejects['keyed-on-clear'] >= 100 / 40, `${JSON.stringify(clear.stats().rejects)}`);
-  await Promise.all([a.close(), clear.close()]);
+  await settle(net, Promise.all([a.close(), clear.close()]));
 });
 
 test('a sender without the key gets nothing delivered and cannot trigger a repair', async (t) => {
@@ -153,8 +153,8 @@ test('a sender without the key gets nothing delivered and cannot trigger a repai
   t.is(a.stats().protocol.repairsSent, 0);
   t.true(a.stats().rejects['clear-on-keyed'] >= 20);
   t.true(b.stats().rejects['clear-on-keyed'] >= 20);
-  await raw.close();
-  await Promise.all([a.close(), b.close(), intruder.close()]);
+  await settle(net, raw.close());
+  await settle(net, Promise.all([a.close(), b.close(), intruder.close()]));
 });
 
 test('a replay of every datagram is dropped and counted, and nothing is delivered twice', async (t) => {
@@ -170,7 +170,7 @@ test('a replay of every datagram is dropped and counted, and nothing is delivere
   const rejects = b.stats().rejects;
   t.true(rejects.replay > 0);
   t.is(b.stats().protocol.duplicates, 0, 'the replays never reached the protocol');
-  await Promise.all([a.close(), b.close()]);
+  await settle(net, Promise.all([a.close(), b.close()]));
 });
 
 test('key rotation: the previous key is accepted for the grace period, rejected after, and what was rejected is repaired once the sender rotates too', async (t) => {
@@ -198,7 +198,7 @@ test('key rotation: the previous key is accepted for the grace period, rejected 
   t.deepEqual(texts(got).slice(30), [...expected('late', 10), ...expected('new', 10)], 'the rejected messages were repaired under the new key, in order');
   t.is(a.stats().crypto!.keyId, 2);
   t.throws(() => a.rotateKey({ id: 2, key: k1 }), { instanceOf: InvalidArgumentValueError });
-  await Promise.all([a.close(), b.close()]);
+  await settle(net, Promise.all([a.close(), b.close()]));
 });
 
 test('with trustedKeys only sessions signed by a trusted key are delivered; data that arrives before the announcement is held, then delivered', async (t) => {
@@ -232,7 +232,7 @@ test('with trustedKeys only sessions signed by a trusted key are delivered; data
   t.true(late.stats().crypto!.datagramsHeld! > 0);
   t.true(await drive(net, () => gotLate.length >= 30, 3000));
   t.deepEqual(texts(gotLate), [...expected('a', 20), ...expected('b', 10)]);
-  await Promise.all([a, b, m, n, late].map((ch) => ch.close()));
+  await settle(net, Promise.all([a, b, m, n, late].map((ch) => ch.close())));
 });
 
 test('a channel with trustedKeys never holds its own looped-back datagrams, even when its own key is not trusted', async (t) => {
@@ -246,7 +246,7 @@ test('a channel with trustedKeys never holds its own looped-back datagrams, even
   await drive(net, () => false, 3000);
   t.is(self.stats().crypto!.datagramsHeld, 0);
   t.is(self.stats().rejects.unverified, 0);
-  await Promise.all([self.close(), peer.close()]);
+  await settle(net, Promise.all([self.close(), peer.close()]));
 });
 
 test('a key holder flooding forged announcements costs a receiver at most its verification budget, verified senders keep delivering, and a new trusted sender verifies once the flood stops', async (t) => {
@@ -292,7 +292,7 @@ test('a key holder flooding forged announcements costs a receiver at most its ve
   await writeN(net, n, 'n', 10);
   t.true(await drive(net, () => texts(got, n).length >= 10, 5000), `got ${texts(got, n).length} of n`);
   t.deepEqual(texts(got, n), expected('n', 10));
-  await raw.close();
+  await settle(net, raw.close());
   await settle(net, Promise.all([a, b, n].map((ch) => ch.close())));
 });
 
@@ -309,7 +309,7 @@ test('open() checks the key options and opens nothing when one is bad', async (t
   const clear = await memory(net, 'c');
   t.throws(() => clear.rotateKey(randomBytes(32)), { instanceOf: InvalidArgumentValueError });
   t.is(clear.stats().crypto, undefined);
-  await clear.close();
+  await settle(net, clear.close());
 });
 
 test('a keyed channel with a seed still gets a random session id (a repeated session id would repeat nonces)', async (t) => {
@@ -321,7 +321,7 @@ test('a keyed channel with a seed still gets a random session id (a repeated ses
   const d = await memory(net, 'same');
   t.not(a.info.sessionId, b.info.sessionId);
   t.is(c.info.sessionId, d.info.sessionId, 'clear channels keep the seeded id');
-  await Promise.all([a, b, c, d].map((ch) => ch.close()));
+  await settle(net, Promise.all([a, b, c, d].map((ch) => ch.close())));
 });
 
 test('a sender whose datagram counter runs out says so once as an error, then write() throws CounterExhaustedError and nothing more leaves', async (t) => {

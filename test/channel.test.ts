@@ -118,9 +118,10 @@ for (const kind of ['auto', 'dgram'] as const) {
     await b.close();
   });
 
-  test(`[${kind}] close() resolves once the receiver has everything, is idempotent, and ends the reader`, async (t) => {
+  test(`[${kind}] close() resolves once the receiver has everything and nobody asked for closeQuietMs, says so, is idempotent, and ends the reader`, async (t) => {
     const group = randomGroup();
-    const a = await loopback(group, kind, { seed: 5 });
+    const quietMs = 300;
+    const a = await loopback(group, kind, { seed: 5, closeQuietMs: quietMs });
     const b = await loopback(group, kind, { seed: 6 });
     a.write('0');
     await receiversKnown(a, 1);
@@ -129,10 +130,13 @@ for (const kind of ['auto', 'dgram'] as const) {
     const closing = a.close();
     t.is(a.close(), closing);
     t.throws(() => a.write('late'), { instanceOf: ClosedError });
-    await closing;
+    const result = await closing;
     const closeMs = performance.now() - startMs;
     t.is(a.status, 'closed');
-    t.true(closeMs < 2000, `close took ${closeMs.toFixed(0)} ms (linger is 5000)`);
+    t.true(closeMs >= quietMs && closeMs < quietMs + 1500, `close took ${closeMs.toFixed(0)} ms (quiet ${quietMs}, linger 5000)`);
+    t.deepEqual(result.flushed.map((r) => r.id), [b.info.sessionId]);
+    t.is(result.givenUpCount, 0);
+    t.is(result.messagesPossiblyMissing, 0);
     // b had acknowledged everything, so everything is readable at b.
     const got = await readFrom(b, a.info.sessionId, 500);
     t.deepEqual(got.map((m) => m.data.toString()), Array.from({ length: 500 }, (_, i) => String(i)));

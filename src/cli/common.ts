@@ -49,3 +49,28 @@ function parse(content: Uint8Array, what: string): Uint8Array {
     throw new UsageError((err as Error).message);
   }
 }
+
+/**
+ * Calls `stop` on the first SIGINT or SIGTERM (the command then ends the way
+ * it does at end of input: a sender flushes, a member leaves the group);
+ * a second signal exits at once with 130. Returns the unhook function.
+ */
+export function onStopSignal(stop: () => void): () => void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals): void => {
+    if (stopping) process.exit(signal === 'SIGINT' ? 130 : 143);
+    stopping = true;
+    stop();
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return () => {
+    process.removeListener('SIGINT', handler);
+    process.removeListener('SIGTERM', handler);
+  };
+}
+
+/** `--stats`: a channel's counters (and `extra`) as one JSON line, `{"event":"stats",…}`. */
+export function statsLine(stats: object, extra: object = {}): string {
+  return JSON.stringify({ event: 'stats', ...stats, ...extra }) + '\n';
+}

@@ -2,7 +2,7 @@
 
 import { open } from '../channel';
 import { choiceOption, intOption, parseCommand, secondsOption } from './args';
-import { keyOption, transportOption } from './common';
+import { keyOption, onStopSignal, statsLine, transportOption } from './common';
 import { MEMBER_OPTIONS, memberOption } from './members';
 import { USAGE } from './usage';
 
@@ -13,6 +13,7 @@ const OPTIONS = {
   count: { type: 'string' },
   timeout: { type: 'string' },
   json: { type: 'boolean' },
+  stats: { type: 'boolean' },
 } as const;
 
 /** Output is gathered per event-loop turn and written in one call, with stdout back-pressure respected. */
@@ -49,6 +50,8 @@ export async function listen(args: string[], io: { stdout: NodeJS.WritableStream
     timedOut = true;
     void channel.close();
   }, timeoutMs);
+  // Ctrl-C / SIGTERM: stop reading and close (a member leaves the group: the others see 'leave', not 'dead').
+  const unhook = onStopSignal(() => void channel.close());
 
   let received = 0;
   const pending: (Buffer | string)[] = [];
@@ -79,6 +82,8 @@ export async function listen(args: string[], io: { stdout: NodeJS.WritableStream
     if (timer) clearTimeout(timer);
     flush();
     await channel.close();
+    unhook();
+    if (values.stats === true) io.stderr.write(statsLine(channel.stats()));
   }
   if (timedOut) {
     io.stderr.write(`blipcast: timed out after ${received} message(s)\n`);

@@ -30,10 +30,19 @@ send and listen:
 
 send:
   --rate BYTES_PER_S    limit the send rate
-  --linger SECONDS      after stdin ends, keep repairing until every known receiver
-                        has everything, or this long (default 5)
+  --linger SECONDS      after stdin ends (or Ctrl-C / SIGTERM), keep repairing while
+                        receivers make progress; give up a receiver that makes
+                        none for this long (default 5)
+  --close-quiet SECONDS once every known receiver has everything, still serve
+                        until nobody has asked for anything for this long: a
+                        receiver stalled at the end is unknown until it speaks
+                        (default 2.5)
+  --stats               print the channel's counters (and the close outcome) as
+                        one JSON line on stderr at exit
 
 listen:
+  --stats               print the channel's counters as one JSON line on stderr
+                        at exit
   --from next|earliest  start at the next message (default) or the oldest one the
                         sender still holds
   --count N             exit 0 after N messages
@@ -54,7 +63,9 @@ Group membership (members, and listen/send to join the group too):
   --meta KEY=VALUE      member metadata, repeatable
 
 Loss reports go to stderr as JSON lines. Exit codes: 0 ok, 1 failure or timeout,
-2 bad arguments.
+2 bad arguments, 3 (send) some receiver it heard was given up before it had
+everything: one JSON line per such receiver on stderr,
+{"event":"receiver-given-up","receiver","address","port","reason","missing"}.
 
 Examples (loopback only):
   blipcast listen 239.255.0.1:5000 --interface 127.0.0.1 --count 3

@@ -14,7 +14,7 @@
  * at once. Sans-IO like both cores: no clock, no socket.
  */
 
-import type { Endpoint, ProtocolEvent, ProtocolStats, SourceInfo } from '../protocol/api';
+import type { CloseOutcome, Endpoint, ProtocolEvent, ProtocolStats, SourceInfo } from '../protocol/api';
 import { Fifo } from '../protocol/output';
 import { DatagramType, sessionIdHex, type Header } from '../wire/header';
 import type { Membership } from './api';
@@ -74,9 +74,17 @@ export class GroupedEndpoint implements Endpoint {
   }
 
   /** Ends the session and leaves the group: the LEAVE datagrams go out in the same driver turn as the end of session. */
-  close(nowMs: number): void {
-    this.reliable.close(nowMs);
+  close(nowMs: number, immediate = false): void {
+    this.reliable.close(nowMs, immediate);
     this.membership.leave(nowMs);
+  }
+
+  closeOutcome(): CloseOutcome | undefined {
+    return this.reliable.closeOutcome();
+  }
+
+  setReadBacklog(nowMs: number, bytes: number): void {
+    this.reliable.setReadBacklog(nowMs, bytes);
   }
 
   stats(): ProtocolStats {

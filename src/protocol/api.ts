@@ -146,9 +146,41 @@ export type ProtocolEvent =
  * Why a sender stopped waiting for a receiver: 'timeout' (silent for
  * receiverTimeoutMs), 'slow' (fell out of the window under 'max'), 'left'
  * (it closed and said so, or left the group), 'dead' (the group membership
- * declared it dead).
+ * declared it dead), 'linger' (a closing sender saw no progress for lingerMs).
  */
-export type ReceiverDropReason = 'timeout' | 'slow' | 'left' | 'dead';
+export type ReceiverDropReason = 'timeout' | 'slow' | 'left' | 'dead' | 'linger';
+
+/** A receiver a sender stopped waiting for before it acknowledged everything. */
+export interface UnflushedReceiver {
+  receiver: SourceInfo;
+  reason: ReceiverDropReason;
+  /** Sequence numbers sent that it had not acknowledged when it was dropped (over all streams). */
+  missing: number;
+}
+
+/**
+ * What a graceful close achieved, over the whole session: which receivers
+ * acknowledged everything this sender sent, which it gave up on, and which
+ * left on their own first. Lists hold at most MAX_CLOSE_REPORT_RECEIVERS
+ * receivers each; the counts are exact.
+ */
+export interface CloseOutcome {
+  /** Receivers that acknowledged everything sent (still listening at the end, or gone after they had it all). */
+  flushed: SourceInfo[];
+  flushedCount: number;
+  /** Receivers the sender gave up before they acknowledged everything (timeout, linger, slow, dead): possible loss. */
+  givenUp: UnflushedReceiver[];
+  givenUpCount: number;
+  /** Receivers that said goodbye (or left the group) before acknowledging everything: their choice, not a delivery failure. */
+  left: UnflushedReceiver[];
+  leftCount: number;
+  /** The most sequence numbers any given-up receiver had not acknowledged (0 when none was given up). */
+  messagesPossiblyMissing: number;
+  /** Datagrams still queued, never transmitted (only a close without linger leaves any). */
+  datagramsUnsent: number;
+  /** From close() to the end, ms (on the core's clock). */
+  durationMs: number;
+}
 
 /** Everything the core needs to know; the driver fills defaults (src/constants.ts). */
 export interface EndpointConfig {
@@ -177,6 +209,31 @@ export interface EndpointConfig {
    * this. Default: the first `nowMs` the endpoint is given.
    */
   openedAtMs?: number;
+  /**
+   * Graceful close (docs/protocol.md, "Close"): how long the sender keeps
+   * serving while no receiver makes progress, ms (Infinity: as long as it
+   * takes; 0: end at once). Default DEFAULT_LINGER_MS.
+   */
+  lingerMs?: number;
+  /**
+   * Graceful close: after everything is acknowledged by every known receiver,
+   * the sender still serves until no NAK or news status has reached it for
+   * this long (a receiver stalled across the end of the stream is unknown to
+   * it). Default CLOSE_QUIET_MS; never longer than lingerMs.
+   */
+  closeQuietMs?: number;
+  /**
+   * Bound of the transmit queue (written, not yet transmitted), bytes:
+   * send() returns false beyond it. Default: a quarter of windowBytes, or
+   * one second at rateBytesPerSec if that is less (at least 64 KiB).
+   */
+  sendQueueBytes?: number;
+  /**
+   * Received bytes the application may hold unread before this receiver
+   * advertises no free space (so a 'min' sender waits for the reader).
+   * Default Infinity (the application reads synchronously).
+   */
+  readBudgetBytes?: number;
   /**
    * Whether the datagrams this endpoint sends carry the header CRC32C
    * (default true). False leaves the CRC field 0 and saves computing it: only
@@ -207,10 +264,27 @@ export interface Endpoint {
   pollTimeout(): number | undefined;
   /** Next event for the application, or undefined. */
   pollEvent(): ProtocolEvent | undefined;
-  /** True when everything sent has been acknowledged by every known receiver (or there are none) — used by close() linger. */
+  /** True when everything sent has been transmitted and acknowledged by every known receiver (or there are none). */
   isFlushed(): boolean;
-  /** Starts a graceful close: announces the end of this session so receivers stop waiting. */
-  close(nowMs: number): void;
+  /**
+   * Starts a graceful close (docs/protocol.md, "Close"): no more send();
+   * everything queued is transmitted (at the rate limit, however long that
+   * takes), the end of the session is announced, and the sender keeps
+   * repairing until it is confident no listening receiver still needs it, or
+   * gives receivers up (lingerMs without progress, receiverTimeoutMs of
+   * silence). `immediate` ends at once. Progress shows in
+   * {@link closeOutcome}; keep driving the endpoint until it is defined.
+   */
+  close(nowMs: number, immediate?: boolean): void;
+  /** Undefined until a close started by {@link close} has ended (its last datagram is queued for pollTransmit); then what it achieved. */
+  closeOutcome(): CloseOutcome | undefined;
+  /**
+   * The application holds `bytes` of received messages unread (in the
+   * channel's read queue): receivers advertise readBudgetBytes minus that as
+   * free space, so a 'min' sender does not transmit faster than the reader
+   * reads. A reader catching up from a full budget reports at once.
+   */
+  setReadBacklog(nowMs: number, bytes: number): void;
   /** Counters; see ProtocolStats. */
   stats(): ProtocolStats;
   /**

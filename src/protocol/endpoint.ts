@@ -7,10 +7,10 @@
 import { InvalidArgumentValueError } from '../errors';
 import { MIN_DATAGRAM_BYTES } from '../constants';
 import { DatagramType, HEADER_BYTES, MAX_PAYLOAD_BYTES, sessionIdHex, type Header } from '../wire/header';
-import type { Endpoint, EndpointConfig, FlowControl, ProtocolEvent, ProtocolStats, SourceInfo } from './api';
+import type { CloseOutcome, Endpoint, EndpointConfig, FlowControl, ProtocolEvent, ProtocolStats, SourceInfo } from './api';
 import { NakScheduler } from './nak-scheduler';
 import { Output } from './output';
-import { decodeStatus, StatusFlag, type StatusPayload } from './payload';
+import { decodeStatus, StatusFlag } from './payload';
 import { Receiver } from './receiver';
 import { Sender } from './sender';
 import { createStats, snapshotStats } from './stats';
@@ -33,6 +33,11 @@ function checkConfig(c: EndpointConfig): void {
   positive('maxReassemblyBytes', c.maxReassemblyBytes);
   if (!Number.isInteger(c.maxMessageBytes) || c.maxMessageBytes < 0 || c.maxMessageBytes > 0xffffffff) throw new InvalidArgumentValueError(`maxMessageBytes must be an integer in 0..2^32-1, got ${c.maxMessageBytes}`);
   if (c.rateBytesPerSec !== undefined) positive('rateBytesPerSec', c.rateBytesPerSec);
+  if (c.sendQueueBytes !== undefined) positive('sendQueueBytes', c.sendQueueBytes);
+  if (c.readBudgetBytes !== undefined) positive('readBudgetBytes', c.readBudgetBytes);
+  for (const [name, v] of [['lingerMs', c.lingerMs], ['closeQuietMs', c.closeQuietMs]] as const) {
+    if (v !== undefined && !(v >= 0)) throw new InvalidArgumentValueError(`${name} must be a number of ms ≥ 0 (Infinity allowed), got ${v}`);
+  }
   if (!['min', 'max', 'none'].includes(c.flowControl)) throw new InvalidArgumentValueError(`flowControl must be 'min', 'max' or 'none', got ${String(c.flowControl)}`);
   if (!['next', 'earliest'].includes(c.lateJoin)) throw new InvalidArgumentValueError(`lateJoin must be 'next' or 'earliest', got ${String(c.lateJoin)}`);
   for (const [name, v] of [['sessionHi', c.sessionHi], ['sessionLo', c.sessionLo]] as const) {
@@ -40,15 +45,12 @@ function checkConfig(c: EndpointConfig): void {
   }
 }
 
-/** Never read: Sender.handleStatus ignores the payload of a leaving receiver. */
-const NO_STATUS: StatusPayload = { targetHi: 0, targetLo: 0, entries: [] };
-
 class EndpointImpl implements Endpoint {
   private readonly out = new Output();
   private readonly statsObj: ProtocolStats = createStats();
   private readonly limits = new Limits(this.statsObj, this.out);
   /** Receive memory over all sources (gauges in stats()). */
-  private readonly totals = { reorderBytes: 0, reassemblyBytes: 0 };
+  private readonly totals = { reorderBytes: 0, reassemblyBytes: 0, readBacklogBytes: 0 };
   private readonly sender: Sender;
   private readonly receiver: Receiver;
   private readonly hi: number;
@@ -58,8 +60,6 @@ class EndpointImpl implements Endpoint {
   /** When this endpoint started listening (late join 'next' compares stream ages with it). */
   private readonly opened: { atMs: number };
   private readonly flowControl: FlowControl;
-  /** Receivers dropped by the group membership whose 'receiver-dropped' event is still queued, with the reason to report. */
-  private readonly memberDrops = new Map<string, 'dead' | 'left'>();
 
   constructor(config: EndpointConfig, tuning: ProtocolTuning) {
     this.hi = config.sessionHi;
@@ -122,7 +122,9 @@ class EndpointImpl implements Endpoint {
         }
         if (status.targetHi === this.hi && status.targetLo === this.lo) {
           const key = sessionIdHex(header.sessionHi, header.sessionLo);
-          this.sender.handleStatus(nowMs, status, key, { id: key, address: from?.address, port: from?.port }, (header.flags & StatusFlag.LEAVING) !== 0);
+          // A receiver closing: stop pacing to it and stop waiting for it at once.
+          if ((header.flags & StatusFlag.LEAVING) !== 0) this.sender.handleLeaving(nowMs, status, key);
+          else this.sender.handleStatus(nowMs, status, key, { id: key, address: from?.address, port: from?.port });
         } else this.receiver.overheardStatus(nowMs, header, status);
         return;
       }
@@ -158,15 +160,7 @@ class EndpointImpl implements Endpoint {
   }
 
   pollEvent(): ProtocolEvent | undefined {
-    const event = this.out.events.shift();
-    if (event?.type === 'receiver-dropped' && this.memberDrops.size > 0) {
-      const reason = this.memberDrops.get(event.receiver.id);
-      if (reason !== undefined && event.reason === 'left') {
-        this.memberDrops.delete(event.receiver.id);
-        return { ...event, reason };
-      }
-    }
-    return event;
+    return this.out.events.shift();
   }
 
   expectReceiver(nowMs: number, receiver: SourceInfo): void {
@@ -183,22 +177,27 @@ class EndpointImpl implements Endpoint {
 
   dropReceiver(nowMs: number, id: string, reason: 'dead' | 'left'): void {
     this.touch(nowMs);
-    const record = this.sender.receivers.byKey.get(id);
-    if (!record) return;
-    // The sender's own path for a receiver that said it is leaving: it frees the
-    // window and emits 'drain' at once. Its event says 'left'; pollEvent relabels it.
-    this.memberDrops.set(id, reason);
-    this.sender.handleStatus(nowMs, NO_STATUS, id, record.info, true);
+    this.sender.dropReceiver(nowMs, id, reason);
   }
 
   isFlushed(): boolean {
     return this.out.control.length === 0 && this.sender.isFlushed();
   }
 
-  close(nowMs: number): void {
+  close(nowMs: number, immediate = false): void {
     this.touch(nowMs);
-    this.sender.close(nowMs);
+    this.sender.close(nowMs, immediate);
     this.receiver.close();
+  }
+
+  closeOutcome(): CloseOutcome | undefined {
+    // Not before its last datagram (the FINAL heartbeat) has been polled out.
+    return this.out.control.length === 0 ? this.sender.closeOutcome() : undefined;
+  }
+
+  setReadBacklog(nowMs: number, bytes: number): void {
+    this.touch(nowMs);
+    this.receiver.setReadBacklog(nowMs, bytes);
   }
 
   stats(): ProtocolStats {

@@ -23,6 +23,8 @@ export const HeartbeatFlag = {
   STATUS_REQUEST: 0x02,
   /** The sender runs flow control ('min' or 'max'): data it evicts from a receiver that reports status is lost to flow control. */
   FLOW_CONTROLLED: 0x04,
+  /** With CLOSED: the session has ended and answers nothing more; what is still missing is lost ('source-gone'). */
+  FINAL: 0x08,
 } as const;
 
 /** STATUS flags. */

@@ -22,8 +22,8 @@ export interface ReceiveContext {
   readonly opened: { readonly atMs: number };
   /** Counts drops and limit hits (and raises the rate-limited warnings). */
   readonly limits: Limits;
-  /** Reorder and reassembly bytes over all sources (the totals the tuning caps). */
-  readonly totals: { reorderBytes: number; reassemblyBytes: number };
+  /** Reorder and reassembly bytes over all sources (the totals the tuning caps); `readBacklogBytes`: what the application holds unread (Endpoint.setReadBacklog). */
+  readonly totals: { reorderBytes: number; reassemblyBytes: number; readBacklogBytes: number };
   /** Every source filed by when its next timer may be due (owned by the Receiver). */
   readonly timers: TimerHeap<SourceState>;
   /** Called when `totals.reorderBytes` passes the total cap: frees memory somewhere (set by the Receiver). */

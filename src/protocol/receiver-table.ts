@@ -11,7 +11,10 @@ export interface ReceiverRecord {
   lastHeardMs: number;
   /** streamId → one past the highest sequence the receiver has contiguously. */
   readonly acks: Map<number, number>;
+  /** What it advertised its buffers can still take, bytes (Infinity until its first status with entries). */
   freeBytes: number;
+  /** 'min': the sender's transmitted-bytes total up to which this receiver can take data (see Sender.updateLimit). */
+  limitBytes: number;
   /** Fell out of the window under 'max' (reported once until it catches up). */
   lagging: boolean;
   naks: number;
@@ -35,7 +38,7 @@ export class ReceiverTable {
     let record = this.byKey.get(key);
     const created = record === undefined;
     if (!record) {
-      record = { info, lastHeardMs: nowMs, acks: new Map(), freeBytes: 0, lagging: false, naks: 0, member: false };
+      record = { info, lastHeardMs: nowMs, acks: new Map(), freeBytes: Infinity, limitBytes: Infinity, lagging: false, naks: 0, member: false };
       this.byKey.set(key, record);
     }
     record.lastHeardMs = nowMs;

@@ -58,6 +58,8 @@ export class Receiver {
   private lastLo = -1;
   private lastSource: SourceState | undefined;
   private readonly origin: Origin;
+  /** The application's unread messages used most of the read budget (see setReadBacklog). */
+  private readStarved = false;
 
   constructor(ctx: Omit<ReceiveContext, 'timers' | 'relieveTotalReorder'>) {
     this.ctx = { ...ctx, timers: this.timers, relieveTotalReorder: (nowMs) => this.relieveTotalReorder(nowMs) };
@@ -86,7 +88,8 @@ export class Receiver {
     const key = sessionIdHex(h.sessionHi, h.sessionLo);
     const ended = this.ended.get(key);
     if (ended) {
-      if (h.type === DatagramType.HEARTBEAT && (h.flags & HeartbeatFlag.CLOSED) !== 0 && ended.entries.length > 0) this.pushStatus(ended.hi, ended.lo, ended.entries);
+      const lingering = (h.flags & (HeartbeatFlag.CLOSED | HeartbeatFlag.FINAL)) === HeartbeatFlag.CLOSED;
+      if (h.type === DatagramType.HEARTBEAT && lingering && ended.entries.length > 0) this.pushStatus(ended.hi, ended.lo, ended.entries);
       return undefined;
     }
     if (this.sources.size >= this.ctx.tuning.maxSources && !this.evictProbation()) {
@@ -243,7 +246,9 @@ export class Receiver {
     if ((h.flags & HeartbeatFlag.STATUS_REQUEST) !== 0) s.statusSoon(nowMs);
     if ((h.flags & HeartbeatFlag.CLOSED) !== 0) {
       s.closed = true;
-      this.maybeFinish(s, nowMs);
+      // FINAL: the sender is gone, nothing more will be repaired; otherwise it still serves while we NAK.
+      if ((h.flags & HeartbeatFlag.FINAL) !== 0 && this.sources.get(s.key) === s) this.endSource(s, 'closed', nowMs);
+      else this.maybeFinish(s, nowMs);
     } else {
       s.enforceReorderCap(nowMs);
       // Closed before, yet still heartbeating: what it said may have settled it; the next timeout ends it.
@@ -372,7 +377,8 @@ export class Receiver {
     this.leaving = true;
     for (const s of this.sources.values()) {
       if (s.statusSentMs === -Infinity) continue;
-      this.pushStatus(s.hi, s.lo, [], StatusFlag.LEAVING);
+      // With where we stand, so a closing source can tell whether we left with everything.
+      this.pushStatus(s.hi, s.lo, this.statusEntries(s), StatusFlag.LEAVING);
     }
   }
 
@@ -387,6 +393,24 @@ export class Receiver {
     for (let i = 0; i < entries.length; i += per) {
       this.ctx.out.control.push(encodeStatus(this.origin, hi, lo, entries.slice(i, i + per), flags));
       this.ctx.stats.statusSent++;
+    }
+  }
+
+  /**
+   * The application holds `bytes` unread. When a reader that had used most
+   * of its budget (free < ¼) catches up (free ≥ ½), every source hears our
+   * status at once: a 'min' sender may be waiting for exactly that.
+   */
+  setReadBacklog(nowMs: number, bytes: number): void {
+    const totals = this.ctx.totals;
+    totals.readBacklogBytes = bytes;
+    const budget = this.ctx.config.readBudgetBytes;
+    if (budget === undefined) return;
+    const free = budget - bytes;
+    if (free < budget / 4) this.readStarved = true;
+    else if (this.readStarved && free >= budget / 2) {
+      this.readStarved = false;
+      for (const s of this.sources.values()) s.statusSoon(nowMs);
     }
   }
 

@@ -1,13 +1,15 @@
 /**
- * The sending half of an endpoint: packing and fragmentation, the
- * retransmission window, heartbeats, NAK answers (NCF + repairs), the
- * receiver table that flow control reads, and the optional rate limit.
+ * The sending half of an endpoint: packing and fragmentation, the transmit
+ * queue and the retransmission window, heartbeats, NAK answers (NCF +
+ * repairs), the receiver table that flow control reads, the optional rate
+ * limit, and the graceful close (close.ts decides when it is over).
  */
 
 import { ClosedError, InvalidArgumentTypeError, InvalidArgumentValueError } from '../errors';
-import { RATE_BURST_MS } from '../constants';
+import { CLOSE_QUIET_MS, DEFAULT_LINGER_MS, MIN_SEND_QUEUE_BYTES, RATE_BURST_MS } from '../constants';
 import { HEADER_BYTES } from '../wire/header';
-import type { EndpointConfig, ProtocolStats, SourceInfo } from './api';
+import type { CloseOutcome, EndpointConfig, ProtocolStats, ReceiverDropReason, SourceInfo } from './api';
+import { CloseTracker, ReceiverHistory } from './close';
 import { flowControlByName, type FlowControlStrategy } from './flow-control';
 import { HeartbeatSchedule } from './heartbeat';
 import type { Limits } from './limits';
@@ -18,7 +20,7 @@ import {
   encodeHeartbeat, encodeNcf, HEARTBEAT_ENTRY_BYTES, HEARTBEAT_FIXED_BYTES, HeartbeatFlag, NcfReason,
   RANGE_BYTES, NCF_FIXED_BYTES, type HeartbeatEntry, type NakPayload, type Origin, type SeqRange, type StatusPayload,
 } from './payload';
-import { ReceiverTable } from './receiver-table';
+import { ReceiverTable, type ReceiverRecord } from './receiver-table';
 import { RepairQueue } from './repair';
 import { SendWindow, type WindowEntry } from './send-window';
 import { bucketDepthBytes, TokenBucket } from './token-bucket';
@@ -36,8 +38,23 @@ export class Sender {
   private readonly origin: Origin;
   private needDrain = false;
   private readonly releaseLimit = (streamId: number): number => this.flow.releaseLimit(this.receivers, streamId);
-  private closed = false;
   private readonly nakLimiter: NakLimiter;
+  /** Transmit queue bounds: send() returns false beyond them, 'drain' follows below half. */
+  private readonly queueBytes: number;
+  private readonly queueMessages: number;
+  /**
+   * 'min': transmission stops at this total of transmitted bytes
+   * (window.sentTotalBytes): what every receiver that advertised free space
+   * can still take. Infinity when no receiver limits it.
+   */
+  private transmitLimit = Infinity;
+  /** The receiver that set {@link transmitLimit} (recomputed over all when it moves up or leaves). */
+  private limiter: ReceiverRecord | undefined;
+  /** Transmission is waiting for flow control (window or receivers' free space): heartbeats ask for status. */
+  private blocked = false;
+  /** Who acknowledged everything, who was given up, who left: for the close outcome. */
+  readonly history = new ReceiverHistory();
+  private closer: CloseTracker | undefined;
 
   constructor(
     private readonly config: EndpointConfig,
@@ -46,10 +63,9 @@ export class Sender {
     private readonly stats: ProtocolStats,
     private readonly limits: Limits,
   ) {
-
     this.origin = { sessionHi: config.sessionHi, sessionLo: config.sessionLo, checksum: config.checksum !== false };
     this.window = new SendWindow(config.windowBytes, config.windowMessages);
-    this.packer = new Packer(config.maxDatagramBytes, this.origin, (e) => this.onClosedDatagram(e));
+    this.packer = new Packer(config.maxDatagramBytes, this.origin, (e) => this.window.append(e));
     this.heartbeat = new HeartbeatSchedule(tuning.heartbeatMinMs, tuning.heartbeatIdleMs, tuning.heartbeatBlockedMs);
     const burst = (rate: number) => bucketDepthBytes(rate, RATE_BURST_MS, config.maxDatagramBytes);
     this.repairs = new RepairQueue(this.window, tuning.repairLingerMs, config.maxDatagramBytes, tuning.repairRateBytesPerSec,
@@ -58,10 +74,12 @@ export class Sender {
     this.nakLimiter = new NakLimiter(tuning.maxNaksPerSecPerReceiver, tuning.maxReceivers, share, this.repairs.backlogLimitBytes);
     this.rate = config.rateBytesPerSec === undefined ? undefined : new TokenBucket(config.rateBytesPerSec, burst(config.rateBytesPerSec));
     this.flow = flowControlByName(config.flowControl);
+    this.queueBytes = config.sendQueueBytes ?? defaultSendQueueBytes(config);
+    this.queueMessages = Math.max(1, Math.floor(config.windowMessages / 4));
   }
 
   send(nowMs: number, streamId: number, data: Uint8Array): boolean {
-    if (this.closed) throw new ClosedError('endpoint');
+    if (this.closer !== undefined) throw new ClosedError('endpoint');
     if (!(data instanceof Uint8Array)) throw new InvalidArgumentTypeError('data must be a Buffer or Uint8Array');
     if (!Number.isInteger(streamId) || streamId < 0 || streamId > 0xffff) throw new InvalidArgumentValueError(`streamId must be an integer in 0..65535, got ${streamId}`);
     if (data.length > this.config.maxMessageBytes) throw new InvalidArgumentValueError(`message of ${data.length} bytes exceeds maxMessageBytes (${this.config.maxMessageBytes})`);
@@ -80,26 +98,22 @@ export class Sender {
     this.packer.close();
   }
 
-  /**
-   * Whether the window cannot take what is being packed. The window is kept
-   * full of repairable data on purpose, so "full" means: even after evicting
-   * everything flow control lets go, there is no room for the pending bytes.
-   */
+  /** Whether the transmit queue (with what is being packed) is over a bound: send() says so, 'drain' follows. */
   private isFull(): boolean {
-    const pendingBytes = this.packer.pendingBytes();
-    if (!this.window.isOverBound() && this.window.bytes + pendingBytes <= this.config.windowBytes) return false;
-    this.evict(pendingBytes);
-    return this.window.isOverBound() || this.window.bytes + pendingBytes > this.config.windowBytes;
+    return this.window.queuedBytes + this.packer.pendingBytes() > this.queueBytes || this.window.queuedMessages > this.queueMessages;
   }
 
-  private onClosedDatagram(e: WindowEntry): void {
-    this.window.append(e);
-    this.evict();
+  /** 'drain' once the queue is back under half its bounds (not at every datagram, or a writer would refill it one message at a time). */
+  private checkDrain(): void {
+    if (this.needDrain && this.window.queuedBytes + this.packer.pendingBytes() <= this.queueBytes / 2 && this.window.queuedMessages <= this.queueMessages / 2) {
+      this.needDrain = false;
+      this.out.events.push({ type: 'drain' });
+    }
   }
 
-  private evict(headroomBytes = 0): void {
-    if (!this.window.isOverBound() && this.window.bytes + headroomBytes <= this.config.windowBytes) return;
-    const n = this.window.evict(this.releaseLimit, headroomBytes);
+  /** Evicts what flow control releases while the window lacks room for `need`; reports laggards under 'max'. */
+  private evict(need: WindowEntry): void {
+    const n = this.window.evict(this.releaseLimit, need);
     if (n > 0 && this.flow.reportsLaggards) this.reportLaggards();
   }
 
@@ -117,9 +131,22 @@ export class Sender {
     }
   }
 
-  /** Whether the sender has anything at all (it sends heartbeats only once it has streams). */
+  /** Whether the sender has anything at all (it sends heartbeats only once it has streams, and none after its close ended). */
   private active(): boolean {
-    return this.window.streams.size > 0;
+    return this.window.streams.size > 0 && this.closer?.outcome === undefined;
+  }
+
+  /**
+   * Whether flow control lets `e` be transmitted now: the window has room
+   * for it (after evicting what flow control releases), and under 'min' every
+   * receiver that advertised free space can take it.
+   */
+  private mayTransmit(e: WindowEntry): boolean {
+    if (!this.window.roomFor(e)) {
+      this.evict(e);
+      if (!this.window.roomFor(e)) return false;
+    }
+    return this.window.sentTotalBytes < this.transmitLimit || this.window.bytes === 0;
   }
 
   /** Next data datagram (repair first, then new data), or undefined when none may go now. */
@@ -134,21 +161,22 @@ export class Sender {
     }
     const e = this.window.peekUnsent();
     if (!e) return undefined;
+    if (!this.mayTransmit(e)) {
+      if (!this.blocked) {
+        this.blocked = true;
+        // Ask the receivers for status now, not at the next periodic heartbeat.
+        if (this.active()) this.heartbeat.soon(nowMs);
+      }
+      return undefined;
+    }
     if (this.rate && !this.rate.canSpend(nowMs, e.datagram.length)) return undefined;
     this.rate?.spend(e.datagram.length);
+    this.blocked = false;
     this.window.markSent(nowMs);
     this.heartbeat.onData(nowMs);
-    // Eviction may have waited for this entry to be transmitted.
-    this.evict();
+    this.closer?.onProgress(nowMs);
     this.checkDrain();
     return e.datagram;
-  }
-
-  private checkDrain(): void {
-    if (this.needDrain && !this.isFull()) {
-      this.needDrain = false;
-      this.out.events.push({ type: 'drain' });
-    }
   }
 
   handleNak(nowMs: number, streamId: number, nak: NakPayload, receiverKey: string): void {
@@ -158,6 +186,7 @@ export class Sender {
       this.limits.hit('nak-rate');
       return;
     }
+    this.closer?.onNews(nowMs);
     const r = this.receivers.byKey.get(receiverKey);
     if (r) r.naks++;
     const outcome = this.repairs.onNak(nowMs, streamId, nak.ranges, budget.repairBytes);
@@ -177,18 +206,7 @@ export class Sender {
     }
   }
 
-  handleStatus(nowMs: number, status: StatusPayload, receiverKey: string, info: SourceInfo, leaving = false): void {
-    if (leaving) {
-      // A receiver closing: stop pacing to it and stop waiting for it at once.
-      const gone = this.receivers.remove(receiverKey);
-      if (gone) {
-        this.stats.receivers = this.receivers.size;
-        this.out.events.push({ type: 'receiver-dropped', receiver: gone.info, reason: 'left' });
-        this.evict();
-        this.checkDrain();
-      }
-      return;
-    }
+  handleStatus(nowMs: number, status: StatusPayload, receiverKey: string, info: SourceInfo): void {
     if (this.receivers.size >= this.tuning.maxReceivers && !this.receivers.byKey.has(receiverKey)) {
       // A silent receiver times out within receiverTimeoutMs and frees its place.
       this.limits.hit('receivers');
@@ -198,40 +216,126 @@ export class Sender {
     if (created) {
       this.stats.receivers = this.receivers.size;
       this.out.events.push({ type: 'receiver', receiver: info });
+      this.history.noteFirstStatus(nowMs, this.firstSentMs(), this.tuning.statusIntervalMs);
+      this.closer?.onNews(nowMs);
+      this.closer?.onProgress(nowMs);
     }
-    record.freeBytes = 0;
     let caughtUp = true;
+    let complete = true;
+    let advanced = false;
     for (const e of status.entries) {
       const s = this.window.streams.get(e.streamId);
       if (!s) continue;
       // Never trust an ack beyond what was sent.
       const ack = Math.min(e.nextSeq, s.sentNextSeq);
       const prev = record.acks.get(e.streamId);
-      if (prev === undefined || ack > prev) record.acks.set(e.streamId, ack);
+      if (prev === undefined || ack > prev) {
+        record.acks.set(e.streamId, ack);
+        advanced = true;
+      }
       if (ack < Math.min(s.trailSeq, s.sentNextSeq)) caughtUp = false;
+      if (ack < s.sentNextSeq) complete = false;
       record.freeBytes = e.freeBytes;
     }
     if (caughtUp) record.lagging = false;
-    this.evict();
-    this.checkDrain();
+    if (this.closer !== undefined) {
+      if (advanced) this.closer.onProgress(nowMs);
+      // A receiver that still needs something is news: the close waits for it.
+      if (!complete || !this.hasAllStreams(record)) this.closer.onNews(nowMs);
+    }
+    if (this.flow.pacesTransmit && status.entries.length > 0) this.updateLimit(record);
+  }
+
+  /** A known receiver said goodbye (STATUS LEAVING, with where it stood): stop waiting for it, noting whether it had everything. */
+  handleLeaving(nowMs: number, status: StatusPayload, receiverKey: string): void {
+    const r = this.receivers.byKey.get(receiverKey);
+    if (r === undefined) return;
+    for (const e of status.entries) {
+      const s = this.window.streams.get(e.streamId);
+      if (!s) continue;
+      const ack = Math.min(e.nextSeq, s.sentNextSeq);
+      if (ack > (r.acks.get(e.streamId) ?? -1)) r.acks.set(e.streamId, ack);
+    }
+    this.dropReceiver(nowMs, receiverKey, 'left');
+  }
+
+  /** Whether `r` reported every stream this sender has transmitted on. */
+  private hasAllStreams(r: ReceiverRecord): boolean {
+    for (const s of this.window.streams.values()) if (s.sentNextSeq > 0 && !r.acks.has(s.streamId)) return false;
+    return true;
+  }
+
+  /**
+   * 'min': the transmitted-bytes total up to which `r` can take data — what
+   * it advertised free, less what was transmitted beyond its acknowledgements
+   * since — and the group's limit, the least of them.
+   */
+  private updateLimit(r: ReceiverRecord): void {
+    let outstanding = 0;
+    for (const s of this.window.streams.values()) {
+      const ack = r.acks.get(s.streamId);
+      if (ack !== undefined) outstanding += s.bytesFrom(ack);
+    }
+    r.limitBytes = this.window.sentTotalBytes + r.freeBytes - outstanding;
+    if (r.limitBytes <= this.transmitLimit) {
+      this.transmitLimit = r.limitBytes;
+      this.limiter = r;
+    } else if (this.limiter === r) this.recomputeLimit();
+  }
+
+  private recomputeLimit(): void {
+    this.transmitLimit = Infinity;
+    this.limiter = undefined;
+    for (const r of this.receivers.byKey.values()) {
+      if (r.limitBytes < this.transmitLimit) {
+        this.transmitLimit = r.limitBytes;
+        this.limiter = r;
+      }
+    }
+  }
+
+  /**
+   * Stops waiting for receiver `key`: event 'receiver-dropped' with `reason`,
+   * recorded for the close outcome (flushed if it had everything). Returns
+   * false for an unknown receiver.
+   */
+  dropReceiver(nowMs: number, key: string, reason: ReceiverDropReason): boolean {
+    const r = this.receivers.remove(key);
+    if (r === undefined) return false;
+    this.forget(nowMs, r, reason);
+    return true;
+  }
+
+  private forget(nowMs: number, r: ReceiverRecord, reason: ReceiverDropReason): void {
+    this.stats.receivers = this.receivers.size;
+    this.history.noteGone(r.info, reason, this.missing(r));
+    this.out.events.push({ type: 'receiver-dropped', receiver: r.info, reason });
+    if (this.limiter === r) this.recomputeLimit();
+    this.closer?.onProgress(nowMs);
+  }
+
+  /** Sequence numbers transmitted that `r` has not acknowledged, over the streams it reported (all streams for a group member). */
+  private missing(r: ReceiverRecord): number {
+    let n = 0;
+    for (const s of this.window.streams.values()) {
+      const ack = r.acks.get(s.streamId) ?? (r.member ? 0 : undefined);
+      if (ack !== undefined && ack < s.sentNextSeq) n += s.sentNextSeq - ack;
+    }
+    return n;
   }
 
   handleTimeout(nowMs: number): void {
     const gone = this.receivers.expire(nowMs, this.tuning.receiverTimeoutMs);
-    if (gone.length > 0) {
-      this.stats.receivers = this.receivers.size;
-      for (const r of gone) this.out.events.push({ type: 'receiver-dropped', receiver: r.info, reason: 'timeout' });
-      this.evict();
-      this.checkDrain();
-    }
-    if (this.active() && this.heartbeat.isDue(nowMs)) this.sendHeartbeat(nowMs);
+    for (const r of gone) this.forget(nowMs, r, 'timeout');
+    if (this.closer !== undefined && this.closer.outcome === undefined) this.runClose(nowMs);
+    if (this.active() && this.heartbeat.isDue(nowMs)) this.sendHeartbeat(nowMs, 0);
   }
 
-  private sendHeartbeat(nowMs: number): void {
-    const blocked = this.needDrain && this.isFull();
-    let flags = 0;
-    if (this.closed) flags |= HeartbeatFlag.CLOSED;
-    if (blocked) flags |= HeartbeatFlag.STATUS_REQUEST;
+  private sendHeartbeat(nowMs: number, extraFlags: number): void {
+    let flags = extraFlags;
+    // CLOSED says the leads are final: only once everything written has been transmitted.
+    if (this.closer?.announced === true) flags |= HeartbeatFlag.CLOSED;
+    if (this.blocked) flags |= HeartbeatFlag.STATUS_REQUEST;
     if (this.flow.name !== 'none') flags |= HeartbeatFlag.FLOW_CONTROLLED;
     const entries: HeartbeatEntry[] = [];
     for (const s of this.window.streams.values()) {
@@ -242,7 +346,7 @@ export class Sender {
       this.out.control.push(encodeHeartbeat(this.origin, flags, entries.slice(i, i + per)));
       this.stats.heartbeatsSent++;
     }
-    this.heartbeat.onBeat(nowMs, blocked);
+    this.heartbeat.onBeat(nowMs, this.blocked);
   }
 
   nextTimeoutMs(nowMs: number): number | undefined {
@@ -256,18 +360,89 @@ export class Sender {
     if (repairAtMs !== undefined) {
       take(this.rate ? Math.max(repairAtMs, this.rate.readyAtMs(nowMs, this.repairs.headBytes())) : repairAtMs);
     }
-    const e = this.window.peekUnsent();
+    // Waiting for flow control: a status (which runs a turn) or a heartbeat wakes it, not a timer. A
+    // repair that is due goes first: new data waits for its budget too, whatever its own size.
+    const repairFirst = repairAtMs !== undefined && repairAtMs <= nowMs;
+    const e = this.blocked || repairFirst ? undefined : this.window.peekUnsent();
     if (e && this.rate) take(this.rate.readyAtMs(nowMs, e.datagram.length));
     else if (e) take(nowMs);
+    if (this.closer !== undefined && this.closer.outcome === undefined) take(this.closer.nextDueMs(nowMs));
     return t;
   }
 
-  close(nowMs: number): void {
-    if (this.closed) return;
-    this.packer.close();
-    this.closed = true;
-    if (this.active()) this.heartbeat.soon(nowMs);
-    this.handleTimeout(nowMs);
+  // ------------------------------------------------------------ close
+
+  /** Starts the graceful close (see close.ts); `immediate` ends it now. */
+  close(nowMs: number, immediate = false): void {
+    if (this.closer === undefined) {
+      this.packer.close();
+      const lingerMs = this.config.lingerMs ?? DEFAULT_LINGER_MS;
+      this.closer = new CloseTracker(nowMs, lingerMs, Math.min(this.config.closeQuietMs ?? CLOSE_QUIET_MS, lingerMs), this.history.discoveryUntilMs(this.firstSentMs(), this.tuning.statusIntervalMs, lingerMs));
+    }
+    // A session that never transmitted has nothing to serve.
+    if (immediate || this.closer.lingerMs === 0 || (this.window.streams.size === 0 && this.packer.pendingBytes() === 0)) this.finishClose(nowMs, 'linger');
+    else this.runClose(nowMs);
+  }
+
+  closeOutcome(): CloseOutcome | undefined {
+    return this.closer?.outcome;
+  }
+
+  /** One step of the close: announce the end once everything is transmitted, then end when confident or when nothing moves for lingerMs. */
+  private runClose(nowMs: number): void {
+    const c = this.closer!;
+    const transmitted = !this.window.hasUnsent() && this.packer.pendingBytes() === 0;
+    if (transmitted && !c.announced) {
+      c.announce(nowMs);
+      if (this.active()) this.heartbeat.soon(nowMs);
+    }
+    if (c.stalled(nowMs)) {
+      // Nothing moved for lingerMs: stop waiting for those who still miss something.
+      for (const r of [...this.receivers.byKey.values()]) {
+        if (this.missing(r) > 0) this.dropReceiver(nowMs, sessionKey(r), 'linger');
+      }
+      if (!transmitted) {
+        // Flow control held the queue back for those receivers; it may go now.
+        c.onProgress(nowMs);
+        return;
+      }
+      this.finishClose(nowMs, undefined);
+      return;
+    }
+    if (transmitted && this.repairs.length === 0 && this.allAcknowledged() && c.confident(nowMs)) this.finishClose(nowMs, undefined);
+  }
+
+  /** Every receiver still known has acknowledged everything transmitted. */
+  private allAcknowledged(): boolean {
+    for (const r of this.receivers.byKey.values()) if (this.missing(r) > 0 || !this.hasAllStreams(r)) return false;
+    return true;
+  }
+
+  /** Ends the close: receivers still owed something are given up with `dropReason`; a last heartbeat says the session is gone. */
+  private finishClose(nowMs: number, dropReason: ReceiverDropReason | undefined): void {
+    const c = this.closer!;
+    if (c.outcome !== undefined) return;
+    for (const r of [...this.receivers.byKey.values()]) {
+      if (this.missing(r) > 0 && dropReason !== undefined) this.dropReceiver(nowMs, sessionKey(r), dropReason);
+    }
+    // Those still here have everything.
+    for (const r of this.receivers.byKey.values()) this.history.noteGone(r.info, 'left', this.missing(r));
+    const wasActive = this.active();
+    c.announce(nowMs);
+    c.finish(nowMs, this.history.outcome(), this.window.queuedMessages > 0 || this.packer.pendingBytes() > 0 ? this.unsentDatagrams() : 0);
+    // The session is over: receivers still missing something need not wait for sourceTimeoutMs.
+    if (wasActive) this.sendHeartbeat(nowMs, HeartbeatFlag.FINAL);
+  }
+
+  private unsentDatagrams(): number {
+    return this.window.queuedCount() + (this.packer.pendingBytes() > 0 ? 1 : 0);
+  }
+
+  /** When the first datagram of any stream was transmitted (NaN before). */
+  private firstSentMs(): number {
+    let t = Number.NaN;
+    for (const s of this.window.streams.values()) if (!(s.firstSentMs >= t)) t = s.firstSentMs;
+    return t;
   }
 
   isFlushed(): boolean {
@@ -280,4 +455,15 @@ export class Sender {
     }
     return true;
   }
+}
+
+function sessionKey(r: ReceiverRecord): string {
+  return r.info.id;
+}
+
+/** A quarter of the window, or one second at the rate limit if less; at least MIN_SEND_QUEUE_BYTES. */
+function defaultSendQueueBytes(config: EndpointConfig): number {
+  const quarter = Math.floor(config.windowBytes / 4);
+  const second = config.rateBytesPerSec === undefined ? Infinity : config.rateBytesPerSec;
+  return Math.max(MIN_SEND_QUEUE_BYTES, Math.min(quarter, second));
 }

@@ -170,8 +170,16 @@ export class SourceState implements TimerEntry {
     return true;
   }
 
+  /**
+   * What this receiver can still take from the source, bytes: the room left
+   * in its reorder buffer, and in the application's read budget (shared by
+   * all sources), whichever is less. A 'min' sender transmits no more than
+   * this beyond our acknowledgement.
+   */
   freeBytes(): number {
-    return Math.max(0, this.ctx.config.maxReorderBytes - this.reorderBytes);
+    const reorder = this.ctx.config.maxReorderBytes - this.reorderBytes;
+    const read = (this.ctx.config.readBudgetBytes ?? Infinity) - this.ctx.totals.readBacklogBytes;
+    return Math.max(0, Math.min(reorder, read));
   }
 
   /**

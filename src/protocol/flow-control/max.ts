@@ -9,6 +9,7 @@ import type { FlowControlStrategy } from './strategy';
 
 export const maxFlowControl: FlowControlStrategy = {
   name: 'max',
+  pacesTransmit: false,
   reportsLaggards: true,
   releaseLimit(receivers, streamId) {
     return receivers.ackBounds(streamId)?.max ?? Infinity;

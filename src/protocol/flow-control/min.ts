@@ -15,6 +15,7 @@ import type { FlowControlStrategy } from './strategy';
 
 export const minFlowControl: FlowControlStrategy = {
   name: 'min',
+  pacesTransmit: true,
   reportsLaggards: false,
   releaseLimit(receivers, streamId) {
     return receivers.ackBounds(streamId)?.min ?? Infinity;

@@ -4,6 +4,7 @@ import type { FlowControlStrategy } from './strategy';
 
 export const noFlowControl: FlowControlStrategy = {
   name: 'none',
+  pacesTransmit: false,
   reportsLaggards: false,
   releaseLimit() {
     return Infinity;

@@ -11,7 +11,8 @@
  * Addresses come from the benchmarking ranges: a random /24 of 198.18.0.0/15 and
  * the /64 with the same number inside 2001:2::/48. Multicast snooping is off on
  * the bridge, so every group datagram reaches every host (as on a dumb switch).
- * Loss is injected per host with an nftables rule on incoming UDP.
+ * Loss is injected per host with nftables rules on incoming UDP: single
+ * datagrams at random, and/or runs of consecutive datagrams (bursts).
  *
  * Needs root; see `availability.ts` for how tests skip or fail without it.
  * This module does not import AVA, so fixtures may use it outside the runner.
@@ -32,6 +33,16 @@ export interface LabOptions {
   hosts: number;
   /** Short tag for the namespace names (letters and digits, ≤ 8), to tell labs apart in `ip netns list`. Default 'lab'. */
   name?: string;
+  /**
+   * Let UDP GSO runs cross the lab whole, on every host (default false). By default each
+   * host's eth0 gets `gso_max_segs 1`, so a GSO send is cut into datagrams on the way out
+   * and every datagram meets the receivers' loss rules on its own. With `true` the kernel
+   * default stays: a GSO run (up to 64 datagrams of one `sendmmsg` item) crosses the veth
+   * pair and bridge as one packet, so one loss-rule match at a receiver drops the whole
+   * run — the burst a receiver sees behind a NIC that coalesces (GRO) or a queue that
+   * overflows. Per host afterwards: {@link Lab.setGsoRuns}; it matters on the sending host.
+   */
+  gsoRuns?: boolean;
 }
 
 export interface LabHost {
@@ -72,6 +83,39 @@ export interface ExecOptions {
 export interface LossOptions {
   /** Drop only datagrams to this UDP destination port (default: every UDP datagram). */
   port?: number;
+  /** Also drop runs of consecutive datagrams, as a switch queue that overflows does. */
+  burst?: BurstLoss;
+}
+
+/**
+ * Burst loss: the rule counts the UDP datagrams arriving at the host (`numgen inc`,
+ * one counter per rule, advanced by every datagram the rule sees) and drops
+ * `length` consecutive ones out of every `period = round(length / rate)`:
+ *
+ *     meta l4proto udp numgen inc mod <period> <phase>-<phase + length - 1> counter drop
+ *
+ * nftables has no per-rule state but that counter, so the bursts are periodic; the
+ * phase is random unless given, so each host and each run puts its bursts elsewhere
+ * in the stream. Everything that arrives counts toward the period — data, repairs,
+ * heartbeats — so which datagrams a burst hits shifts with the traffic. The random
+ * rate given to {@link Lab.setLoss} applies on top (after this rule), which mixes
+ * single losses between the bursts.
+ */
+export interface BurstLoss {
+  /** Datagrams in one burst, 1–10000. */
+  length: number;
+  /** Fraction of all arriving datagrams the bursts drop, in (0, 0.5]: the period is round(length / rate). */
+  rate: number;
+  /** Position of the burst within the period, 0 ≤ phase ≤ period - length (default: random). */
+  phase?: number;
+}
+
+/** What the loss rules of a host dropped, by rule. */
+export interface LossDrops {
+  /** Datagrams dropped by the burst rule. */
+  burst: number;
+  /** Datagrams dropped by the random (single-datagram) rule. */
+  random: number;
 }
 
 /** Kernel UDP counters of one host (`/proc/net/snmp` and `/proc/net/snmp6`). */
@@ -94,6 +138,11 @@ const LOSS_SCALE = 10_000;
 const IFNAME = 'eth0';
 const BRIDGE = 'br0';
 const MAX_HOSTS = 200;
+const MAX_BURST_LENGTH = 10_000;
+/** Bursts may drop at most half of the traffic: beyond that a "burst" is an outage, better modelled with setLinkUp. */
+const MAX_BURST_RATE = 0.5;
+/** The kernel's default `gso_max_segs` (GSO_MAX_SEGS) for veth, restored by setGsoRuns(host, true). */
+const DEFAULT_GSO_MAX_SEGS = 65_535;
 const DEFAULT_EXEC_TIMEOUT_MS = 30_000;
 /** How long destroy() waits for killed children to be reaped, so no 'exit' fires into a finished test. */
 const REAP_WAIT_MS = 2_000;
@@ -111,8 +160,10 @@ export class Lab {
   private readonly children = new Set<ChildProcess>();
   private readonly created: string[] = [];
   private destroyed = false;
+  private readonly gsoRuns: boolean;
 
   private constructor(options: Required<LabOptions>) {
+    this.gsoRuns = options.gsoRuns;
     this.id = `${LAB_PREFIX}-${process.pid}-${randomBytes(2).toString('hex')}-${options.name}`;
     this.bridgeNetns = `${this.id}-br`;
     // 512 /24s in 198.18.0.0/15; the IPv6 /64 uses the same number so the two plans line up.
@@ -142,7 +193,7 @@ export class Lab {
     const name = options.name ?? 'lab';
     if (!/^[a-z0-9]{1,8}$/i.test(name)) throw new RangeError(`lab name must be 1–8 letters or digits, got '${name}'`);
     await cleanupStale();
-    const lab = new Lab({ hosts, name });
+    const lab = new Lab({ hosts, name, gsoRuns: options.gsoRuns ?? false });
     registerLab(lab);
     try {
       await lab.build();
@@ -198,8 +249,8 @@ export class Lab {
     // UDP GSO sends (runs of equal-size datagrams) would otherwise cross the veth pair and bridge as one
     // aggregate, and the loss rule would drop a whole run: with one segment per packet the interface cuts
     // them into datagrams (software GSO, as a NIC without segmentation offload would), so every datagram
-    // meets loss on its own, as on a real wire.
-    await run(IP, ['-n', ns, 'link', 'set', IFNAME, 'gso_max_segs', '1']);
+    // meets loss on its own, as on a real wire. LabOptions.gsoRuns keeps the runs whole instead.
+    if (!this.gsoRuns) await run(IP, ['-n', ns, 'link', 'set', IFNAME, 'gso_max_segs', '1']);
     await run(IP, ['-n', ns, 'link', 'set', IFNAME, 'up']);
     // There is no default route: multicast needs its own. IPv6 gets `multicast ff00::/8 dev eth0 table local` from the kernel when eth0 comes up.
     await run(IP, ['-n', ns, 'route', 'add', '224.0.0.0/4', 'dev', IFNAME]);
@@ -213,17 +264,24 @@ export class Lab {
   /**
    * Drops a random fraction `rate` (0–1, resolution 1/10000) of the UDP datagrams
    * arriving at `host` (nftables input hook, so it applies to unicast and
-   * multicast alike, before any socket sees them). Replaces the previous rule
-   * atomically; rate 0 removes it.
+   * multicast alike, before any socket sees them), and with `options.burst` also
+   * runs of consecutive datagrams ({@link BurstLoss}). Replaces the previous rules
+   * atomically; rate 0 without a burst removes them.
    */
   async setLoss(ref: HostRef, rate: number, options: LossOptions = {}): Promise<void> {
     const host = this.host(ref);
     if (typeof rate !== 'number' || !(rate >= 0 && rate <= 1)) throw new RangeError(`loss rate must be in 0..1, got ${rate}`);
-    if (rate === 0) return this.clearLoss(host);
-    const threshold = Math.round(rate * LOSS_SCALE);
+    if (rate === 0 && options.burst === undefined) return this.clearLoss(host);
     const portMatch = options.port === undefined ? '' : `udp dport ${checkedPort(options.port)} `;
-    // numgen yields 0..LOSS_SCALE-1, so a threshold of LOSS_SCALE cannot be written: total loss needs no random match.
-    const randomMatch = threshold >= LOSS_SCALE ? '' : `numgen random mod ${LOSS_SCALE} < ${threshold} `;
+    const rules: string[] = [];
+    // The burst rule comes first so that its counter sees every arriving datagram, not only those the random rule let through.
+    if (options.burst !== undefined) rules.push(`    meta l4proto udp ${portMatch}${burstMatch(options.burst)} counter drop comment "${BURST_COMMENT}"`);
+    if (rate > 0) {
+      const threshold = Math.round(rate * LOSS_SCALE);
+      // numgen yields 0..LOSS_SCALE-1, so a threshold of LOSS_SCALE cannot be written: total loss needs no random match.
+      const randomMatch = threshold >= LOSS_SCALE ? '' : `numgen random mod ${LOSS_SCALE} < ${threshold} `;
+      rules.push(`    meta l4proto udp ${portMatch}${randomMatch}counter drop comment "${RANDOM_COMMENT}"`);
+    }
     // Declaring then deleting the table makes the script work whether or not the table exists; nft applies it as one transaction.
     const script = [
       `table inet ${LOSS_TABLE} {}`,
@@ -231,7 +289,7 @@ export class Lab {
       `table inet ${LOSS_TABLE} {`,
       '  chain input {',
       '    type filter hook input priority 0; policy accept;',
-      `    meta l4proto udp ${portMatch}${randomMatch}counter drop`,
+      ...rules,
       '  }',
       '}',
       '',
@@ -246,13 +304,44 @@ export class Lab {
     await run(IP, ['netns', 'exec', host.netns, NFT, '-f', '-'], { input: script });
   }
 
-  /** Datagrams the loss rule of `host` has dropped since it was last set (0 when there is no rule). */
+  /** Datagrams the loss rules of `host` have dropped since they were last set (0 when there is none). */
   async lossDrops(ref: HostRef): Promise<number> {
+    const drops = await this.lossDropsByRule(ref);
+    return drops.burst + drops.random;
+  }
+
+  /** {@link lossDrops} by rule: bursts and single random drops apart. */
+  async lossDropsByRule(ref: HostRef): Promise<LossDrops> {
     const host = this.host(ref);
     const r = await run(IP, ['netns', 'exec', host.netns, NFT, 'list', 'table', 'inet', LOSS_TABLE], { allowFailure: true });
-    if (!r.ok) return 0;
-    const m = /counter packets (\d+)/.exec(r.stdout);
-    return m ? Number(m[1]) : 0;
+    const drops: LossDrops = { burst: 0, random: 0 };
+    if (!r.ok) return drops;
+    for (const line of r.stdout.split('\n')) {
+      const m = /counter packets (\d+)/.exec(line);
+      if (!m) continue;
+      if (line.includes(BURST_COMMENT)) drops.burst += Number(m[1]);
+      else drops.random += Number(m[1]);
+    }
+    return drops;
+  }
+
+  /**
+   * Whether UDP GSO runs sent from `host` leave it whole (true: the kernel default,
+   * one loss-rule match at a receiver drops the whole run) or cut into single
+   * datagrams (false: `gso_max_segs 1`, the lab's default). See {@link LabOptions.gsoRuns}.
+   */
+  async setGsoRuns(ref: HostRef, whole: boolean): Promise<void> {
+    const host = this.host(ref);
+    await run(IP, ['-n', host.netns, 'link', 'set', IFNAME, 'gso_max_segs', String(whole ? DEFAULT_GSO_MAX_SEGS : 1)]);
+  }
+
+  /** The `gso_max_segs` of the host's eth0 (1 when GSO runs are cut into datagrams). */
+  async gsoMaxSegs(ref: HostRef): Promise<number> {
+    const host = this.host(ref);
+    const r = await run(IP, ['-n', host.netns, '-d', 'link', 'show', IFNAME]);
+    const m = /gso_max_segs (\d+)/.exec(r.stdout);
+    if (!m) throw new Error(`no gso_max_segs in: ${r.stdout.trim()}`);
+    return Number(m[1]);
   }
 
   /** Takes the host's link down or up (bridge side), e.g. to partition it from the others. */
@@ -388,6 +477,22 @@ export function labNamespacesSync(): string[] {
 function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+/** Comments that tell the two loss rules apart in `nft list` output. */
+const BURST_COMMENT = 'blipcast burst loss';
+const RANDOM_COMMENT = 'blipcast random loss';
+
+/** The `numgen inc mod PERIOD FIRST-LAST` match of a {@link BurstLoss}. @throws RangeError for values out of range. */
+function burstMatch(burst: BurstLoss): string {
+  const { length, rate } = burst;
+  if (!Number.isInteger(length) || length < 1 || length > MAX_BURST_LENGTH) throw new RangeError(`burst length must be an integer in 1..${MAX_BURST_LENGTH}, got ${length}`);
+  if (typeof rate !== 'number' || !(rate > 0 && rate <= MAX_BURST_RATE)) throw new RangeError(`burst rate must be in (0, ${MAX_BURST_RATE}], got ${rate}`);
+  const period = Math.max(length + 1, Math.round(length / rate));
+  const phase = burst.phase ?? randomInt(period - length + 1);
+  if (!Number.isInteger(phase) || phase < 0 || phase > period - length) throw new RangeError(`burst phase must be an integer in 0..${period - length}, got ${phase}`);
+  const window = length === 1 ? `${phase}` : `${phase}-${phase + length - 1}`;
+  return `numgen inc mod ${period} ${window}`;
 }
 
 function checkedPort(port: number): number {

@@ -91,6 +91,11 @@ export class CpuLoad {
     return child;
   }
 
+  /** Process group ids of the load's processes (each its leader's pid), e.g. to check that none is left. */
+  get processGroups(): number[] {
+    return this.children.flatMap((child) => (child.pid === undefined ? [] : [child.pid]));
+  }
+
   /** Kills every load process (its whole process group) and reports what the load did. Idempotent. */
   stop(): Promise<CpuLoadReport> {
     this.stopped ??= this.kill();

@@ -3,11 +3,13 @@
  * and prints a table: a scenario is trusted only after 20+ clean runs
  * (DESIGN.md, Testing). Needs root (network namespaces, nftables).
  *
- *   node dist/bench/lab-scenarios.js --scenario NAME|all [--runs 20] [--load]
- *        [--linger SECONDS|default] [--from next|earliest] [--verbose] [--list]
+ *   node dist/bench/lab-scenarios.js --scenario NAME[,NAME…]|all [--runs 20] [--load]
+ *        [--gso-runs] [--linger SECONDS|default] [--from next|earliest] [--verbose] [--list]
  *
  * --load puts the machine under CPU load during every run (busy loops and
- * short-lived allocating processes, test/lab/cpu-load.ts). --verbose prints
+ * short-lived allocating processes, test/lab/cpu-load.ts). --gso-runs lets UDP
+ * GSO runs cross the lab whole, so each loss-rule match drops a sender's whole
+ * run (a burst of up to 64 datagrams). --verbose prints
  * each run's notes; a failed run's failures are always printed as it ends.
  * Exit code: 0 when every run of every scenario was ok, 1 otherwise, 2 on bad
  * arguments or without root.
@@ -25,7 +27,7 @@ interface Tally {
 
 function usage(): string {
   return [
-    'usage: node dist/bench/lab-scenarios.js --scenario NAME|all [--runs N] [--load] [--linger SECONDS|default] [--from next|earliest] [--verbose]',
+    'usage: node dist/bench/lab-scenarios.js --scenario NAME[,NAME…]|all [--runs N] [--load] [--gso-runs] [--linger SECONDS|default] [--from next|earliest] [--verbose] [--list]',
     `scenarios: ${SCENARIOS.map((s) => s.name).join(', ')}`,
   ].join('\n');
 }
@@ -36,6 +38,7 @@ function parse(): { scenarios: Scenario[]; runs: number; options: ScenarioOption
       scenario: { type: 'string' },
       runs: { type: 'string' },
       load: { type: 'boolean', default: false },
+      'gso-runs': { type: 'boolean', default: false },
       linger: { type: 'string' },
       from: { type: 'string' },
       verbose: { type: 'boolean', default: false },
@@ -51,7 +54,7 @@ function parse(): { scenarios: Scenario[]; runs: number; options: ScenarioOption
   const scenarios = values.scenario === 'all' ? [...SCENARIOS] : values.scenario.split(',').map((name) => scenarioByName(name.trim()));
   // One run by default would hide exactly the rare failures this program is for: default 20.
   const runs = parseRuns(values.runs ?? '20', false);
-  const options: ScenarioOptions = { load: values.load };
+  const options: ScenarioOptions = { load: values.load, gsoRuns: values['gso-runs'] };
   if (values.linger !== undefined) {
     if (values.linger === 'default') options.lingerS = 'default';
     else {
@@ -90,7 +93,7 @@ async function main(): Promise<void> {
   if (!requireRoot('lab-scenarios')) return;
   const { scenarios, runs, options, verbose } = parsed;
   const lingerText = options.lingerS === undefined ? `${DEFAULT_LINGER_S} s` : options.lingerS === 'default' ? 'CLI default' : `${options.lingerS} s`;
-  console.error(`${scenarios.length} scenario(s) × ${runs} run(s)${options.load ? ', under CPU load' : ''}; sender linger ${lingerText}; receivers --from ${options.from ?? 'next (default)'}`);
+  console.error(`${scenarios.length} scenario(s) × ${runs} run(s)${options.load ? ', under CPU load' : ''}${options.gsoRuns ? ', GSO runs whole' : ''}; sender linger ${lingerText}; receivers --from ${options.from ?? 'next (default)'}`);
 
   const tallies: Tally[] = [];
   for (const scenario of scenarios) {

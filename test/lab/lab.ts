@@ -37,7 +37,7 @@ export interface LabOptions {
    * Let UDP GSO runs cross the lab whole, on every host (default false). By default each
    * host's eth0 gets `gso_max_segs 1`, so a GSO send is cut into datagrams on the way out
    * and every datagram meets the receivers' loss rules on its own. With `true` the kernel
-   * default stays: a GSO run (up to 64 datagrams of one `sendmmsg` item) crosses the veth
+   * default stays: a GSO run (one `sendmmsg` item: up to 64 equal-size datagrams, < 64 KiB) crosses the veth
    * pair and bridge as one packet, so one loss-rule match at a receiver drops the whole
    * run — the burst a receiver sees behind a NIC that coalesces (GRO) or a queue that
    * overflows. Per host afterwards: {@link Lab.setGsoRuns}; it matters on the sending host.

@@ -49,6 +49,8 @@ export interface ScenarioOptions {
   lingerS?: number | 'default';
   /** Receivers' --from (default: the CLI default, 'next'; every receiver is listening before the first line is sent). */
   from?: 'next' | 'earliest';
+  /** Let UDP GSO runs cross the lab whole (LabOptions.gsoRuns): a loss-rule match at a receiver then drops a sender's whole run. */
+  gsoRuns?: boolean;
   /** Progress lines as the run goes (t.log, console.error). */
   log?: (line: string) => void;
 }
@@ -233,7 +235,7 @@ async function runCli(plan: CliPlan, options: ScenarioOptions): Promise<Scenario
   const tmp = mkdtempSync(join(tmpdir(), 'blipcast-scenario-'));
   let loadReport: CpuLoadReport | undefined;
   try {
-    return await withLab({ hosts: plan.senders.length + plan.receivers, name: plan.labName }, async (lab) => {
+    return await withLab({ hosts: plan.senders.length + plan.receivers, name: plan.labName, gsoRuns: options.gsoRuns === true }, async (lab) => {
       const senderHosts = lab.hosts.slice(0, plan.senders.length);
       const receiverHosts = lab.hosts.slice(plan.senders.length);
       const group = randomGroup4();
@@ -288,7 +290,7 @@ async function runCli(plan: CliPlan, options: ScenarioOptions): Promise<Scenario
       note(
         `${plan.name}: ${plan.senders.length} sender(s) × ${wants[0]!.length} lines (${inputMb.toFixed(2)} MB in all), ${plan.receivers} receiver(s); ` +
           `loss on each receiver host: ${plan.lossRate * 100}% single${plan.burst ? ` + bursts of ${plan.burst.length} (${plan.burst.rate * 100}%)` : ''}; ` +
-          `linger ${linger === 'default' ? 'CLI default' : `${linger} s`}, --from ${options.from ?? 'next (default)'}${stats.length ? ', --stats' : ''}`,
+          `linger ${linger === 'default' ? 'CLI default' : `${linger} s`}, --from ${options.from ?? 'next (default)'}${stats.length ? ', --stats' : ''}${options.gsoRuns ? ', GSO runs cross whole' : ''}`,
       );
       if (pauseNote) note(pauseNote);
       for (const s of senderOutcomes) note(`${s.label}: exit ${s.exit} after ${s.seconds.toFixed(2)} s (expected ${s.expectedCode})${s.json.length ? `; JSON on stderr: ${tail(s.json.map((j) => JSON.stringify(j)).join(' '), 400)}` : ''}`);
@@ -549,7 +551,7 @@ async function runSlowReader(options: ScenarioOptions): Promise<ScenarioResult> 
   };
   const load = options.load === true ? CpuLoad.start({}) : undefined;
   try {
-    return await withLab({ hosts: 2, name: 'slowrd' }, async (lab) => {
+    return await withLab({ hosts: 2, name: 'slowrd', gsoRuns: options.gsoRuns === true }, async (lab) => {
       const [writerHost, readerHost] = lab.hosts as [LabHost, LabHost];
       const target = `${randomGroup4()}:${randomPort()}`;
       const reader = capture(

@@ -70,6 +70,8 @@ export interface ReceiverOutcome {
   drops: { burst: number; random: number; rcvbuf: number };
   /** Per sender index: did this receiver get all of that sender's lines exactly? */
   completeFrom: boolean[];
+  /** JSON lines other than loss reports it printed on stderr (--stats counters). */
+  json: Record<string, unknown>[];
   stderr: string;
 }
 
@@ -297,7 +299,8 @@ async function runCli(plan: CliPlan, options: ScenarioOptions): Promise<Scenario
       for (const r of receiverOutcomes) {
         note(
           `${r.label}: ${r.lines}/${r.expectedLines} lines, exit ${r.exit} after ${r.seconds.toFixed(2)} s; ` +
-            `loss rule dropped ${r.drops.burst} in bursts + ${r.drops.random} single; socket-buffer drops ${r.drops.rcvbuf}${r.losses.length ? `; loss reports: ${r.losses.slice(0, 3).join(' | ')}${r.losses.length > 3 ? ` (+${r.losses.length - 3})` : ''}` : ''}`,
+            `loss rule dropped ${r.drops.burst} in bursts + ${r.drops.random} single; socket-buffer drops ${r.drops.rcvbuf}${r.losses.length ? `; loss reports: ${r.losses.slice(0, 3).join(' | ')}${r.losses.length > 3 ? ` (+${r.losses.length - 3})` : ''}` : ''}` +
+            `${r.json.length ? `; JSON on stderr: ${tail(r.json.map((j) => JSON.stringify(j)).join(' '), 400)}` : ''}`,
         );
       }
       if (loadReport) note(formatLoad(loadReport));
@@ -423,6 +426,7 @@ function judgeReceiver(r: Captured, plan: CliPlan, wants: string[][], stalled: b
     losses: err.losses.map(formatLoss),
     drops,
     completeFrom,
+    json: err.json,
     stderr: r.stderr,
   };
 }

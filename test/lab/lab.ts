@@ -11,7 +11,8 @@
  * Addresses come from the benchmarking ranges: a random /24 of 198.18.0.0/15 and
  * the /64 with the same number inside 2001:2::/48. Multicast snooping is off on
  * the bridge, so every group datagram reaches every host (as on a dumb switch).
- * Loss is injected per host with an nftables rule on incoming UDP.
+ * Loss is injected per host with nftables rules on incoming UDP: single
+ * datagrams at random, and/or runs of consecutive datagrams (bursts).
  *
  * Needs root; see `availability.ts` for how tests skip or fail without it.
  * This module does not import AVA, so fixtures may use it outside the runner.
@@ -21,17 +22,29 @@ import { spawn as spawnChild, type ChildProcess, type SpawnOptions } from 'node:
 import { randomBytes, randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import { IP, NFT, run, SYSCTL } from './command';
+import { clearLossScript, LOSS_TABLE, lossScript, parseLossDrops, type LossDrops, type LossOptions } from './loss-rules';
 import { cleanupStale, LAB_PREFIX, listNamespaces, listNamespacesSync, registerLab, removeNamespace, removeNamespaceSync, unregisterLab } from './registry';
 
 export { IP, LabCommandError, NFT, systemBinary } from './command';
 export { cleanupStale, LAB_PREFIX, listNamespaces } from './registry';
 export { ProcessWatch, type ProcessExit } from './process-watch';
+export { LOSS_TABLE, type BurstLoss, type LossDrops, type LossOptions } from './loss-rules';
 
 export interface LabOptions {
   /** Number of hosts, 1–200. */
   hosts: number;
   /** Short tag for the namespace names (letters and digits, ≤ 8), to tell labs apart in `ip netns list`. Default 'lab'. */
   name?: string;
+  /**
+   * Let UDP GSO runs cross the lab whole, on every host (default false). By default each
+   * host's eth0 gets `gso_max_segs 1`, so a GSO send is cut into datagrams on the way out
+   * and every datagram meets the receivers' loss rules on its own. With `true` the kernel
+   * default stays: a GSO run (one `sendmmsg` item: up to 64 equal-size datagrams, < 64 KiB) crosses the veth
+   * pair and bridge as one packet, so one loss-rule match at a receiver drops the whole
+   * run — the burst a receiver sees behind a NIC that coalesces (GRO) or a queue that
+   * overflows. Per host afterwards: {@link Lab.setGsoRuns}; it matters on the sending host.
+   */
+  gsoRuns?: boolean;
 }
 
 export interface LabHost {
@@ -69,11 +82,6 @@ export interface ExecOptions {
   timeoutMs?: number;
 }
 
-export interface LossOptions {
-  /** Drop only datagrams to this UDP destination port (default: every UDP datagram). */
-  port?: number;
-}
-
 /** Kernel UDP counters of one host (`/proc/net/snmp` and `/proc/net/snmp6`). */
 export interface UdpCounters {
   inDatagrams: number;
@@ -87,13 +95,11 @@ export interface UdpCounters {
   in6Errors: number;
 }
 
-/** nftables table that holds the loss rule (one per host namespace). */
-export const LOSS_TABLE = 'blipcast_loss';
-/** Resolution of the loss rate: the rule drops when `numgen random mod LOSS_SCALE < N`. */
-const LOSS_SCALE = 10_000;
 const IFNAME = 'eth0';
 const BRIDGE = 'br0';
 const MAX_HOSTS = 200;
+/** The kernel's default `gso_max_segs` (GSO_MAX_SEGS) for veth, restored by setGsoRuns(host, true). */
+const DEFAULT_GSO_MAX_SEGS = 65_535;
 const DEFAULT_EXEC_TIMEOUT_MS = 30_000;
 /** How long destroy() waits for killed children to be reaped, so no 'exit' fires into a finished test. */
 const REAP_WAIT_MS = 2_000;
@@ -111,8 +117,10 @@ export class Lab {
   private readonly children = new Set<ChildProcess>();
   private readonly created: string[] = [];
   private destroyed = false;
+  private readonly gsoRuns: boolean;
 
   private constructor(options: Required<LabOptions>) {
+    this.gsoRuns = options.gsoRuns;
     this.id = `${LAB_PREFIX}-${process.pid}-${randomBytes(2).toString('hex')}-${options.name}`;
     this.bridgeNetns = `${this.id}-br`;
     // 512 /24s in 198.18.0.0/15; the IPv6 /64 uses the same number so the two plans line up.
@@ -142,7 +150,7 @@ export class Lab {
     const name = options.name ?? 'lab';
     if (!/^[a-z0-9]{1,8}$/i.test(name)) throw new RangeError(`lab name must be 1–8 letters or digits, got '${name}'`);
     await cleanupStale();
-    const lab = new Lab({ hosts, name });
+    const lab = new Lab({ hosts, name, gsoRuns: options.gsoRuns ?? false });
     registerLab(lab);
     try {
       await lab.build();
@@ -198,8 +206,8 @@ export class Lab {
     // UDP GSO sends (runs of equal-size datagrams) would otherwise cross the veth pair and bridge as one
     // aggregate, and the loss rule would drop a whole run: with one segment per packet the interface cuts
     // them into datagrams (software GSO, as a NIC without segmentation offload would), so every datagram
-    // meets loss on its own, as on a real wire.
-    await run(IP, ['-n', ns, 'link', 'set', IFNAME, 'gso_max_segs', '1']);
+    // meets loss on its own, as on a real wire. LabOptions.gsoRuns keeps the runs whole instead.
+    if (!this.gsoRuns) await run(IP, ['-n', ns, 'link', 'set', IFNAME, 'gso_max_segs', '1']);
     await run(IP, ['-n', ns, 'link', 'set', IFNAME, 'up']);
     // There is no default route: multicast needs its own. IPv6 gets `multicast ff00::/8 dev eth0 table local` from the kernel when eth0 comes up.
     await run(IP, ['-n', ns, 'route', 'add', '224.0.0.0/4', 'dev', IFNAME]);
@@ -213,46 +221,55 @@ export class Lab {
   /**
    * Drops a random fraction `rate` (0–1, resolution 1/10000) of the UDP datagrams
    * arriving at `host` (nftables input hook, so it applies to unicast and
-   * multicast alike, before any socket sees them). Replaces the previous rule
-   * atomically; rate 0 removes it.
+   * multicast alike, before any socket sees them), and with `options.burst` also
+   * runs of consecutive datagrams ({@link BurstLoss}). Replaces the previous rules
+   * atomically; rate 0 without a burst removes them.
    */
   async setLoss(ref: HostRef, rate: number, options: LossOptions = {}): Promise<void> {
     const host = this.host(ref);
     if (typeof rate !== 'number' || !(rate >= 0 && rate <= 1)) throw new RangeError(`loss rate must be in 0..1, got ${rate}`);
-    if (rate === 0) return this.clearLoss(host);
-    const threshold = Math.round(rate * LOSS_SCALE);
-    const portMatch = options.port === undefined ? '' : `udp dport ${checkedPort(options.port)} `;
-    // numgen yields 0..LOSS_SCALE-1, so a threshold of LOSS_SCALE cannot be written: total loss needs no random match.
-    const randomMatch = threshold >= LOSS_SCALE ? '' : `numgen random mod ${LOSS_SCALE} < ${threshold} `;
-    // Declaring then deleting the table makes the script work whether or not the table exists; nft applies it as one transaction.
-    const script = [
-      `table inet ${LOSS_TABLE} {}`,
-      `delete table inet ${LOSS_TABLE}`,
-      `table inet ${LOSS_TABLE} {`,
-      '  chain input {',
-      '    type filter hook input priority 0; policy accept;',
-      `    meta l4proto udp ${portMatch}${randomMatch}counter drop`,
-      '  }',
-      '}',
-      '',
-    ].join('\n');
+    if (rate === 0 && options.burst === undefined) return this.clearLoss(host);
+    const script = lossScript(rate, options);
     await run(IP, ['netns', 'exec', host.netns, NFT, '-f', '-'], { input: script });
   }
 
   /** Removes the loss rule of `host` (no-op when there is none). */
   async clearLoss(ref: HostRef): Promise<void> {
     const host = this.host(ref);
-    const script = `table inet ${LOSS_TABLE} {}\ndelete table inet ${LOSS_TABLE}\n`;
+    const script = clearLossScript();
     await run(IP, ['netns', 'exec', host.netns, NFT, '-f', '-'], { input: script });
   }
 
-  /** Datagrams the loss rule of `host` has dropped since it was last set (0 when there is no rule). */
+  /** Datagrams the loss rules of `host` have dropped since they were last set (0 when there is none). */
   async lossDrops(ref: HostRef): Promise<number> {
+    const drops = await this.lossDropsByRule(ref);
+    return drops.burst + drops.random;
+  }
+
+  /** {@link lossDrops} by rule: bursts and single random drops apart. */
+  async lossDropsByRule(ref: HostRef): Promise<LossDrops> {
     const host = this.host(ref);
     const r = await run(IP, ['netns', 'exec', host.netns, NFT, 'list', 'table', 'inet', LOSS_TABLE], { allowFailure: true });
-    if (!r.ok) return 0;
-    const m = /counter packets (\d+)/.exec(r.stdout);
-    return m ? Number(m[1]) : 0;
+    return r.ok ? parseLossDrops(r.stdout) : { burst: 0, random: 0 };
+  }
+
+  /**
+   * Whether UDP GSO runs sent from `host` leave it whole (true: the kernel default,
+   * one loss-rule match at a receiver drops the whole run) or cut into single
+   * datagrams (false: `gso_max_segs 1`, the lab's default). See {@link LabOptions.gsoRuns}.
+   */
+  async setGsoRuns(ref: HostRef, whole: boolean): Promise<void> {
+    const host = this.host(ref);
+    await run(IP, ['-n', host.netns, 'link', 'set', IFNAME, 'gso_max_segs', String(whole ? DEFAULT_GSO_MAX_SEGS : 1)]);
+  }
+
+  /** The `gso_max_segs` of the host's eth0 (1 when GSO runs are cut into datagrams). */
+  async gsoMaxSegs(ref: HostRef): Promise<number> {
+    const host = this.host(ref);
+    const r = await run(IP, ['-n', host.netns, '-d', 'link', 'show', IFNAME]);
+    const m = /gso_max_segs (\d+)/.exec(r.stdout);
+    if (!m) throw new Error(`no gso_max_segs in: ${r.stdout.trim()}`);
+    return Number(m[1]);
   }
 
   /** Takes the host's link down or up (bridge side), e.g. to partition it from the others. */
@@ -388,11 +405,6 @@ export function labNamespacesSync(): string[] {
 function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => child.once('exit', () => resolve()));
-}
-
-function checkedPort(port: number): number {
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`port must be in 1..65535, got ${port}`);
-  return port;
 }
 
 /** Parses the two-line `Udp: names…` / `Udp: values…` block of /proc/net/snmp. */

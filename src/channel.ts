@@ -99,6 +99,8 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
   private readonly pendingLoss = new Map<string, PendingLoss>();
   /** Half of maxReadBufferBytes: what receivers advertise as their read budget (docs/api.md, "Slow readers"). */
   private readonly readBudgetBytes: number;
+  /** The application has started reading (the readable asked for data once): from then on its backlog paces 'min' senders. */
+  private reading = false;
   /** The read backlog the core was last told of. */
   private backlogReported = 0;
 
@@ -138,6 +140,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
       objectMode: true,
       highWaterMark: this.options.readHighWaterMark,
       read: () => {
+        this.reading = true;
         this.wantRead = true;
         this.pump();
       },
@@ -382,7 +385,8 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
    * the budget or emptied: not per message.
    */
   private reportBacklog(): void {
-    const bytes = this.queueBytes;
+    // A channel nobody reads from (no iterator, no 'data' listener) is not a reader to wait for: it drops at maxReadBufferBytes.
+    const bytes = this.reading ? this.queueBytes : 0;
     if (bytes === this.backlogReported) return;
     if (bytes !== 0 && Math.abs(bytes - this.backlogReported) < this.readBudgetBytes / 8) return;
     this.backlogReported = bytes;

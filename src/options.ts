@@ -92,7 +92,8 @@ export interface OpenOptions extends TuningOptions {
    * advertises to senders: one with 'min' flow control (the default) transmits no faster than the reader reads, so
    * the buffer never fills. Beyond the whole of it (senders with 'max' or 'none', or many senders at once) messages
    * are dropped and reported as loss ('read-buffer'). Default 64 MiB. Does not apply while a 'messages' listener is
-   * attached (no read buffer then).
+   * attached (no read buffer then), and a channel that has never been read from (no iterator, no 'data' listener)
+   * does not hold senders back: it only drops beyond the whole of it.
    */
   maxReadBufferBytes?: number;
   /** Aborting closes the channel (and makes a pending open() reject with an AbortError). */

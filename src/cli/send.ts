@@ -41,6 +41,8 @@ export async function send(args: string[], io: { stdin: NodeJS.ReadableStream; s
     ...(closeQuietMs !== undefined ? { closeQuietMs } : {}),
   });
   channel.on('error', (err: Error) => io.stderr.write(`blipcast: ${err.message}\n`));
+  // It only writes: deliver nothing (other senders' messages are not kept for a reader that never comes).
+  channel.unsubscribe(stream);
   // Ctrl-C / SIGTERM: the input ends here, and the close that follows is the same as at end of input.
   const stopInput = new AbortController();
   const unhook = onStopSignal(() => stopInput.abort());

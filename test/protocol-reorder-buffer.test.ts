@@ -43,10 +43,15 @@ test('the reorder buffer behaves like a map from sequence number to item, whatev
         const want = model.get(seq);
         if (got !== want) return false;
         if (want === undefined) continue;
-        // A run leaves from seq to its end.
+        // A run leaves from seq to its end: the slots it still holds (one taken earlier may hold another item by now).
         const end = want.count > 1 ? want.first + want.count : seq + 1;
-        for (let k = seq; k < end; k++) model.delete(k);
-        release(want, end - seq);
+        let left = 0;
+        for (let k = seq; k < end; k++) {
+          if (model.get(k) !== want) continue;
+          model.delete(k);
+          left++;
+        }
+        release(want, left);
         if (want.count > 1 && (runLeft.get(want) === 0) !== (buf.lastFreed > 0)) return false;
       } else {
         buf.dropBelow(seq);
@@ -69,7 +74,7 @@ test('the reorder buffer behaves like a map from sequence number to item, whatev
       if (buf.bytes !== bytes) return false;
     }
     return true;
-  }), { numRuns: 500 });
+  }), { numRuns: 500, examples: [[[{ op: 'run', seq: 0, count: 2 }, { op: 'take', seq: 1, count: 2 }, { op: 'take', seq: 0, count: 2 }]]] });
   t.pass();
 });
 

@@ -139,11 +139,18 @@ export class ReorderBuffer {
     this.lastFreed = 0;
     if (i >= 0 && (item = this.slots[i]) !== undefined) {
       const n = item.count > 1 ? item.first + item.count - seq : 1;
-      for (let k = 0; k < n; k++) this.slots[(i + k) & this.mask] = undefined;
-      this.ringCount -= n;
+      // Only the slots this item still holds (a later slot of a run may have left, or hold another item, by now).
+      let freed = 0;
+      for (let k = 0; k < n; k++) {
+        const slot = (i + k) & this.mask;
+        if (this.slots[slot] !== item) continue;
+        this.slots[slot] = undefined;
+        freed++;
+      }
+      this.ringCount -= freed;
       this.slideTo(seq + n);
       if (item.count > 1) {
-        item.left -= n;
+        item.left -= freed;
         if (item.left === 0) {
           this.lastFreed = chargeOf(item);
           this.bytes -= this.lastFreed;

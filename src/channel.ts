@@ -580,6 +580,7 @@ export async function open(options: OpenOptions): Promise<Channel> {
       windowBytes: resolved.windowBytes,
       windowMessages: resolved.windowMessages,
       rateBytesPerSec: resolved.rateBytesPerSec,
+      ...(resolved.sendQueueBytes !== undefined ? { sendQueueBytes: resolved.sendQueueBytes } : {}),
       flowControl: resolved.flowControl,
       lateJoin: resolved.lateJoin,
       maxMessageBytes: resolved.maxMessageBytes,

@@ -66,6 +66,12 @@ export interface OpenOptions extends TuningOptions {
   windowMessages?: number;
   /** Sender rate limit, bytes per second. Default unlimited. */
   rateBytesPerSec?: number;
+  /**
+   * Bytes written but not yet transmitted (held back by the rate limit or flow control) beyond which write() returns
+   * false; 'drain' follows below half. Default: a quarter of windowBytes, or one second at rateBytesPerSec if that is
+   * less (at least 64 KiB). Queued data never pushes transmitted data out of the window.
+   */
+  sendQueueBytes?: number;
   /** Largest message write() accepts. Default 16 MiB (or windowBytes if smaller). */
   maxMessageBytes?: number;
   /** Largest datagram sent, header included. Default 1472 (IPv4) / 1452 (IPv6): a 1500-byte link. */
@@ -155,6 +161,7 @@ export interface ResolvedOptions {
   windowBytes: number;
   windowMessages: number;
   rateBytesPerSec: number | undefined;
+  sendQueueBytes: number | undefined;
   maxMessageBytes: number;
   maxDatagramBytes: number;
   maxReorderBytes: number;
@@ -176,7 +183,7 @@ export interface ResolvedOptions {
 
 const CHANNEL_KEYS = new Set<string>([
   'group', 'interface', 'ttl', 'loopback', 'source', 'recvBufferBytes', 'sendBufferBytes', 'transport', 'network', 'host', 'streams',
-  'lateJoin', 'flowControl', 'windowBytes', 'windowMessages', 'rateBytesPerSec', 'maxMessageBytes', 'maxDatagramBytes',
+  'lateJoin', 'flowControl', 'windowBytes', 'windowMessages', 'rateBytesPerSec', 'sendQueueBytes', 'maxMessageBytes', 'maxDatagramBytes',
   'maxReorderBytes', 'maxReassemblyBytes', 'lingerMs', 'closeQuietMs', 'readHighWaterMark', 'maxReadBufferBytes', 'signal', 'seed', 'wrapTransport', 'member',
   'key', 'keyGraceMs', 'signingKey', 'trustedKeys',
 ]);
@@ -313,6 +320,13 @@ export function resolveOptions(input: OpenOptions): ResolvedOptions {
     if (!(r > 0) || !Number.isFinite(r)) throw valueError('rateBytesPerSec', 'a finite number > 0', r);
     rateBytesPerSec = r;
   }
+  let sendQueueBytes: number | undefined;
+  if (options.sendQueueBytes !== undefined) {
+    const q = options.sendQueueBytes;
+    if (typeof q !== 'number') throw typeError('sendQueueBytes', 'a number', q);
+    if (!(q > 0) || !Number.isFinite(q)) throw valueError('sendQueueBytes', 'a finite number > 0', q);
+    sendQueueBytes = q;
+  }
   const maxDatagramBytes = integer(options, 'maxDatagramBytes', MIN_DATAGRAM_BYTES, HEADER_BYTES + MAX_PAYLOAD_BYTES,
     group.family === 6 ? DEFAULT_MAX_DATAGRAM_BYTES_IPV6 : DEFAULT_MAX_DATAGRAM_BYTES);
   const maxMessageBytes = integer(options, 'maxMessageBytes', 0, 0xffffffff, Math.min(DEFAULT_MAX_MESSAGE_BYTES, windowBytes));
@@ -413,6 +427,7 @@ export function resolveOptions(input: OpenOptions): ResolvedOptions {
     windowBytes,
     windowMessages,
     rateBytesPerSec,
+    sendQueueBytes,
     maxMessageBytes,
     maxDatagramBytes,
     maxReorderBytes,

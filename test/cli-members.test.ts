@@ -133,3 +133,82 @@ for (const [what, args, message] of badArgs) {
     t.regex(r.stderr, message);
   });
 }
+
+/** A `blipcast` child with its output collected. */
+function run(args: string[], stdin: 'pipe' | 'ignore' = 'ignore'): { child: ChildProcess; out: { stdout: string; stderr: string }; exit: Promise<number | null> } {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: [stdin, 'pipe', 'pipe'] });
+  const out = { stdout: '', stderr: '' };
+  child.stdout!.setEncoding('utf8').on('data', (text: string) => (out.stdout += text));
+  child.stderr!.setEncoding('utf8').on('data', (text: string) => (out.stderr += text));
+  return { child, out, exit: new Promise((resolve) => child.once('close', (code) => resolve(code))) };
+}
+
+test('SIGTERM on send --name ends its input, flushes and leaves the group: a listener has every line, the others see leave, exit 0 with --stats', async (t) => {
+  const group = randomGroup();
+  const w = watch(group, 'watcher');
+  const listener = run(['listen', group, ...LOOPBACK, '--count', '3', '--timeout', '20']);
+  try {
+    await until('the watcher to start', () => events(w, 'self').length === 1);
+    await sleep(300); // the listener joins
+    const sender = run(['send', group, ...LOOPBACK, '--name', 'shipper', '--close-quiet', '0.3', '--stats'], 'pipe');
+    sender.child.stdin!.write('one\ntwo\nthree\n'); // stdin stays open: only the signal ends the input
+    await until('the sender to join', () => events(w, 'join', 'shipper').length === 1);
+    await until('the listener to print three lines', () => listener.out.stdout.split('\n').length > 3);
+    sender.child.kill('SIGTERM');
+    t.is(await sender.exit, 0, sender.out.stderr);
+    t.is(await listener.exit, 0, listener.out.stderr);
+    t.is(listener.out.stdout, 'one\ntwo\nthree\n');
+    await until('the others to see shipper leave', () => events(w, 'leave', 'shipper').length === 1);
+    t.deepEqual(events(w, 'dead', 'shipper'), []);
+    const stats = JSON.parse(sender.out.stderr.trim().split('\n').pop()!) as { event: string; channel: { messagesWritten: number }; close: { givenUp: number } };
+    t.is(stats.event, 'stats');
+    t.is(stats.channel.messagesWritten, 3);
+    t.is(stats.close.givenUp, 0);
+  } finally {
+    w.child.kill('SIGINT');
+    listener.child.kill('SIGKILL');
+    await w.exit;
+  }
+});
+
+test('SIGINT on listen --name leaves the group cleanly (leave, not dead) and exits 0', async (t) => {
+  const group = randomGroup();
+  const w = watch(group, 'watcher');
+  try {
+    await until('the watcher to start', () => events(w, 'self').length === 1);
+    const listener = run(['listen', group, ...LOOPBACK, '--name', 'reader', '--stats']);
+    await until('the listener to join', () => events(w, 'join', 'reader').length === 1);
+    listener.child.kill('SIGINT');
+    t.is(await listener.exit, 0, listener.out.stderr);
+    await until('the others to see reader leave', () => events(w, 'leave', 'reader').length === 1);
+    t.deepEqual(events(w, 'dead', 'reader'), []);
+    t.is((JSON.parse(listener.out.stderr.trim().split('\n').pop()!) as { event: string }).event, 'stats');
+  } finally {
+    w.child.kill('SIGINT');
+    await w.exit;
+  }
+});
+
+test('send exits 3 and names the receiver it gave up on when a listener stops for good before it has everything', async (t) => {
+  const group = randomGroup();
+  const listener = run(['listen', group, ...LOOPBACK, '--timeout', '30']);
+  try {
+    await sleep(300);
+    const sender = run(['send', group, ...LOOPBACK, '--linger', '1', '--close-quiet', '0.2'], 'pipe');
+    sender.child.stdin!.write('first\n');
+    await until('the listener to print the first line', () => listener.out.stdout === 'first\n');
+    await sleep(300); // its status reaches the sender: a known receiver
+    listener.child.kill('SIGSTOP'); // stopped for good: no goodbye
+    sender.child.stdin!.end('second\nthird\n');
+    t.is(await sender.exit, 3, sender.out.stderr);
+    const lines = sender.out.stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    t.is(lines.length, 1, sender.out.stderr);
+    t.is(lines[0]!['event'], 'receiver-given-up');
+    t.is(lines[0]!['reason'], 'linger');
+    t.is(lines[0]!['missing'], 2);
+    t.is(lines[0]!['address'], '127.0.0.1');
+  } finally {
+    listener.child.kill('SIGKILL');
+    await listener.exit;
+  }
+});

@@ -22,7 +22,7 @@ export type {
   ReceiverDroppedReason, SourceGoneReason, UnflushedReceiver,
 } from './channel';
 export type { OpenOptions, TransportChoice, TuningOptions } from './options';
-export type { FlowControl, InvalidReason, LateJoin, LimitReason, LossReason, ProtocolStats, ReceiverDropReason, SourceInfo } from './protocol/api';
+export type { CloseOutcome, FlowControl, InvalidReason, LateJoin, LimitReason, LossReason, ProtocolStats, ReceiverDropReason, SourceInfo } from './protocol/api';
 export { INVALID_REASONS, LIMIT_REASONS } from './protocol/api';
 export type { NakBackoff, ProtocolTuning } from './protocol/tuning';
 export type { RejectCounts } from './driver';

@@ -1,7 +1,10 @@
 /**
  * 'min': the window advances only past what every live receiver has
- * acknowledged, so the slowest receiver paces the group (send() returns
- * false, 'drain' follows its status). A receiver silent for
+ * acknowledged, and nothing is transmitted beyond the free space each
+ * receiver advertised (its reorder room, or what its reader has left of the
+ * read budget: Sender.updateLimit), so the slowest receiver — and the
+ * slowest reader — paces the group (send() returns false once the transmit
+ * queue fills, 'drain' follows their status). A receiver silent for
  * receiverTimeoutMs is dropped (event 'receiver-dropped', reason 'timeout')
  * and stops holding the window. With no receivers the window only bounds memory.
  *

@@ -313,20 +313,8 @@ export function resolveOptions(input: OpenOptions): ResolvedOptions {
   const flowControl = oneOf<FlowControl>(options, 'flowControl', ['min', 'max', 'none'], DEFAULT_FLOW_CONTROL);
   const windowBytes = integer(options, 'windowBytes', 1, Number.MAX_SAFE_INTEGER, DEFAULT_WINDOW_BYTES);
   const windowMessages = integer(options, 'windowMessages', 1, Number.MAX_SAFE_INTEGER, DEFAULT_WINDOW_MESSAGES);
-  let rateBytesPerSec: number | undefined;
-  if (options.rateBytesPerSec !== undefined) {
-    const r = options.rateBytesPerSec;
-    if (typeof r !== 'number') throw typeError('rateBytesPerSec', 'a number', r);
-    if (!(r > 0) || !Number.isFinite(r)) throw valueError('rateBytesPerSec', 'a finite number > 0', r);
-    rateBytesPerSec = r;
-  }
-  let sendQueueBytes: number | undefined;
-  if (options.sendQueueBytes !== undefined) {
-    const q = options.sendQueueBytes;
-    if (typeof q !== 'number') throw typeError('sendQueueBytes', 'a number', q);
-    if (!(q > 0) || !Number.isFinite(q)) throw valueError('sendQueueBytes', 'a finite number > 0', q);
-    sendQueueBytes = q;
-  }
+  const rateBytesPerSec = positiveFinite(options, 'rateBytesPerSec');
+  const sendQueueBytes = positiveFinite(options, 'sendQueueBytes');
   const maxDatagramBytes = integer(options, 'maxDatagramBytes', MIN_DATAGRAM_BYTES, HEADER_BYTES + MAX_PAYLOAD_BYTES,
     group.family === 6 ? DEFAULT_MAX_DATAGRAM_BYTES_IPV6 : DEFAULT_MAX_DATAGRAM_BYTES);
   const maxMessageBytes = integer(options, 'maxMessageBytes', 0, 0xffffffff, Math.min(DEFAULT_MAX_MESSAGE_BYTES, windowBytes));
@@ -358,20 +346,8 @@ export function resolveOptions(input: OpenOptions): ResolvedOptions {
     (tuning as Record<string, unknown>)[key] = value;
   }
 
-  let lingerMs = DEFAULT_LINGER_MS;
-  if (options.lingerMs !== undefined) {
-    const l = options.lingerMs;
-    if (typeof l !== 'number') throw typeError('lingerMs', 'a number', l);
-    if (!(l >= 0)) throw valueError('lingerMs', 'a number of ms ≥ 0 (Infinity allowed)', l);
-    lingerMs = l;
-  }
-  let closeQuietMs = CLOSE_QUIET_MS;
-  if (options.closeQuietMs !== undefined) {
-    const q = options.closeQuietMs;
-    if (typeof q !== 'number') throw typeError('closeQuietMs', 'a number', q);
-    if (!(q >= 0)) throw valueError('closeQuietMs', 'a number of ms ≥ 0 (Infinity allowed)', q);
-    closeQuietMs = q;
-  }
+  const lingerMs = durationMs(options, 'lingerMs', DEFAULT_LINGER_MS);
+  const closeQuietMs = durationMs(options, 'closeQuietMs', CLOSE_QUIET_MS);
   const readHighWaterMark = integer(options, 'readHighWaterMark', 1, MAX_SIZE, DEFAULT_READ_HIGH_WATER_MARK);
   const maxReadBufferBytes = integer(options, 'maxReadBufferBytes', 1, Number.MAX_SAFE_INTEGER, DEFAULT_MAX_READ_BUFFER_BYTES);
 
@@ -446,4 +422,22 @@ export function resolveOptions(input: OpenOptions): ResolvedOptions {
     signingKey,
     trustedKeys,
   };
+}
+
+/** An optional finite number > 0 (undefined when absent). */
+function positiveFinite(options: Record<string, unknown>, name: string): number | undefined {
+  const v = options[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number') throw typeError(name, 'a number', v);
+  if (!(v > 0) || !Number.isFinite(v)) throw valueError(name, 'a finite number > 0', v);
+  return v;
+}
+
+/** An optional number of ms ≥ 0, Infinity allowed. */
+function durationMs(options: Record<string, unknown>, name: string, fallback: number): number {
+  const v = options[name];
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number') throw typeError(name, 'a number', v);
+  if (!(v >= 0)) throw valueError(name, 'a number of ms ≥ 0 (Infinity allowed)', v);
+  return v;
 }

@@ -134,7 +134,7 @@ for (const [what, args, message] of badArgs) {
   });
 }
 
-/** A `blipcast` child with its output collected. */
+/** A `blipcast` child with its output collected. (The tests below are serial: each starts several Node processes, and all at once they crowd a loaded 2-core machine.) */
 function run(args: string[], stdin: 'pipe' | 'ignore' = 'ignore'): { child: ChildProcess; out: { stdout: string; stderr: string }; exit: Promise<number | null> } {
   const child = spawn(process.execPath, [BIN, ...args], { stdio: [stdin, 'pipe', 'pipe'] });
   const out = { stdout: '', stderr: '' };
@@ -143,7 +143,7 @@ function run(args: string[], stdin: 'pipe' | 'ignore' = 'ignore'): { child: Chil
   return { child, out, exit: new Promise((resolve) => child.once('close', (code) => resolve(code))) };
 }
 
-test('SIGTERM on send --name ends its input, flushes and leaves the group: a listener has every line, the others see leave, exit 0 with --stats', async (t) => {
+test.serial('SIGTERM on send --name ends its input, flushes and leaves the group: a listener has every line, the others see leave, exit 0 with --stats', async (t) => {
   const group = randomGroup();
   const w = watch(group, 'watcher');
   const listener = run(['listen', group, ...LOOPBACK, '--count', '3', '--timeout', '20']);
@@ -171,7 +171,7 @@ test('SIGTERM on send --name ends its input, flushes and leaves the group: a lis
   }
 });
 
-test('SIGINT on listen --name leaves the group cleanly (leave, not dead) and exits 0', async (t) => {
+test.serial('SIGINT on listen --name leaves the group cleanly (leave, not dead) and exits 0', async (t) => {
   const group = randomGroup();
   const w = watch(group, 'watcher');
   try {
@@ -189,7 +189,7 @@ test('SIGINT on listen --name leaves the group cleanly (leave, not dead) and exi
   }
 });
 
-test('send exits 3 and names the receiver it gave up on when a listener stops for good before it has everything', async (t) => {
+test.serial('send exits 3 and names the receiver it gave up on when a listener stops for good before it has everything', async (t) => {
   const group = randomGroup();
   const listener = run(['listen', group, ...LOOPBACK, '--timeout', '30']);
   try {

@@ -14,7 +14,7 @@
  */
 
 import { parseArgs } from 'node:util';
-import { open, type Channel, type Message } from '../src/channel';
+import { open, type Channel, type Message } from '../src/api/channel';
 import type { DatagramBatch, RemoteInfo, Transport } from '../src/transport/transport';
 import { formatTable, median } from './table';
 

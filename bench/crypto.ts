@@ -20,7 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { open, type Message } from '../src/channel';
+import { open, type Message } from '../src/api/channel';
 import { createNativeAead, NodeAead, OPEN_WORDS, type AeadBackend } from '../src/crypto/aead';
 import { DatagramType, encodeDatagram } from '../src/wire/header';
 import { formatTable, median } from './table';

@@ -20,7 +20,7 @@
  * Message layout (little-endian): u32 index, u32 unused, f64 send time µs, filler.
  */
 
-import { open, type Channel, type Message } from '../src/channel';
+import { open, type Channel, type Message } from '../src/api/channel';
 import { DataFlag, parsePacked } from '../src/protocol/payload';
 import { withLoss } from '../src/transport/index';
 import type { Transport } from '../src/transport/transport';

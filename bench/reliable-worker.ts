@@ -23,7 +23,7 @@
  */
 
 import { createSocket, type Socket } from 'node:dgram';
-import { open, type Channel, type Message } from '../src/channel';
+import { open, type Channel, type Message } from '../src/api/channel';
 import { withLoss } from '../src/transport/index';
 import { runWorkerRole } from './worker-main';
 

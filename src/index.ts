@@ -10,22 +10,22 @@
  * @packageDocumentation
  */
 
-export { open, Channel, Group } from './channel';
-export { MessageBatch } from './message-batch';
+export { open, Channel, Group } from './api/channel';
+export { MessageBatch } from './api/message-batch';
 export type {
   ChangesOptions, GroupChange, GroupEvents, MemberFilter, MemberInfo, MemberOptions, MemberState, MembershipEvent, MembershipEventType,
   MembershipStats, MembershipTuning, ScaledTimers,
-} from './channel';
-export { DEFAULT_MAX_BUFFERED_CHANGES } from './group/changes';
+} from './api/channel';
+export { DEFAULT_MAX_BUFFERED_CHANGES } from './api/group-changes';
 export type {
   ChannelCounters, ChannelEvents, ChannelState, ChannelInfo, ChannelLossReason, ChannelStats, CloseResult, LimitWarning, LossInfo, Message,
   ReceiverDroppedReason, SourceGoneReason, UnflushedReceiver,
-} from './channel';
-export type { OpenOptions, TransportChoice, TuningOptions } from './options';
+} from './api/channel';
+export type { OpenOptions, TransportChoice, TuningOptions } from './api/options';
 export type { CloseOutcome, FlowControl, InvalidReason, LateJoin, LimitReason, LossReason, ProtocolStats, ReceiverDropReason, SourceInfo } from './protocol/api';
 export { INVALID_REASONS, LIMIT_REASONS } from './protocol/api';
 export type { NakBackoff, ProtocolTuning } from './protocol/tuning';
-export type { RejectCounts } from './driver';
+export type { RejectCounts } from './api/driver';
 export type { GroupKey, GroupKeyInput } from './crypto/key';
 export type { CryptoStats } from './crypto/group-crypto';
 export type { SigningKeyInput, VerifierStats } from './crypto/announce';
@@ -35,10 +35,10 @@ export type { SealedRejectName } from './crypto/codes';
 export {
   BlipcastError, ClosedError, CounterExhaustedError, InvalidArgumentTypeError, InvalidArgumentValueError, NotMulticastError,
   SystemError, TransportUnavailableError, UnknownInterfaceError, UnsupportedError,
-} from './errors';
+} from './util/errors';
 
-export { isMulticast, parseGroup } from './address';
-export type { Family, GroupAddress } from './address';
+export { isMulticast, parseGroup } from './transport/address';
+export type { Family, GroupAddress } from './transport/address';
 
 export { createTransport, MemoryHost, MemoryNetwork, MemoryTransport, withLoss, TRANSPORT_ENV } from './transport/index';
 export type {
@@ -47,7 +47,7 @@ export type {
   TransportOptions, TransportStats,
 } from './transport/index';
 
-export type { Scheduler, TimerHandle } from './clock';
+export type { Scheduler, TimerHandle } from './util/clock';
 
 export {
   DatagramType, decodeHeader, decodeHeaderInto, emptyHeader, encodeDatagram, HEADER_BYTES, MAGIC, Reject, REJECT_NAMES, VERSION,

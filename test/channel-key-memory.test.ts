@@ -7,11 +7,11 @@
 
 import test from 'ava';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import type { Channel, Message } from '../src/channel';
-import { ANNOUNCE_VERIFY_BURST, ANNOUNCE_VERIFY_PER_SEC } from '../src/constants';
+import type { Channel, Message } from '../src/api/channel';
+import { ANNOUNCE_VERIFY_BURST, ANNOUNCE_VERIFY_PER_SEC } from '../src/crypto/constants';
 import { NodeAead, readCounter } from '../src/crypto/aead';
 import { Announcer } from '../src/crypto/announce';
-import { CounterExhaustedError, InvalidArgumentTypeError, InvalidArgumentValueError } from '../src/errors';
+import { CounterExhaustedError, InvalidArgumentTypeError, InvalidArgumentValueError } from '../src/util/errors';
 import { encodeNak } from '../src/protocol/payload';
 import { MemoryNetwork } from '../src/transport/memory';
 import type { Transport } from '../src/transport/transport';

@@ -8,7 +8,7 @@
 import type { TestFn } from 'ava';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { open, type Channel, type Message, type OpenOptions } from '../src/channel';
+import { open, type Channel, type Message, type OpenOptions } from '../src/api/channel';
 
 function randomGroup(): string {
   const port = 20000 + Math.floor(Math.random() * 40000);

@@ -5,7 +5,7 @@
  */
 
 import test from 'ava';
-import type { Channel, LossInfo, Message } from '../src/channel';
+import type { Channel, LossInfo, Message } from '../src/api/channel';
 import { MemoryNetwork } from '../src/transport/memory';
 import { drive, memory, readN, settle } from './helpers/channel-memory';
 

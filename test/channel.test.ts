@@ -9,8 +9,8 @@ import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { open, type Channel, type LossInfo, type Message, type OpenOptions } from '../src/channel';
-import { ClosedError } from '../src/errors';
+import { open, type Channel, type LossInfo, type Message, type OpenOptions } from '../src/api/channel';
+import { ClosedError } from '../src/util/errors';
 import { withLoss, type LossyTransport } from '../src/transport/memory';
 import type { Transport } from '../src/transport/transport';
 

@@ -11,7 +11,7 @@ import { SealedReject } from '../src/crypto/codes';
 import { GroupCrypto } from '../src/crypto/group-crypto';
 import { checkGroupKey, parseKeyBytes } from '../src/crypto/key';
 import { ReplayWindow, ReplayTable } from '../src/crypto/replay-window';
-import { CounterExhaustedError, InvalidArgumentTypeError, InvalidArgumentValueError } from '../src/errors';
+import { CounterExhaustedError, InvalidArgumentTypeError, InvalidArgumentValueError } from '../src/util/errors';
 import { DatagramType, decodeHeader, encodeDatagram, HEADER_BYTES, Reject } from '../src/wire/header';
 
 const native = createNativeAead();

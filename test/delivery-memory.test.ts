@@ -10,7 +10,7 @@
 
 import test, { type ExecutionContext } from 'ava';
 import { once } from 'node:events';
-import type { Channel, CloseResult, LossInfo, Message, OpenOptions } from '../src/channel';
+import type { Channel, CloseResult, LossInfo, Message, OpenOptions } from '../src/api/channel';
 import { MemoryNetwork } from '../src/transport/memory';
 import type { Transport } from '../src/transport/transport';
 import { drive, memory, settle } from './helpers/channel-memory';

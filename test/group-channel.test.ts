@@ -6,8 +6,8 @@
  */
 
 import test from 'ava';
-import type { Channel, GroupChange, MemberInfo } from '../src/channel';
-import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../src/errors';
+import type { Channel, GroupChange, MemberInfo } from '../src/api/channel';
+import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../src/util/errors';
 import { MemoryNetwork } from '../src/transport/memory';
 import { drive, memory, settle } from './helpers/channel-memory';
 

@@ -9,11 +9,11 @@
  */
 
 import test from 'ava';
-import type { Channel, LimitWarning, LossInfo, Message } from '../src/channel';
-import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../src/errors';
+import type { Channel, LimitWarning, LossInfo, Message } from '../src/api/channel';
+import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../src/util/errors';
 import { MemoryNetwork } from '../src/transport/memory';
 import { DEFAULT_TUNING } from '../src/protocol/tuning';
-import { LIMIT_WARNING_INTERVAL_MS } from '../src/constants';
+import { LIMIT_WARNING_INTERVAL_MS } from '../src/protocol/constants';
 import { DatagramForge, type AttackMode } from './fixtures/attacker';
 import { drive, GROUP, memory, readN, settle } from './helpers/channel-memory';
 

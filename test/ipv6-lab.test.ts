@@ -7,7 +7,7 @@
  */
 
 import test, { type ExecutionContext } from 'ava';
-import { loadNative } from '../src/native';
+import { loadNative } from '../src/addon/addon';
 import type { TransportRecvResult } from './fixtures/transport-recv';
 import { inCi, labTest } from './lab/availability';
 import { fixturePath, IP, type Lab, type LabHost, withLab } from './lab/lab';

@@ -1,6 +1,6 @@
 import test from 'ava';
-import { ClosedError, InvalidArgumentValueError, NotMulticastError } from '../src/errors';
-import { createRandom } from '../src/random';
+import { ClosedError, InvalidArgumentValueError, NotMulticastError } from '../src/util/errors';
+import { createRandom } from '../src/util/random';
 import { createDgramTransport } from '../src/transport/dgram';
 import { MemoryNetwork, withLoss, type LinkConditions } from '../src/transport/memory';
 import type { DatagramBatch, Transport } from '../src/transport/transport';

@@ -8,7 +8,7 @@
 import test, { type ExecutionContext } from 'ava';
 import * as dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
-import { ClosedError, InvalidArgumentValueError, NotMulticastError, UnknownInterfaceError } from '../src/errors';
+import { ClosedError, InvalidArgumentValueError, NotMulticastError, UnknownInterfaceError } from '../src/util/errors';
 import type { DatagramBatch, RemoteInfo, Transport, TransportKind, TransportOptions } from '../src/transport/transport';
 
 export type TransportFactory = (options: TransportOptions) => Promise<Transport>;

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { loadNative } from '../src/native';
+import { loadNative } from '../src/addon/addon';
 import { createDgramTransport } from '../src/transport/dgram';
 import { createNativeTransport } from '../src/transport/native';
 import { transportSuite } from './transport.suite';

@@ -1,7 +1,7 @@
 /** Argument parsing shared by the subcommands, on util.parseArgs. Bad input is a UsageError (exit 2). */
 
 import { parseArgs, ParseArgsConfig } from 'node:util';
-import { parseGroup, resolveInterface, GroupAddress } from '../address';
+import { parseGroup, resolveInterface, GroupAddress } from '../transport/address';
 import { UsageError } from './usage';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;

@@ -6,7 +6,7 @@
  *   node demo-node.js receiver GROUP COUNT SIZE LOSS SEED
  */
 
-import { open } from '../channel';
+import { open } from '../api/channel';
 import { withLoss } from '../transport/memory';
 
 const REPORT_MS = 200;

@@ -1,6 +1,6 @@
 /** `blipcast listen`: prints each message followed by a newline, exactly as sent, in order. */
 
-import { open } from '../channel';
+import { open } from '../api/channel';
 import { choiceOption, intOption, parseCommand, secondsOption } from './args';
 import { keyOption, onStopSignal, statsLine, transportOption } from './common';
 import { MEMBER_OPTIONS, memberOption } from './members';

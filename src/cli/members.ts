@@ -7,7 +7,7 @@
  */
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { open, type GroupChange, type MemberInfo, type MemberOptions } from '../channel';
+import { open, type GroupChange, type MemberInfo, type MemberOptions } from '../api/channel';
 import { intOption, parseCommand, secondsOption, type Parsed } from './args';
 import { transportOption } from './common';
 import { USAGE, UsageError } from './usage';

@@ -1,6 +1,6 @@
 /** `blipcast send`: each stdin line becomes one reliable message. */
 
-import { open, type CloseResult } from '../channel';
+import { open, type CloseResult } from '../api/channel';
 import { intOption, parseCommand, secondsOption } from './args';
 import { keyOption, onStopSignal, statsLine, transportOption } from './common';
 import { MEMBER_OPTIONS, memberOption } from './members';

@@ -11,8 +11,8 @@
  */
 
 import { createCipheriv, createDecipheriv } from 'node:crypto';
-import { AEAD_TAG_BYTES, MAX_DATAGRAM_COUNTER } from '../constants';
-import { loadNative, type NativeAeadKeyring } from '../native';
+import { AEAD_TAG_BYTES, MAX_DATAGRAM_COUNTER } from './constants';
+import { loadNative, type NativeAeadKeyring } from '../addon/addon';
 import { HEADER_BYTES, MAGIC, Reject, VERSION } from '../wire/header';
 import { SealedReject } from './codes';
 

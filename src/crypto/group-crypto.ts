@@ -7,8 +7,8 @@
  * {@link AeadBackend} (the addon, or node:crypto).
  */
 
-import { MAX_DATAGRAM_COUNTER } from '../constants';
-import { CounterExhaustedError, InvalidArgumentValueError } from '../errors';
+import { MAX_DATAGRAM_COUNTER } from './constants';
+import { CounterExhaustedError, InvalidArgumentValueError } from '../util/errors';
 import { createAead, type AeadBackend } from './aead';
 import type { GroupKey } from './key';
 import { ReplayTable } from './replay-window';

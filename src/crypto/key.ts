@@ -3,8 +3,8 @@
  * and copied; and the text forms the CLI reads (key file, BLIPCAST_KEY).
  */
 
-import { DEFAULT_KEY_ID, GROUP_KEY_BYTES } from '../constants';
-import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../errors';
+import { DEFAULT_KEY_ID, GROUP_KEY_BYTES } from './constants';
+import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../util/errors';
 
 /** A 32-byte AES-256-GCM group key and its id (1..255, header byte 5). */
 export interface GroupKey {

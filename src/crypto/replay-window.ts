@@ -7,7 +7,7 @@
  * checks the tag first), so a forger cannot move a window.
  */
 
-import { MAX_REPLAY_SESSIONS, REPLAY_WINDOW_DATAGRAMS } from '../constants';
+import { MAX_REPLAY_SESSIONS, REPLAY_WINDOW_DATAGRAMS } from './constants';
 
 /** One session's window. */
 export class ReplayWindow {

@@ -2,7 +2,7 @@
  * A channel endpoint that is also a group member: the reliable protocol core
  * (src/protocol/endpoint.ts) and the membership core (membership.ts) behind
  * one {@link Endpoint}, so that they share the channel's socket, its session
- * id and its one timer, and src/driver.ts needs no change.
+ * id and its one timer, and the driver (src/api/driver.ts) drives it like the core.
  *
  * CONTROL datagrams go to the membership, everything else to the reliable
  * core; membership datagrams go out before the reliable core's (they are
@@ -17,10 +17,13 @@
 import type { CloseOutcome, Endpoint, ProtocolEvent, ProtocolStats, SourceInfo } from '../protocol/api';
 import { Fifo } from '../protocol/output';
 import { DatagramType, sessionIdHex, type Header } from '../wire/header';
-import type { Membership } from './api';
+import type { Membership, MembershipEvent } from './api';
 
-export class GroupedEndpoint implements Endpoint {
-  private readonly events = new Fifo<ProtocolEvent>();
+/** The core's events, and a group-membership change. */
+export type GroupedEvent = ProtocolEvent | { type: 'member'; change: MembershipEvent };
+
+export class GroupedEndpoint implements Endpoint<GroupedEvent> {
+  private readonly events = new Fifo<GroupedEvent>();
 
   constructor(private readonly reliable: Endpoint, readonly membership: Membership) {}
 
@@ -64,7 +67,7 @@ export class GroupedEndpoint implements Endpoint {
     return Math.min(a, b);
   }
 
-  pollEvent(): ProtocolEvent | undefined {
+  pollEvent(): GroupedEvent | undefined {
     return this.reliable.pollEvent() ?? this.events.shift();
   }
 

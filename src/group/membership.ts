@@ -13,7 +13,7 @@
  * queue is dissemination.ts; timer scaling is timers.ts.
  */
 
-import { InvalidArgumentValueError } from '../errors';
+import { InvalidArgumentValueError } from '../util/errors';
 import { Fifo } from '../protocol/output';
 import { DatagramType, HEADER_BYTES, sessionIdHex, type Header } from '../wire/header';
 import type {

@@ -1,6 +1,6 @@
 /**
  * The contract between the sans-IO protocol core (src/protocol/endpoint.ts)
- * and the driver that binds it to a transport and a clock (src/driver.ts).
+ * and the driver that binds it to a transport and a clock (src/api/driver.ts).
  *
  * The core never reads a clock and never touches a socket: time comes in as
  * `nowMs`, datagrams come in through `handleDatagram` and go out through
@@ -8,7 +8,6 @@
  * everything the application should see comes out of `pollEvent`.
  */
 
-import type { MembershipEvent } from '../group/api';
 import type { Header } from '../wire/header';
 
 /** Flow-control strategy, chosen by name (see docs/protocol.md). */
@@ -138,9 +137,7 @@ export type ProtocolEvent =
   | { type: 'source-gone'; source: SourceInfo; reason: 'timeout' | 'closed' | 'restarted' | 'memory' }
   | { type: 'receiver'; receiver: SourceInfo }
   | { type: 'receiver-dropped'; receiver: SourceInfo; reason: ReceiverDropReason }
-  | { type: 'drain' }
-  /** A group-membership change (only from an endpoint that is a group member: src/group/grouped-endpoint.ts). */
-  | { type: 'member'; change: MembershipEvent };
+  | { type: 'drain' };
 
 /**
  * Why a sender stopped waiting for a receiver: 'timeout' (silent for
@@ -244,7 +241,12 @@ export interface EndpointConfig {
   checksum?: boolean;
 }
 
-export interface Endpoint {
+/**
+ * The sans-IO core's contract. `E` is the event type: the core's
+ * {@link ProtocolEvent}; a wrapper may add its own (the grouped endpoint adds
+ * membership changes, src/group/grouped-endpoint.ts).
+ */
+export interface Endpoint<E = ProtocolEvent> {
   /**
    * Queues one message on a stream (packed with others sent before the next
    * flush, fragmented if larger than a datagram). Returns false when the
@@ -263,7 +265,7 @@ export interface Endpoint {
   /** Absolute time (ms) of the next timer, or undefined when none is armed. */
   pollTimeout(): number | undefined;
   /** Next event for the application, or undefined. */
-  pollEvent(): ProtocolEvent | undefined;
+  pollEvent(): E | undefined;
   /** True when everything sent has been transmitted and acknowledged by every known receiver (or there are none). */
   isFlushed(): boolean;
   /**

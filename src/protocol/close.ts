@@ -14,7 +14,7 @@
  * something are given up ('linger') and the close ends.
  */
 
-import { MAX_CLOSE_REPORT_RECEIVERS, RECEIVER_DISCOVERY_INTERVALS } from '../constants';
+import { MAX_CLOSE_REPORT_RECEIVERS, RECEIVER_DISCOVERY_INTERVALS } from './constants';
 import type { CloseOutcome, ReceiverDropReason, SourceInfo, UnflushedReceiver } from './api';
 
 /** First statuses later than this many status intervals after the first transmission are late joiners, not a measure of the group's delay. */

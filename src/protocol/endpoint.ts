@@ -4,8 +4,8 @@
  * {@link Endpoint} contract of api.ts. It reads no clock and owns no socket.
  */
 
-import { InvalidArgumentValueError } from '../errors';
-import { MIN_DATAGRAM_BYTES } from '../constants';
+import { InvalidArgumentValueError } from '../util/errors';
+import { MIN_DATAGRAM_BYTES } from './constants';
 import { DatagramType, HEADER_BYTES, MAX_PAYLOAD_BYTES, sessionIdHex, type Header } from '../wire/header';
 import type { CloseOutcome, Endpoint, EndpointConfig, FlowControl, ProtocolEvent, ProtocolStats, SourceInfo } from './api';
 import { NakScheduler } from './nak-scheduler';

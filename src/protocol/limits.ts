@@ -6,7 +6,7 @@
  * reason, carrying how many hits were not reported one by one).
  */
 
-import { LIMIT_WARNING_INTERVAL_MS } from '../constants';
+import { LIMIT_WARNING_INTERVAL_MS } from './constants';
 import type { InvalidReason, LimitReason, ProtocolStats } from './api';
 import type { Output } from './output';
 

@@ -9,7 +9,7 @@
 import { DatagramType, HEADER_BYTES, writeHeader, type Header } from '../wire/header';
 import { DataFlag, FRAGMENT_PREFIX_BYTES, PACKED_PREFIX_BYTES, writeU32, type Origin } from './payload';
 import type { StreamSendState, WindowEntry } from './send-window';
-import { allocBytes, MAX_SLAB_ALLOC_BYTES, shrinkBytes } from '../slab';
+import { allocBytes, MAX_SLAB_ALLOC_BYTES, shrinkBytes } from '../util/slab';
 
 export class Packer {
   /** The datagram being packed (room for maxDatagramBytes), or undefined between datagrams. */

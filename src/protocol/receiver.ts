@@ -6,7 +6,7 @@
 
 import { DatagramType, HEADER_BYTES, sessionIdHex, type Header } from '../wire/header';
 import type { LossReason } from './api';
-import { MAX_ENTRIES_PER_CONTROL, MAX_PEERS_PER_SOURCE, MAX_RANGES_PER_NAK, MAX_REMEMBERED_SESSIONS, STATUS_PROGRESS_BYTES } from '../constants';
+import { MAX_ENTRIES_PER_CONTROL, MAX_PEERS_PER_SOURCE, MAX_RANGES_PER_NAK, MAX_REMEMBERED_SESSIONS, STATUS_PROGRESS_BYTES } from './constants';
 import {
   decodeHeartbeat, decodeNak, decodeNcf, encodeNak, encodeStatus, HeartbeatFlag, NcfReason,
   RANGE_BYTES, NAK_FIXED_BYTES, STATUS_ENTRY_BYTES, STATUS_FIXED_BYTES,

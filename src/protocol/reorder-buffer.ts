@@ -18,7 +18,7 @@
  * not how far apart the numbers are.
  */
 
-import { BUFFERED_ITEM_OVERHEAD_BYTES } from '../constants';
+import { BUFFERED_ITEM_OVERHEAD_BYTES } from './constants';
 
 export interface BufferedItem {
   /** The message or fragment; for a run, the datagram's packed records (u16 length + bytes each). */

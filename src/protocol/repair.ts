@@ -14,7 +14,7 @@
  * queued nor confirmed, so a receiver that really needs it NAKs again.
  */
 
-import { MAX_REPAIR_SCAN_PER_NAK, REPAIR_BACKLOG_MS, REPAIR_SCAN_CHARGE_BYTES, REPAIR_SHARE_MIN_BYTES } from '../constants';
+import { MAX_REPAIR_SCAN_PER_NAK, REPAIR_BACKLOG_MS, REPAIR_SCAN_CHARGE_BYTES, REPAIR_SHARE_MIN_BYTES } from './constants';
 
 import { datagramChecksum } from '../wire/checksum';
 import { CRC_OFFSET, HEADER_BYTES } from '../wire/header';

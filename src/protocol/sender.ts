@@ -5,8 +5,8 @@
  * limit, and the graceful close (close.ts decides when it is over).
  */
 
-import { ClosedError, InvalidArgumentTypeError, InvalidArgumentValueError } from '../errors';
-import { CLOSE_QUIET_MS, DEFAULT_LINGER_MS, MIN_SEND_QUEUE_BYTES, RATE_BURST_MS } from '../constants';
+import { ClosedError, InvalidArgumentTypeError, InvalidArgumentValueError } from '../util/errors';
+import { CLOSE_QUIET_MS, DEFAULT_LINGER_MS, MIN_SEND_QUEUE_BYTES, RATE_BURST_MS } from './constants';
 import { HEADER_BYTES } from '../wire/header';
 import type { CloseOutcome, EndpointConfig, ProtocolStats, ReceiverDropReason, SourceInfo } from './api';
 import { CloseTracker, ReceiverHistory } from './close';
@@ -25,7 +25,7 @@ import { RepairQueue } from './repair';
 import { SendWindow, type WindowEntry } from './send-window';
 import { bucketDepthBytes, TokenBucket } from './token-bucket';
 import type { ProtocolTuning } from './tuning';
-import { MAX_ENTRIES_PER_CONTROL, MAX_RANGES_PER_NAK, REPAIR_SHARE_PER_RECEIVER } from '../constants';
+import { MAX_ENTRIES_PER_CONTROL, MAX_RANGES_PER_NAK, REPAIR_SHARE_PER_RECEIVER } from './constants';
 
 export class Sender {
   readonly window: SendWindow;

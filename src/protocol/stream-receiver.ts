@@ -9,11 +9,11 @@
  * event, in sequence order.
  */
 
-import { MAX_GAPS_PER_STREAM } from '../constants';
+import { MAX_GAPS_PER_STREAM } from './constants';
 import { HEADER_BYTES, type Header } from '../wire/header';
 import type { InvalidReason, LossReason } from './api';
 import { GapList, GapState } from './loss-detector';
-import { copyBytes } from '../slab';
+import { copyBytes } from '../util/slab';
 import { PackedView } from './packed-view';
 import { DataFlag, PACKED_PREFIX_BYTES, parseFragment, parsePacked, type FragmentInfo, type SeqRange } from './payload';
 import { Reassembly } from './reassembly';

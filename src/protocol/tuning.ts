@@ -4,8 +4,8 @@
  * shorten them to keep virtual runs small. Every field is in ms unless named otherwise.
  */
 
-import * as C from '../constants';
-import { InvalidArgumentValueError } from '../errors';
+import * as C from './constants';
+import { InvalidArgumentValueError } from '../util/errors';
 
 /** How a receiver draws its NAK back-off (see nak-scheduler.ts). */
 export type NakBackoff = 'exponential' | 'uniform';

@@ -18,7 +18,7 @@
  */
 
 import * as dgram from 'node:dgram';
-import { ClosedError } from '../errors';
+import { ClosedError } from '../util/errors';
 import { checkTransportOptions, type CheckedTransportOptions } from './options';
 import { emptyTransportStats, type DatagramBatch, type ReceiveHandler, type RemoteInfo, type Transport, type TransportInfo, type TransportOptions, type TransportStats } from './transport';
 

@@ -5,8 +5,8 @@
  * `=native` in the environment overrides the automatic choice.
  */
 
-import { InvalidArgumentValueError, TransportUnavailableError } from '../errors';
-import { loadNative } from '../native';
+import { InvalidArgumentValueError, TransportUnavailableError } from '../util/errors';
+import { loadNative } from '../addon/addon';
 import { createDgramTransport } from './dgram';
 import { createNativeTransport } from './native';
 import type { Transport, TransportKind, TransportOptions } from './transport';
@@ -15,7 +15,7 @@ export type { DatagramBatch, ReceiveHandler, RemoteInfo, Transport, TransportEve
 export { emptyTransportStats } from './transport';
 export { createDgramTransport } from './dgram';
 export { createNativeTransport } from './native';
-export { checkTransportOptions, DEFAULT_MAX_DATAGRAM_BYTES, DEFAULT_TTL } from './options';
+export { checkTransportOptions, DEFAULT_MAX_RECEIVE_BYTES, DEFAULT_TTL } from './options';
 export type { CheckedTransportOptions } from './options';
 export { MemoryHost, MemoryNetwork, MemoryTransport, withLoss } from './memory';
 export type { LinkConditions, LinkStats, LossOptions, LossStats, LossyTransport, MemoryHostOptions, MemoryNetworkOptions } from './memory';

@@ -20,8 +20,8 @@
  */
 
 import { networkInterfaces, constants as osConstants } from 'node:os';
-import { ClosedError, InvalidArgumentTypeError, InvalidArgumentValueError, SystemError, TransportUnavailableError } from '../errors';
-import { loadNative, type NativeAddon, type NativeLayout, type NativeUdpSocket } from '../native';
+import { ClosedError, InvalidArgumentTypeError, InvalidArgumentValueError, SystemError, TransportUnavailableError } from '../util/errors';
+import { loadNative, type NativeAddon, type NativeLayout, type NativeUdpSocket } from '../addon/addon';
 import { checkTransportOptions, type CheckedTransportOptions } from './options';
 import { emptyTransportStats, type DatagramBatch, type ReceiveHandler, type RemoteInfo, type Transport, type TransportInfo, type TransportOptions, type TransportStats } from './transport';
 

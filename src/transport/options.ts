@@ -4,14 +4,14 @@
  */
 
 import { isIP } from 'node:net';
-import { checkPort, isMulticast, resolveInterface } from '../address';
-import { InvalidArgumentTypeError, InvalidArgumentValueError, NotMulticastError } from '../errors';
+import { checkPort, isMulticast, resolveInterface } from './address';
+import { InvalidArgumentTypeError, InvalidArgumentValueError, NotMulticastError } from '../util/errors';
 import type { TransportOptions } from './transport';
 
 /** Default multicast TTL: 1, link-local, as every multicast library defaults to. */
 export const DEFAULT_TTL = 1;
-/** Default largest datagram received: 64 KiB covers the largest UDP payload (65,507 bytes over IPv4). */
-export const DEFAULT_MAX_DATAGRAM_BYTES = 65536;
+/** Default largest datagram the transport receives (its `maxDatagramBytes`; not the protocol's DEFAULT_MAX_DATAGRAM_BYTES, the largest it sends): 64 KiB covers the largest UDP payload (65,507 bytes over IPv4). */
+export const DEFAULT_MAX_RECEIVE_BYTES = 65536;
 
 /** Options after validation, with defaults filled in and the interface resolved. */
 export interface CheckedTransportOptions {
@@ -68,7 +68,7 @@ export function checkTransportOptions(options: TransportOptions): CheckedTranspo
 
   const recvBufferBytes = checkBytes(options.recvBufferBytes, 'recvBufferBytes', 2 ** 31 - 1);
   const sendBufferBytes = checkBytes(options.sendBufferBytes, 'sendBufferBytes', 2 ** 31 - 1);
-  const maxDatagramBytes = checkBytes(options.maxDatagramBytes, 'maxDatagramBytes', 65536) ?? DEFAULT_MAX_DATAGRAM_BYTES;
+  const maxDatagramBytes = checkBytes(options.maxDatagramBytes, 'maxDatagramBytes', 65536) ?? DEFAULT_MAX_RECEIVE_BYTES;
 
   const resolved = resolveInterface(options.interface);
   let interfaceAddress: string | undefined;

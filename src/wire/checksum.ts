@@ -6,7 +6,7 @@
  * bytes). Both give the same value; test/header.test.ts checks the pair.
  */
 
-import { loadNative } from '../native';
+import { loadNative } from '../addon/addon';
 import { crc32cUpdate } from './crc32c';
 
 /** Payloads at least this long go to the native CRC (the crossover measured on this machine). */

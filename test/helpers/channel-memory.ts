@@ -5,7 +5,7 @@
  * time with one turn of the real event loop.
  */
 
-import { open, type Channel, type Message, type OpenOptions } from '../../src/channel';
+import { open, type Channel, type Message, type OpenOptions } from '../../src/api/channel';
 import type { MemoryNetwork } from '../../src/transport/memory';
 
 export const GROUP = '239.255.7.1:7000';

@@ -6,7 +6,7 @@
  */
 
 import type { DatagramBatch, ReceiveHandler, RemoteInfo, Transport, TransportInfo, TransportKind, TransportStats } from '../../src/transport/transport';
-import { createRandom } from '../../src/random';
+import { createRandom } from '../../src/util/random';
 
 /** One received batch copied out of the transport's reused buffers. */
 class HeldBatch implements DatagramBatch {

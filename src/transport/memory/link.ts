@@ -3,7 +3,7 @@
  * its counters, and the validation of a configuration.
  */
 
-import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../../errors';
+import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../../util/errors';
 
 /** How a link treats each datagram. Every field defaults to 0 (a perfect, instant link). */
 export interface LinkConditions {

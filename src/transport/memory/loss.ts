@@ -6,8 +6,8 @@
  * on real sockets is repeatable.
  */
 
-import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../../errors';
-import { createRandom, type Random } from '../../random';
+import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../../util/errors';
+import { createRandom, type Random } from '../../util/random';
 import type { DatagramBatch, ReceiveHandler, RemoteInfo, Transport, TransportInfo, TransportKind, TransportStats } from '../transport';
 
 export interface LossOptions {

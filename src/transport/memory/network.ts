@@ -14,9 +14,9 @@
  * where a driver takes a scheduler and its timers run on virtual time.
  */
 
-import type { Scheduler, TimerHandle } from '../../clock';
-import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../../errors';
-import { createRandom, type Random } from '../../random';
+import type { Scheduler, TimerHandle } from '../../util/clock';
+import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../../util/errors';
+import { createRandom, type Random } from '../../util/random';
 import { checkTransportOptions } from '../options';
 import type { TransportOptions } from '../transport';
 import { EventQueue } from './event-queue';

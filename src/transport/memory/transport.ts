@@ -4,7 +4,7 @@
  * network's event queue, one batch per instant.
  */
 
-import { ClosedError } from '../../errors';
+import { ClosedError } from '../../util/errors';
 import type { CheckedTransportOptions } from '../options';
 import { emptyTransportStats, type DatagramBatch, type ReceiveHandler, type RemoteInfo, type Transport, type TransportInfo, type TransportStats } from '../transport';
 import type { Delivery, MemoryHost, MemoryNetwork } from './network';

@@ -174,8 +174,8 @@ export type NativeLoadResult = { addon: NativeAddon; error?: undefined } | { add
 /** The addon's ABI this file is written against; a stale build is refused instead of misused. 2: AeadKeyring. */
 const ABI_VERSION = 2;
 
-/** The package root: this file is compiled to dist/src/native.js. */
-export const PACKAGE_ROOT = resolve(__dirname, '..', '..');
+/** The package root: this file is compiled to dist/src/addon/addon.js. */
+export const PACKAGE_ROOT = resolve(__dirname, '..', '..', '..');
 
 let cached: NativeLoadResult | undefined;
 

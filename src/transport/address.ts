@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { InvalidArgumentTypeError, InvalidArgumentValueError, NotMulticastError, UnknownInterfaceError } from './errors';
+import { InvalidArgumentTypeError, InvalidArgumentValueError, NotMulticastError, UnknownInterfaceError } from '../util/errors';
 
 export type Family = 4 | 6;
 

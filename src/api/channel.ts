@@ -9,38 +9,39 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Readable, Writable } from 'node:stream';
 import type { ChannelCounters, ChannelEvents, ChannelInfo, ChannelState, ChannelStats, CloseResult, Message } from './channel-types';
-import { realScheduler, type Scheduler } from './clock';
-import { AEAD_TAG_BYTES } from './constants';
-import { Announcer, SessionVerifier } from './crypto/announce';
-import { GroupCrypto } from './crypto/group-crypto';
-import { checkGroupKey, type GroupKeyInput } from './crypto/key';
+import { realScheduler, type Scheduler } from '../util/clock';
+import { AEAD_TAG_BYTES } from '../crypto/constants';
+import { Announcer, SessionVerifier } from '../crypto/announce';
+import { GroupCrypto } from '../crypto/group-crypto';
+import { checkGroupKey, type GroupKeyInput } from '../crypto/key';
 import { Driver } from './driver';
 import { MessageBatch } from './message-batch';
-import { AbortError, ClosedError, InvalidArgumentTypeError, InvalidArgumentValueError } from './errors';
-import { Group } from './group/group';
-import { GroupedEndpoint } from './group/grouped-endpoint';
-import { createMembership } from './group/membership';
+import { AbortError, ClosedError, InvalidArgumentTypeError, InvalidArgumentValueError } from '../util/errors';
+import { Group } from './group';
+import { GroupedEndpoint } from '../group/grouped-endpoint';
+import { createMembership } from '../group/membership';
 import { resolveOptions, type OpenOptions, type ResolvedOptions } from './options';
-import type { Endpoint, ProtocolEvent, SourceInfo } from './protocol/api';
-import { describeLimit } from './protocol/limits';
-import { createEndpoint } from './protocol/endpoint';
-import { createRandom } from './random';
+import type { Endpoint, SourceInfo } from '../protocol/api';
+import type { GroupedEvent } from '../group/grouped-endpoint';
+import { describeLimit } from '../protocol/limits';
+import { createEndpoint } from '../protocol/endpoint';
+import { createRandom } from '../util/random';
 import { DEFAULT_STREAM, StreamRegistry } from './streams';
-import { createTransport } from './transport/index';
-import type { Transport } from './transport/transport';
-import { sessionIdHex } from './wire/header';
+import { createTransport } from '../transport/index';
+import type { Transport } from '../transport/transport';
+import { sessionIdHex } from '../wire/header';
 
 export type { OpenOptions, TransportChoice, TuningOptions } from './options';
 export type {
   ChannelCounters, ChannelEvents, ChannelInfo, ChannelLossReason, ChannelState, ChannelStats, CloseResult, LimitWarning, LossInfo, Message,
   ReceiverDroppedReason, SourceGoneReason, UnflushedReceiver,
 } from './channel-types';
-export type { SourceInfo, LossReason, FlowControl, LateJoin, LimitReason, InvalidReason } from './protocol/api';
-export { Group } from './group/group';
-export type { GroupEvents } from './group/group';
-export type { ChangesOptions, GroupChange } from './group/changes';
-export type { MemberOptions } from './group/options';
-export type { MemberFilter, MemberInfo, MemberState, MembershipEvent, MembershipEventType, MembershipStats, MembershipTuning, ScaledTimers } from './group/api';
+export type { SourceInfo, LossReason, FlowControl, LateJoin, LimitReason, InvalidReason } from '../protocol/api';
+export { Group } from './group';
+export type { GroupEvents } from './group';
+export type { ChangesOptions, GroupChange } from './group-changes';
+export type { MemberOptions } from './member-options';
+export type { MemberFilter, MemberInfo, MemberState, MembershipEvent, MembershipEventType, MembershipStats, MembershipTuning, ScaledTimers } from '../group/api';
 
 /** Transport errors are reported at most once per this interval; the others are counted (`stats().channel.errorsSuppressed`). */
 export const ERROR_REPORT_INTERVAL_MS = 1000;
@@ -73,7 +74,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
   readonly group: Group | undefined;
 
   private readonly options: ResolvedOptions;
-  private readonly endpoint: Endpoint;
+  private readonly endpoint: Endpoint<GroupedEvent>;
   private readonly transport: Transport;
   private readonly scheduler: Scheduler;
   private readonly driver: Driver;
@@ -115,7 +116,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
 
   /** @internal use {@link open} */
   constructor(args: {
-    options: ResolvedOptions; endpoint: Endpoint; transport: Transport; scheduler: Scheduler; streams: StreamRegistry; sessionId: string;
+    options: ResolvedOptions; endpoint: Endpoint<GroupedEvent>; transport: Transport; scheduler: Scheduler; streams: StreamRegistry; sessionId: string;
     sessionHi: number; sessionLo: number;
   }) {
     super();
@@ -393,7 +394,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
     this.driver.setReadBacklog(bytes);
   }
 
-  private onProtocolEvent(event: ProtocolEvent): void {
+  private onProtocolEvent(event: GroupedEvent): void {
     switch (event.type) {
       case 'message': {
         if (this.filtering && !this.subscribed.has(event.streamId)) {
@@ -597,7 +598,7 @@ export async function open(options: OpenOptions): Promise<Channel> {
     resolved.tuning,
   );
   const member = resolved.member;
-  const endpoint: Endpoint = member === undefined
+  const endpoint: Endpoint<GroupedEvent> = member === undefined
     ? reliable
     : new GroupedEndpoint(reliable, createMembership({ sessionHi, sessionLo, name: member.name, metadata: member.metadata, random, maxDatagramBytes: resolved.maxDatagramBytes }, member.tuning));
 

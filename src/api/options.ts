@@ -5,27 +5,25 @@
  * option and the bad value.
  */
 
-import { checkPort, parseGroup, type GroupAddress } from './address';
-import {
-  DEFAULT_FLOW_CONTROL, DEFAULT_LATE_JOIN, DEFAULT_MAX_DATAGRAM_BYTES, DEFAULT_MAX_DATAGRAM_BYTES_IPV6, DEFAULT_MAX_MESSAGE_BYTES,
-  DEFAULT_MAX_REASSEMBLY_BYTES, DEFAULT_MAX_REORDER_BYTES, DEFAULT_WINDOW_BYTES, DEFAULT_WINDOW_MESSAGES, MIN_DATAGRAM_BYTES,
-} from './constants';
-import { AEAD_TAG_BYTES, CLOSE_QUIET_MS, DEFAULT_KEY_GRACE_MS, DEFAULT_LINGER_MS } from './constants';
-export { DEFAULT_LINGER_MS } from './constants';
-import { checkSigningKey, checkTrustedKeys, type SigningKeyInput } from './crypto/announce';
-import { checkGroupKey, type GroupKey, type GroupKeyInput } from './crypto/key';
-import { InvalidArgumentTypeError, InvalidArgumentValueError } from './errors';
-import { resolveMemberOption, type MemberOptions, type ResolvedMember } from './group/options';
+import { checkPort, parseGroup, type GroupAddress } from '../transport/address';
+import { DEFAULT_FLOW_CONTROL, DEFAULT_LATE_JOIN, DEFAULT_MAX_DATAGRAM_BYTES, DEFAULT_MAX_DATAGRAM_BYTES_IPV6, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_REASSEMBLY_BYTES, DEFAULT_MAX_REORDER_BYTES, DEFAULT_WINDOW_BYTES, DEFAULT_WINDOW_MESSAGES, MIN_DATAGRAM_BYTES } from '../protocol/constants';
+import { CLOSE_QUIET_MS, DEFAULT_LINGER_MS } from '../protocol/constants';
+import { AEAD_TAG_BYTES, DEFAULT_KEY_GRACE_MS } from '../crypto/constants';
+export { DEFAULT_LINGER_MS } from '../protocol/constants';
+import { checkSigningKey, checkTrustedKeys, type SigningKeyInput } from '../crypto/announce';
+import { checkGroupKey, type GroupKey, type GroupKeyInput } from '../crypto/key';
+import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../util/errors';
+import { resolveMemberOption, type MemberOptions, type ResolvedMember } from './member-options';
 import type { KeyObject } from 'node:crypto';
-import type { FlowControl, LateJoin } from './protocol/api';
-import { DEFAULT_TUNING, TUNING_COUNT_KEYS, type ProtocolTuning } from './protocol/tuning';
+import type { FlowControl, LateJoin } from '../protocol/api';
+import { DEFAULT_TUNING, TUNING_COUNT_KEYS, type ProtocolTuning } from '../protocol/tuning';
 import { checkStreamName } from './streams';
-import { checkTransportOptions } from './transport/options';
-import type { MemoryHost, MemoryNetwork } from './transport/memory';
-import type { Transport, TransportOptions } from './transport/transport';
-import { HEADER_BYTES, MAX_PAYLOAD_BYTES } from './wire/header';
+import { checkTransportOptions } from '../transport/options';
+import type { MemoryHost, MemoryNetwork } from '../transport/memory';
+import type { Transport, TransportOptions } from '../transport/transport';
+import { HEADER_BYTES, MAX_PAYLOAD_BYTES } from '../wire/header';
 
-import type { TransportChoice } from './transport/index';
+import type { TransportChoice } from '../transport/index';
 export type { TransportChoice };
 
 /** Protocol timers and strategies that may be overridden per channel (defaults: src/constants.ts). */

@@ -9,7 +9,7 @@
  * consumer is therefore bounded whatever the churn.
  */
 
-import type { MembershipEvent } from './api';
+import type { MembershipEvent } from '../group/api';
 
 /** One membership change as an iterator yields it. */
 export interface GroupChange extends MembershipEvent {

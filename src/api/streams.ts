@@ -12,7 +12,7 @@
  * (`streams: { orders: 1, quotes: 2 }`).
  */
 
-import { InvalidArgumentTypeError, InvalidArgumentValueError } from './errors';
+import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../util/errors';
 
 export const DEFAULT_STREAM = '';
 export const DEFAULT_STREAM_ID = 0;

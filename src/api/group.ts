@@ -5,9 +5,9 @@
  */
 
 import { EventEmitter } from 'node:events';
-import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../errors';
-import type { MemberFilter, MemberInfo, Membership, MembershipEvent, MembershipStats, ScaledTimers } from './api';
-import { ChangeQueue, DEFAULT_MAX_BUFFERED_CHANGES, type ChangesOptions, type GroupChange } from './changes';
+import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../util/errors';
+import type { MemberFilter, MemberInfo, Membership, MembershipEvent, MembershipStats, ScaledTimers } from '../group/api';
+import { ChangeQueue, DEFAULT_MAX_BUFFERED_CHANGES, type ChangesOptions, type GroupChange } from './group-changes';
 
 /** Events of a {@link Group}: one per membership change, with the member as this member now sees it. */
 export interface GroupEvents {

@@ -4,9 +4,9 @@
  */
 
 import { hostname } from 'node:os';
-import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../errors';
-import type { MembershipTuning } from './api';
-import { createMembership, DEFAULT_MEMBERSHIP_TUNING } from './membership';
+import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../util/errors';
+import type { MembershipTuning } from '../group/api';
+import { createMembership, DEFAULT_MEMBERSHIP_TUNING } from '../group/membership';
 
 /** `open({ member })`: join the group as a member with this name and metadata. */
 export interface MemberOptions {

@@ -19,18 +19,19 @@
  * everything deterministically).
  */
 
-import type { Scheduler, TimerHandle } from './clock';
-import { realScheduler } from './clock';
-import { type Announcer, ANNOUNCE_TYPE, type SessionVerifier } from './crypto/announce';
-import { readCounter } from './crypto/aead';
-import { SEALED_REJECT_BASE, SEALED_REJECT_NAMES, SealedReject, type SealedRejectName } from './crypto/codes';
-import type { GroupCrypto } from './crypto/group-crypto';
-import type { GroupKey } from './crypto/key';
-import { ClosedError, CounterExhaustedError } from './errors';
-import type { Endpoint, ProtocolEvent } from './protocol/api';
-import type { DatagramBatch, Transport } from './transport/transport';
-import { loadNative, type NativeAddon } from './native';
-import { DatagramType, decodeHeaderInto, emptyHeader, HEADER_BYTES, Reject, REJECT_NAMES, type Header, type RejectName } from './wire/header';
+import type { Scheduler, TimerHandle } from '../util/clock';
+import { realScheduler } from '../util/clock';
+import { type Announcer, ANNOUNCE_TYPE, type SessionVerifier } from '../crypto/announce';
+import { readCounter } from '../crypto/aead';
+import { SEALED_REJECT_BASE, SEALED_REJECT_NAMES, SealedReject, type SealedRejectName } from '../crypto/codes';
+import type { GroupCrypto } from '../crypto/group-crypto';
+import type { GroupKey } from '../crypto/key';
+import { ClosedError, CounterExhaustedError } from '../util/errors';
+import type { Endpoint } from '../protocol/api';
+import type { GroupedEvent } from '../group/grouped-endpoint';
+import type { DatagramBatch, Transport } from '../transport/transport';
+import { loadNative, type NativeAddon } from '../addon/addon';
+import { DatagramType, decodeHeaderInto, emptyHeader, HEADER_BYTES, Reject, REJECT_NAMES, type Header, type RejectName } from '../wire/header';
 
 /** How long to wait before retrying datagrams the socket would not take (send buffer full), ms. */
 export const SEND_RETRY_MS = 1;
@@ -45,7 +46,7 @@ export type RejectCounts = Record<RejectName | SealedRejectName, number>;
 
 export interface DriverSink {
   /** One protocol event, in order. Called synchronously from the driver's turn; must not throw. */
-  onEvent(event: ProtocolEvent): void;
+  onEvent(event: GroupedEvent): void;
   /** Called at the end of every turn, after all events of the turn (the channel uses it to check close progress). */
   onTurnEnd(): void;
   /** A transport error (send failure other than would-block). Not rate-limited here. */
@@ -53,7 +54,7 @@ export interface DriverSink {
 }
 
 export interface DriverOptions {
-  endpoint: Endpoint;
+  endpoint: Endpoint<GroupedEvent>;
   transport: Transport;
   scheduler: Scheduler;
   sink: DriverSink;
@@ -86,7 +87,7 @@ class LazySource {
 }
 
 export class Driver {
-  private readonly endpoint: Endpoint;
+  private readonly endpoint: Endpoint<GroupedEvent>;
   private readonly transport: Transport;
   private readonly scheduler: Scheduler;
   private readonly sink: DriverSink;
@@ -399,7 +400,7 @@ export class Driver {
       if (input === 'flush') this.endpoint.flush(nowMs);
       else if (input === 'timeout') this.endpoint.handleTimeout(nowMs);
       this.transmit(nowMs);
-      let event: ProtocolEvent | undefined;
+      let event: GroupedEvent | undefined;
       while ((event = this.endpoint.pollEvent()) !== undefined) {
         try {
           this.sink.onEvent(event);

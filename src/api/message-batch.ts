@@ -7,8 +7,8 @@
  */
 
 import type { Message } from './channel-types';
-import type { SourceInfo } from './protocol/api';
-import { PackedView } from './protocol/packed-view';
+import type { SourceInfo } from '../protocol/api';
+import { PackedView } from '../protocol/packed-view';
 
 export class MessageBatch implements Iterable<Message> {
   /** Number of messages, ≥ 1. */

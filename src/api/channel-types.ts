@@ -4,11 +4,11 @@
  */
 
 import type { MessageBatch } from './message-batch';
-import type { VerifierStats } from './crypto/announce';
-import type { CryptoStats } from './crypto/group-crypto';
+import type { VerifierStats } from '../crypto/announce';
+import type { CryptoStats } from '../crypto/group-crypto';
 import type { RejectCounts } from './driver';
-import type { MembershipStats } from './group/api';
-import type { CloseOutcome, LimitReason, LossReason, ProtocolStats, SourceInfo, UnflushedReceiver } from './protocol/api';
+import type { MembershipStats } from '../group/api';
+import type { CloseOutcome, LimitReason, LossReason, ProtocolStats, SourceInfo, UnflushedReceiver } from '../protocol/api';
 
 export type { UnflushedReceiver };
 /**
@@ -18,7 +18,7 @@ export type { UnflushedReceiver };
  * got everything it sent.
  */
 export type CloseResult = CloseOutcome;
-import type { TransportKind, TransportStats } from './transport/transport';
+import type { TransportKind, TransportStats } from '../transport/transport';
 
 /** One received message. `data` is the receiver's own copy. */
 export interface Message {

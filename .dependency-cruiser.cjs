@@ -1,0 +1,80 @@
+/**
+ * The layers of ARCHITECTURE.md, enforced: a module imports only from its own
+ * layer and the layers below it. `npm test` runs this (script `lint:layers`).
+ *
+ *   apps      src/cli                          — the public API only (src/index.ts)
+ *   api       src/api                          — Channel, options, the driver
+ *   group     src/group    crypto  src/crypto  — sans-IO wrappers of the core (siblings)
+ *   protocol  src/protocol                     — the sans-IO reliable-multicast core
+ *   transport src/transport                    — sockets and the simulated network
+ *   wire      src/wire                         — frame layouts, the one header decoder
+ *   addon     src/addon                        — the native addon's loader and types
+ *   util      src/util                         — errors, clock types, RNG, containers
+ *
+ * The barrels (src/index.ts, src/core.ts, src/internal.ts) may import any layer.
+ */
+
+const LAYERS = {
+  util: [],
+  addon: ['util'],
+  wire: ['util', 'addon'],
+  transport: ['util', 'addon', 'wire'],
+  protocol: ['util', 'wire'],
+  crypto: ['util', 'addon', 'wire', 'protocol'],
+  group: ['util', 'wire', 'protocol'],
+  api: ['util', 'addon', 'wire', 'transport', 'protocol', 'crypto', 'group'],
+};
+
+const layerRules = Object.entries(LAYERS).map(([layer, below]) => ({
+  name: `layer-${layer}`,
+  comment: `src/${layer} may import only ${below.length === 0 ? 'itself' : `itself and ${below.join(', ')}`} (ARCHITECTURE.md, "Layers").`,
+  severity: 'error',
+  from: { path: `^src/${layer}/` },
+  to: { path: '^src/', pathNot: [`^src/${layer}/`, ...below.map((b) => `^src/${b}/`)] },
+}));
+
+module.exports = {
+  forbidden: [
+    ...layerRules,
+    {
+      name: 'apps-use-public-api',
+      comment: 'An app (src/cli, later logging, metrics, bus, state) is a client: it imports the library only through src/index.ts.',
+      severity: 'warn',
+      from: { path: '^src/cli/' },
+      to: { path: '^src/', pathNot: ['^src/cli/', '^src/index\\.ts$'] },
+    },
+    {
+      name: 'sans-io',
+      comment: 'The cores (protocol, group, wire) read no clock and touch no socket: no Node I/O, timers or events modules.',
+      severity: 'error',
+      from: { path: '^src/(protocol|group|wire)/' },
+      to: { dependencyTypes: ['core'], path: '^(node:)?(dgram|net|os|events|timers|fs|child_process|worker_threads|stream)$' },
+    },
+    {
+      name: 'no-circular',
+      comment: 'No import cycles between modules at run time (cycles of type-only imports are harmless).',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { circular: true, viaOnly: { dependencyTypesNot: ['type-only'] } },
+    },
+    {
+      name: 'src-not-to-test',
+      comment: 'Production code never imports tests, benchmarks or their helpers.',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: '^(test|bench)/' },
+    },
+    {
+      name: 'not-to-unresolvable',
+      severity: 'error',
+      from: {},
+      to: { couldNotResolve: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'] },
+  },
+};

@@ -60,7 +60,7 @@ function batchOf(datagrams: readonly Uint8Array[]): DatagramBatch {
     at += d.length;
   });
   return {
-    count: datagrams.length, buffer, offsets, lengths,
+    count: datagrams.length, buffer, offsets, lengths, shared: false,
     source: () => SOURCE, destination: () => undefined, datagram: (i) => buffer.subarray(offsets[i]!, offsets[i]! + lengths[i]!),
   };
 }

@@ -24,7 +24,9 @@ import { parseArgs } from 'node:util';
 import { createEndpoint } from '../src/protocol/endpoint';
 import type { Endpoint, EndpointConfig } from '../src/protocol/api';
 import { encodeHeartbeat } from '../src/protocol/payload';
-import { DatagramType, decodeHeader, decodeHeaderInto, emptyHeader, encodeDatagram, Reject, type Header } from '../src/wire/header';
+import { DatagramType, emptyHeader, encodeDatagram, type Header } from '../src/wire/header';
+import { decodeHeader, decodeHeaderInto } from '../src/wire/decode';
+import { Reject } from '../src/wire/rejects';
 import { formatTable, median } from './table';
 
 function config(sessionLo: number, checksum = true): EndpointConfig {

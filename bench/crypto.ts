@@ -21,7 +21,8 @@ import { once } from 'node:events';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { open, type Message } from '../src/api/channel';
-import { createNativeAead, NodeAead, OPEN_WORDS, type AeadBackend } from '../src/crypto/aead';
+import { createNativeAead, NodeAead, type AeadBackend } from '../src/crypto/aead';
+import { DECODED_WORDS } from '../src/wire/decode';
 import { DatagramType, encodeDatagram } from '../src/wire/header';
 import { formatTable, median } from './table';
 
@@ -72,7 +73,7 @@ function micro(runs: number, ms: number): string {
         lengths[i] = sealed[i]!.length;
         at += sealed[i]!.length;
       }
-      const words = new Uint32Array(BATCH * OPEN_WORDS);
+      const words = new Uint32Array(BATCH * DECODED_WORDS);
       const seal: number[] = [];
       const openRates: number[] = [];
       for (let r = 0; r < runs; r++) {

@@ -24,7 +24,9 @@ import { open, type Channel, type Message } from '../src/api/channel';
 import { DataFlag, parsePacked } from '../src/protocol/payload';
 import { withLoss } from '../src/transport/index';
 import type { Transport } from '../src/transport/transport';
-import { DatagramType, decodeHeaderInto, emptyHeader, Reject } from '../src/wire/header';
+import { DatagramType, emptyHeader } from '../src/wire/header';
+import { decodeHeaderInto } from '../src/wire/decode';
+import { Reject } from '../src/wire/rejects';
 import { runWorkerRole } from './worker-main';
 
 export interface LatencyConfig {

@@ -25,12 +25,12 @@ export type { OpenOptions, TransportChoice, TuningOptions } from './api/options'
 export type { CloseOutcome, FlowControl, InvalidReason, LateJoin, LimitReason, LossReason, ProtocolStats, ReceiverDropReason, SourceInfo } from './protocol/api';
 export { INVALID_REASONS, LIMIT_REASONS } from './protocol/api';
 export type { NakBackoff, ProtocolTuning } from './protocol/tuning';
-export type { RejectCounts } from './api/driver';
+export type { RejectCounts } from './wire/rejects';
 export type { GroupKey, GroupKeyInput } from './crypto/key';
 export type { CryptoStats } from './crypto/group-crypto';
 export type { SigningKeyInput, VerifierStats } from './crypto/announce';
-export { SealedReject, SEALED_REJECT_BASE, SEALED_REJECT_NAMES } from './crypto/codes';
-export type { SealedRejectName } from './crypto/codes';
+export { SealedReject, SEALED_REJECT_BASE, SEALED_REJECT_NAMES } from './wire/rejects';
+export type { SealedRejectName } from './wire/rejects';
 
 export {
   BlipcastError, ClosedError, CounterExhaustedError, InvalidArgumentTypeError, InvalidArgumentValueError, NotMulticastError,
@@ -49,8 +49,10 @@ export type {
 
 export type { Scheduler, TimerHandle } from './util/clock';
 
-export {
-  DatagramType, decodeHeader, decodeHeaderInto, emptyHeader, encodeDatagram, HEADER_BYTES, MAGIC, Reject, REJECT_NAMES, VERSION,
-} from './wire/header';
-export type { DecodeResult, Header, RejectName } from './wire/header';
+export { DatagramType, emptyHeader, encodeDatagram, HEADER_BYTES, MAGIC, VERSION } from './wire/header';
+export { decodeHeader, decodeHeaderInto } from './wire/decode';
+export { Reject, REJECT_NAMES } from './wire/rejects';
+export type { DecodeResult } from './wire/decode';
+export type { Header } from './wire/header';
+export type { RejectName } from './wire/rejects';
 export { crc32c } from './wire/crc32c';

@@ -336,7 +336,7 @@ test('a sender whose datagram counter runs out says so once as an error, then wr
   tx.write('one');
   t.true(await drive(net, () => got.length === 1, 5_000));
   // Reach into the channel: use up the counter instead of sealing 2^48 datagrams.
-  (tx as unknown as { crypto: { counter: number } }).crypto.counter = 2 ** 48;
+  (tx as unknown as { sealed: { crypto: { counter: number } } }).sealed.crypto.counter = 2 ** 48;
   tx.write('unsent');
   t.true(await drive(net, () => errors.length > 0, 5_000), 'the sender reports the exhausted counter');
   t.true(errors[0] instanceof CounterExhaustedError);

@@ -11,7 +11,7 @@ import test from 'ava';
 import { generateKeyPairSync } from 'node:crypto';
 import { ANNOUNCE_VERIFY_BURST, ANNOUNCE_VERIFY_PER_SEC, ANNOUNCE_VERIFY_PER_SESSION_BURST } from '../src/crypto/constants';
 import { Announcer, SessionVerifier } from '../src/crypto/announce';
-import { SealedReject } from '../src/crypto/codes';
+import { SealedReject } from '../src/wire/rejects';
 import { DatagramType, HEADER_BYTES, type Header } from '../src/wire/header';
 
 const trusted = generateKeyPairSync('ed25519');

@@ -6,13 +6,16 @@
 
 import test from 'ava';
 import { createDecipheriv, randomBytes } from 'node:crypto';
-import { createNativeAead, NodeAead, nonceOf, OPEN_WORDS, readCounter, type AeadBackend } from '../src/crypto/aead';
-import { SealedReject } from '../src/crypto/codes';
+import { createNativeAead, NodeAead, nonceOf, readCounter, type AeadBackend } from '../src/crypto/aead';
+import { DECODED_WORDS } from '../src/wire/decode';
+import { SealedReject } from '../src/wire/rejects';
 import { GroupCrypto } from '../src/crypto/group-crypto';
 import { checkGroupKey, parseKeyBytes } from '../src/crypto/key';
 import { ReplayWindow, ReplayTable } from '../src/crypto/replay-window';
 import { CounterExhaustedError, InvalidArgumentTypeError, InvalidArgumentValueError } from '../src/util/errors';
-import { DatagramType, decodeHeader, encodeDatagram, HEADER_BYTES, Reject } from '../src/wire/header';
+import { DatagramType, encodeDatagram, HEADER_BYTES } from '../src/wire/header';
+import { decodeHeader } from '../src/wire/decode';
+import { Reject } from '../src/wire/rejects';
 
 const native = createNativeAead();
 const backends: Array<[string, () => AeadBackend]> = [['node', () => new NodeAead()]];
@@ -30,7 +33,7 @@ function clearDatagram(size: number, seq = 7, sessionLo = 0x01020304): Buffer {
 /** Opens one datagram (a copy) with `b`; returns the code, the decoded words and the opened bytes. */
 function openOne(b: AeadBackend, sealed: Uint8Array): { code: number; words: Uint32Array; bytes: Buffer } {
   const bytes = Buffer.from(sealed);
-  const words = new Uint32Array(OPEN_WORDS);
+  const words = new Uint32Array(DECODED_WORDS);
   b.openBatch(bytes, new Uint32Array([0]), new Uint32Array([bytes.length]), 1, words);
   return { code: words[0]!, words, bytes };
 }
@@ -137,10 +140,10 @@ for (const [name, make] of backends) {
     const buf = Buffer.concat(sealed);
     const offsets = new Uint32Array([0, sealed[0]!.length, sealed[0]!.length + sealed[1]!.length]);
     const lengths = new Uint32Array(sealed.map((s) => s.length));
-    const words = new Uint32Array(3 * OPEN_WORDS);
+    const words = new Uint32Array(3 * DECODED_WORDS);
     b.openBatch(buf, offsets, lengths, 3, words);
-    t.deepEqual([words[0], words[OPEN_WORDS], words[2 * OPEN_WORDS]], [Reject.OK, SealedReject.AUTH_FAILED, Reject.OK]);
-    t.is(words[2 * OPEN_WORDS + 6], 3);
+    t.deepEqual([words[0], words[DECODED_WORDS], words[2 * DECODED_WORDS]], [Reject.OK, SealedReject.AUTH_FAILED, Reject.OK]);
+    t.is(words[2 * DECODED_WORDS + 6], 3);
   });
 }
 
@@ -210,7 +213,7 @@ test('key rotation: the previous key opens during the grace period only', (t) =>
   const [s] = old.sealBatch(1, 0, [clearDatagram(10)]);
   const open = (nowMs: number): number => {
     const bytes = Buffer.from(s!);
-    const words = new Uint32Array(OPEN_WORDS);
+    const words = new Uint32Array(DECODED_WORDS);
     receiver.open(nowMs, bytes, new Uint32Array([0]), new Uint32Array([bytes.length]), 1, words);
     return words[0]!;
   };

@@ -14,10 +14,9 @@ import {
   NCF_FIXED_BYTES, RANGE_BYTES, STATUS_ENTRY_BYTES, STATUS_FIXED_BYTES, writeU32,
   type FragmentInfo, type SeqRange,
 } from '../src/protocol/payload';
-import {
-  decodeHeader, decodeHeaderInto, emptyHeader, encodeDatagram, DatagramType, HEADER_BYTES, MAX_PAYLOAD_BYTES, Reject,
-  type Header,
-} from '../src/wire/header';
+import { decodeHeader, decodeHeaderInto } from '../src/wire/decode';
+import { emptyHeader, encodeDatagram, DatagramType, HEADER_BYTES, MAX_PAYLOAD_BYTES, type Header } from '../src/wire/header';
+import { Reject } from '../src/wire/rejects';
 
 const SCALE = Math.max(1, Number(process.env.BLIPCAST_FUZZ_RUNS ?? '1') || 1);
 const RUNS = 1000 * SCALE;

@@ -14,7 +14,8 @@ import { createEndpoint } from '../src/protocol/endpoint';
 import { splitMessages } from '../src/protocol/packed-view';
 import type { Endpoint, ProtocolEvent } from '../src/protocol/api';
 import { DataFlag, encodeHeartbeat, encodeNak, encodeNcf, encodeStatus, HeartbeatFlag, type SeqRange } from '../src/protocol/payload';
-import { decodeHeader, encodeDatagram, DatagramType, type Header } from '../src/wire/header';
+import { decodeHeader } from '../src/wire/decode';
+import { encodeDatagram, DatagramType, type Header } from '../src/wire/header';
 import { seededRandom, testConfig } from './helpers/sim';
 
 const SCALE = Math.max(1, Number(process.env.BLIPCAST_FUZZ_RUNS ?? '1') || 1);

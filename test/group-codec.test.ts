@@ -2,7 +2,8 @@ import test from 'ava';
 import fc from 'fast-check';
 import { createMembership } from '../src/group/membership';
 import { ControlKind, decodeControl, encodeControl, UpdateState, type ControlBody, type ControlMessage } from '../src/group/codec';
-import { DatagramType, decodeHeader, encodeDatagram, HEADER_BYTES } from '../src/wire/header';
+import { DatagramType, encodeDatagram, HEADER_BYTES } from '../src/wire/header';
+import { decodeHeader } from '../src/wire/decode';
 import { seededRandom } from './group-sim';
 
 const idArb = fc.tuple(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 1, max: 0xffffffff })).map(([hi, lo]) => hi.toString(16).padStart(8, '0') + lo.toString(16).padStart(8, '0'));

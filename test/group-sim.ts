@@ -9,7 +9,8 @@
 
 import { createMembership } from '../src/group/membership';
 import type { Membership, MembershipEventType, MembershipTuning } from '../src/group/api';
-import { decodeHeader, type Header } from '../src/wire/header';
+import { decodeHeader } from '../src/wire/decode';
+import { type Header } from '../src/wire/header';
 import { Heap } from './helpers/heap';
 
 export { seededRandom } from './helpers/seeded';

@@ -4,7 +4,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32c, crc32cUpdate } from '../src/wire/crc32c';
 import { datagramChecksum, NATIVE_CRC_MIN_BYTES } from '../src/wire/checksum';
-import { decodeHeader, decodeHeaderInto, emptyHeader, encodeDatagram, Header, HEADER_BYTES, Reject, REJECT_NAMES, sessionIdHex } from '../src/wire/header';
+import { decodeHeader, decodeHeaderInto } from '../src/wire/decode';
+import { emptyHeader, encodeDatagram, Header, HEADER_BYTES, sessionIdHex } from '../src/wire/header';
+import { Reject, REJECT_NAMES } from '../src/wire/rejects';
 
 interface Vector { name: string; hex: string; expect: string; header?: Header & { session: string } }
 const file = JSON.parse(readFileSync(join(__dirname, '..', '..', 'test', 'vectors', 'header.json'), 'utf8')) as { vectors: Vector[]; crc32cCheck: { input: string; crc: string } };

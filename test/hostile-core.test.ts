@@ -14,7 +14,8 @@ import { InvalidArgumentValueError } from '../src/util/errors';
 import { createEndpoint, DEFAULT_TUNING } from '../src/protocol/endpoint';
 import { INVALID_REASONS, type LimitWarningEvent, type ProtocolEvent } from '../src/protocol/api';
 import { DataFlag, encodeHeartbeat, encodeNak, HeartbeatFlag } from '../src/protocol/payload';
-import { decodeHeader, encodeDatagram, DatagramType } from '../src/wire/header';
+import { decodeHeader } from '../src/wire/decode';
+import { encodeDatagram, DatagramType } from '../src/wire/header';
 import { MAX_REMEMBERED_SESSIONS, DEFAULT_MAX_REORDER_BYTES, DEFAULT_WINDOW_BYTES, DEFAULT_WINDOW_MESSAGES, LIMIT_WARNING_INTERVAL_MS, REPAIR_SHARE_PER_RECEIVER } from '../src/protocol/constants';
 import { account, message, seededRandom, Sim, sourceIdOf, testConfig, type SimNode } from './helpers/sim';
 

@@ -17,7 +17,9 @@ import { runInNewContext } from 'node:vm';
 import { InvalidArgumentValueError, NotMulticastError, SystemError, UnknownInterfaceError, ClosedError } from '../src/util/errors';
 import { loadNative, type NativeAddon, type NativeUdpSocket } from '../src/addon/addon';
 import { crc32c } from '../src/wire/crc32c';
-import { decodeHeaderInto, emptyHeader, encodeDatagram, type Header, Reject, REJECT_NAMES } from '../src/wire/header';
+import { decodeHeaderInto } from '../src/wire/decode';
+import { emptyHeader, encodeDatagram, type Header } from '../src/wire/header';
+import { Reject, REJECT_NAMES } from '../src/wire/rejects';
 import { createNativeTransport, decodeBatchHeaders, DECODED_HEADER_WORDS, NATIVE_RECV_SLOTS } from '../src/transport/native';
 import type { DatagramBatch, Transport, TransportOptions } from '../src/transport/transport';
 

@@ -9,7 +9,8 @@ import test from 'ava';
 import { createEndpoint } from '../src/protocol/endpoint';
 import type { Endpoint } from '../src/protocol/api';
 import { DataFlag } from '../src/protocol/payload';
-import { CRC_OFFSET, DatagramType, decodeHeader } from '../src/wire/header';
+import { CRC_OFFSET, DatagramType } from '../src/wire/header';
+import { decodeHeader } from '../src/wire/decode';
 import { datagramChecksum } from '../src/wire/checksum';
 import { seededRandom, testConfig } from './helpers/sim';
 

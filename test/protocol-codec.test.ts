@@ -2,7 +2,8 @@ import test from 'ava';
 import fc from 'fast-check';
 import { createEndpoint } from '../src/protocol/endpoint';
 import { splitMessages } from '../src/protocol/packed-view';
-import { DatagramType, decodeHeader, encodeDatagram } from '../src/wire/header';
+import { DatagramType, encodeDatagram } from '../src/wire/header';
+import { decodeHeader } from '../src/wire/decode';
 import { decodeHeartbeat, decodeNak, decodeNcf, decodeStatus, encodeHeartbeat, encodeNak, encodeNcf, encodeStatus, NcfReason } from '../src/protocol/payload';
 import { account, message, seededRandom, testConfig } from './helpers/sim';
 

@@ -14,7 +14,8 @@ import type { Endpoint } from '../src/protocol/api';
 import { encodeHeartbeat, HeartbeatFlag } from '../src/protocol/payload';
 import { StreamReceiver } from '../src/protocol/stream-receiver';
 import { TimerHeap, type TimerEntry } from '../src/protocol/timer-heap';
-import { DatagramType, decodeHeader, encodeDatagram } from '../src/wire/header';
+import { DatagramType, encodeDatagram } from '../src/wire/header';
+import { decodeHeader } from '../src/wire/decode';
 import { seededRandom, testConfig } from './helpers/sim';
 
 const FROM = { address: '198.18.0.7', port: 7000 };

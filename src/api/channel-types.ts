@@ -6,7 +6,7 @@
 import type { MessageBatch } from './message-batch';
 import type { VerifierStats } from '../crypto/announce';
 import type { CryptoStats } from '../crypto/group-crypto';
-import type { RejectCounts } from './driver';
+import type { RejectCounts } from '../wire/rejects';
 import type { MembershipStats } from '../group/api';
 import type { CloseOutcome, LimitReason, LossReason, ProtocolStats, SourceInfo, UnflushedReceiver } from '../protocol/api';
 
@@ -145,6 +145,8 @@ export interface ChannelCounters {
   /** Transport errors reported / suppressed by the rate limit. */
   errors: number;
   errorsSuppressed: number;
+  /** Received batches on which the protocol core threw (a bug, never expected; each also reported through 'error'). */
+  coreErrors: number;
 }
 
 export interface ChannelStats {

@@ -5,27 +5,24 @@
  * report). See docs/api.md.
  */
 
-import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { Writable } from 'node:stream';
 import type { ChannelCounters, ChannelEvents, ChannelInfo, ChannelState, ChannelStats, CloseResult, Message } from './channel-types';
 import { realScheduler, type Scheduler } from '../util/clock';
-import { AEAD_TAG_BYTES } from '../crypto/constants';
-import { Announcer, SessionVerifier } from '../crypto/announce';
-import { GroupCrypto } from '../crypto/group-crypto';
+import { Counters } from '../util/counters';
+import type { SealedEndpoint } from '../crypto/sealed-endpoint';
 import { checkGroupKey, type GroupKeyInput } from '../crypto/key';
+import { composeEndpoint, type ChannelEndpointEvent } from './compose';
 import { Driver } from './driver';
 import { MessageBatch } from './message-batch';
 import { AbortError, ClosedError, InvalidArgumentTypeError, InvalidArgumentValueError } from '../util/errors';
 import { Group } from './group';
-import { GroupedEndpoint } from '../group/grouped-endpoint';
-import { createMembership } from '../group/membership';
-import { resolveOptions, type OpenOptions, type ResolvedOptions } from './options';
-import type { Endpoint, SourceInfo } from '../protocol/api';
 import type { GroupedEvent } from '../group/grouped-endpoint';
+import { resolveOptions, type OpenOptions, type ResolvedOptions } from './options';
+import type { Endpoint } from '../protocol/api';
 import { describeLimit } from '../protocol/limits';
-import { createEndpoint } from '../protocol/endpoint';
-import { createRandom } from '../util/random';
+import { ReadQueue } from './read-queue';
 import { DEFAULT_STREAM, StreamRegistry } from './streams';
 import { createTransport } from '../transport/index';
 import type { Transport } from '../transport/transport';
@@ -45,13 +42,6 @@ export type { MemberFilter, MemberInfo, MemberState, MembershipEvent, Membership
 
 /** Transport errors are reported at most once per this interval; the others are counted (`stats().channel.errorsSuppressed`). */
 export const ERROR_REPORT_INTERVAL_MS = 1000;
-
-interface PendingLoss {
-  source: SourceInfo;
-  streamId: number;
-  fromSeq: number;
-  toSeq: number;
-}
 
 /**
  * A reliable multicast channel. Create it with {@link open}.
@@ -74,10 +64,11 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
   readonly group: Group | undefined;
 
   private readonly options: ResolvedOptions;
-  private readonly endpoint: Endpoint<GroupedEvent>;
+  private readonly endpoint: Endpoint<ChannelEndpointEvent>;
+  private readonly sealed: SealedEndpoint<GroupedEvent> | undefined;
   private readonly transport: Transport;
   private readonly scheduler: Scheduler;
-  private readonly driver: Driver;
+  private readonly driver: Driver<ChannelEndpointEvent>;
   private readonly streams: StreamRegistry;
   private readonly subscribed = new Set<number>();
   /** False until subscribe()/unsubscribe() is first called: then only `subscribed` streams are delivered. */
@@ -87,45 +78,26 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
   /** Resolves the pending close() with the core's outcome. */
   private closeDone: ((result: CloseResult) => void) | undefined;
   private readonly drainWaiters: Array<() => void> = [];
-
-  // Read side: our own queue in front of the Readable, so that memory is counted in bytes.
-  private queue: (Message | undefined)[] = [];
-  private queueHead = 0;
-  private queueBytes = 0;
-  private wantRead = false;
-  private pumping = false;
-  private readEnded = false;
-  private nullPushed = false;
-  private overflowing = false;
-  private readonly pendingLoss = new Map<string, PendingLoss>();
-  /** Half of maxReadBufferBytes: what receivers advertise as their read budget (docs/api.md, "Slow readers"). */
-  private readonly readBudgetBytes: number;
-  /** The application has started reading (the readable asked for data once): from then on its backlog paces 'min' senders. */
-  private reading = false;
-  /** The read backlog the core was last told of. */
-  private backlogReported = 0;
-
+  private readonly reads: ReadQueue;
   private lastErrorReportMs = -Infinity;
-  private readonly counters: ChannelCounters = {
-    messagesWritten: 0, bytesWritten: 0, writesBackPressured: 0, messagesReceived: 0, messagesFiltered: 0,
-    readBufferedMessages: 0, readBufferedBytes: 0, readDropped: 0, unsentDatagrams: 0, errors: 0, errorsSuppressed: 0,
-  };
-
-  private readonly crypto: GroupCrypto | undefined;
-  private readonly verifier: SessionVerifier | undefined;
+  /** The channel's counters registry: `stats()` is a snapshot of it. */
+  private readonly registry: Counters;
+  /** This channel's own section of it. */
+  private readonly counters: ChannelCounters;
 
   /** @internal use {@link open} */
-  constructor(args: {
-    options: ResolvedOptions; endpoint: Endpoint<GroupedEvent>; transport: Transport; scheduler: Scheduler; streams: StreamRegistry; sessionId: string;
-    sessionHi: number; sessionLo: number;
-  }) {
+  constructor(args: { options: ResolvedOptions; transport: Transport; scheduler: Scheduler; streams: StreamRegistry; registry: Counters }) {
     super();
     this.options = args.options;
-    this.endpoint = args.endpoint;
-    this.group = this.endpoint instanceof GroupedEndpoint ? new Group(this.endpoint.membership, args.sessionId) : undefined;
     this.transport = args.transport;
     this.scheduler = args.scheduler;
     this.streams = args.streams;
+    this.registry = args.registry;
+    const composed = composeEndpoint(this.options, this.registry);
+    this.endpoint = composed.endpoint;
+    this.sealed = composed.sealed;
+    const sessionId = sessionIdHex(composed.sessionHi, composed.sessionLo);
+    this.group = composed.membership === undefined ? undefined : new Group(composed.membership, sessionId);
     const t = this.transport.info;
     this.info = {
       transport: this.transport.kind,
@@ -134,31 +106,31 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
       port: this.options.group.port,
       family: this.options.group.family,
       interface: t.interface ?? this.options.interfaceName,
-      sessionId: args.sessionId,
+      sessionId,
     };
-    this.readBudgetBytes = readBudgetOf(this.options);
-    this.readable = new Readable({
-      objectMode: true,
-      highWaterMark: this.options.readHighWaterMark,
-      read: () => {
-        this.reading = true;
-        this.wantRead = true;
-        this.pump();
-      },
+    this.counters = this.registry.add('channel', {
+      messagesWritten: 0, bytesWritten: 0, writesBackPressured: 0, messagesReceived: 0, messagesFiltered: 0,
+      readBufferedMessages: 0, readBufferedBytes: 0, readDropped: 0, unsentDatagrams: 0, errors: 0, errorsSuppressed: 0, coreErrors: 0,
+    }, (c) => {
+      c.readBufferedMessages = this.reads.bufferedMessages;
+      c.readBufferedBytes = this.reads.bufferedBytes;
+      c.unsentDatagrams = this.driver.unsentCount;
+      c.coreErrors = this.driver.coreErrors;
     });
-    const key = this.options.key;
-    if (key !== undefined) {
-      this.crypto = new GroupCrypto({ key, keyGraceMs: this.options.keyGraceMs });
-      if (this.options.trustedKeys !== undefined) this.verifier = new SessionVerifier(this.options.trustedKeys, { sessionHi: args.sessionHi, sessionLo: args.sessionLo });
-    }
-    const signingKey = this.options.signingKey;
+    this.registry.addReader('transport', () => this.transport.stats());
+    this.reads = new ReadQueue({
+      highWaterMark: this.options.readHighWaterMark,
+      maxBytes: this.options.maxReadBufferBytes,
+      counters: this.counters,
+      nameOf: (id) => this.streams.nameOf(id),
+      onLoss: (loss) => this.emit('loss', loss),
+      onBacklog: (bytes) => this.driver.apply((nowMs) => this.endpoint.setReadBacklog(nowMs, bytes)),
+    });
+    this.readable = this.reads.readable;
     this.driver = new Driver({
       endpoint: this.endpoint,
       transport: this.transport,
       scheduler: this.scheduler,
-      ...(this.crypto !== undefined ? { crypto: this.crypto } : {}),
-      ...(this.verifier !== undefined ? { verifier: this.verifier } : {}),
-      ...(signingKey !== undefined ? { announcer: new Announcer(signingKey, args.sessionHi, args.sessionLo) } : {}),
       sink: {
         onEvent: (event) => this.onProtocolEvent(event),
         onTurnEnd: () => this.onTurnEnd(),
@@ -167,7 +139,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
     });
     this.options.signal?.addEventListener('abort', this.onAbort, { once: true });
     // The first ANNOUNCE leaves in the driver's first turn.
-    if (this.endpoint instanceof GroupedEndpoint) this.endpoint.join(this.scheduler.nowMs());
+    composed.join(this.scheduler.nowMs());
     this.driver.start();
   }
 
@@ -274,8 +246,9 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
   rotateKey(key: GroupKeyInput): void {
     if (this.state !== 'open') throw new ClosedError('channel');
     const checked = checkGroupKey(key, 'key');
-    if (this.crypto === undefined) throw new InvalidArgumentValueError('rotateKey() needs a channel opened with options.key');
-    this.driver.rotateKey(checked);
+    const sealed = this.sealed;
+    if (sealed === undefined) throw new InvalidArgumentValueError('rotateKey() needs a channel opened with options.key');
+    this.driver.apply((nowMs) => sealed.rotateKey(nowMs, checked));
   }
 
   /**
@@ -283,19 +256,9 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
    * encryption counters (keyed channels) and membership counters (members), in one snapshot.
    */
   stats(): ChannelStats {
-    return {
-      protocol: this.endpoint.stats(),
-      transport: this.transport.stats(),
-      rejects: this.driver.rejectCounts(),
-      crypto: this.crypto === undefined ? undefined : { ...this.crypto.stats(), ...(this.verifier?.stats() ?? {}) },
-      channel: {
-        ...this.counters,
-        readBufferedMessages: this.queue.length - this.queueHead,
-        readBufferedBytes: this.queueBytes,
-        unsentDatagrams: this.driver.unsentCount,
-      },
-      ...(this.group ? { group: this.group.stats() } : {}),
-    };
+    const s = this.registry.snapshot() as unknown as ChannelStats;
+    s.crypto ??= undefined;
+    return s;
   }
 
   /**
@@ -331,7 +294,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
       // repairs for whoever still asks, and says when it is over; the driver keeps turning until then.
       result = await new Promise<CloseResult>((resolve) => {
         this.closeDone = resolve;
-        this.driver.closeEndpoint(this.driver.isSendStopped);
+        this.driver.closeEndpoint(false);
         this.checkClose();
       });
     } finally {
@@ -342,9 +305,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
       } finally {
         this.state = 'closed';
         this.group?.end();
-        this.flushPendingLoss();
-        this.readEnded = true;
-        this.pump();
+        this.reads.end();
         this.emit('close');
       }
     }
@@ -375,26 +336,11 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
   }
 
   private onTurnEnd(): void {
-    this.flushPendingLoss();
-    this.reportBacklog();
+    this.reads.endOfTurn();
     this.checkClose();
   }
 
-  /**
-   * Tells the core how much the reader holds unread (it advertises the rest
-   * of the read budget to 'min' senders), when that changed by an eighth of
-   * the budget or emptied: not per message.
-   */
-  private reportBacklog(): void {
-    // A channel nobody reads from (no iterator, no 'data' listener) is not a reader to wait for: it drops at maxReadBufferBytes.
-    const bytes = this.reading ? this.queueBytes : 0;
-    if (bytes === this.backlogReported) return;
-    if (bytes !== 0 && Math.abs(bytes - this.backlogReported) < this.readBudgetBytes / 8) return;
-    this.backlogReported = bytes;
-    this.driver.setReadBacklog(bytes);
-  }
-
-  private onProtocolEvent(event: GroupedEvent): void {
+  private onProtocolEvent(event: ChannelEndpointEvent): void {
     switch (event.type) {
       case 'message': {
         if (this.filtering && !this.subscribed.has(event.streamId)) {
@@ -403,7 +349,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
         }
         const stream = this.streams.nameOf(event.streamId);
         if (this.listenerCount('messages') > 0) this.deliverBatch(new MessageBatch(event.source, stream, event.seq, 1, event.data, false));
-        else this.deliver({ data: event.data, source: event.source, stream, seq: event.seq }, event.streamId);
+        else this.reads.deliver({ data: event.data, source: event.source, stream, seq: event.seq }, event.streamId);
         return;
       }
       case 'messages': {
@@ -413,7 +359,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
         }
         const batch = new MessageBatch(event.source, this.streams.nameOf(event.streamId), event.firstSeq, event.count, event.payload, true);
         if (this.listenerCount('messages') > 0) this.deliverBatch(batch);
-        else for (let i = 0; i < batch.count; i++) this.deliver(batch.message(i), event.streamId);
+        else for (let i = 0; i < batch.count; i++) this.reads.deliver(batch.message(i), event.streamId);
         return;
       }
       case 'loss':
@@ -439,6 +385,10 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
       case 'member':
         this.group?.dispatch(event.change);
         return;
+      case 'send-stopped':
+        // The datagram counter of this encrypted sender ran out: nothing more can be sent (receiving goes on).
+        this.reportError(event.error);
+        return;
       case 'warning':
         this.emit('warning', { reason: event.reason, message: describeLimit(event.reason), count: event.count, suppressed: event.suppressed });
         return;
@@ -451,71 +401,6 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
   private deliverBatch(batch: MessageBatch): void {
     this.counters.messagesReceived += batch.count;
     this.emit('messages', batch);
-  }
-
-  private deliver(message: Message, streamId: number): void {
-    if (this.readable.destroyed) {
-      // Nobody can read any more; keep nothing.
-      this.counters.readDropped++;
-      return;
-    }
-    const max = this.options.maxReadBufferBytes;
-    if (this.overflowing && this.queueBytes <= max / 2) this.overflowing = false;
-    if (this.overflowing || this.queueBytes + message.data.length > max) {
-      // The reader is far behind: drop rather than grow without bound or stall the protocol (which would stall every receiver).
-      this.overflowing = true;
-      this.counters.readDropped++;
-      this.recordDrop(message, streamId);
-      return;
-    }
-    this.counters.messagesReceived++;
-    this.queue.push(message);
-    this.queueBytes += message.data.length;
-    if (this.wantRead) this.pump();
-  }
-
-  private pump(): void {
-    if (this.pumping) return;
-    this.pumping = true;
-    try {
-      while (this.wantRead && this.queueHead < this.queue.length) {
-        const m = this.queue[this.queueHead]!;
-        this.queue[this.queueHead++] = undefined;
-        this.queueBytes -= m.data.length;
-        this.wantRead = this.readable.push(m);
-      }
-      if (this.queueHead === this.queue.length) {
-        this.queue.length = 0;
-        this.queueHead = 0;
-      } else if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
-        this.queue = this.queue.slice(this.queueHead);
-        this.queueHead = 0;
-      }
-      if (this.readEnded && this.queueHead === this.queue.length && !this.nullPushed && !this.readable.destroyed) {
-        this.nullPushed = true;
-        this.readable.push(null);
-      }
-    } finally {
-      this.pumping = false;
-    }
-    if (this.state !== 'closed') this.reportBacklog();
-  }
-
-  private recordDrop(message: Message, streamId: number): void {
-    const key = `${message.source.id}/${streamId}`;
-    const pending = this.pendingLoss.get(key);
-    if (pending === undefined) this.pendingLoss.set(key, { source: message.source, streamId, fromSeq: message.seq, toSeq: message.seq });
-    else pending.toSeq = message.seq;
-  }
-
-  /** Reports the read-buffer drops of this turn, one loss event per (source, stream). */
-  private flushPendingLoss(): void {
-    if (this.pendingLoss.size === 0) return;
-    const all = [...this.pendingLoss.values()];
-    this.pendingLoss.clear();
-    for (const p of all) {
-      this.emit('loss', { source: p.source, stream: this.streams.nameOf(p.streamId), fromSeq: p.fromSeq, toSeq: p.toSeq, reason: 'read-buffer' });
-    }
   }
 
   // ---- errors --------------------------------------------------------------
@@ -552,56 +437,6 @@ export async function open(options: OpenOptions): Promise<Channel> {
     else streams.declare(name, id, 'options.streams');
   }
 
-  let sessionHi: number;
-  let sessionLo: number;
-  let random: () => number;
-  if (resolved.seed !== undefined) {
-    const rng = createRandom(resolved.seed);
-    sessionHi = rng.nextUint32();
-    sessionLo = rng.nextUint32();
-    random = () => rng.next();
-    if (resolved.key !== undefined) {
-      // The session id is half the AES-GCM nonce: two processes with one seed must never share it.
-      const bytes = randomBytes(8);
-      sessionHi = bytes.readUInt32BE(0);
-      sessionLo = bytes.readUInt32BE(4);
-    }
-  } else {
-    const bytes = randomBytes(8);
-    sessionHi = bytes.readUInt32BE(0);
-    sessionLo = bytes.readUInt32BE(4);
-    random = Math.random;
-  }
-  const reliable = createEndpoint(
-    {
-      sessionHi,
-      sessionLo,
-      // A sealed datagram carries a 16-byte tag more than the core's.
-      maxDatagramBytes: resolved.key === undefined ? resolved.maxDatagramBytes : resolved.maxDatagramBytes - AEAD_TAG_BYTES,
-      windowBytes: resolved.windowBytes,
-      windowMessages: resolved.windowMessages,
-      rateBytesPerSec: resolved.rateBytesPerSec,
-      ...(resolved.sendQueueBytes !== undefined ? { sendQueueBytes: resolved.sendQueueBytes } : {}),
-      flowControl: resolved.flowControl,
-      lateJoin: resolved.lateJoin,
-      maxMessageBytes: resolved.maxMessageBytes,
-      maxReorderBytes: resolved.maxReorderBytes,
-      maxReassemblyBytes: resolved.maxReassemblyBytes,
-      random,
-      lingerMs: resolved.lingerMs,
-      closeQuietMs: resolved.closeQuietMs,
-      readBudgetBytes: readBudgetOf(resolved),
-      openedAtMs: resolved.transport === 'memory' ? resolved.network!.nowMs() : realScheduler.nowMs(),
-      // Sealed datagrams carry the seal's counter in the CRC field: computing the CRC would be wasted.
-      checksum: resolved.key === undefined,
-    },
-    resolved.tuning,
-  );
-  const member = resolved.member;
-  const endpoint: Endpoint<GroupedEvent> = member === undefined
-    ? reliable
-    : new GroupedEndpoint(reliable, createMembership({ sessionHi, sessionLo, name: member.name, metadata: member.metadata, random, maxDatagramBytes: resolved.maxDatagramBytes }, member.tuning));
-
   let transport: Transport;
   let scheduler: Scheduler;
   if (resolved.transport === 'memory') {
@@ -618,12 +453,7 @@ export async function open(options: OpenOptions): Promise<Channel> {
     await transport.close();
     throw err;
   }
-  return new Channel({ options: resolved, endpoint, transport, scheduler, streams, sessionId: sessionIdHex(sessionHi, sessionLo), sessionHi, sessionLo });
-}
-
-/** What a receiver advertises as its read budget: half of maxReadBufferBytes (the other half absorbs several sources and in-flight data). */
-function readBudgetOf(options: ResolvedOptions): number {
-  return Math.max(1, Math.floor(options.maxReadBufferBytes / 2));
+  return new Channel({ options: resolved, transport, scheduler, streams, registry: new Counters() });
 }
 
 /** The outcome of a close that could not run (the driver had stopped: the counter of an encrypted sender ran out, or the transport failed). */

@@ -13,13 +13,10 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { AEAD_TAG_BYTES, MAX_DATAGRAM_COUNTER } from './constants';
 import { loadNative, type NativeAeadKeyring } from '../addon/addon';
-import { HEADER_BYTES, MAGIC, Reject, VERSION } from '../wire/header';
-import { SealedReject } from './codes';
+import { checkPreamble, DECODED_WORDS, reject, writeDecodedFields } from '../wire/decode';
+import { HEADER_BYTES, MAX_SEALED_TYPE } from '../wire/header';
+import { Reject, SealedReject } from '../wire/rejects';
 
-/** u32 words per datagram written by openBatch (the layout of the addon's decodeHeaders). */
-export const OPEN_WORDS = 8;
-/** Highest datagram type a sealed datagram may carry: 7 is the session announcement. */
-export const MAX_SEALED_TYPE = 7;
 
 export interface AeadBackend {
   readonly kind: 'native' | 'node';
@@ -36,9 +33,9 @@ export interface AeadBackend {
   sealBatch(keyId: number, counter: number, datagrams: readonly Uint8Array[]): Uint8Array[];
   /**
    * Opens datagrams 0..count-1 of `buffer` in place; for each writes
-   * {@link OPEN_WORDS} u32 into `out` (code, type | flags << 8 | keyId << 16,
-   * streamId, sessionHi, sessionLo, seqHi, seqLo, plaintext length). Code 0 =
-   * authentic, else a header {@link Reject} or a {@link SealedReject}. Never throws on network input.
+   * the decoded words of src/wire/decode.ts (the last one the plaintext
+   * length). Code 0 = authentic, else a header {@link Reject} or a
+   * {@link SealedReject}. Never throws on network input.
    */
   openBatch(buffer: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number, out: Uint32Array): void;
 }
@@ -171,21 +168,19 @@ export class NodeAead implements AeadBackend {
   }
 
   openBatch(buffer: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number, out: Uint32Array): void {
-    for (let i = 0; i < count; i++) this.openOne(buffer, offsets[i]!, lengths[i]!, out, i * OPEN_WORDS);
+    for (let i = 0; i < count; i++) this.openOne(buffer, offsets[i]!, lengths[i]!, out, i * DECODED_WORDS);
   }
 
   private openOne(buf: Uint8Array, o: number, length: number, out: Uint32Array, w: number): void {
-    out.fill(0, w, w + OPEN_WORDS);
-    const reject = (code: number): void => void (out[w] = code);
-    if (length < HEADER_BYTES || o + length > buf.length) return reject(Reject.TRUNCATED);
-    if (((buf[o]! << 8) | buf[o + 1]!) !== MAGIC) return reject(Reject.BAD_MAGIC);
-    if (buf[o + 2] !== VERSION) return reject(Reject.BAD_VERSION);
+    // The cheap checks first, in the clear decoder's order, so that junk costs no AES.
+    const pre = checkPreamble(buf, o, length);
+    if (pre !== Reject.OK) return void reject(out, w, pre);
     const keyId = buf[o + 5]!;
-    if (keyId === 0) return reject(SealedReject.CLEAR_ON_KEYED);
+    if (keyId === 0) return void reject(out, w, SealedReject.CLEAR_ON_KEYED);
     const sealedLength = (buf[o + 24]! << 8) | buf[o + 25]!;
-    if (sealedLength !== length - HEADER_BYTES || sealedLength < AEAD_TAG_BYTES) return reject(Reject.BAD_LENGTH);
+    if (sealedLength !== length - HEADER_BYTES || sealedLength < AEAD_TAG_BYTES) return void reject(out, w, Reject.BAD_LENGTH);
     const key = this.keys.get(keyId);
-    if (key === undefined) return reject(SealedReject.UNKNOWN_KEY);
+    if (key === undefined) return void reject(out, w, SealedReject.UNKNOWN_KEY);
     const plain = sealedLength - AEAD_TAG_BYTES;
     const body = o + HEADER_BYTES;
     try {
@@ -196,23 +191,9 @@ export class NodeAead implements AeadBackend {
       decipher.final();
       buf.set(clear, body);
     } catch {
-      return reject(SealedReject.AUTH_FAILED);
+      return void reject(out, w, SealedReject.AUTH_FAILED);
     }
-    const type = buf[o + 3]!;
-    if (type === 0 || type > MAX_SEALED_TYPE) return reject(Reject.UNKNOWN_TYPE);
-    const seqHi = readU32(buf, o + 16);
-    if (seqHi >= 0x200000) return reject(Reject.BAD_SEQUENCE);
-    out[w] = Reject.OK;
-    out[w + 1] = type | (buf[o + 4]! << 8) | (keyId << 16);
-    out[w + 2] = (buf[o + 6]! << 8) | buf[o + 7]!;
-    out[w + 3] = readU32(buf, o + 8);
-    out[w + 4] = readU32(buf, o + 12);
-    out[w + 5] = seqHi;
-    out[w + 6] = readU32(buf, o + 20);
-    out[w + 7] = plain;
+    // Authentic: the fields are what a key holder wrote; still check them like the clear decoder.
+    writeDecodedFields(buf, o, plain, MAX_SEALED_TYPE, out, w);
   }
-}
-
-function readU32(buf: Uint8Array, o: number): number {
-  return ((buf[o]! << 24) | (buf[o + 1]! << 16) | (buf[o + 2]! << 8) | buf[o + 3]!) >>> 0;
 }

@@ -19,7 +19,7 @@ import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 
 import { ANNOUNCE_INTERVAL_MS, MAX_UNVERIFIED_HOLD_BYTES, MAX_UNVERIFIED_HOLD_BYTES_PER_SESSION, MAX_UNVERIFIED_SESSIONS, MAX_VERIFIED_SESSIONS, UNVERIFIED_HOLD_MS } from './constants';
 import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../util/errors';
 import { encodeDatagram, type Header } from '../wire/header';
-import { SealedReject } from './codes';
+import { SealedReject } from '../wire/rejects';
 import { VerifyBudget, type VerifyBudgetOptions } from './verify-budget';
 
 /** Datagram type of a session announcement (types ≥ 7 are free; 6 is membership CONTROL). */

@@ -15,7 +15,10 @@
  */
 
 import type { CloseOutcome, Endpoint, ProtocolEvent, ProtocolStats, SourceInfo } from '../protocol/api';
+import { BatchReader } from '../protocol/batch-reader';
 import { Fifo } from '../protocol/output';
+import type { ReceivedBatch } from '../wire/batch';
+import type { RejectCounts } from '../wire/rejects';
 import { DatagramType, sessionIdHex, type Header } from '../wire/header';
 import type { Membership, MembershipEvent } from './api';
 
@@ -25,7 +28,12 @@ export type GroupedEvent = ProtocolEvent | { type: 'member'; change: MembershipE
 export class GroupedEndpoint implements Endpoint<GroupedEvent> {
   private readonly events = new Fifo<GroupedEvent>();
 
-  constructor(private readonly reliable: Endpoint, readonly membership: Membership) {}
+  private readonly reader: BatchReader;
+
+  /** `rejects`: the counters section where the datagrams dropped by the header checks are counted (the reliable core's). */
+  constructor(private readonly reliable: Endpoint, readonly membership: Membership, rejects: RejectCounts) {
+    this.reader = new BatchReader(rejects);
+  }
 
   /** Joins the group: the first ANNOUNCE is queued for the next pollTransmit. */
   join(nowMs: number): void {
@@ -39,6 +47,14 @@ export class GroupedEndpoint implements Endpoint<GroupedEvent> {
   flush(nowMs: number): void {
     this.reliable.flush(nowMs);
   }
+
+  handleBatch(nowMs: number, batch: ReceivedBatch): void {
+    this.reader.read(nowMs, batch, this.handleChecked);
+  }
+
+  private readonly handleChecked = (nowMs: number, datagram: Uint8Array, header: Header, from: { address: string; port: number }): void => {
+    this.handleDatagram(nowMs, datagram, header, from);
+  };
 
   handleDatagram(nowMs: number, datagram: Uint8Array, header: Header, from: { address: string; port: number } | undefined): void {
     if (header.type !== DatagramType.CONTROL) {

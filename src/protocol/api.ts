@@ -8,7 +8,9 @@
  * everything the application should see comes out of `pollEvent`.
  */
 
+import type { ReceivedBatch } from '../wire/batch';
 import type { Header } from '../wire/header';
+import type { RejectCounts } from '../wire/rejects';
 
 /** Flow-control strategy, chosen by name (see docs/protocol.md). */
 export type FlowControl = 'min' | 'max' | 'none';
@@ -239,6 +241,8 @@ export interface EndpointConfig {
    * protects the whole datagram.
    */
   checksum?: boolean;
+  /** The counters section where {@link Endpoint.handleBatch} counts the datagrams it drops before the core (the channel's `stats().rejects`). Default: one of its own. */
+  rejects?: RejectCounts;
 }
 
 /**
@@ -256,6 +260,13 @@ export interface Endpoint<E = ProtocolEvent> {
   send(nowMs: number, streamId: number, data: Uint8Array): boolean;
   /** Closes the datagram being packed so pollTransmit returns it (end of an event-loop turn). */
   flush(nowMs: number): void;
+  /**
+   * Feeds a receive batch: every datagram's header is checked and decoded
+   * (src/wire/decode.ts), rejects are counted in the `rejects` section (see
+   * {@link EndpointConfig.rejects}), the rest handled as by {@link handleDatagram}.
+   * The batch is read during the call only.
+   */
+  handleBatch(nowMs: number, batch: ReceivedBatch): void;
   /** Feeds one received datagram whose header was already decoded and verified. `datagram` is a view valid only during the call. */
   handleDatagram(nowMs: number, datagram: Uint8Array, header: Header, from: { address: string; port: number } | undefined): void;
   /** Runs whatever timers are due at `nowMs`. Extra calls are harmless. */

@@ -6,8 +6,11 @@
 
 import { InvalidArgumentValueError } from '../util/errors';
 import { MIN_DATAGRAM_BYTES } from './constants';
+import type { ReceivedBatch } from '../wire/batch';
 import { DatagramType, HEADER_BYTES, MAX_PAYLOAD_BYTES, sessionIdHex, type Header } from '../wire/header';
+import { createRejectCounts } from '../wire/rejects';
 import type { CloseOutcome, Endpoint, EndpointConfig, FlowControl, ProtocolEvent, ProtocolStats, SourceInfo } from './api';
+import { BatchReader } from './batch-reader';
 import { NakScheduler } from './nak-scheduler';
 import { Output } from './output';
 import { decodeStatus, StatusFlag } from './payload';
@@ -60,8 +63,10 @@ class EndpointImpl implements Endpoint {
   /** When this endpoint started listening (late join 'next' compares stream ages with it). */
   private readonly opened: { atMs: number };
   private readonly flowControl: FlowControl;
+  private readonly reader: BatchReader;
 
   constructor(config: EndpointConfig, tuning: ProtocolTuning) {
+    this.reader = new BatchReader(config.rejects ?? createRejectCounts());
     this.hi = config.sessionHi;
     this.lo = config.sessionLo;
     this.sender = new Sender(config, tuning, this.out, this.statsObj, this.limits);
@@ -85,6 +90,14 @@ class EndpointImpl implements Endpoint {
     this.touch(nowMs);
     this.sender.flush(nowMs);
   }
+
+  handleBatch(nowMs: number, batch: ReceivedBatch): void {
+    this.reader.read(nowMs, batch, this.handleChecked);
+  }
+
+  private readonly handleChecked = (nowMs: number, datagram: Uint8Array, header: Header, from: { address: string; port: number }): void => {
+    this.handleDatagram(nowMs, datagram, header, from);
+  };
 
   handleDatagram(nowMs: number, datagram: Uint8Array, header: Header, from: { address: string; port: number } | undefined): void {
     this.touch(nowMs);
@@ -211,7 +224,7 @@ class EndpointImpl implements Endpoint {
 /**
  * Creates an endpoint. `tuning` overrides protocol timers and strategies that
  * are not part of {@link EndpointConfig} (tests shorten them); omitted fields
- * take the defaults of src/constants.ts. Throws InvalidArgumentValueError for a
+ * take the defaults of src/protocol/constants.ts. Throws InvalidArgumentValueError for a
  * config out of range.
  */
 export function createEndpoint(config: EndpointConfig, tuning: Partial<ProtocolTuning> = {}): Endpoint {

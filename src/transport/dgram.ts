@@ -87,6 +87,7 @@ function connect(socket: dgram.Socket, port: number, address: string): Promise<v
 
 /** The reusable batch: one pool buffer, overwritten after each handler call. */
 class DgramBatch implements DatagramBatch {
+  readonly shared = false;
   count = 0;
   usedBytes = 0;
   readonly buffer: Buffer;

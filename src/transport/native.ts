@@ -183,6 +183,7 @@ function closeSocket(socket: NativeUdpSocket): Promise<void> {
 
 /** The reusable batch: views over the receive ring, rewritten by every recvmmsg. */
 class NativeBatch implements DatagramBatch {
+  readonly shared = false;
   count = 0;
   readonly buffer: Buffer;
   readonly offsets: Uint32Array;

@@ -5,6 +5,8 @@
  * only this interface; the same test suite runs on all three.
  */
 
+import type { ReceivedBatch } from '../wire/batch';
+
 export type TransportKind = 'native' | 'dgram' | 'memory';
 
 /** Options common to every transport. Validated by the implementation; bad input throws a typed error. */
@@ -76,13 +78,9 @@ export interface RemoteInfo {
  * A batch of received datagrams, laid out in one buffer. Valid only during the
  * receive handler: the memory is reused for the next batch, so copy what you keep.
  */
-export interface DatagramBatch {
-  readonly count: number;
+export interface DatagramBatch extends ReceivedBatch {
   /** Memory holding every datagram of the batch. */
   readonly buffer: Buffer;
-  /** Datagram i is `buffer[offsets[i], offsets[i] + lengths[i])`. Only the first `count` entries are meaningful. */
-  readonly offsets: Uint32Array;
-  readonly lengths: Uint32Array;
   /** Sender of datagram i (decoded lazily). */
   source(i: number): RemoteInfo;
   /** Destination (group) address of datagram i from IP_PKTINFO, or undefined where the transport cannot tell. */

@@ -13,8 +13,8 @@
  * 32  payload
  * ```
  *
- * The native addon has a twin decoder (native/header.cc) for whole receive
- * batches; both are checked against test/vectors/header.json.
+ * Decoding (the checks, and the decoded layout shared with the addon) is
+ * src/wire/decode.ts.
  */
 
 import { datagramChecksum } from './checksum';
@@ -45,24 +45,10 @@ export const DatagramType = {
   CONTROL: 6,
 } as const;
 export type DatagramType = (typeof DatagramType)[keyof typeof DatagramType];
-const MAX_KNOWN_TYPE = 6;
-
-/** Why a datagram was rejected. Numbers are shared with the native decoder. */
-export const Reject = {
-  OK: 0,
-  TRUNCATED: 1,
-  BAD_MAGIC: 2,
-  BAD_VERSION: 3,
-  BAD_LENGTH: 4,
-  BAD_CHECKSUM: 5,
-  UNKNOWN_TYPE: 6,
-  BAD_SEQUENCE: 7,
-} as const;
-export type Reject = (typeof Reject)[keyof typeof Reject];
-
-/** Names of the reject reasons, indexed by {@link Reject} number; used as counter names. */
-export const REJECT_NAMES = ['ok', 'truncated', 'bad-magic', 'bad-version', 'bad-length', 'bad-checksum', 'unknown-type', 'bad-sequence'] as const;
-export type RejectName = Exclude<(typeof REJECT_NAMES)[number], 'ok'>;
+/** Highest datagram type of a clear datagram. */
+export const MAX_KNOWN_TYPE = 6;
+/** Highest datagram type of a sealed datagram: 7 is the session announcement (src/crypto/announce.ts). */
+export const MAX_SEALED_TYPE = 7;
 
 /** Decoded header fields. The 64-bit session id is split into two u32 halves. */
 export interface Header {
@@ -76,51 +62,12 @@ export interface Header {
   payloadLength: number;
 }
 
-/** A fresh, zeroed {@link Header} to reuse with {@link decodeHeaderInto}. */
+/** A fresh, zeroed {@link Header} (to reuse with decodeHeaderInto, src/wire/decode.ts). */
 export function emptyHeader(): Header {
   return { type: 0, flags: 0, keyId: 0, streamId: 0, sessionHi: 0, sessionLo: 0, sequence: 0, payloadLength: 0 };
 }
 
 const TWO_32 = 0x1_0000_0000;
-
-/**
- * Checks and decodes the header of the datagram `buf[offset, offset + length)`
- * into `out`. Returns {@link Reject.OK} or the reason it was rejected (then `out`
- * is partly written and must not be used). Never throws on any input.
- */
-export function decodeHeaderInto(buf: Uint8Array, offset: number, length: number, out: Header): Reject {
-  if (length < HEADER_BYTES || offset < 0 || offset + length > buf.length) return Reject.TRUNCATED;
-  const o = offset;
-  if (((buf[o]! << 8) | buf[o + 1]!) !== MAGIC) return Reject.BAD_MAGIC;
-  if (buf[o + 2] !== VERSION) return Reject.BAD_VERSION;
-  const payloadLength = (buf[o + 24]! << 8) | buf[o + 25]!;
-  if (payloadLength !== length - HEADER_BYTES) return Reject.BAD_LENGTH;
-  const expected = readU32(buf, o + CRC_OFFSET);
-  if (datagramChecksum(buf, o, payloadLength) !== expected) return Reject.BAD_CHECKSUM;
-  const type = buf[o + 3]!;
-  if (type === 0 || type > MAX_KNOWN_TYPE) return Reject.UNKNOWN_TYPE;
-  const seqHi = readU32(buf, o + 16);
-  if (seqHi >= 0x200000) return Reject.BAD_SEQUENCE;
-  out.type = type;
-  out.flags = buf[o + 4]!;
-  out.keyId = buf[o + 5]!;
-  out.streamId = (buf[o + 6]! << 8) | buf[o + 7]!;
-  out.sessionHi = readU32(buf, o + 8);
-  out.sessionLo = readU32(buf, o + 12);
-  out.sequence = seqHi * TWO_32 + readU32(buf, o + 20);
-  out.payloadLength = payloadLength;
-  return Reject.OK;
-}
-
-/** Result of {@link decodeHeader}: the header, or the reason for rejecting. */
-export type DecodeResult = { ok: true; header: Header } | { ok: false; reason: RejectName };
-
-/** Allocating convenience around {@link decodeHeaderInto}; never throws. */
-export function decodeHeader(datagram: Uint8Array): DecodeResult {
-  const header = emptyHeader();
-  const code = decodeHeaderInto(datagram, 0, datagram.length, header);
-  return code === Reject.OK ? { ok: true, header } : { ok: false, reason: REJECT_NAMES[code] as RejectName };
-}
 
 /**
  * Writes the header for a payload that is already in place at
@@ -177,7 +124,7 @@ export function sessionIdHex(hi: number, lo: number): string {
   return hi.toString(16).padStart(8, '0') + lo.toString(16).padStart(8, '0');
 }
 
-function readU32(buf: Uint8Array, o: number): number {
+export function readU32(buf: Uint8Array, o: number): number {
   return ((buf[o]! << 24) | (buf[o + 1]! << 16) | (buf[o + 2]! << 8) | buf[o + 3]!) >>> 0;
 }
 

@@ -10,6 +10,7 @@ import { createRandom } from '../../src/util/random';
 
 /** One received batch copied out of the transport's reused buffers. */
 class HeldBatch implements DatagramBatch {
+  readonly shared = false;
   readonly buffer: Buffer;
   readonly offsets: Uint32Array;
   readonly lengths: Uint32Array;
@@ -170,6 +171,7 @@ function sliceOne(batch: DatagramBatch, i: number): DatagramBatch {
     offsets: Uint32Array.of(batch.offsets[i]!),
     lengths: Uint32Array.of(batch.lengths[i]!),
     count: 1,
+    shared: batch.shared,
     source: () => batch.source(i),
     destination: () => batch.destination(i),
     datagram: () => batch.datagram(i),

@@ -9,7 +9,8 @@
 import { createEndpoint, type ProtocolTuning } from '../../src/protocol/endpoint';
 import { splitMessages } from '../../src/protocol/packed-view';
 import type { Endpoint, EndpointConfig, ProtocolEvent } from '../../src/protocol/api';
-import { decodeHeader, type Header } from '../../src/wire/header';
+import { decodeHeader } from '../../src/wire/decode';
+import { type Header } from '../../src/wire/header';
 import { Heap } from './heap';
 
 export { seededRandom } from './seeded';

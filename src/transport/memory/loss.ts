@@ -56,6 +56,10 @@ class FilteredBatch implements DatagramBatch {
     return this.inner!.buffer;
   }
 
+  get shared(): boolean {
+    return this.inner!.shared;
+  }
+
   reserve(n: number): void {
     if (n <= this.index.length) return;
     let size = this.index.length;

@@ -19,6 +19,8 @@ export interface SentDatagram {
 
 /** The reusable receive batch. Views the shared slab when the whole batch lies in one slab (the usual case), else a private copy. */
 class MemoryBatch implements DatagramBatch {
+  /** Views of slabs every receiver of a datagram shares. */
+  readonly shared = true;
   count = 0;
   buffer: Buffer = Buffer.alloc(0);
   offsets = new Uint32Array(64);

@@ -10,11 +10,6 @@
 namespace blipcast {
 namespace {
 
-inline uint32_t read_u32(const uint8_t* p) {
-  return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 | static_cast<uint32_t>(p[2]) << 8 |
-         static_cast<uint32_t>(p[3]);
-}
-
 inline uint32_t read_u16(const uint8_t* p) { return static_cast<uint32_t>(p[0]) << 8 | p[1]; }
 
 inline void write_u32(uint8_t* p, uint32_t v) {
@@ -22,12 +17,6 @@ inline void write_u32(uint8_t* p, uint32_t v) {
   p[1] = static_cast<uint8_t>(v >> 16);
   p[2] = static_cast<uint8_t>(v >> 8);
   p[3] = static_cast<uint8_t>(v);
-}
-
-uint32_t reject(uint32_t code, uint32_t* out) {
-  out[0] = code;
-  std::memset(out + 1, 0, (kDecodedWords - 1) * sizeof(uint32_t));
-  return code;
 }
 
 // The nonce of a sealed header (see aead.h).
@@ -103,15 +92,14 @@ int Keyring::seal(uint32_t key_id, uint64_t counter, const uint8_t* in, size_t i
 
 uint32_t Keyring::open(uint8_t* buf, size_t buf_size, uint64_t offset, uint64_t length, uint32_t* out) {
   // The cheap checks first, in decode_header's order, so that junk costs no AES.
-  if (length < kHeaderBytes || offset + length > buf_size) return reject(kTruncated, out);
+  const uint32_t pre = check_preamble(buf, buf_size, offset, length);
+  if (pre != kOk) return reject_decoded(pre, out);
   uint8_t* p = buf + offset;
-  if (read_u16(p) != kMagic) return reject(kBadMagic, out);
-  if (p[2] != kVersion) return reject(kBadVersion, out);
   const uint32_t key_id = p[5];
-  if (key_id == 0) return reject(kClearOnKeyed, out);
+  if (key_id == 0) return reject_decoded(kClearOnKeyed, out);
   const uint32_t sealed_length = read_u16(p + 24);
-  if (sealed_length != length - kHeaderBytes || sealed_length < kTagBytes) return reject(kBadLength, out);
-  if (!has_key(key_id)) return reject(kUnknownKey, out);
+  if (sealed_length != length - kHeaderBytes || sealed_length < kTagBytes) return reject_decoded(kBadLength, out);
+  if (!has_key(key_id)) return reject_decoded(kUnknownKey, out);
   const uint32_t plain = sealed_length - static_cast<uint32_t>(kTagBytes);
   uint8_t nonce[kNonceBytes];
   nonce_of(p, nonce);
@@ -123,22 +111,10 @@ uint32_t Keyring::open(uint8_t* buf, size_t buf_size, uint64_t offset, uint64_t 
       (plain > 0 && EVP_DecryptUpdate(ctx, body, &len, body, static_cast<int>(plain)) != 1) ||
       EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, static_cast<int>(kTagBytes), body + plain) != 1 ||
       EVP_DecryptFinal_ex(ctx, body + plain, &len) != 1) {
-    return reject(kAuthFailed, out);
+    return reject_decoded(kAuthFailed, out);
   }
   // Authentic: the fields are what a key holder wrote; still check them like decode_header.
-  const uint8_t type = p[3];
-  if (type == 0 || type > kMaxSealedType) return reject(kUnknownType, out);
-  const uint32_t seq_hi = read_u32(p + 16);
-  if (seq_hi >= 0x200000) return reject(kBadSequence, out);
-  out[0] = kOk;
-  out[1] = static_cast<uint32_t>(type) | static_cast<uint32_t>(p[4]) << 8 | key_id << 16;
-  out[2] = read_u16(p + 6);
-  out[3] = read_u32(p + 8);
-  out[4] = read_u32(p + 12);
-  out[5] = seq_hi;
-  out[6] = read_u32(p + 20);
-  out[7] = plain;
-  return kOk;
+  return write_decoded_fields(p, plain, kMaxSealedType, out);
 }
 
 namespace {

@@ -71,7 +71,7 @@ class Keyring {
   EVP_CIPHER_CTX* dec_[256] = {};
 };
 
-// The JavaScript class `AeadKeyring` (see src/native.ts for its contract).
+// The JavaScript class `AeadKeyring` (see src/addon/addon.ts for its contract).
 Napi::Function DefineAeadKeyring(Napi::Env env);
 
 }  // namespace blipcast

@@ -1,7 +1,10 @@
-// The native twin of decodeHeaderInto (src/wire/header.ts): checks and decodes
-// the fixed 32-byte header of every datagram of a receive batch. Same checks in
-// the same order, same Reject codes; checked against test/vectors/header.json by
-// both test/native.test.ts and native/test_header.cc.
+// The native twin of the header-decode contract of src/wire/decode.ts: checks
+// and decodes the fixed 32-byte header of every datagram of a receive batch.
+// Same checks in the same order, same Reject codes, same decoded words
+// (kDecodedWords, exported to JavaScript as layout.decodedWords and checked
+// there); checked against test/vectors/header.json by test/native.test.ts and
+// native/test_header.cc. The sealed open (aead.cc) runs the same checks
+// through check_preamble and write_decoded_fields.
 #ifndef BLIPCAST_NATIVE_HEADER_H
 #define BLIPCAST_NATIVE_HEADER_H
 
@@ -38,6 +41,17 @@ constexpr size_t kDecodedWords = 8;
 // Decodes the datagram buf[offset, offset + length) of a buffer of buf_size
 // bytes into out[0, kDecodedWords). Never reads outside buf; returns the code.
 uint32_t decode_header(const uint8_t* buf, size_t buf_size, uint64_t offset, uint64_t length, uint32_t* out);
+
+// The first checks: the datagram fits in buf, magic, version. kOk or the code.
+uint32_t check_preamble(const uint8_t* buf, size_t buf_size, uint64_t offset, uint64_t length);
+
+// The last checks (type 1..max_type, sequence below 2^53) and the decoded words
+// of the header at p with `payload_length` (the plaintext's, for a sealed
+// datagram). Returns kOk or the code (then words 1..7 are zero).
+uint32_t write_decoded_fields(const uint8_t* p, uint32_t payload_length, uint8_t max_type, uint32_t* out);
+
+// Writes `code` and zeroes words 1..7; returns code.
+uint32_t reject_decoded(uint32_t code, uint32_t* out);
 
 // Decodes `count` datagrams; out holds count * kDecodedWords words.
 // Returns how many were kOk.

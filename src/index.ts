@@ -3,14 +3,30 @@
  *
  * Start with {@link open}: it returns a {@link Channel} you write to, read from
  * (`for await`), observe (`loss`, `source`, … events, `stats()`) and close.
- * Lower layers are exported for tools and tests: the transports
- * ({@link createTransport}, the simulated {@link MemoryNetwork}) and the wire
- * header codec.
+ * Also here: the typed errors, the transports ({@link createTransport}) and
+ * the simulated {@link MemoryNetwork} to test an application without a
+ * network. The sans-IO protocol core has its own documented entry,
+ * `blipcast/core`; `blipcast/internal` holds what tests and tools reach for
+ * and may change in any release.
  *
  * @packageDocumentation
  */
 
-export { open, Channel, Group } from './api/channel';
+import { open as openChannel, type Channel } from './api/channel';
+import type { OpenOptions } from './api/options';
+
+export { Channel, Group } from './api/channel';
+
+/**
+ * Opens a channel on a multicast group. All options are validated first:
+ * when one is bad, open() rejects with a typed error and nothing is opened.
+ * @throws InvalidArgumentTypeError / InvalidArgumentValueError (naming the option),
+ *   NotMulticastError, UnknownInterfaceError, TransportUnavailableError,
+ *   SystemError (socket failures), AbortError (options.signal aborted; whatever was opened is closed).
+ */
+export function open(options: OpenOptions): Promise<Channel> {
+  return openChannel(options);
+}
 export { MessageBatch } from './api/message-batch';
 export type {
   ChangesOptions, GroupChange, GroupEvents, MemberFilter, MemberInfo, MemberOptions, MemberState, MembershipEvent, MembershipEventType,
@@ -29,8 +45,7 @@ export type { RejectCounts } from './wire/rejects';
 export type { GroupKey, GroupKeyInput } from './crypto/key';
 export type { CryptoStats } from './crypto/group-crypto';
 export type { SigningKeyInput, VerifierStats } from './crypto/announce';
-export { SealedReject, SEALED_REJECT_BASE, SEALED_REJECT_NAMES } from './wire/rejects';
-export type { SealedRejectName } from './wire/rejects';
+export type { RejectName, SealedRejectName } from './wire/rejects';
 
 export {
   BlipcastError, ClosedError, CounterExhaustedError, InvalidArgumentTypeError, InvalidArgumentValueError, NotMulticastError,
@@ -48,11 +63,3 @@ export type {
 } from './transport/index';
 
 export type { Scheduler, TimerHandle } from './util/clock';
-
-export { DatagramType, emptyHeader, encodeDatagram, HEADER_BYTES, MAGIC, VERSION } from './wire/header';
-export { decodeHeader, decodeHeaderInto } from './wire/decode';
-export { Reject, REJECT_NAMES } from './wire/rejects';
-export type { DecodeResult } from './wire/decode';
-export type { Header } from './wire/header';
-export type { RejectName } from './wire/rejects';
-export { crc32c } from './wire/crc32c';

@@ -8,14 +8,14 @@
 import type { TestFn } from 'ava';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { open, type Channel, type Message, type OpenOptions } from '../src/api/channel';
+import { open, type Channel, type Message, type OpenOptions, type TestHooks } from '../src/api/channel';
 
 function randomGroup(): string {
   const port = 20000 + Math.floor(Math.random() * 40000);
   return `239.255.${1 + Math.floor(Math.random() * 254)}.${1 + Math.floor(Math.random() * 254)}:${port}`;
 }
 
-function loopback(group: string, transport: 'auto' | 'dgram', extra: Partial<OpenOptions> = {}): Promise<Channel> {
+function loopback(group: string, transport: 'auto' | 'dgram', extra: Partial<OpenOptions & TestHooks> = {}): Promise<Channel> {
   return open({ group, transport, interface: '127.0.0.1', ttl: 0, loopback: true, lateJoin: 'earliest', lingerMs: 200, ...extra });
 }
 

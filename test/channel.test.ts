@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { open, type Channel, type LossInfo, type Message, type OpenOptions } from '../src/api/channel';
+import { open, type Channel, type LossInfo, type Message, type OpenOptions, type TestHooks } from '../src/api/channel';
 import { ClosedError } from '../src/util/errors';
 import { withLoss, type LossyTransport } from '../src/transport/memory';
 import type { Transport } from '../src/transport/transport';
@@ -19,7 +19,7 @@ function randomGroup(): string {
   return `239.255.${1 + Math.floor(Math.random() * 254)}.${1 + Math.floor(Math.random() * 254)}:${port}`;
 }
 
-function loopback(group: string, transport: 'auto' | 'dgram', extra: Partial<OpenOptions> = {}): Promise<Channel> {
+function loopback(group: string, transport: 'auto' | 'dgram', extra: Partial<OpenOptions & TestHooks> = {}): Promise<Channel> {
   return open({ group, transport, interface: '127.0.0.1', ttl: 0, loopback: true, lateJoin: 'earliest', ...extra });
 }
 

@@ -10,7 +10,7 @@
 
 import test, { type ExecutionContext } from 'ava';
 import { once } from 'node:events';
-import type { Channel, CloseResult, LossInfo, Message, OpenOptions } from '../src/api/channel';
+import type { Channel, CloseResult, LossInfo, Message, OpenOptions, TestHooks } from '../src/api/channel';
 import { MemoryNetwork } from '../src/transport/memory';
 import type { Transport } from '../src/transport/transport';
 import { drive, memory, settle } from './helpers/channel-memory';
@@ -23,7 +23,7 @@ function line(i: number): string {
 }
 
 /** A channel whose transport can be paused (the process stops running). */
-async function pausable(net: MemoryNetwork, host: string, extra: Partial<OpenOptions> = {}): Promise<{ channel: Channel; transport: PausableTransport }> {
+async function pausable(net: MemoryNetwork, host: string, extra: Partial<OpenOptions & TestHooks> = {}): Promise<{ channel: Channel; transport: PausableTransport }> {
   let transport: PausableTransport | undefined;
   const channel = await memory(net, host, { ...extra, wrapTransport: (t: Transport) => (transport = new PausableTransport(t)) });
   return { channel, transport: transport! };

@@ -19,7 +19,7 @@ import { MessageBatch } from './message-batch';
 import { AbortError, ClosedError, InvalidArgumentTypeError, InvalidArgumentValueError } from '../util/errors';
 import { Group } from './group';
 import type { GroupedEvent } from '../group/grouped-endpoint';
-import { resolveOptions, type OpenOptions, type ResolvedOptions } from './options';
+import { resolveOptions, type OpenOptions, type ResolvedOptions, type TestHooks } from './options';
 import type { Endpoint } from '../protocol/api';
 import { describeLimit } from '../protocol/limits';
 import { ReadQueue } from './read-queue';
@@ -28,7 +28,7 @@ import { createTransport } from '../transport/index';
 import type { Transport } from '../transport/transport';
 import { sessionIdHex } from '../wire/header';
 
-export type { OpenOptions, TransportChoice, TuningOptions } from './options';
+export type { OpenOptions, TestHooks, TransportChoice, TuningOptions } from './options';
 export type {
   ChannelCounters, ChannelEvents, ChannelInfo, ChannelLossReason, ChannelState, ChannelStats, CloseResult, LimitWarning, LossInfo, Message,
   ReceiverDroppedReason, SourceGoneReason, UnflushedReceiver,
@@ -426,7 +426,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
  *   NotMulticastError, UnknownInterfaceError, TransportUnavailableError,
  *   SystemError (socket failures), AbortError (options.signal aborted; whatever was opened is closed).
  */
-export async function open(options: OpenOptions): Promise<Channel> {
+export async function open(options: OpenOptions & TestHooks): Promise<Channel> {
   const resolved = resolveOptions(options);
   const signal = resolved.signal;
   throwIfAborted(signal);

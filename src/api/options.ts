@@ -29,6 +29,17 @@ export type { TransportChoice };
 /** Protocol timers and strategies that may be overridden per channel (defaults: src/constants.ts). */
 export type TuningOptions = Partial<ProtocolTuning>;
 
+/**
+ * Hooks for tests, benchmarks and demos, not for production: `open()` from
+ * `blipcast/internal` (an unstable subpath) takes them besides {@link OpenOptions}.
+ */
+export interface TestHooks {
+  /** Seed for the session id and every random choice: same seed, same run. Default: crypto-random. */
+  seed?: number | string;
+  /** Wraps the transport once it is open (loss injection, instrumentation), e.g. `(t) => withLoss(t, { lossRate: 0.01 })`. */
+  wrapTransport?: (transport: Transport) => Transport;
+}
+
 export interface OpenOptions extends TuningOptions {
   /** `'239.255.0.1:5000'` or `'[ff15::1]:5000'`. Required. */
   group: string;
@@ -102,10 +113,6 @@ export interface OpenOptions extends TuningOptions {
   maxReadBufferBytes?: number;
   /** Aborting closes the channel (and makes a pending open() reject with an AbortError). */
   signal?: AbortSignal;
-  /** Seed for the session id and every random choice (tests): same seed, same run. Default: crypto-random. */
-  seed?: number | string;
-  /** Wraps the transport once it is open (loss injection, instrumentation), e.g. `(t) => withLoss(t, { lossRate: 0.01 })`. */
-  wrapTransport?: (transport: Transport) => Transport;
   /** Join the group as a member (name, metadata): `channel.group` is then defined. Default: not a member. See docs/api.md, "Group membership". */
   member?: MemberOptions;
   /**
@@ -114,7 +121,7 @@ export interface OpenOptions extends TuningOptions {
    * key; datagrams without it, or under an unknown key id, are dropped and
    * counted (`stats().rejects`). Each datagram grows by 16 bytes (the tag),
    * within maxDatagramBytes. The session id of a keyed channel is always
-   * random (`seed` does not choose it: a repeated session id would repeat nonces).
+   * random (the `seed` test hook does not choose it: a repeated session id would repeat nonces).
    */
   key?: GroupKeyInput;
   /** After `rotateKey()`, how long the previous key still opens datagrams, ms. Default 60000. Needs `key`. */
@@ -233,7 +240,7 @@ function oneOf<T extends string>(options: Record<string, unknown>, name: string,
  * @throws InvalidArgumentTypeError / InvalidArgumentValueError naming the option;
  *   NotMulticastError for a unicast group; UnknownInterfaceError for an interface this host lacks.
  */
-export function resolveOptions(input: OpenOptions): ResolvedOptions {
+export function resolveOptions(input: OpenOptions & TestHooks): ResolvedOptions {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InvalidArgumentTypeError(`options must be an object, got ${describe(input)}`);
   const options = input as unknown as Record<string, unknown>;
   for (const key of Object.keys(options)) {

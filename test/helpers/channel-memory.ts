@@ -5,7 +5,7 @@
  * time with one turn of the real event loop.
  */
 
-import { open, type Channel, type Message, type OpenOptions } from '../../src/api/channel';
+import { open, type Channel, type Message, type OpenOptions, type TestHooks } from '../../src/api/channel';
 import type { MemoryNetwork } from '../../src/transport/memory';
 
 export const GROUP = '239.255.7.1:7000';
@@ -30,7 +30,7 @@ export async function settle<T>(net: MemoryNetwork, promise: Promise<T>, maxMs =
   return promise;
 }
 
-export function memory(net: MemoryNetwork, host: string, extra: Partial<OpenOptions> = {}): Promise<Channel> {
+export function memory(net: MemoryNetwork, host: string, extra: Partial<OpenOptions & TestHooks> = {}): Promise<Channel> {
   if (!net.getHost(host)) net.host(host);
   return open({ group: GROUP, transport: 'memory', network: net, host, seed: host, ...extra });
 }

@@ -203,9 +203,14 @@ function tryLoad(): NativeLoadResult {
     }
     return { addon };
   } catch (err) {
-    return { error: err instanceof Error ? err : new Error(String(err)) };
+    // First line only: node-gyp-build and require() add lines of paths tried, too long for a warning.
+    const error = err instanceof Error ? err : new Error(String(err));
+    return { error: new Error(error.message.split('\n', 1)[0]!.trim(), { cause: error }) };
   }
 }
+
+/** What a user does to get the native transport when no prebuilt addon fits (scripts/install.js builds it then). */
+export const NATIVE_BUILD_HINT = 'install make, a C++17 compiler and python3, then run `npm rebuild blipcast`';
 
 /** Where node-gyp builds the addon (for messages and docs). */
 export const DEFAULT_ADDON_PATH = join(PACKAGE_ROOT, 'build', 'Release', 'blipcast.node');

@@ -6,7 +6,7 @@
  */
 
 import { InvalidArgumentValueError, TransportUnavailableError } from '../util/errors';
-import { loadNative } from '../addon/addon';
+import { loadNative, NATIVE_BUILD_HINT } from '../addon/addon';
 import { createDgramTransport } from './dgram';
 import { createNativeTransport } from './native';
 import type { Transport, TransportKind, TransportOptions } from './transport';
@@ -65,7 +65,7 @@ export async function createTransport(options: CreateTransportOptions): Promise<
       if (!loaded.error) return createNativeTransport(transportOptions);
       if (!warnedFallback) {
         warnedFallback = true;
-        process.emitWarning(`blipcast: native addon unavailable (${loaded.error.message}); using node:dgram, which is slower and cannot report destination addresses or kernel drops`, {
+        process.emitWarning(`blipcast: native addon unavailable (${loaded.error.message}); using node:dgram, which is slower and cannot report destination addresses or kernel drops; for the native transport, ${NATIVE_BUILD_HINT}`, {
           type: 'Warning',
           code: NATIVE_UNAVAILABLE_WARNING,
         });

@@ -6,8 +6,7 @@
  *   node demo-node.js receiver GROUP COUNT SIZE LOSS SEED
  */
 
-import { open } from '../channel';
-import { withLoss } from '../transport/memory';
+import { open, withLoss } from '../index';
 
 const REPORT_MS = 200;
 

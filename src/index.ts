@@ -42,6 +42,7 @@ export type { CloseOutcome, FlowControl, InvalidReason, LateJoin, LimitReason, L
 export { INVALID_REASONS, LIMIT_REASONS } from './protocol/api';
 export type { NakBackoff, ProtocolTuning } from './protocol/tuning';
 export type { RejectCounts } from './wire/rejects';
+export { parseKeyBytes } from './crypto/key';
 export type { GroupKey, GroupKeyInput } from './crypto/key';
 export type { CryptoStats } from './crypto/group-crypto';
 export type { SigningKeyInput, VerifierStats } from './crypto/announce';

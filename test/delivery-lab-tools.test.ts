@@ -5,7 +5,7 @@
  * asked, nothing left after stop() or after its time bound).
  */
 
-import test from 'ava';
+import test, { type ImplementationFn } from 'ava';
 import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SeqRecvResult } from './fixtures/seq-recv';
@@ -130,7 +130,11 @@ function liveInGroup(pgid: number): number[] {
   return pids;
 }
 
-const linuxOnly = process.platform === 'linux' ? test.serial : test.skip;
+/** Registers a serial test that reads /proc; elsewhere a skipped one that says why. */
+function linuxOnly(title: string, body: ImplementationFn<[]>): void {
+  if (process.platform === 'linux') test.serial(title, body);
+  else test.skip(`${title} [skipped: this reads /proc, which only Linux has; run it on Linux.]`, body);
+}
 
 linuxOnly('a CPU load keeps the machine busy until stop(), which leaves none of its processes behind', async (t) => {
   const load = CpuLoad.start({ busy: 1, churn: 1, maxMs: 20_000 });

@@ -89,7 +89,7 @@ const nativeMissing = nativeLoad.error ? nativeLoad.error.message : nativeLoad.a
 function nativeTest(title: string, body: (t: ExecutionContext) => Promise<void>): void {
   if (nativeMissing === undefined) labTest(title, body);
   else if (inCi()) labTest(title, async (t) => t.fail(`native addon unavailable: ${nativeMissing}`));
-  else test.skip(`${title} [native addon unavailable: ${nativeMissing}]`, body);
+  else test.skip(`${title} [skipped: the native addon is unavailable (${nativeMissing}); build it with 'npm run build:native', which needs a C++17 compiler and Python for node-gyp.]`, body);
 }
 
 labTest('dgram transport: a site-local IPv6 group reaches another lab host', (t) => groupDelivery(t, 'dgram', randomGroup6()));

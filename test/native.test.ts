@@ -429,7 +429,7 @@ const { createNativeTransport } = require(process.argv[1]);
 
 test.serial('without CAP_BPF (user nobody) the classic filter keeps own datagrams out, and kernelDrops still stays 0', async (t) => {
   if (!isRoot) {
-    t.log('skipped: needs root to start a child as nobody (this process already tests the classic filter)');
+    t.log('Skipped: this test starts a child process as user nobody, which only root can do; run the tests as root to include it (this process already tests the classic filter).');
     t.pass();
     return;
   }
@@ -831,8 +831,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 test.serial('IPv6: link-local and site-local groups work on an interface given by name, and own datagrams stay out (network namespace)', async (t) => {
   if (!isRoot) {
     // Under CI a missing lab is a failure, never a skip.
-    if (process.env.CI) t.fail('needs root for ip netns');
-    else t.log('skipped: needs root for ip netns');
+    if (process.env.CI) t.fail('This test creates a network namespace with ip netns, which needs root, and CI must run it; run CI as root.');
+    else t.log('Skipped: this test creates a network namespace with ip netns, which needs root; run the tests as root to include it.');
     t.pass();
     return;
   }

@@ -18,8 +18,8 @@ type Capability = 'destination' | 'kernelDrops';
 
 const CANNOT: Partial<Record<TransportKind, Partial<Record<Capability, string>>>> = {
   dgram: {
-    destination: 'node:dgram does not expose IP_PKTINFO',
-    kernelDrops: 'node:dgram does not expose SO_RXQ_OVFL',
+    destination: 'node:dgram does not expose IP_PKTINFO, so this transport cannot tell where a datagram was sent; the native transport can.',
+    kernelDrops: 'node:dgram does not expose SO_RXQ_OVFL, so this transport cannot count kernel drops; the native transport can.',
   },
 };
 

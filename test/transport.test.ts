@@ -16,7 +16,7 @@ if (native.addon) {
     t.fail(`native addon did not load: ${native.error.message}`);
   });
 } else {
-  test.skip(`native: transport suite — skipped: addon did not load (${native.error.message})`, () => undefined);
+  test.skip(`native: transport suite — skipped: the native addon did not load (${native.error.message}); build it with 'npm run build:native', which needs a C++17 compiler and Python for node-gyp.`, () => undefined);
 }
 
 // ---- choosing a transport: each case in a fresh process, since the addon load and the warning happen once per process

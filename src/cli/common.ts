@@ -1,7 +1,7 @@
 /** Small pieces shared by the CLI subcommands. */
 
 import { readFileSync, statSync } from 'node:fs';
-import { parseKeyBytes } from '../crypto/key';
+import { parseKeyBytes } from '../index';
 import { choiceOption, Parsed } from './args';
 import { UsageError } from './usage';
 

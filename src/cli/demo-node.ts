@@ -6,8 +6,9 @@
  *   node demo-node.js receiver GROUP COUNT SIZE LOSS SEED
  */
 
-import { open } from '../api/channel';
-import { withLoss } from '../transport/memory';
+import { withLoss } from '../index';
+// The demo injects seeded loss under the protocol: a test hook, from the unstable subpath.
+import { open } from '../internal';
 
 const REPORT_MS = 200;
 

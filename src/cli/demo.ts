@@ -8,9 +8,8 @@
 
 import { spawn, ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { UsageError } from './usage';
-import { intOption } from './args';
+import { intOption, parseOptions } from './args';
 
 interface Progress {
   role: 'sender' | 'receiver';
@@ -35,22 +34,14 @@ interface Progress {
 const NODE_SCRIPT = join(__dirname, 'demo-node.js');
 
 export async function demo(args: string[], io: { stdout: NodeJS.WritableStream & { isTTY?: boolean }; stderr: NodeJS.WritableStream }): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args, options: { messages: { type: 'string' }, receivers: { type: 'string' }, loss: { type: 'string' }, size: { type: 'string' }, seed: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
-  } catch (err) {
-    throw new UsageError((err as Error).message.split('\n')[0]!);
-  }
-  if (values.help) {
-    io.stdout.write('blipcast demo [--messages N (100000)] [--receivers N (3)] [--loss RATE (0.05)] [--size BYTES (64)] [--seed N (1)]\n');
-    return 0;
-  }
+  const { values, positionals } = parseOptions('demo', args, { messages: { type: 'string' }, receivers: { type: 'string' }, loss: { type: 'string' }, size: { type: 'string' }, seed: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
+  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   const count = intOption(values, 'messages', 1, 100_000_000) ?? 100_000;
   const receivers = intOption(values, 'receivers', 1, 32) ?? 3;
   const size = intOption(values, 'size', 1, 1 << 20) ?? 64;
   const seed = intOption(values, 'seed', 0, 2 ** 31) ?? 1;
   const lossRate = values.loss === undefined ? 0.05 : Number(values.loss);
-  if (!(lossRate >= 0 && lossRate < 1)) throw new UsageError(`--loss must be a fraction in [0, 1), got '${values.loss}'`);
+  if (typeof values.loss === 'boolean' || values.loss?.trim() === '' || !(lossRate >= 0 && lossRate < 1)) throw new UsageError(`--loss must be a fraction from 0 up to (not including) 1, e.g. 0.05 (got ${String(values.loss)})`);
 
   const group = `239.255.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}:${20000 + Math.floor(Math.random() * 40000)}`;
   io.stdout.write(`blipcast demo: 1 sender → ${receivers} receivers on ${group} (loopback, TTL 0), ${count} messages of ${size} B, ${(lossRate * 100).toFixed(1)}% loss injected at each receiver\n`);

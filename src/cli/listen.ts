@@ -1,10 +1,9 @@
 /** `blipcast listen`: prints each message followed by a newline, exactly as sent, in order. */
 
-import { open } from '../api/channel';
+import { open } from '../index';
 import { choiceOption, intOption, parseCommand, secondsOption } from './args';
 import { keyOption, onStopSignal, statsLine, transportOption } from './common';
 import { MEMBER_OPTIONS, memberOption } from './members';
-import { USAGE } from './usage';
 
 const OPTIONS = {
   ...MEMBER_OPTIONS,
@@ -16,13 +15,17 @@ const OPTIONS = {
   stats: { type: 'boolean' },
 } as const;
 
+/** How long a keyless listener hears only sealed datagrams before it says the group is encrypted. */
+export const ENCRYPTED_HINT_AFTER_MS = 1000;
+
+/** The one stderr line of a keyless listener that hears only sealed datagrams. */
+export function encryptedHint(sealedDatagrams: number): string {
+  return `blipcast: the group's traffic is encrypted (${sealedDatagrams} sealed datagram(s) dropped, nothing delivered): pass --key-file PATH or set BLIPCAST_KEY with the group's key\n`;
+}
+
 /** Output is gathered per event-loop turn and written in one call, with stdout back-pressure respected. */
 export async function listen(args: string[], io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }): Promise<number> {
-  const { groupText, values } = parseCommand(args, OPTIONS);
-  if (values.help) {
-    io.stderr.write(USAGE);
-    return 0;
-  }
+  const { groupText, values } = parseCommand('listen', args, OPTIONS);
   const ttl = intOption(values, 'ttl', 0, 255);
   const count = intOption(values, 'count', 1, Number.MAX_SAFE_INTEGER);
   const timeoutMs = secondsOption(values, 'timeout');
@@ -30,13 +33,14 @@ export async function listen(args: string[], io: { stdout: NodeJS.WritableStream
   const stream = typeof values.stream === 'string' ? values.stream : '';
   const json = values.json === true;
 
+  const key = keyOption(values, process.env, io.stderr);
   const channel = await open({
     group: groupText,
     ...(typeof values.interface === 'string' ? { interface: values.interface } : {}),
     ...(ttl !== undefined ? { ttl } : {}),
     ...transportOption(values),
     ...memberOption(values),
-    ...keyOption(values, process.env, io.stderr),
+    ...key,
     lateJoin,
     lingerMs: 0,
   });
@@ -54,6 +58,13 @@ export async function listen(args: string[], io: { stdout: NodeJS.WritableStream
   const unhook = onStopSignal(() => void channel.close());
 
   let received = 0;
+  // Without a key, sealed datagrams are dropped and counted (stats().rejects['keyed-on-clear']): say why nothing arrives.
+  const encryptedCheck = key.key !== undefined ? undefined : setInterval(() => {
+    const sealed = channel.stats().rejects['keyed-on-clear'];
+    if (received === 0 && sealed === 0) return;
+    clearInterval(encryptedCheck);
+    if (received === 0) io.stderr.write(encryptedHint(sealed));
+  }, ENCRYPTED_HINT_AFTER_MS);
   const pending: (Buffer | string)[] = [];
   let flushScheduled = false;
   const flush = (): void => {
@@ -80,6 +91,7 @@ export async function listen(args: string[], io: { stdout: NodeJS.WritableStream
     if (!timedOut) throw err;
   } finally {
     if (timer) clearTimeout(timer);
+    clearInterval(encryptedCheck);
     flush();
     await channel.close();
     unhook();

@@ -7,10 +7,10 @@
  */
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { open, type GroupChange, type MemberInfo, type MemberOptions } from '../api/channel';
+import { open, type GroupChange, type MemberInfo, type MemberOptions } from '../index';
 import { intOption, parseCommand, secondsOption, type Parsed } from './args';
 import { transportOption } from './common';
-import { USAGE, UsageError } from './usage';
+import { UsageError } from './usage';
 
 /** Beyond one announce interval, the default --wait: time for the announces of the others to arrive and be handled. */
 export const CONVERGE_SLACK_MS = 500;
@@ -67,11 +67,7 @@ function changeLine(change: GroupChange | { type: 'self'; member: MemberInfo; mi
 }
 
 export async function members(args: string[], io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }): Promise<number> {
-  const { groupText, values } = parseCommand(args, OPTIONS);
-  if (values.help) {
-    io.stderr.write(USAGE);
-    return 0;
-  }
+  const { groupText, values } = parseCommand('members', args, OPTIONS);
   const ttl = intOption(values, 'ttl', 0, 255);
   const waitMs = secondsOption(values, 'wait');
   const json = values.json === true;

@@ -1,10 +1,9 @@
 /** `blipcast send`: each stdin line becomes one reliable message. */
 
-import { open, type CloseResult } from '../api/channel';
+import { open, type CloseResult } from '../index';
 import { intOption, parseCommand, secondsOption } from './args';
 import { keyOption, onStopSignal, statsLine, transportOption } from './common';
 import { MEMBER_OPTIONS, memberOption } from './members';
-import { USAGE } from './usage';
 
 const OPTIONS = {
   ...MEMBER_OPTIONS,
@@ -19,11 +18,7 @@ const OPTIONS = {
 export const EXIT_RECEIVERS_GIVEN_UP = 3;
 
 export async function send(args: string[], io: { stdin: NodeJS.ReadableStream; stderr: NodeJS.WritableStream }): Promise<number> {
-  const { groupText, values } = parseCommand(args, OPTIONS);
-  if (values.help) {
-    io.stderr.write(USAGE);
-    return 0;
-  }
+  const { groupText, values } = parseCommand('send', args, OPTIONS);
   const ttl = intOption(values, 'ttl', 0, 255);
   const rate = intOption(values, 'rate', 1, Number.MAX_SAFE_INTEGER);
   const lingerMs = secondsOption(values, 'linger') ?? 5000;

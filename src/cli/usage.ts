@@ -1,4 +1,4 @@
-/** Command-line usage text and the usage error (exit code 2). */
+/** Command-line usage texts (the whole one and one per command) and the usage error (exit code 2). */
 
 export class UsageError extends Error {
   readonly code = 'BLIPCAST_ERR_USAGE';
@@ -8,28 +8,34 @@ export class UsageError extends Error {
   }
 }
 
-export const USAGE = `blipcast — reliable IP multicast
+/** The subcommands that have a usage text of their own. */
+export type CommandName = 'send' | 'listen' | 'members' | 'demo';
 
-Usage:
-  blipcast send GROUP:PORT [options]     each stdin line becomes one message
-  blipcast listen GROUP:PORT [options]   prints each message followed by a newline
-  blipcast members GROUP:PORT [options]  joins the group and prints who is in it
-  blipcast demo [options]                one sender, three lossy receivers on loopback
-  blipcast --help | --version
+/**
+ * `--help` / `-h` after a subcommand: not an error. main() prints that
+ * command's usage on stdout and exits 0, whatever else is (or is not) on the line.
+ */
+export class HelpRequest extends Error {
+  constructor(readonly command: CommandName) {
+    super(`help for ${command}`);
+    this.name = 'HelpRequest';
+  }
+}
 
-Common options:
+const COMMON = `Common options:
   --interface IP|NAME   interface to use (default: the system's multicast interface)
   --ttl N               multicast TTL / hop limit, 0-255 (default 1)
   --stream NAME         named stream within the group (default: the unnamed stream)
   --transport KIND      auto | native | dgram (default auto; env BLIPCAST_TRANSPORT)
+  -h, --help            this help
+`;
 
-send and listen:
-  --key-file PATH       encrypt the group (AES-256-GCM) with the key in PATH: 32 raw
+const KEY = `  --key-file PATH       encrypt the group (AES-256-GCM) with the key in PATH: 32 raw
                         bytes or 64 hex digits (make one: head -c 32 /dev/urandom);
                         env BLIPCAST_KEY=<64 hex digits> when no --key-file is given
+`;
 
-send:
-  --rate BYTES_PER_S    limit the send rate
+const SEND = `  --rate BYTES_PER_S    limit the send rate
   --linger SECONDS      after stdin ends (or Ctrl-C / SIGTERM), keep repairing while
                         receivers make progress; give up a receiver that makes
                         none for this long (default 5)
@@ -39,36 +45,126 @@ send:
                         (default 2.5)
   --stats               print the channel's counters (and the close outcome) as
                         one JSON line on stderr at exit
+`;
 
-listen:
-  --stats               print the channel's counters as one JSON line on stderr
+const LISTEN = `  --stats               print the channel's counters as one JSON line on stderr
                         at exit
   --from next|earliest  start at the next message (default) or the oldest one the
                         sender still holds
   --count N             exit 0 after N messages
   --timeout SECONDS     exit 1 if this much time passes first
   --json                one JSON object per message: {data, source, stream, seq}
+`;
 
-members (joins as a full member: the others see it too; it leaves on exit):
-  --wait SECONDS        listen this long, then print the table (default: one
+const MEMBERS = `  --wait SECONDS        listen this long, then print the table (default: one
                         announce interval + 0.5 s, enough for the group to converge)
   --watch               print every change (join, leave, suspect, alive, dead,
                         update) as it happens until Ctrl-C; the first line is self
   --json                the table as one JSON array; with --watch one JSON
                         object per line: {time, event, id, name, state,
                         incarnation, metadata, self, missed}
+`;
 
-Group membership (members, and listen/send to join the group too):
-  --name NAME           member name (default: the host name)
+const MEMBERSHIP = `  --name NAME           member name (default: the host name)
   --meta KEY=VALUE      member metadata, repeatable
+`;
 
-Loss reports go to stderr as JSON lines. Exit codes: 0 ok, 1 failure or timeout,
-2 bad arguments, 3 (send) some receiver it heard was given up before it had
-everything: one JSON line per such receiver on stderr,
+const DEMO = `  --messages N          messages to send (default 100000)
+  --receivers N         receiver processes (default 3)
+  --loss RATE           share of datagrams each receiver drops, 0 to <1 (default 0.05)
+  --size BYTES          message size (default 64)
+  --seed N              seed of the injected loss (default 1)
+  -h, --help            this help
+`;
+
+const EXIT_CODES = `Exit codes: 0 ok, 1 failure or timeout, 2 bad arguments, 3 (send) some
+receiver it heard was given up before it had everything: one JSON line per
+such receiver on stderr,
 {"event":"receiver-given-up","receiver","address","port","reason","missing"}.
+`;
 
+/** Each subcommand's own usage, printed by `blipcast COMMAND --help` and `blipcast help COMMAND`. */
+export const COMMAND_USAGE: Record<CommandName, string> = {
+  send: `Usage: blipcast send GROUP:PORT [options]
+
+Each stdin line (without its newline) is one message. When stdin ends (or on
+Ctrl-C / SIGTERM) it sends what is queued, then keeps repairing until every
+receiver it heard has everything.
+
+Options:
+${SEND}${KEY}
+Group membership (join the group as a member too):
+${MEMBERSHIP}
+${COMMON}
+${EXIT_CODES}
+Example (loopback only):
+  printf 'a\\nb\\nc\\n' | blipcast send 239.255.0.1:5000 --interface 127.0.0.1 --ttl 0
+`,
+  listen: `Usage: blipcast listen GROUP:PORT [options]
+
+Prints each message followed by a newline, exactly as sent, in order. Loss
+reports go to stderr as JSON lines.
+
+Options:
+${LISTEN}${KEY}
+Group membership (join the group as a member too):
+${MEMBERSHIP}
+${COMMON}
+Exit codes: 0 after --count messages (or on Ctrl-C / SIGTERM), 1 failure or
+--timeout, 2 bad arguments.
+
+Example (loopback only):
+  blipcast listen 239.255.0.1:5000 --interface 127.0.0.1 --ttl 0 --count 3
+`,
+  members: `Usage: blipcast members GROUP:PORT [options]
+
+Joins the group as a full member (the others see it too; it leaves on exit)
+and prints who is in it.
+
+Options:
+${MEMBERS}${MEMBERSHIP}
+${COMMON}
+Exit codes: 0 ok, 1 failure, 2 bad arguments.
+
+Example (loopback only):
+  blipcast members 239.255.0.1:5000 --interface 127.0.0.1 --ttl 0 --name probe --watch
+`,
+  demo: `Usage: blipcast demo [options]
+
+One sender and N receivers as separate processes on loopback (127.0.0.1,
+TTL 0), each receiver dropping a seeded share of what arrives; live counters,
+then a verdict. Exit 0 when every receiver got every message in order.
+
+Options:
+${DEMO}`,
+};
+
+export const USAGE = `blipcast — reliable IP multicast
+
+Usage:
+  blipcast send GROUP:PORT [options]     each stdin line becomes one message
+  blipcast listen GROUP:PORT [options]   prints each message followed by a newline
+  blipcast members GROUP:PORT [options]  joins the group and prints who is in it
+  blipcast demo [options]                one sender, three lossy receivers on loopback
+  blipcast COMMAND --help                one command's options
+  blipcast --help | --version
+
+${COMMON}
+send and listen:
+${KEY}
+send:
+${SEND}
+listen:
+${LISTEN}
+members (joins as a full member: the others see it too; it leaves on exit):
+${MEMBERS}
+Group membership (members, and listen/send to join the group too):
+${MEMBERSHIP}
+demo:
+${DEMO.split('\n').filter((l) => !l.includes('--help')).join('\n')}
+Loss reports go to stderr as JSON lines. ${EXIT_CODES}
 Examples (loopback only):
-  blipcast listen 239.255.0.1:5000 --interface 127.0.0.1 --count 3
+  blipcast listen 239.255.0.1:5000 --interface 127.0.0.1 --ttl 0 --count 3
   printf 'a\\nb\\nc\\n' | blipcast send 239.255.0.1:5000 --interface 127.0.0.1 --ttl 0
   blipcast members 239.255.0.1:5000 --interface 127.0.0.1 --ttl 0 --name probe --watch
 `;

@@ -18,7 +18,7 @@
  */
 
 import * as dgram from 'node:dgram';
-import { ClosedError } from '../util/errors';
+import { ClosedError, SystemError } from '../util/errors';
 import { checkTransportOptions, type CheckedTransportOptions } from './options';
 import { emptyTransportStats, type DatagramBatch, type ReceiveHandler, type RemoteInfo, type Transport, type TransportInfo, type TransportOptions, type TransportStats } from './transport';
 
@@ -42,8 +42,7 @@ export async function createDgramTransport(options: TransportOptions): Promise<T
   const sendSocket = dgram.createSocket({ type });
   try {
     await bind(recvSocket, checked.port, receiveBindAddress(checked));
-    if (checked.source !== undefined) recvSocket.addSourceSpecificMembership(checked.source, checked.group, checked.interfaceAddress);
-    else recvSocket.addMembership(checked.group, checked.interfaceAddress);
+    join(recvSocket, checked);
     if (checked.recvBufferBytes !== undefined) recvSocket.setRecvBufferSize(checked.recvBufferBytes);
 
     await bind(sendSocket, 0, checked.family === 4 ? '0.0.0.0' : '::');
@@ -59,6 +58,18 @@ export async function createDgramTransport(options: TransportOptions): Promise<T
     throw err;
   }
   return new DgramTransport(checked, recvSocket, sendSocket);
+}
+
+/** Joins the group; a failure becomes a SystemError that names the interface (Node's own says only 'addMembership ENODEV'). */
+function join(socket: dgram.Socket, o: CheckedTransportOptions): void {
+  try {
+    if (o.source !== undefined) socket.addSourceSpecificMembership(o.source, o.group, o.interfaceAddress);
+    else socket.addMembership(o.group, o.interfaceAddress);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (typeof e.errno !== 'number') throw err;
+    throw new SystemError(e.errno, e.syscall ?? 'addMembership', { address: o.group, join: { interface: o.interfaceName } });
+  }
 }
 
 function receiveBindAddress(options: CheckedTransportOptions): string {

@@ -112,7 +112,7 @@ function setupReceiveSocket(socket: NativeUdpSocket, o: CheckedTransportOptions)
   // The wildcard, not the group: IP_MULTICAST_ALL off already keeps other groups out.
   check(socket.bind(wildcard(o.family), o.port), 'bind', { address: wildcard(o.family), port: o.port });
   const ifAddress = o.family === 4 ? (o.interfaceAddress ?? '') : '';
-  check(socket.addMembership(o.group, o.source ?? '', ifAddress, o.interfaceIndex), 'setsockopt', { address: o.group });
+  check(socket.addMembership(o.group, o.source ?? '', ifAddress, o.interfaceIndex), 'setsockopt', { address: o.group, join: { interface: o.interfaceName } });
 }
 
 function setupSendSocket(socket: NativeUdpSocket, o: CheckedTransportOptions): void {
@@ -170,7 +170,7 @@ function isLoopbackDevice(name: string | undefined): boolean {
   return networkInterfaces()[name]?.some((a) => a.internal) ?? false;
 }
 
-function check(rc: number, syscall: string, details?: { address?: string; port?: number }): number {
+function check(rc: number, syscall: string, details?: ConstructorParameters<typeof SystemError>[2]): number {
   if (rc < 0) throw new SystemError(rc, syscall, details);
   return rc;
 }

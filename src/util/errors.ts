@@ -80,6 +80,8 @@ export class UnsupportedError extends BlipcastError {
 /**
  * An operating-system call failed. Shaped like Node's own system errors:
  * `code` is the errno name (`EADDRINUSE`), `errno` the negative number, `syscall` the call.
+ * A failed group join also names the interface it used (`interface`: a name,
+ * or undefined for the system's default) and says what to do about it.
  */
 export class SystemError extends Error {
   readonly code: string;
@@ -87,17 +89,28 @@ export class SystemError extends Error {
   readonly syscall: string;
   readonly address?: string;
   readonly port?: number;
-  constructor(errno: number, syscall: string, details?: { address?: string; port?: number }) {
+  readonly interface?: string;
+  constructor(errno: number, syscall: string, details?: { address?: string; port?: number; join?: { interface: string | undefined } }) {
     const code = errnoName(errno);
     const where = details?.address !== undefined ? ` ${details.address}${details.port !== undefined ? `:${details.port}` : ''}` : '';
-    super(`${syscall} ${code}${where}`);
+    super(`${syscall} ${code}${where}${details?.join ? joinNote(code, details.join.interface) : ''}`);
     this.name = 'SystemError';
     this.code = code;
     this.errno = errno;
     this.syscall = syscall;
     if (details?.address !== undefined) this.address = details.address;
     if (details?.port !== undefined) this.port = details.port;
+    if (details?.join?.interface !== undefined) this.interface = details.join.interface;
   }
+}
+
+/** The errno values with which a join says "not on this interface": no multicast route, or an address that is not local. */
+const JOIN_INTERFACE_CODES = new Set(['ENODEV', 'EADDRNOTAVAIL', 'ENETUNREACH', 'EHOSTUNREACH']);
+
+function joinNote(code: string, iface: string | undefined): string {
+  const on = iface === undefined ? "the system's default multicast interface" : `interface ${iface}`;
+  if (!JOIN_INTERFACE_CODES.has(code)) return `: cannot join the group on ${on}`;
+  return `: cannot join the group on ${on}; pass the 'interface' option (an interface name or one of its addresses, e.g. '127.0.0.1' for loopback)`;
 }
 
 let errnoNames: Map<number, string> | undefined;

@@ -21,14 +21,17 @@ export function labAvailable(): LabAvailability {
 }
 
 function probe(): LabAvailability {
-  if (process.platform !== 'linux') return { ok: false, reason: `network namespaces need Linux (this is ${process.platform})` };
+  if (process.platform !== 'linux') return { ok: false, reason: `The namespace lab needs Linux network namespaces and this is ${process.platform}; run these tests on Linux (a VM or a container will do).` };
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
-    return { ok: false, reason: 'the namespace lab needs root (CAP_NET_ADMIN + CAP_SYS_ADMIN); run the tests as root or in CI' };
+    return { ok: false, reason: 'The namespace lab needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN, to create network namespaces); run the tests as root (sudo npm test) or let CI run them.' };
   }
   // Check what the tool prints, not just its exit status: a different program of the same name may come first.
   for (const [cmd, args, pkg, banner] of [[IP, ['-V'], 'iproute2', /iproute2/], [NFT, ['--version'], 'nftables', /^nftables v/]] as const) {
     const r = runSync(cmd, args, { allowFailure: true });
-    if (!r.ok || !banner.test(r.stdout)) return { ok: false, reason: `'${cmd}' is not usable (install ${pkg}): ${(r.stderr || r.stdout).trim()}` };
+    if (!r.ok || !banner.test(r.stdout)) {
+      const said = (r.stderr || r.stdout).trim();
+      return { ok: false, reason: `The namespace lab needs ${pkg}, and '${[cmd, ...args].join(' ')}' did not answer as ${pkg}${said ? ` (it said: ${said})` : ''}; install it, e.g. with 'apt-get install ${pkg}'.` };
+    }
   }
   const netns = `${LAB_PREFIX}-${process.pid}-probe${randomBytes(2).toString('hex')}`;
   try {
@@ -39,7 +42,7 @@ function probe(): LabAvailability {
     ];
     for (const [cmd, args] of steps) {
       const r = runSync(cmd, args, { allowFailure: true });
-      if (!r.ok) return { ok: false, reason: `cannot set up a network namespace (${[cmd, ...args].join(' ')}): ${r.stderr.trim()}` };
+      if (!r.ok) return { ok: false, reason: `The namespace lab could not set up a network namespace ('${[cmd, ...args].join(' ')}' failed: ${r.stderr.trim()}); run the tests where namespaces are allowed (a container needs --privileged or CAP_SYS_ADMIN).` };
     }
     return { ok: true };
   } finally {
@@ -64,7 +67,7 @@ export function requireLab(t: ExecutionContext): boolean {
   if (availability.ok) return true;
   if (inCi()) t.fail(`namespace lab unavailable under CI: ${availability.reason}`);
   else {
-    t.log(`skipped: namespace lab unavailable: ${availability.reason}`);
+    t.log(`Skipped. ${availability.reason}`);
     t.pass();
   }
   return false;

@@ -15,7 +15,7 @@
  */
 
 import type { CloseOutcome, Endpoint, ProtocolEvent, ProtocolStats, SourceInfo } from '../protocol/api';
-import { Fifo } from '../protocol/output';
+import { Fifo } from '../util/fifo';
 import { DatagramType, sessionIdHex, type Header } from '../wire/header';
 import type { Membership, MembershipEvent } from './api';
 

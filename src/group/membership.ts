@@ -14,7 +14,7 @@
  */
 
 import { InvalidArgumentValueError } from '../util/errors';
-import { Fifo } from '../protocol/output';
+import { Fifo } from '../util/fifo';
 import { DatagramType, HEADER_BYTES, sessionIdHex, type Header } from '../wire/header';
 import type {
   MemberFilter, MemberInfo, Membership, MembershipConfig, MembershipEvent, MembershipEventType, MembershipStats, MembershipTuning, ScaledTimers,

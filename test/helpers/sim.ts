@@ -7,7 +7,7 @@
  */
 
 import { createEndpoint, type ProtocolTuning } from '../../src/protocol/endpoint';
-import { splitMessages } from '../../src/protocol/packed-view';
+import { splitMessages } from './split-messages';
 import type { Endpoint, EndpointConfig, ProtocolEvent } from '../../src/protocol/api';
 import { decodeHeader, type Header } from '../../src/wire/header';
 import { Heap } from '../../src/util/heap';

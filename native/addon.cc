@@ -82,8 +82,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   layout.Set("decodedWords", Napi::Number::New(env, kDecodedWords));
   layout.Set("maxSlots", Napi::Number::New(env, 1024));
   exports.Set("layout", layout);
-  // 2: AeadKeyring added.
-  exports.Set("abiVersion", Napi::Number::New(env, 2));
+  // 2: AeadKeyring added. 3: connect, localAddress, attachOwnFilter, setSegmentation, segmentation and
+  // datagramChecksum required; UdpSocket send and dropMembership removed.
+  exports.Set("abiVersion", Napi::Number::New(env, 3));
   return exports;
 }
 

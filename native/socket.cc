@@ -448,14 +448,6 @@ int udp_recv_batch(int fd, RecvRing& ring, uint32_t* offsets, uint32_t* lengths,
   return 0;
 }
 
-int udp_send(int fd, const Endpoint& to, const uint8_t* data, size_t size) {
-  ssize_t r;
-  do {
-    r = sendto(fd, data, size, MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&to.addr), to.len);
-  } while (r < 0 && errno == EINTR);
-  return r >= 0 ? static_cast<int>(r) : neg_errno();
-}
-
 int udp_send_chunk(int fd, const Endpoint& to, const SendItem* items, uint32_t count, bool segment) {
   if (count > kSendChunk) count = kSendChunk;
   mmsghdr msgs[kSendChunk];
@@ -542,7 +534,6 @@ int64_t own_filter_dropped(const OwnFilter&) { return -1; }
 void own_filter_release(OwnFilter& filter) { filter = OwnFilter{}; }
 void recv_ring_prepare(RecvRing&) {}
 int udp_recv_batch(int, RecvRing&, uint32_t*, uint32_t*, uint32_t*, RecvResult*) { return -ENOSYS; }
-int udp_send(int, const Endpoint&, const uint8_t*, size_t) { return -ENOSYS; }
 int udp_send_chunk(int, const Endpoint&, const SendItem*, uint32_t, bool) { return -ENOSYS; }
 bool is_segmentation_refusal(int) { return false; }
 

@@ -136,9 +136,6 @@ struct SendItem {
   size_t size;
 };
 
-// Bytes sent or -errno (EAGAIN included).
-int udp_send(int fd, const Endpoint& to, const uint8_t* data, size_t size);
-
 // One sendmmsg of at most kSendChunk items. Returns how many items the kernel
 // took (possibly fewer) or -errno when it took none (EAGAIN included).
 //

@@ -45,7 +45,6 @@ Napi::Function UdpSocket::Define(Napi::Env env) {
                          InstanceMethod<&UdpSocket::SetMulticastTtl>("setMulticastTtl"),
                          InstanceMethod<&UdpSocket::SetMulticastLoop>("setMulticastLoop"),
                          InstanceMethod<&UdpSocket::AddMembership>("addMembership"),
-                         InstanceMethod<&UdpSocket::DropMembership>("dropMembership"),
                          InstanceMethod<&UdpSocket::SetRecvBufferSize>("setRecvBufferSize"),
                          InstanceMethod<&UdpSocket::GetRecvBufferSize>("getRecvBufferSize"),
                          InstanceMethod<&UdpSocket::SetSendBufferSize>("setSendBufferSize"),
@@ -56,7 +55,6 @@ Napi::Function UdpSocket::Define(Napi::Env env) {
                          InstanceMethod<&UdpSocket::Connect>("connect"),
                          InstanceMethod<&UdpSocket::LocalAddress>("localAddress"),
                          InstanceMethod<&UdpSocket::AttachOwnFilter>("attachOwnFilter"),
-                         InstanceMethod<&UdpSocket::Send>("send"),
                          InstanceMethod<&UdpSocket::SendBatch>("sendBatch"),
                          InstanceMethod<&UdpSocket::SetSegmentation>("setSegmentation"),
                          InstanceMethod<&UdpSocket::Segmentation>("segmentation"),
@@ -161,16 +159,13 @@ Napi::Value UdpSocket::SetMulticastLoop(const Napi::CallbackInfo& info) {
   return code(info.Env(), udp_set_multicast_loop(fd_, family_, bool_arg(info[0])));
 }
 
-// (group, source, ifAddress, ifIndex); source '' for any-source.
-Napi::Value UdpSocket::Membership(const Napi::CallbackInfo& info, bool join) {
+// (group, source, ifAddress, ifIndex); source '' for any-source. Leaving is closing the socket.
+Napi::Value UdpSocket::AddMembership(const Napi::CallbackInfo& info) {
   if (!CheckOpen(info)) return code(info.Env(), -EBADF);
-  return code(info.Env(), udp_membership(fd_, family_, join, string_arg(info[0]).c_str(), string_arg(info[1]).c_str(),
+  return code(info.Env(), udp_membership(fd_, family_, true, string_arg(info[0]).c_str(), string_arg(info[1]).c_str(),
                                          string_arg(info[2]).c_str(),
                                          static_cast<uint32_t>(int_arg(info[3], 0x100000000LL, 0))));
 }
-
-Napi::Value UdpSocket::AddMembership(const Napi::CallbackInfo& info) { return Membership(info, true); }
-Napi::Value UdpSocket::DropMembership(const Napi::CallbackInfo& info) { return Membership(info, false); }
 
 Napi::Value UdpSocket::SetRecvBufferSize(const Napi::CallbackInfo& info) {
   if (!CheckOpen(info)) return code(info.Env(), -EBADF);
@@ -258,16 +253,6 @@ Napi::Value UdpSocket::AttachOwnFilter(const Napi::CallbackInfo& info) {
   own_filter_release(own_filter_);
   own_filter_ = attached;
   return code(env, 0);
-}
-
-Napi::Value UdpSocket::Send(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!CheckOpen(info)) return code(env, -EBADF);
-  if (!has_destination_) return code(env, -EDESTADDRREQ);
-  uint8_t* data;
-  size_t size;
-  if (!borrow_bytes(info[0], &data, &size)) return code(env, -EINVAL);
-  return code(env, udp_send(fd_, destination_, data, size));
 }
 
 // (datagrams: Uint8Array[], start): sends datagrams[start..] with sendmmsg.

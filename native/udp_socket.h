@@ -39,7 +39,6 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   Napi::Value SetMulticastTtl(const Napi::CallbackInfo& info);
   Napi::Value SetMulticastLoop(const Napi::CallbackInfo& info);
   Napi::Value AddMembership(const Napi::CallbackInfo& info);
-  Napi::Value DropMembership(const Napi::CallbackInfo& info);
   Napi::Value SetRecvBufferSize(const Napi::CallbackInfo& info);
   Napi::Value GetRecvBufferSize(const Napi::CallbackInfo& info);
   Napi::Value SetSendBufferSize(const Napi::CallbackInfo& info);
@@ -50,14 +49,12 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   Napi::Value Connect(const Napi::CallbackInfo& info);
   Napi::Value LocalAddress(const Napi::CallbackInfo& info);
   Napi::Value AttachOwnFilter(const Napi::CallbackInfo& info);
-  Napi::Value Send(const Napi::CallbackInfo& info);
   Napi::Value SendBatch(const Napi::CallbackInfo& info);
   Napi::Value SetSegmentation(const Napi::CallbackInfo& info);
   Napi::Value Segmentation(const Napi::CallbackInfo& info);
   Napi::Value StartReceiving(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 
-  Napi::Value Membership(const Napi::CallbackInfo& info, bool join);
   bool CheckOpen(const Napi::CallbackInfo& info);  // false: returns -EBADF to JS
 
   static void OnPoll(uv_poll_t* handle, int status, int events);

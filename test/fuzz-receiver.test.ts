@@ -11,7 +11,7 @@
 import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
 import { createEndpoint } from '../src/protocol/endpoint';
-import { splitMessages } from '../src/protocol/packed-view';
+import { splitMessages } from './helpers/split-messages';
 import type { Endpoint, ProtocolEvent } from '../src/protocol/api';
 import { DataFlag, encodeHeartbeat, encodeNak, encodeNcf, encodeStatus, HeartbeatFlag, type SeqRange } from '../src/protocol/payload';
 import { decodeHeader } from '../src/wire/decode';

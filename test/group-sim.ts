@@ -11,7 +11,7 @@ import { createMembership } from '../src/group/membership';
 import type { Membership, MembershipEventType, MembershipTuning } from '../src/group/api';
 import { decodeHeader } from '../src/wire/decode';
 import { type Header } from '../src/wire/header';
-import { Heap } from './helpers/heap';
+import { Heap } from '../src/util/heap';
 
 export { seededRandom } from './helpers/seeded';
 import { seededRandom } from './helpers/seeded';
@@ -40,7 +40,6 @@ export interface GroupNode {
 
 interface Flight {
   atMs: number;
-  order: number;
   /** A datagram from `from`, or (when undefined) `node`'s timer. */
   dg: Uint8Array | undefined;
   header: Header | undefined;
@@ -69,8 +68,8 @@ export class GroupSim {
   loss: number;
   private readonly delayMs: number;
   private readonly jitterMs: number;
+  /** Ties in time go in the order they were pushed. */
   private readonly heap = new Heap<Flight>();
-  private order = 0;
   /** Deliveries made and lost (all members). */
   delivered = 0;
   lost = 0;
@@ -115,7 +114,7 @@ export class GroupSim {
 
   /** Runs `fn` at virtual time `atMs`. */
   at(atMs: number, fn: () => void): void {
-    this.heap.push({ atMs, order: this.order++, dg: undefined, header: undefined, from: undefined, node: undefined, action: fn });
+    this.heap.push(atMs, { atMs, dg: undefined, header: undefined, from: undefined, node: undefined, action: fn });
   }
 
   /** Drains a member's transmissions and events and re-arms its timer. */
@@ -136,7 +135,7 @@ export class GroupSim {
     const t = node.m.pollTimeout();
     if (t !== undefined && t !== node.timerAtMs) {
       node.timerAtMs = t;
-      this.heap.push({ atMs: Math.max(t, this.nowMs), order: this.order++, dg: undefined, header: undefined, from: undefined, node, action: undefined, timerMs: t });
+      this.heap.push(Math.max(t, this.nowMs), { atMs: Math.max(t, this.nowMs), dg: undefined, header: undefined, from: undefined, node, action: undefined, timerMs: t });
     } else if (t === undefined) node.timerAtMs = undefined;
   }
 
@@ -144,7 +143,7 @@ export class GroupSim {
     const d = decodeHeader(dg);
     if (!d.ok) throw new Error(`member ${from.name} emitted an undecodable datagram: ${d.reason}`);
     const atMs = this.nowMs + this.delayMs + (this.jitterMs > 0 ? this.rng() * this.jitterMs : 0);
-    this.heap.push({ atMs, order: this.order++, dg, header: d.header, from, node: undefined, action: undefined });
+    this.heap.push(atMs, { atMs, dg, header: d.header, from, node: undefined, action: undefined });
   }
 
   /** Advances virtual time to `untilMs`, delivering datagrams and firing timers in order. */

@@ -1,7 +1,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { createEndpoint } from '../src/protocol/endpoint';
-import { splitMessages } from '../src/protocol/packed-view';
+import { splitMessages } from './helpers/split-messages';
 import { DatagramType, encodeDatagram } from '../src/wire/header';
 import { decodeHeader } from '../src/wire/decode';
 import { decodeHeartbeat, decodeNak, decodeNcf, decodeStatus, encodeHeartbeat, encodeNak, encodeNcf, encodeStatus, NcfReason } from '../src/protocol/payload';

@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { labTest } from './lab/availability';
 import { type Lab, type LabHost, systemBinary, withLab } from './lab/lab';
 import { randomGroup4, randomPort } from './lab/traffic';
+import { createRandom } from '../src/util/random';
 
 const BIN = join(__dirname, '..', '..', 'bin', 'blipcast.js');
 const CAT = systemBinary('cat');
@@ -37,14 +38,9 @@ const FEED_CHUNKS = 100;
  */
 function makeLines(count: number): Buffer {
   const alphabet = [...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 \t-_=+.,;:!?/\\"\'{}[]()<>', 'é', 'ü', 'ß', '✓', '日', '本', '語', '€', '🙂'];
-  // A fixed xorshift so every run sends the same bytes and a failure can be replayed.
-  let state = 0x9e3779b9;
-  const next = (): number => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 0x1_0000_0000;
-  };
+  // Seeded, so every run sends the same bytes and a failure can be replayed.
+  const rng = createRandom(0x9e3779b9);
+  const next = (): number => rng.next();
   const parts: string[] = [];
   for (let i = 0; i < count; i++) {
     let body = '';

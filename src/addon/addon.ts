@@ -26,9 +26,8 @@ export interface NativeUdpSocket {
   setMulticastInterface(ifAddress: string, ifIndex: number): number;
   setMulticastTtl(ttl: number): number;
   setMulticastLoop(on: boolean): number;
-  /** `source` '' for any-source; otherwise source-specific. */
+  /** `source` '' for any-source; otherwise source-specific. Leaving is closing the socket. */
   addMembership(group: string, source: string, ifAddress: string, ifIndex: number): number;
-  dropMembership(group: string, source: string, ifAddress: string, ifIndex: number): number;
   /** Tries SO_RCVBUFFORCE, then SO_RCVBUF. */
   setRecvBufferSize(bytes: number): number;
   /** What the kernel granted (Linux reports double the request). */
@@ -39,16 +38,15 @@ export interface NativeUdpSocket {
   enableDropCounter(): number;
   /** IP_PKTINFO / IPV6_RECVPKTINFO. */
   enablePacketInfo(): number;
-  /** The address send/sendBatch go to (not connect(): that would filter received datagrams). */
+  /** The address sendBatch sends to (not connect(): that would filter received datagrams). */
   setDestination(address: string, port: number, scopeId?: number): number;
   /**
    * connect() to the group, so that the kernel picks the source address once
    * (localAddress() then reports it). Sending still uses setDestination's address.
-   * Absent from builds older than the own-datagram filter (same ABI version).
    */
-  connect?(address: string, port: number, scopeId?: number): number;
+  connect(address: string, port: number, scopeId?: number): number;
   /** The bound local address as text, or -errno. */
-  localAddress?(): string | number;
+  localAddress(): string | number;
   /**
    * Attaches to this receive socket a kernel filter dropping every datagram
    * from `address`:`port` (our own send socket). `counting`: eBPF with a
@@ -56,9 +54,7 @@ export interface NativeUdpSocket {
    * onBatch's `ownDropped`; otherwise classic BPF, allowed to anyone, counting
    * nothing. Replaces an earlier filter. 0 or -errno.
    */
-  attachOwnFilter?(address: string, port: number, counting: boolean): number;
-  /** Bytes sent, or -errno (EAGAIN included). */
-  send(datagram: Uint8Array): number;
+  attachOwnFilter(address: string, port: number, counting: boolean): number;
   /**
    * sendmmsg of `datagrams[start..]`: how many the kernel took. Short at
    * would-block or at another error; a call whose first datagram fails with
@@ -68,11 +64,11 @@ export interface NativeUdpSocket {
   /**
    * UDP GSO in sendBatch: runs of equal-size datagrams leave as one segmented
    * send (identical datagrams on the wire). Turned off by the addon for good
-   * the first time the kernel refuses it. Optional: absent in older addons.
+   * the first time the kernel refuses it.
    */
-  setSegmentation?(on: boolean): number;
-  /** Whether sendBatch currently segments. */
-  segmentation?(): boolean;
+  setSegmentation(on: boolean): number;
+  /** Whether sendBatch currently segments (read by the tests only). */
+  segmentation(): boolean;
   /**
    * Starts the uv_poll + recvmmsg loop into caller-owned memory (held by the
    * addon until the socket is closed). `onBatch(count, truncated, drops)` is
@@ -83,7 +79,7 @@ export interface NativeUdpSocket {
    * recvmmsg; `drops` is the cumulative SO_RXQ_OVFL counter or -1 (it also
    * counts what an own-datagram filter dropped); `ownDropped` is the counting
    * own-datagram filter's total (mod 2^32, read after the batch) or -1, and
-   * undefined when `count` < 0 or from an older build.
+   * undefined when `count` < 0.
    */
   startReceiving(
     data: Buffer, slotBytes: number, slotCount: number,
@@ -153,14 +149,13 @@ export interface NativeAddon {
    * were OK, or -EINVAL for arguments too short for `count`.
    */
   decodeHeaders(buffer: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number, out: Uint32Array): number;
-  /** CRC32C continued from `crc`; `portable` forces the table implementation. */
+  /** CRC32C continued from `crc`; `portable` forces the table implementation (the tests check both against the vectors). */
   crc32c(bytes: Uint8Array, crc?: number, portable?: boolean): number;
   /**
    * The datagram checksum (CRC32C of header bytes 0..27, then the payload) of
    * the datagram at `bytes[offset..]` in one call; -1 when it does not fit.
-   * Optional: absent in older addons.
    */
-  datagramChecksum?(bytes: Uint8Array, offset: number, payloadLength: number): number;
+  datagramChecksum(bytes: Uint8Array, offset: number, payloadLength: number): number;
   /** 'sse4.2' or 'table'. */
   crc32cImplementation: string;
   /** False where sockets are not implemented (everything returns -ENOSYS). */
@@ -171,8 +166,14 @@ export interface NativeAddon {
 
 export type NativeLoadResult = { addon: NativeAddon; error?: undefined } | { addon?: undefined; error: Error };
 
-/** The addon's ABI this file is written against; a stale build is refused instead of misused. 2: AeadKeyring. */
-const ABI_VERSION = 2;
+/**
+ * The addon's ABI this file is written against; a stale build is refused
+ * instead of misused, so nothing below is optional. 2: AeadKeyring. 3: the
+ * own-datagram filter (connect, localAddress, attachOwnFilter), UDP GSO
+ * (setSegmentation, segmentation) and datagramChecksum required; UdpSocket
+ * send and dropMembership removed.
+ */
+const ABI_VERSION = 3;
 
 /** The package root: this file is compiled to dist/src/addon/addon.js. */
 export const PACKAGE_ROOT = resolve(__dirname, '..', '..', '..');

@@ -10,6 +10,7 @@
  */
 
 import type { MembershipEvent } from '../group/api';
+import { Fifo } from '../util/fifo';
 
 /** One membership change as an iterator yields it. */
 export interface GroupChange extends MembershipEvent {
@@ -29,8 +30,7 @@ export interface ChangesOptions {
 export const DEFAULT_MAX_BUFFERED_CHANGES = 1024;
 
 export class ChangeQueue implements AsyncIterableIterator<GroupChange> {
-  private buffer: MembershipEvent[] = [];
-  private head = 0;
+  private readonly buffer = new Fifo<MembershipEvent>();
   private missed = 0;
   private done = false;
   private waiter: ((r: IteratorResult<GroupChange>) => void) | undefined;
@@ -48,15 +48,11 @@ export class ChangeQueue implements AsyncIterableIterator<GroupChange> {
       w({ value: this.take(change), done: false });
       return;
     }
-    if (this.buffer.length - this.head >= this.maxBuffered) {
-      this.head++;
+    if (this.buffer.length >= this.maxBuffered) {
+      this.buffer.shift();
       this.missed++;
     }
     this.buffer.push(change);
-    if (this.head > 1024 && this.head * 2 > this.buffer.length) {
-      this.buffer = this.buffer.slice(this.head);
-      this.head = 0;
-    }
   }
 
   /** True once no more changes will be queued (closed, aborted or returned). */
@@ -70,7 +66,7 @@ export class ChangeQueue implements AsyncIterableIterator<GroupChange> {
     this.done = true;
     this.signal?.removeEventListener('abort', this.onAbort);
     this.onEnd(this);
-    if (this.waiter && this.head >= this.buffer.length) {
+    if (this.waiter && this.buffer.length === 0) {
       const w = this.waiter;
       this.waiter = undefined;
       w({ value: undefined, done: true });
@@ -78,12 +74,8 @@ export class ChangeQueue implements AsyncIterableIterator<GroupChange> {
   }
 
   next(): Promise<IteratorResult<GroupChange>> {
-    if (this.head < this.buffer.length) {
-      const change = this.buffer[this.head++]!;
-      if (this.head === this.buffer.length) {
-        this.buffer = [];
-        this.head = 0;
-      }
+    const change = this.buffer.shift();
+    if (change !== undefined) {
       return Promise.resolve({ value: this.take(change), done: false });
     }
     if (this.done) return Promise.resolve({ value: undefined, done: true });
@@ -92,8 +84,7 @@ export class ChangeQueue implements AsyncIterableIterator<GroupChange> {
 
   /** `break` out of the loop: stop listening, drop what is buffered. */
   return(): Promise<IteratorResult<GroupChange>> {
-    this.buffer = [];
-    this.head = 0;
+    this.buffer.clear();
     this.end();
     return Promise.resolve({ value: undefined, done: true });
   }
@@ -110,8 +101,7 @@ export class ChangeQueue implements AsyncIterableIterator<GroupChange> {
 
   private readonly onAbort = (): void => {
     // Aborting means "stop now": what is buffered is not read.
-    this.buffer = [];
-    this.head = 0;
+    this.buffer.clear();
     this.end();
   };
 }

@@ -18,7 +18,7 @@
 import { CounterExhaustedError } from '../util/errors';
 import type { CloseOutcome, Endpoint, ProtocolStats, SourceInfo } from '../protocol/api';
 import { LazySource } from '../protocol/batch-reader';
-import { Fifo } from '../protocol/output';
+import { Fifo } from '../util/fifo';
 import type { ReceivedBatch } from '../wire/batch';
 import { DECODED_WORDS, unpackHeader } from '../wire/decode';
 import { DatagramType, emptyHeader, HEADER_BYTES, type Header } from '../wire/header';

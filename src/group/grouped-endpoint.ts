@@ -16,7 +16,7 @@
 
 import type { CloseOutcome, Endpoint, ProtocolEvent, ProtocolStats, SourceInfo } from '../protocol/api';
 import { BatchReader } from '../protocol/batch-reader';
-import { Fifo } from '../protocol/output';
+import { Fifo } from '../util/fifo';
 import type { ReceivedBatch } from '../wire/batch';
 import type { RejectCounts } from '../wire/rejects';
 import { DatagramType, sessionIdHex, type Header } from '../wire/header';

@@ -14,13 +14,14 @@
  */
 
 import { InvalidArgumentValueError } from '../util/errors';
-import { Fifo } from '../protocol/output';
+import { Fifo } from '../util/fifo';
 import { DatagramType, HEADER_BYTES, sessionIdHex, type Header } from '../wire/header';
 import type {
   MemberFilter, MemberInfo, Membership, MembershipConfig, MembershipEvent, MembershipEventType, MembershipStats, MembershipTuning, ScaledTimers,
 } from './api';
 import { bodyBytes, ControlKind, decodeControl, encodeControl, PREFIX_BYTES, UPDATE_BYTES, UPDATE_COUNT_BYTES, UpdateState, type ControlBody, type Update } from './codec';
 import * as C from './constants';
+import { entriesThatFit } from '../protocol/datagram-room';
 import { Dissemination } from './dissemination';
 import { Prober, type ProbedMember } from './prober';
 import { DEFAULT_MEMBERSHIP_TUNING, scaledTimers } from './timers';
@@ -401,8 +402,7 @@ class MembershipImpl implements Membership {
 
   /** Encodes `body` with as many piggybacked updates as fit and queues the datagram. */
   private send(body: ControlBody): void {
-    const room = this.maxDatagramBytes - HEADER_BYTES - PREFIX_BYTES - bodyBytes(body) - UPDATE_COUNT_BYTES;
-    const max = Math.min(this.tuning.maxPiggybackPerDatagram, 255, Math.floor(room / UPDATE_BYTES));
+    const max = entriesThatFit(this.maxDatagramBytes, PREFIX_BYTES + bodyBytes(body) + UPDATE_COUNT_BYTES, UPDATE_BYTES, Math.min(this.tuning.maxPiggybackPerDatagram, 255));
     const updates = this.queue.take(max, this.timers().retransmits);
     const dg = encodeControl(
       { streamId: this.streamId, sessionHi: this.hi, sessionLo: this.lo, sequence: this.sequence++ },

@@ -4,7 +4,7 @@
  * every access: reading them in order costs O(1) each.
  */
 
-import type { MessageEvent, MessagesEvent, ProtocolEvent } from './api';
+import type { MessagesEvent } from './api';
 import { PACKED_PREFIX_BYTES } from './payload';
 
 export class PackedView {
@@ -40,20 +40,4 @@ export class PackedView {
     const o = this.offset(i) - PACKED_PREFIX_BYTES;
     return (this.payload[o]! << 8) | this.payload[o + 1]!;
   }
-}
-
-/**
- * The event as per-message events: a {@link MessagesEvent} becomes its
- * `count` {@link MessageEvent}s (views into its payload); any other event is
- * returned alone. For consumers that handle one message at a time (tests,
- * simple tools); the channel reads batches directly.
- */
-export function splitMessages(event: ProtocolEvent): ProtocolEvent[] {
-  if (event.type !== 'messages') return [event];
-  const view = new PackedView(event.payload, event.count);
-  const out: MessageEvent[] = [];
-  for (let i = 0; i < event.count; i++) {
-    out.push({ type: 'message', source: event.source, streamId: event.streamId, seq: event.firstSeq + i, data: view.at(i) });
-  }
-  return out;
 }

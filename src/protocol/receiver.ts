@@ -12,6 +12,7 @@ import {
   RANGE_BYTES, NAK_FIXED_BYTES, STATUS_ENTRY_BYTES, STATUS_FIXED_BYTES,
   StatusFlag, type NakPayload, type Origin, type SeqRange, type StatusEntry, type StatusPayload,
 } from './payload';
+import { entriesPerDatagram } from './datagram-room';
 import type { ReceiveContext } from './receive-context';
 import { SourceState } from './source';
 import { TimerHeap } from './timer-heap';
@@ -341,7 +342,7 @@ export class Receiver {
   }
 
   private sendNak(s: SourceState, streamId: number, ranges: SeqRange[]): void {
-    const per = Math.max(1, Math.min(MAX_RANGES_PER_NAK, Math.floor((this.ctx.config.maxDatagramBytes - HEADER_BYTES - NAK_FIXED_BYTES) / RANGE_BYTES)));
+    const per = entriesPerDatagram(this.ctx.config.maxDatagramBytes, NAK_FIXED_BYTES, RANGE_BYTES, MAX_RANGES_PER_NAK);
     for (let i = 0; i < ranges.length; i += per) {
       this.ctx.out.control.push(encodeNak(this.origin, streamId, s.hi, s.lo, ranges.slice(i, i + per)));
       this.ctx.stats.naksSent++;
@@ -384,7 +385,7 @@ export class Receiver {
 
   private pushStatus(hi: number, lo: number, entries: StatusEntry[], flags = 0): void {
     if (this.leaving && (flags & StatusFlag.LEAVING) === 0) return;
-    const per = Math.max(1, Math.min(MAX_ENTRIES_PER_CONTROL, Math.floor((this.ctx.config.maxDatagramBytes - HEADER_BYTES - STATUS_FIXED_BYTES) / STATUS_ENTRY_BYTES)));
+    const per = entriesPerDatagram(this.ctx.config.maxDatagramBytes, STATUS_FIXED_BYTES, STATUS_ENTRY_BYTES, MAX_ENTRIES_PER_CONTROL);
     if (entries.length === 0) {
       this.ctx.out.control.push(encodeStatus(this.origin, hi, lo, entries, flags));
       this.ctx.stats.statusSent++;

@@ -22,6 +22,7 @@ import { DataFlag, NcfReason, writeU32, type SeqRange } from './payload';
 import type { SendWindow, WindowEntry } from './send-window';
 import type { Limits } from './limits';
 import { TokenBucket } from './token-bucket';
+import { Fifo } from '../util/fifo';
 
 /** What one NAK produced: ranges to confirm with NCFs, by reason. */
 export interface NakOutcome {
@@ -30,8 +31,7 @@ export interface NakOutcome {
 }
 
 export class RepairQueue {
-  private queue: WindowEntry[] = [];
-  private head = 0;
+  private readonly queue = new Fifo<WindowEntry>();
   private readonly bucket: TokenBucket | undefined;
   /** Bytes of the queued repairs. */
   private queuedBytes = 0;
@@ -58,7 +58,7 @@ export class RepairQueue {
   }
 
   get length(): number {
-    return this.queue.length - this.head;
+    return this.queue.length;
   }
 
   /** Bytes a session may queue at once: REPAIR_BACKLOG_MS of the repair rate. */
@@ -119,7 +119,7 @@ export class RepairQueue {
   /** True when a queued repair may go now (rate cap permitting). */
   ready(nowMs: number): boolean {
     this.skipEvicted();
-    const e = this.queue[this.head];
+    const e = this.queue.peek();
     if (!e) return false;
     if (this.bucket === undefined || this.bucket.canSpend(nowMs, e.datagram.length)) return true;
     if (this.waitingHead !== e) {
@@ -133,24 +133,19 @@ export class RepairQueue {
   /** When the head repair becomes affordable, or undefined when the queue is empty. */
   readyAtMs(nowMs: number): number | undefined {
     this.skipEvicted();
-    const e = this.queue[this.head];
+    const e = this.queue.peek();
     if (!e) return undefined;
     return this.bucket === undefined ? nowMs : this.bucket.readyAtMs(nowMs, e.datagram.length);
   }
 
   /** Size of the head repair (call after ready() or a defined readyAtMs()). */
   headBytes(): number {
-    return this.queue[this.head]!.datagram.length;
+    return this.queue.peek()!.datagram.length;
   }
 
   /** Takes the head repair (call after ready()): the datagram with the REPAIR flag, valid until the next call. */
   take(nowMs: number): Uint8Array {
-    const e = this.queue[this.head]!;
-    this.queue[this.head++] = undefined as unknown as WindowEntry;
-    if (this.head > 256 && this.head * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.head);
-      this.head = 0;
-    }
+    const e = this.queue.shift()!;
     e.repairQueued = false;
     e.lastRepairMs = nowMs;
     const n = e.datagram.length;
@@ -166,11 +161,10 @@ export class RepairQueue {
   }
 
   private skipEvicted(): void {
-    while (this.head < this.queue.length && this.queue[this.head]!.evicted) {
-      const e = this.queue[this.head]!;
+    for (let e = this.queue.peek(); e !== undefined && e.evicted; e = this.queue.peek()) {
+      this.queue.shift();
       e.repairQueued = false;
       this.queuedBytes -= e.datagram.length;
-      this.queue[this.head++] = undefined as unknown as WindowEntry;
     }
   }
 }

@@ -13,6 +13,8 @@
  * make that room only when flow control releases it.
  */
 
+import { Fifo } from '../util/fifo';
+
 export interface WindowEntry {
   readonly streamId: number;
   readonly firstSeq: number;
@@ -27,35 +29,6 @@ export interface WindowEntry {
   lastRepairMs: number;
   /** Bytes its stream had transmitted before this entry (set when it is transmitted): flow control measures receivers' outstanding bytes with it. */
   streamOffset: number;
-}
-
-/** A FIFO with O(1) shift and index access, compacted now and then. */
-class Fifo<T> {
-  items: T[] = [];
-  head = 0;
-  get length(): number {
-    return this.items.length - this.head;
-  }
-  at(i: number): T {
-    return this.items[this.head + i]!;
-  }
-  first(): T | undefined {
-    return this.items[this.head];
-  }
-  push(v: T): void {
-    this.items.push(v);
-  }
-  shift(): T | undefined {
-    if (this.head >= this.items.length) return undefined;
-    const v = this.items[this.head]!;
-    (this.items as (T | undefined)[])[this.head] = undefined;
-    this.head++;
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return v;
-  }
 }
 
 /** Per-stream send state. */
@@ -193,7 +166,7 @@ export class SendWindow {
     let limStream = -1;
     let lim = 0;
     while ((this.bytes + needBytes > this.maxBytes || this.messages + needMessages > this.maxMessages) && this.unsent > 0) {
-      const e = this.all.first()!;
+      const e = this.all.peek()!;
       if (e.streamId !== limStream) {
         limStream = e.streamId;
         lim = limit(e.streamId);
@@ -203,7 +176,7 @@ export class SendWindow {
       this.unsent--;
       const s = this.streams.get(e.streamId)!;
       s.entries.shift();
-      const next = s.entries.first();
+      const next = s.entries.peek();
       s.trailSeq = next ? next.firstSeq : s.nextSeq;
       e.evicted = true;
       this.bytes -= e.datagram.length;

@@ -7,7 +7,6 @@
 
 import { ClosedError, InvalidArgumentTypeError, InvalidArgumentValueError } from '../util/errors';
 import { CLOSE_QUIET_MS, DEFAULT_LINGER_MS, MIN_SEND_QUEUE_BYTES, RATE_BURST_MS } from './constants';
-import { HEADER_BYTES } from '../wire/header';
 import type { CloseOutcome, EndpointConfig, ProtocolStats, ReceiverDropReason, SourceInfo } from './api';
 import { CloseTracker, ReceiverHistory } from './close';
 import { flowControlByName, type FlowControlStrategy } from './flow-control';
@@ -20,6 +19,7 @@ import {
   encodeHeartbeat, encodeNcf, HEARTBEAT_ENTRY_BYTES, HEARTBEAT_FIXED_BYTES, HeartbeatFlag, NcfReason,
   RANGE_BYTES, NCF_FIXED_BYTES, type HeartbeatEntry, type NakPayload, type Origin, type SeqRange, type StatusPayload,
 } from './payload';
+import { entriesPerDatagram } from './datagram-room';
 import { ReceiverTable, type ReceiverRecord } from './receiver-table';
 import { RepairQueue } from './repair';
 import { SendWindow, type WindowEntry } from './send-window';
@@ -199,7 +199,7 @@ export class Sender {
   }
 
   private sendNcf(streamId: number, reason: number, ranges: SeqRange[]): void {
-    const per = Math.max(1, Math.min(MAX_RANGES_PER_NAK, Math.floor((this.config.maxDatagramBytes - HEADER_BYTES - NCF_FIXED_BYTES) / RANGE_BYTES)));
+    const per = entriesPerDatagram(this.config.maxDatagramBytes, NCF_FIXED_BYTES, RANGE_BYTES, MAX_RANGES_PER_NAK);
     for (let i = 0; i < ranges.length; i += per) {
       this.out.control.push(encodeNcf(this.origin, streamId, reason, ranges.slice(i, i + per)));
       this.stats.ncfsSent++;
@@ -341,7 +341,7 @@ export class Sender {
     for (const s of this.window.streams.values()) {
       entries.push({ streamId: s.streamId, trailSeq: Math.min(s.trailSeq, s.sentNextSeq), nextSeq: s.sentNextSeq, ageMs: Number.isNaN(s.firstSentMs) ? 0 : nowMs - s.firstSentMs });
     }
-    const per = Math.max(1, Math.min(MAX_ENTRIES_PER_CONTROL, Math.floor((this.config.maxDatagramBytes - HEADER_BYTES - HEARTBEAT_FIXED_BYTES) / HEARTBEAT_ENTRY_BYTES)));
+    const per = entriesPerDatagram(this.config.maxDatagramBytes, HEARTBEAT_FIXED_BYTES, HEARTBEAT_ENTRY_BYTES, MAX_ENTRIES_PER_CONTROL);
     for (let i = 0; i < entries.length; i += per) {
       this.out.control.push(encodeHeartbeat(this.origin, flags, entries.slice(i, i + per)));
       this.stats.heartbeatsSent++;

@@ -10,7 +10,12 @@
  * makes it due later (data heard, a gap filled) need not touch the heap: the
  * owner recomputes the true due time when the entry reaches the top and
  * files it again.
+ *
+ * The sifting is src/util/heap.ts's; this file keeps each source's key, slot
+ * and order on the source itself, where the receiver reads them.
  */
+
+import { Heap } from '../util/heap';
 
 /** What the heap keeps in each entry (the entries are the sources themselves: no allocation per update). */
 export interface TimerEntry {
@@ -23,98 +28,49 @@ export interface TimerEntry {
 }
 
 export class TimerHeap<T extends TimerEntry> {
-  private readonly heap: T[] = [];
-  private filed = 0;
+  private readonly heap = new Heap<T>((e, slot) => {
+    e.timerSlot = slot;
+  });
 
   get size(): number {
-    return this.heap.length;
+    return this.heap.size;
   }
 
   /** The entry with the earliest key, without removing it. */
   peek(): T | undefined {
-    return this.heap[0];
+    return this.heap.peek();
   }
 
   /** Files a new entry under `atMs`. */
   add(e: T, atMs: number): void {
-    e.timerOrder = this.filed++;
-    this.insert(e, atMs);
+    e.timerAtMs = atMs;
+    e.timerOrder = this.heap.push(atMs, e);
   }
 
   /** Files `e` again under `atMs` (after {@link pop}), keeping its order among equal keys. */
   insert(e: T, atMs: number): void {
     e.timerAtMs = atMs;
-    e.timerSlot = this.heap.length;
-    this.heap.push(e);
-    this.up(e.timerSlot);
+    this.heap.push(atMs, e, e.timerOrder);
   }
 
   /** Moves a filed entry to `atMs` (earlier or later); an entry not filed is left alone (its owner files it when done with it). */
   update(e: T, atMs: number): void {
-    const i = e.timerSlot;
-    if (i < 0) return;
-    const was = e.timerAtMs;
+    if (e.timerSlot < 0) return;
     e.timerAtMs = atMs;
-    if (atMs < was) this.up(i);
-    else this.down(i);
+    this.heap.update(e.timerSlot, atMs);
   }
 
   /** Removes and returns the entry with the earliest key. */
   pop(): T | undefined {
-    const top = this.heap[0];
-    if (top !== undefined) this.remove(top);
-    return top;
+    const e = this.heap.pop();
+    if (e !== undefined) e.timerAtMs = Infinity;
+    return e;
   }
 
   /** Removes `e` if it is filed. */
   remove(e: T): void {
-    const i = e.timerSlot;
-    if (i < 0) return;
-    e.timerSlot = -1;
+    if (e.timerSlot < 0) return;
+    this.heap.removeAt(e.timerSlot);
     e.timerAtMs = Infinity;
-    const last = this.heap.pop()!;
-    if (last === e) return;
-    this.heap[i] = last;
-    last.timerSlot = i;
-    this.down(i);
-    this.up(last.timerSlot);
-  }
-
-  private before(a: T, b: T): boolean {
-    return a.timerAtMs < b.timerAtMs || (a.timerAtMs === b.timerAtMs && a.timerOrder < b.timerOrder);
-  }
-
-  private up(i: number): void {
-    const h = this.heap;
-    const e = h[i]!;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      const parent = h[p]!;
-      if (!this.before(e, parent)) break;
-      h[i] = parent;
-      parent.timerSlot = i;
-      i = p;
-    }
-    h[i] = e;
-    e.timerSlot = i;
-  }
-
-  private down(i: number): void {
-    const h = this.heap;
-    const n = h.length;
-    const e = h[i]!;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const r = l + 1;
-      const c = r < n && this.before(h[r]!, h[l]!) ? r : l;
-      const child = h[c]!;
-      if (!this.before(child, e)) break;
-      h[i] = child;
-      child.timerSlot = i;
-      i = c;
-    }
-    h[i] = e;
-    e.timerSlot = i;
   }
 }

@@ -32,9 +32,6 @@ import { emptyTransportStats, type DatagramBatch, type ReceiveHandler, type Remo
  */
 export const NATIVE_RECV_SLOTS = 64;
 
-/** u32 words per datagram that {@link decodeBatchHeaders} writes. */
-export const DECODED_HEADER_WORDS = 8;
-
 /**
  * How a native transport keeps its own datagrams out of its receive socket:
  * - `'counting'`: an eBPF socket filter drops them in the kernel and counts
@@ -127,7 +124,7 @@ function setupSendSocket(socket: NativeUdpSocket, o: CheckedTransportOptions): v
   check(socket.setMulticastTtl(o.ttl), 'setsockopt');
   check(socket.setMulticastLoop(o.loopback), 'setsockopt');
   // UDP GSO (one trip through the stack per run of equal-size datagrams); BLIPCAST_UDP_GSO=0 turns it off (benchmarks, debugging).
-  socket.setSegmentation?.(process.env.BLIPCAST_UDP_GSO !== '0');
+  socket.setSegmentation(process.env.BLIPCAST_UDP_GSO !== '0');
   // A link-local IPv6 group needs its scope; the interface index is it.
   check(socket.setDestination(o.group, o.port, o.family === 6 ? o.interfaceIndex : 0), 'setDestination', { address: o.group, port: o.port });
 }
@@ -141,14 +138,13 @@ interface OwnSource {
 /**
  * The send socket's source address and port, or undefined when unknown.
  * connect() to the group makes the kernel choose the source address now (the
- * one every later send uses); when it fails (no route to the group yet) or the
- * build lacks it, an IPv4 interface given by address is the source too
+ * one every later send uses); when it fails (no route to the group yet), an IPv4 interface given by address is the source too
  * (IP_MULTICAST_IF). Never fatal: sending reports its own errors.
  */
 function learnOwnSource(socket: NativeUdpSocket, o: CheckedTransportOptions): OwnSource | undefined {
   const port = socket.localPort();
   if (port <= 0) return undefined;
-  if (socket.connect !== undefined && socket.localAddress !== undefined && socket.connect(o.group, o.port, o.family === 6 ? o.interfaceIndex : 0) === 0) {
+  if (socket.connect(o.group, o.port, o.family === 6 ? o.interfaceIndex : 0) === 0) {
     const address = socket.localAddress();
     if (typeof address === 'string' && address !== wildcard(o.family)) return { address, port };
   }
@@ -158,7 +154,7 @@ function learnOwnSource(socket: NativeUdpSocket, o: CheckedTransportOptions): Ow
 
 /** Attaches the best own-datagram filter the kernel accepts; failing is not an error (see {@link OwnFilterKind}). */
 function attachOwnFilter(socket: NativeUdpSocket, source: OwnSource | undefined): OwnFilterKind {
-  if (source === undefined || socket.attachOwnFilter === undefined) return 'none';
+  if (source === undefined) return 'none';
   if (socket.attachOwnFilter(source.address, source.port, true) === 0) return 'counting';
   if (socket.attachOwnFilter(source.address, source.port, false) === 0) return 'classic';
   return 'none';
@@ -459,26 +455,3 @@ class NativeTransport implements NativeTransportHandle {
     }
   };
 }
-
-/**
- * Checks and decodes the header of every datagram of `batch` in C++, exactly
- * like decodeHeaderInto in src/wire/header.ts (same checks, same order, same
- * Reject codes). Works on any {@link DatagramBatch} (native or dgram) during
- * its handler. Writes {@link DECODED_HEADER_WORDS} u32 per datagram into `out`:
- *
- * `[code, type | flags << 8 | keyId << 16, streamId, sessionHi, sessionLo, seqHi, seqLo, payloadLength]`
- *
- * where code is a Reject number (0 = OK; the other words are 0 unless OK) and
- * the sequence number is `seqHi * 2 ** 32 + seqLo`. Returns how many datagrams
- * were OK. Allocate `out` once (`new Uint32Array(DECODED_HEADER_WORDS * maxBatch)`) and reuse it.
- * @throws TransportUnavailableError when the addon is not loaded; InvalidArgumentValueError when `out` is too short.
- */
-export function decodeBatchHeaders(batch: DatagramBatch, out: Uint32Array): number {
-  const addon = requireAddon();
-  const count = batch.count;
-  if (out.length < count * DECODED_HEADER_WORDS) throw new InvalidArgumentValueError(`out must hold ${count * DECODED_HEADER_WORDS} words for ${count} datagrams, has ${out.length}`);
-  const rc = addon.decodeHeaders(batch.buffer, batch.offsets, batch.lengths, count, out);
-  if (rc < 0) throw new InvalidArgumentValueError(`batch offsets/lengths hold fewer than ${count} entries`);
-  return rc;
-}
-

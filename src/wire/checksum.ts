@@ -22,15 +22,7 @@ let nativeCrc: NativeCrc | null | undefined;
 function native(): NativeCrc | null {
   if (nativeCrc === undefined) {
     const { addon } = loadNative();
-    if (addon && addon.crc32cImplementation === 'sse4.2') {
-      if (addon.datagramChecksum) nativeCrc = addon.datagramChecksum.bind(addon);
-      else {
-        const crc = addon.crc32c.bind(addon);
-        nativeCrc = (b, o, n) => crc(b.subarray(o + HEADER_BYTES, o + HEADER_BYTES + n), crc(b.subarray(o, o + CRC_OFFSET)));
-      }
-    } else {
-      nativeCrc = null;
-    }
+    nativeCrc = addon && addon.crc32cImplementation === 'sse4.2' ? addon.datagramChecksum.bind(addon) : null;
   }
   return nativeCrc;
 }

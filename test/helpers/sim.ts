@@ -7,11 +7,11 @@
  */
 
 import { createEndpoint, type ProtocolTuning } from '../../src/protocol/endpoint';
-import { splitMessages } from '../../src/protocol/packed-view';
+import { splitMessages } from './split-messages';
 import type { Endpoint, EndpointConfig, ProtocolEvent } from '../../src/protocol/api';
 import { decodeHeader } from '../../src/wire/decode';
 import { type Header } from '../../src/wire/header';
-import { Heap } from './heap';
+import { Heap } from '../../src/util/heap';
 
 export { seededRandom } from './seeded';
 import { seededRandom } from './seeded';
@@ -67,7 +67,6 @@ export interface SimNode {
 
 interface Flight {
   atMs: number;
-  order: number;
   to: SimNode | undefined;
   dg: Uint8Array | undefined;
   header: Header | undefined;
@@ -86,8 +85,8 @@ export class Sim {
   nowMs = 0;
   readonly nodes: SimNode[] = [];
   readonly rng: () => number;
+  /** Ties in time go in the order they were pushed. */
   private readonly heap = new Heap<Flight>();
-  private order = 0;
   private readonly link: Required<LinkOptions>;
   /** Return false to drop a delivery (to === undefined: the datagram as it leaves `from`). */
   filter: ((from: SimNode, to: SimNode | undefined, header: Header, dg: Uint8Array) => boolean) | undefined;
@@ -123,7 +122,7 @@ export class Sim {
 
   /** Runs `fn` at virtual time `atMs`. */
   at(atMs: number, fn: () => void): void {
-    this.heap.push({ atMs, order: this.order++, to: undefined, dg: undefined, header: undefined, from: undefined, action: fn });
+    this.heap.push(atMs, { atMs, to: undefined, dg: undefined, header: undefined, from: undefined, action: fn });
   }
 
   /** Sends messages on `node` (one turn: send each, then flush). Returns what the last send() returned. */
@@ -175,7 +174,7 @@ export class Sim {
       const copies = l.dup > 0 && this.rng() < l.dup ? 2 : 1;
       for (let c = 0; c < copies; c++) {
         const atMs = this.nowMs + l.delayMs + (l.jitterMs > 0 ? this.rng() * l.jitterMs : 0);
-        this.heap.push({ atMs, order: this.order++, to, dg, header: h, from, action: undefined });
+        this.heap.push(atMs, { atMs, to, dg, header: h, from, action: undefined });
       }
     }
   }

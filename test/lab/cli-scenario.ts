@@ -18,6 +18,7 @@ import { BIN, capture, type Captured, describeLines, formatLoss, parseStderr, sp
 import { type BurstLoss, type Lab, type LabHost, withLab } from './lab';
 import { DEFAULT_LINGER_S, exitText, formatLoad, type ReceiverOutcome, SEND_GAVE_UP, SENDER_GRACE_MS, type ScenarioOptions, type ScenarioResult, type SenderOutcome, supervise } from './scenario-result';
 import { randomGroup4, randomPort } from './traffic';
+import { createRandom } from '../../src/util/random';
 
 const SH = systemBinary('sh');
 const SEQ = systemBinary('seq');
@@ -31,19 +32,14 @@ export function shortLines(count: number, prefix = 'line'): Buffer {
 
 /**
  * `prefix-000000 <body>\n` …: a numbered prefix (so a mismatch names the line),
- * then 0–`maxBody` characters of ASCII, tabs and multi-byte UTF-8 from a fixed
- * xorshift (same bytes every run), and with `bigEvery` every so many lines a
+ * then 0–`maxBody` characters of ASCII, tabs and multi-byte UTF-8 from the seeded
+ * generator (same bytes every run), and with `bigEvery` every so many lines a
  * 4000-byte body (bigger than a datagram: fragmentation).
  */
 export function variedLines(count: number, prefix: string, seed: number, maxBody = 160, bigEvery = 0): Buffer {
   const alphabet = [...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 \t-_=+.,;:!?/\\"\'{}[]()<>', 'é', 'ü', 'ß', '✓', '日', '本', '€', '🙂'];
-  let state = seed >>> 0 || 0x9e3779b9;
-  const next = (): number => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 0x1_0000_0000;
-  };
+  const rng = createRandom(seed);
+  const next = (): number => rng.next();
   const parts: string[] = [];
   for (let i = 0; i < count; i++) {
     let body = '';

@@ -19,7 +19,7 @@ import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../../util/
 import { createRandom, type Random } from '../../util/random';
 import { checkTransportOptions } from '../options';
 import type { TransportOptions } from '../transport';
-import { EventQueue } from './event-queue';
+import { Heap } from '../../util/heap';
 import { checkConditions, LinkState, perfectLink, type LinkConditions, type LinkStats, type ResolvedConditions } from './link';
 import { MemoryTransport, type SentDatagram } from './transport';
 
@@ -102,7 +102,7 @@ const WILDCARD = '*';
 export class MemoryNetwork implements Scheduler {
   readonly seed: number | string;
   private readonly random: Random;
-  private readonly queue = new EventQueue<TimerEvent | Delivery>();
+  private readonly queue = new Heap<TimerEvent | Delivery>();
   private readonly freeDeliveries: Delivery[] = [];
   private now = 0;
   private readonly hostsByName = new Map<string, MemoryHost>();
@@ -236,7 +236,7 @@ export class MemoryNetwork implements Scheduler {
   advance(ms: number): void {
     if (typeof ms !== 'number' || !(ms >= 0) || !Number.isFinite(ms)) throw new InvalidArgumentValueError(`ms must be a finite number ≥ 0, got ${ms}`);
     const untilMs = this.now + ms;
-    while (this.queue.peekTime() <= untilMs) this.runNext();
+    while (this.queue.peekKey() <= untilMs) this.runNext();
     this.now = untilMs;
   }
 
@@ -256,7 +256,7 @@ export class MemoryNetwork implements Scheduler {
     if (typeof maxMs !== 'number' || !(maxMs >= 0) || !Number.isFinite(maxMs)) throw new InvalidArgumentValueError(`maxMs must be a finite number ≥ 0, got ${maxMs}`);
     const untilMs = this.now + maxMs;
     if (predicate()) return true;
-    while (this.queue.peekTime() <= untilMs) {
+    while (this.queue.peekKey() <= untilMs) {
       if (this.runNext() && predicate()) return true;
     }
     this.now = untilMs;

@@ -27,14 +27,12 @@ import { encodeHeartbeat } from '../src/protocol/payload';
 import { DatagramType, emptyHeader, encodeDatagram, type Header } from '../src/wire/header';
 import { decodeHeader, decodeHeaderInto } from '../src/wire/decode';
 import { Reject } from '../src/wire/rejects';
+import { createRandom } from '../src/util/random';
 import { formatTable, median } from './table';
 
 function config(sessionLo: number, checksum = true): EndpointConfig {
-  let x = sessionLo;
-  const random = (): number => {
-    x = (x * 1103515245 + 12345) >>> 0;
-    return x / 2 ** 32;
-  };
+  const rng = createRandom(sessionLo);
+  const random = (): number => rng.next();
   return {
     sessionHi: 1, sessionLo, maxDatagramBytes: 1472, windowBytes: 1 << 30, windowMessages: 1 << 24, rateBytesPerSec: undefined,
     flowControl: 'none', lateJoin: 'earliest', maxMessageBytes: 1 << 24, maxReorderBytes: 1 << 30, maxReassemblyBytes: 1 << 26, random, checksum,

@@ -82,7 +82,5 @@ export const MAX_NAME_BYTES = 255;
 /** Metadata caps: entries (u8 count), key bytes (u8), value bytes (u16), and the whole announce must fit one datagram. */
 export const MAX_METADATA_ENTRIES = 64;
 export const MAX_METADATA_KEY_BYTES = 255;
-/** Largest datagram the membership emits: 1500-byte Ethernet MTU − IPv4 − UDP headers, as the protocol core. */
-export const MAX_DATAGRAM_BYTES = 1472;
 /** Header stream id of the membership control stream. */
 export const MEMBERSHIP_STREAM_ID = 0;

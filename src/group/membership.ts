@@ -21,6 +21,7 @@ import type {
 } from './api';
 import { bodyBytes, ControlKind, decodeControl, encodeControl, PREFIX_BYTES, UPDATE_BYTES, UPDATE_COUNT_BYTES, UpdateState, type ControlBody, type Update } from './codec';
 import * as C from './constants';
+import { DEFAULT_MAX_DATAGRAM_BYTES } from '../protocol/constants';
 import { entriesThatFit } from '../protocol/datagram-room';
 import { Dissemination } from './dissemination';
 import { Prober, type ProbedMember } from './prober';
@@ -92,7 +93,7 @@ class MembershipImpl implements Membership {
 
   constructor(config: MembershipConfig, private readonly tuning: MembershipTuning) {
     this.metadataList = Object.entries(config.metadata ?? {});
-    this.maxDatagramBytes = config.maxDatagramBytes ?? C.MAX_DATAGRAM_BYTES;
+    this.maxDatagramBytes = config.maxDatagramBytes ?? DEFAULT_MAX_DATAGRAM_BYTES;
     checkConfig(config, this.maxDatagramBytes, this.metadataList);
     this.hi = config.sessionHi;
     this.lo = config.sessionLo;

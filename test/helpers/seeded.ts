@@ -1,11 +1,11 @@
-import { createRandom } from '../../src/util/random';
-
-/**
- * A seeded `() => number` in [0, 1) for configs that take a plain function
- * (EndpointConfig.random, MembershipConfig.random): the one generator of
- * src/util/random.ts, so the same seed gives the same run.
- */
-export function seededRandom(seed: number | string): () => number {
-  const rng = createRandom(seed);
-  return () => rng.next();
+/** mulberry32: small, fast, seeded — the same sequence on every run (simulations, fixtures). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }

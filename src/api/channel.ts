@@ -165,9 +165,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
     if (typeof data === 'string') bytes = Buffer.from(data, 'utf8');
     else if (data instanceof Uint8Array) bytes = data;
     else throw new InvalidArgumentTypeError(`data must be a Buffer, Uint8Array or string, got ${data === null ? 'null' : typeof data}`);
-    if (bytes.length > this.options.maxMessageBytes) {
-      throw new InvalidArgumentValueError(`data is ${bytes.length} bytes, more than maxMessageBytes (${this.options.maxMessageBytes})`);
-    }
+    // The size (maxMessageBytes) is the core's check, made once there (src/protocol/sender.ts).
     const streamId = stream === DEFAULT_STREAM ? 0 : this.streams.idOf(stream);
     const ok = this.driver.send(streamId, bytes);
     this.counters.messagesWritten++;

@@ -10,6 +10,7 @@
 
 import { Readable } from 'node:stream';
 import type { SourceInfo } from '../protocol/api';
+import { Fifo } from '../util/fifo';
 import type { ChannelCounters, LossInfo, Message } from './channel-types';
 
 export interface ReadQueueOptions {
@@ -39,8 +40,7 @@ export class ReadQueue {
   /** What receivers advertise as their read budget: half of maxReadBufferBytes (the other half absorbs several sources and in-flight data). */
   readonly budgetBytes: number;
   private readonly options: ReadQueueOptions;
-  private queue: (Message | undefined)[] = [];
-  private head = 0;
+  private readonly queue = new Fifo<Message>();
   private bytes = 0;
   private wantRead = false;
   private pumping = false;
@@ -68,7 +68,7 @@ export class ReadQueue {
   }
 
   get bufferedMessages(): number {
-    return this.queue.length - this.head;
+    return this.queue.length;
   }
 
   get bufferedBytes(): number {
@@ -115,20 +115,12 @@ export class ReadQueue {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      while (this.wantRead && this.head < this.queue.length) {
-        const m = this.queue[this.head]!;
-        this.queue[this.head++] = undefined;
+      let m: Message | undefined;
+      while (this.wantRead && (m = this.queue.shift()) !== undefined) {
         this.bytes -= m.data.length;
         this.wantRead = this.readable.push(m);
       }
-      if (this.head === this.queue.length) {
-        this.queue.length = 0;
-        this.head = 0;
-      } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
-        this.queue = this.queue.slice(this.head);
-        this.head = 0;
-      }
-      if (this.ended && this.head === this.queue.length && !this.nullPushed && !this.readable.destroyed) {
+      if (this.ended && this.queue.length === 0 && !this.nullPushed && !this.readable.destroyed) {
         this.nullPushed = true;
         this.readable.push(null);
       }

@@ -123,7 +123,7 @@ const badArgs: [string, string[], RegExp][] = [
   ['--meta without =', ['--meta', 'novalue'], /--meta must be KEY=VALUE/],
   ['--meta with the same key twice', ['--meta', 'a=1', '--meta', 'a=2'], /given twice/],
   ['--wait with --watch', ['--watch', '--wait', '1'], /--wait/],
-  ['a negative --wait', ['--wait', '-1'], /--wait/],
+  ['a negative --wait', ['--wait=-1'], /--wait must be a number of seconds from 0 to 2147483 \(got -1\)/],
 ];
 for (const [what, args, message] of badArgs) {
   test(`members with ${what} is a one-line error with exit code 2`, (t) => {

@@ -60,10 +60,12 @@ export async function listen(args: string[], io: { stdout: NodeJS.WritableStream
   let received = 0;
   // Without a key, sealed datagrams are dropped and counted (stats().rejects['keyed-on-clear']): say why nothing arrives.
   const encryptedCheck = key.key !== undefined ? undefined : setInterval(() => {
-    const sealed = channel.stats().rejects['keyed-on-clear'];
-    if (received === 0 && sealed === 0) return;
+    const stats = channel.stats();
+    const sealed = stats.rejects['keyed-on-clear'];
+    const delivered = stats.protocol.messagesDelivered;
+    if (delivered === 0 && sealed === 0) return;
     clearInterval(encryptedCheck);
-    if (received === 0) io.stderr.write(encryptedHint(sealed));
+    if (delivered === 0) io.stderr.write(encryptedHint(sealed));
   }, ENCRYPTED_HINT_AFTER_MS);
   const pending: (Buffer | string)[] = [];
   let flushScheduled = false;

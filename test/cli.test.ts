@@ -214,11 +214,14 @@ for (const transport of ['native', 'dgram'] as const) {
   });
 }
 
-test('the package can be loaded with require and with import', (t) => {
-  const cjs = spawnSync(process.execPath, ['-e', "const b = require('blipcast'); console.log(typeof b.open, typeof b.parseGroup, b.HEADER_BYTES)"], { cwd: ROOT, encoding: 'utf8' });
-  t.is(cjs.stdout.trim(), 'function function 32', cjs.stderr);
-  const esm = spawnSync(process.execPath, ['--input-type=module', '-e', "import { open, parseGroup, HEADER_BYTES } from 'blipcast'; console.log(typeof open, typeof parseGroup, HEADER_BYTES)"], { cwd: ROOT, encoding: 'utf8' });
-  t.is(esm.stdout.trim(), 'function function 32', esm.stderr);
+test('the package and its subpaths can be loaded with require and with import', (t) => {
+  const cjs = spawnSync(process.execPath, ['-e', "const b = require('blipcast'); const c = require('blipcast/core'); const i = require('blipcast/internal'); console.log(typeof b.open, typeof b.parseGroup, typeof c.createEndpoint, c.HEADER_BYTES, typeof i.open)"], { cwd: ROOT, encoding: 'utf8' });
+  t.is(cjs.stdout.trim(), 'function function function 32 function', cjs.stderr);
+  const esm = spawnSync(process.execPath, ['--input-type=module', '-e', "import { open, parseGroup } from 'blipcast'; import { createEndpoint, HEADER_BYTES } from 'blipcast/core'; import { open as openWithHooks } from 'blipcast/internal'; console.log(typeof open, typeof parseGroup, typeof createEndpoint, HEADER_BYTES, typeof openWithHooks)"], { cwd: ROOT, encoding: 'utf8' });
+  t.is(esm.stdout.trim(), 'function function function 32 function', esm.stderr);
+  // The main entry no longer hands out wire internals.
+  const main = spawnSync(process.execPath, ['-e', "const b = require('blipcast'); console.log(['MAGIC', 'crc32c', 'decodeHeaderInto', 'Reject', 'SEALED_REJECT_BASE'].filter((k) => k in b).join(',') || 'none')"], { cwd: ROOT, encoding: 'utf8' });
+  t.is(main.stdout.trim(), 'none', main.stderr);
 });
 
 test('the demo delivers every message in order to three lossy receivers and says so', (t) => {

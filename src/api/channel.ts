@@ -40,8 +40,7 @@ export type { ChangesOptions, GroupChange } from './group-changes';
 export type { MemberOptions } from './member-options';
 export type { MemberFilter, MemberInfo, MemberState, MembershipEvent, MembershipEventType, MembershipStats, MembershipTuning, ScaledTimers } from '../group/api';
 
-/** Transport errors are reported at most once per this interval; the others are counted (`stats().channel.errorsSuppressed`). */
-export const ERROR_REPORT_INTERVAL_MS = 1000;
+export { ERROR_REPORT_INTERVAL_MS } from './driver';
 
 /**
  * A reliable multicast channel. Create it with {@link open}.
@@ -79,7 +78,6 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
   private closeDone: ((result: CloseResult) => void) | undefined;
   private readonly drainWaiters: Array<() => void> = [];
   private readonly reads: ReadQueue;
-  private lastErrorReportMs = -Infinity;
   /** The channel's counters registry: `stats()` is a snapshot of it. */
   private readonly registry: Counters;
   /** This channel's own section of it. */
@@ -116,6 +114,8 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
       c.readBufferedBytes = this.reads.bufferedBytes;
       c.unsentDatagrams = this.driver.unsentCount;
       c.coreErrors = this.driver.coreErrors;
+      c.errors = this.driver.errors;
+      c.errorsSuppressed = this.driver.errorsSuppressed;
     });
     this.registry.addReader('transport', () => this.transport.stats());
     this.reads = new ReadQueue({
@@ -134,13 +134,12 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
       sink: {
         onEvent: (event) => this.onProtocolEvent(event),
         onTurnEnd: () => this.onTurnEnd(),
-        onError: (err) => this.reportError(err),
+        onError: (err) => this.surfaceError(err),
       },
     });
     this.options.signal?.addEventListener('abort', this.onAbort, { once: true });
     // The first ANNOUNCE leaves in the driver's first turn.
-    composed.join(this.scheduler.nowMs());
-    this.driver.start();
+    this.driver.start((nowMs) => composed.join(nowMs));
   }
 
   /** 'open' until close() is called, 'closing' while it lingers, then 'closed'. */
@@ -320,7 +319,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
   }
 
   private readonly onAbort = (): void => {
-    this.close().catch((err: unknown) => this.reportError(err as Error));
+    this.close().catch((err: unknown) => this.driver.report(err as Error));
   };
 
   private waitForDrain(callback: () => void): void {
@@ -385,7 +384,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
         return;
       case 'send-stopped':
         // The datagram counter of this encrypted sender ran out: nothing more can be sent (receiving goes on).
-        this.reportError(event.error);
+        this.driver.report(event.error);
         return;
       case 'warning':
         this.emit('warning', { reason: event.reason, message: describeLimit(event.reason), count: event.count, suppressed: event.suppressed });
@@ -403,14 +402,8 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
 
   // ---- errors --------------------------------------------------------------
 
-  private reportError(err: Error): void {
-    const nowMs = this.scheduler.nowMs();
-    if (nowMs - this.lastErrorReportMs < ERROR_REPORT_INTERVAL_MS) {
-      this.counters.errorsSuppressed++;
-      return;
-    }
-    this.lastErrorReportMs = nowMs;
-    this.counters.errors++;
+  /** An error the driver let through its rate limit. */
+  private surfaceError(err: Error): void {
     if (this.listenerCount('error') > 0) this.emit('error', err);
     // An unhandled 'error' would kill the process over a transient send failure; warn instead.
     else process.emitWarning(`blipcast channel ${this.info.group}: ${err.message}`, { type: 'Warning', code: 'BLIPCAST_SEND_ERROR' });

@@ -24,6 +24,8 @@ import type { DatagramBatch, Transport } from '../transport/transport';
 
 /** How long to wait before retrying datagrams the socket would not take (send buffer full), ms. */
 export const SEND_RETRY_MS = 1;
+/** Errors are reported at most once per this interval; the others are counted (`stats().channel.errorsSuppressed`). */
+export const ERROR_REPORT_INTERVAL_MS = 1000;
 /**
  * Most datagrams handed to one `transport.send()`. Bounds the memory held by
  * one turn; when a turn produces more, another turn follows at once.
@@ -35,7 +37,7 @@ export interface DriverSink<E> {
   onEvent(event: E): void;
   /** Called at the end of every turn, after all events of the turn (the channel uses it to check close progress). */
   onTurnEnd(): void;
-  /** A transport error (send failure other than would-block), or the endpoint throwing on a received batch (a bug). Not rate-limited here. */
+  /** An error to surface: a transport error (send failure other than would-block), the endpoint throwing on a received batch (a bug), or one given to {@link Driver.report}. At most one per ERROR_REPORT_INTERVAL_MS. */
   onError(err: Error): void;
 }
 
@@ -53,6 +55,10 @@ export class Driver<E> {
   private readonly sink: DriverSink<E>;
   /** Received batches on which the endpoint threw (a bug; never expected): the channel's `coreErrors`. */
   coreErrors = 0;
+  /** Errors passed to the sink, and errors counted but not passed (rate limit): the channel's `errors` and `errorsSuppressed`. */
+  errors = 0;
+  errorsSuppressed = 0;
+  private lastErrorReportMs = -Infinity;
 
   /** Datagrams the transport would not take yet (would-block), oldest first. */
   private unsent: Uint8Array[] = [];
@@ -74,11 +80,25 @@ export class Driver<E> {
     this.defer = scheduler === realScheduler ? (fn) => void setImmediate(fn) : (fn) => void scheduler.setTimer(fn, 0);
   }
 
-  /** Starts receiving and arms the first timer. */
-  start(): void {
+  /** Starts receiving; runs `init(nowMs)` against the endpoint (e.g. a group join), then the first turn, which arms the first timer. */
+  start(init?: (nowMs: number) => void): void {
     this.transport.receive((batch) => this.onBatch(batch));
-    this.transport.onError((err) => this.sink.onError(err));
-    this.turn(this.scheduler.nowMs(), undefined);
+    this.transport.onError((err) => this.report(err));
+    const nowMs = this.scheduler.nowMs();
+    init?.(nowMs);
+    this.turn(nowMs, undefined);
+  }
+
+  /** Surfaces `err` through the sink, at most once per ERROR_REPORT_INTERVAL_MS; the others are counted. */
+  report(err: Error): void {
+    const nowMs = this.scheduler.nowMs();
+    if (nowMs - this.lastErrorReportMs < ERROR_REPORT_INTERVAL_MS) {
+      this.errorsSuppressed++;
+      return;
+    }
+    this.lastErrorReportMs = nowMs;
+    this.errors++;
+    this.sink.onError(err);
   }
 
   /**
@@ -161,7 +181,7 @@ export class Driver<E> {
     } catch (err) {
       // The endpoint must not throw on network input; if it does, count it, report it, and go on.
       this.coreErrors++;
-      this.sink.onError(new Error('protocol core threw on a received batch', { cause: err }));
+      this.report(new Error('protocol core threw on a received batch', { cause: err }));
     }
     this.turn(nowMs, undefined);
   }
@@ -212,7 +232,7 @@ export class Driver<E> {
     } catch (err) {
       // Only a closed transport throws here; nothing more can be sent.
       this.unsent = [];
-      if (!(err instanceof ClosedError)) this.sink.onError(err as Error);
+      if (!(err instanceof ClosedError)) this.report(err as Error);
       return;
     }
     this.unsent = sent >= batch.length ? [] : batch.slice(sent);

@@ -115,7 +115,7 @@ export function nonceOf(header: Uint8Array, offset: number): Buffer {
 }
 
 /** Writes the sealed-datagram fields of the header at `buf[0, 32)`: key id, sealed length, counter. */
-export function writeSealedFields(buf: Uint8Array, keyId: number, plainLength: number, counter: number): void {
+function writeSealedFields(buf: Uint8Array, keyId: number, plainLength: number, counter: number): void {
   const sealedLength = plainLength + AEAD_TAG_BYTES;
   buf[5] = keyId;
   buf[24] = sealedLength >>> 8;

@@ -134,7 +134,8 @@ export class Lab {
       name: `h${index}`,
       netns: `${this.id}-h${index}`,
       ipv4: `${v4Prefix}.${index + 1}`,
-      ipv6: `${v6Prefix}::${(index + 1).toString(16)}`,
+      // Canonical text (RFC 5952), as sockets report it: subnet 0 would otherwise read 2001:2:0:0::1 where a source says 2001:2::1.
+      ipv6: new URL(`http://[${v6Prefix}::${(index + 1).toString(16)}]/`).hostname.slice(1, -1),
       ifname: IFNAME,
       bridgePort: `p${index}`,
     }));

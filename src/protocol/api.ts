@@ -47,7 +47,7 @@ export interface MessageEvent {
  * path: the datagram arrived in order with nothing buffered): sequence numbers
  * `firstSeq … firstSeq + count − 1`. `payload` is a private copy of the
  * datagram's packed records (`count` × u16 length + bytes); read them with
- * {@link PackedView} (src/protocol/packed-view.ts). Equivalent to `count`
+ * `PackedView` (src/protocol/packed-view.ts). Equivalent to `count`
  * consecutive {@link MessageEvent}s.
  */
 export interface MessagesEvent {

@@ -123,7 +123,7 @@ export function decodeHeaderInto(buf: Uint8Array, offset: number, length: number
 /** Result of {@link decodeHeader}: the header, or the reason for rejecting. */
 export type DecodeResult = { ok: true; header: Header } | { ok: false; reason: RejectName };
 
-/** Allocating convenience around {@link decodeHeaderInto}; never throws. */
+/** Allocating convenience around `decodeHeaderInto`; never throws. */
 export function decodeHeader(datagram: Uint8Array): DecodeResult {
   const header = emptyHeader();
   const code = decodeHeaderInto(datagram, 0, datagram.length, header);

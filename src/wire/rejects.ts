@@ -21,7 +21,7 @@ export const Reject = {
 } as const;
 export type Reject = (typeof Reject)[keyof typeof Reject];
 
-/** Names of the reject reasons, indexed by {@link Reject} number; used as counter names. */
+/** Names of the reject reasons, indexed by `Reject` number; used as counter names. */
 export const REJECT_NAMES = ['ok', 'truncated', 'bad-magic', 'bad-version', 'bad-length', 'bad-checksum', 'unknown-type', 'bad-sequence'] as const;
 export type RejectName = Exclude<(typeof REJECT_NAMES)[number], 'ok'>;
 
@@ -52,7 +52,7 @@ export type SealedReject = (typeof SealedReject)[keyof typeof SealedReject];
 /** The first {@link SealedReject} number. */
 export const SEALED_REJECT_BASE = 64;
 
-/** Counter names of the {@link SealedReject} reasons, indexed by code − {@link SEALED_REJECT_BASE}. */
+/** Counter names of the `SealedReject` reasons, indexed by code − `SEALED_REJECT_BASE`. */
 export const SEALED_REJECT_NAMES = [
   'clear-on-keyed', 'unknown-key', 'auth-failed', 'replay', 'keyed-on-clear', 'unverified', 'bad-announcement', 'untrusted-signer',
 ] as const;

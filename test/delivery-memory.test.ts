@@ -110,6 +110,39 @@ test('a known receiver stalled for 3 s mid-stream gets everything: a close waits
   await settle(net, stalled.channel.close());
 });
 
+test('a receiver listening from the start but not yet known to the sender loses nothing when its first datagrams overflow its socket', async (t) => {
+  // The lab's slow-reader run 18/20 of 2026-12-03: the reader's first status reached the writer after 434 ms, its socket
+  // had dropped datagrams meanwhile, and the writer, knowing no receiver, had let them leave its window.
+  const net = new MemoryNetwork({ seed: 'unknown-yet', link: { delayMs: 0.2 } });
+  let transport: PausableTransport | undefined;
+  // A 4 KiB "socket buffer" while paused: most of what arrives during the pause is dropped.
+  const c = await memory(net, 'c', { wrapTransport: (inner: Transport) => (transport = new PausableTransport(inner, 4096)) });
+  const atC = collect(c);
+  const a = await memory(net, 'a', { windowBytes: 32 * 1024 });
+  transport!.pause();
+  const writing = writeLines(a, 5000);
+  await drive(net, () => false, 1000);
+  t.true(transport!.overflowed > 0, 'datagrams were dropped during the pause');
+  t.is(a.stats().protocol.receivers, 0, 'the sender knew no receiver during the pause');
+  transport!.resume();
+  await settle(net, writing, 30_000);
+  const result = await settle(net, a.close(), 30_000);
+  assertExact(t, 'c', atC.got, atC.losses, 5000, a.info.sessionId);
+  t.is(result.flushedCount, 1);
+  await settle(net, c.close());
+});
+
+test("a 'min' sender that has no receiver at all waits receiverTimeoutMs for a first one, once, then the window only bounds memory", async (t) => {
+  const net = new MemoryNetwork({ seed: 'nobody', link: { delayMs: 0.2 } });
+  const a = await memory(net, 'a', { windowBytes: 32 * 1024 });
+  const startMs = net.nowMs();
+  await settle(net, writeLines(a, 5000), 30_000);
+  const tookMs = net.nowMs() - startMs;
+  // The default receiverTimeoutMs is 5 s: the first full window waits for it, the rest of the stream does not.
+  t.true(tookMs >= 5000 && tookMs < 6000, `writing took ${tookMs} ms of virtual time`);
+  await settle(net, a.close());
+});
+
 test('a known receiver that never comes back is given up, and the close resolves saying so', async (t) => {
   const net = new MemoryNetwork({ seed: 'gone', link: { lossRate: 0.05, delayMs: 0.2 } });
   const a = await memory(net, 'a');

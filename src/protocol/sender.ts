@@ -52,6 +52,15 @@ export class Sender {
   private limiter: ReceiverRecord | undefined;
   /** Transmission is waiting for flow control (window or receivers' free space): heartbeats ask for status. */
   private blocked = false;
+  /**
+   * 'min' before any receiver is known: until this time (receiverTimeoutMs
+   * after the first transmission) nothing transmitted leaves the window
+   * unacknowledged. A receiver listening from the start may not have reported
+   * yet — behind a flood its first status takes a few hundred ms — and data
+   * evicted before it is known could never be repaired for it. With still no
+   * receiver after that, the window only bounds memory. NaN until the first transmission.
+   */
+  private discoveryUntilMs = Number.NaN;
   /** Who acknowledged everything, who was given up, who left: for the close outcome. */
   readonly history = new ReceiverHistory();
   private closer: CloseTracker | undefined;
@@ -111,6 +120,11 @@ export class Sender {
     }
   }
 
+  /** Whether 'min' still waits for a first receiver before evicting unacknowledged data (see discoveryUntilMs). */
+  private holdsForDiscovery(nowMs: number): boolean {
+    return this.flow.pacesTransmit && this.receivers.byKey.size === 0 && nowMs < this.discoveryUntilMs;
+  }
+
   /** Evicts what flow control releases while the window lacks room for `need`; reports laggards under 'max'. */
   private evict(need: WindowEntry): void {
     const n = this.window.evict(this.releaseLimit, need);
@@ -141,9 +155,9 @@ export class Sender {
    * for it (after evicting what flow control releases), and under 'min' every
    * receiver that advertised free space can take it.
    */
-  private mayTransmit(e: WindowEntry): boolean {
+  private mayTransmit(e: WindowEntry, nowMs: number): boolean {
     if (!this.window.roomFor(e)) {
-      this.evict(e);
+      if (!this.holdsForDiscovery(nowMs)) this.evict(e);
       if (!this.window.roomFor(e)) return false;
     }
     return this.window.sentTotalBytes < this.transmitLimit || this.window.bytes === 0;
@@ -161,7 +175,7 @@ export class Sender {
     }
     const e = this.window.peekUnsent();
     if (!e) return undefined;
-    if (!this.mayTransmit(e)) {
+    if (!this.mayTransmit(e, nowMs)) {
       if (!this.blocked) {
         this.blocked = true;
         // Ask the receivers for status now, not at the next periodic heartbeat.
@@ -172,6 +186,7 @@ export class Sender {
     if (this.rate && !this.rate.canSpend(nowMs, e.datagram.length)) return undefined;
     this.rate?.spend(e.datagram.length);
     this.blocked = false;
+    if (Number.isNaN(this.discoveryUntilMs)) this.discoveryUntilMs = nowMs + this.tuning.receiverTimeoutMs;
     this.window.markSent(nowMs);
     this.heartbeat.onData(nowMs);
     this.closer?.onProgress(nowMs);
@@ -364,6 +379,8 @@ export class Sender {
     // repair that is due goes first: new data waits for its budget too, whatever its own size.
     const repairFirst = repairAtMs !== undefined && repairAtMs <= nowMs;
     const e = this.blocked || repairFirst ? undefined : this.window.peekUnsent();
+    // Blocked while waiting for a first receiver: the wait ends by itself (heartbeats asking for status also wake it).
+    if (this.blocked && this.holdsForDiscovery(nowMs)) take(this.discoveryUntilMs);
     if (e && this.rate) take(this.rate.readyAtMs(nowMs, e.datagram.length));
     else if (e) take(nowMs);
     if (this.closer !== undefined && this.closer.outcome === undefined) take(this.closer.nextDueMs(nowMs));

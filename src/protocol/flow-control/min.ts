@@ -6,7 +6,10 @@
  * slowest reader — paces the group (send() returns false once the transmit
  * queue fills, 'drain' follows their status). A receiver silent for
  * receiverTimeoutMs is dropped (event 'receiver-dropped', reason 'timeout')
- * and stops holding the window. With no receivers the window only bounds memory.
+ * and stops holding the window. With no receivers known, the window evicts
+ * nothing unacknowledged for receiverTimeoutMs after the first transmission
+ * (a receiver listening from the start may not have reported yet: Sender.holdsForDiscovery);
+ * after that it only bounds memory.
  *
  * On a channel that is a group member, every other live member counts as a
  * receiver from the moment it joins (Endpoint.expectReceiver), is never

@@ -66,7 +66,6 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
   private readonly endpoint: Endpoint<ChannelEndpointEvent>;
   private readonly sealed: SealedEndpoint<GroupedEvent> | undefined;
   private readonly transport: Transport;
-  private readonly scheduler: Scheduler;
   private readonly driver: Driver<ChannelEndpointEvent>;
   private readonly streams: StreamRegistry;
   private readonly subscribed = new Set<number>();
@@ -88,7 +87,6 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
     super();
     this.options = args.options;
     this.transport = args.transport;
-    this.scheduler = args.scheduler;
     this.streams = args.streams;
     this.registry = args.registry;
     const composed = composeEndpoint(this.options, this.registry);
@@ -130,7 +128,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
     this.driver = new Driver({
       endpoint: this.endpoint,
       transport: this.transport,
-      scheduler: this.scheduler,
+      scheduler: args.scheduler,
       sink: {
         onEvent: (event) => this.onProtocolEvent(event),
         onTurnEnd: () => this.onTurnEnd(),

@@ -20,7 +20,7 @@ import type { CloseOutcome, Endpoint, ProtocolStats, SourceInfo } from '../proto
 import { LazySource } from '../protocol/batch-reader';
 import { Fifo } from '../util/fifo';
 import type { ReceivedBatch } from '../wire/batch';
-import { DECODED_WORDS, unpackHeader } from '../wire/decode';
+import { DECODED_WORDS, unpackHeader, wordsFor } from '../wire/decode';
 import { DatagramType, emptyHeader, HEADER_BYTES, type Header } from '../wire/header';
 import { countReject, Reject, type RejectCounts } from '../wire/rejects';
 import { readCounter } from './aead';
@@ -52,7 +52,7 @@ export class SealedEndpoint<E> implements Endpoint<SealedEvent<E>> {
   private readonly verifier: SessionVerifier | undefined;
   private readonly header = emptyHeader();
   private readonly from = new LazySource();
-  private words = new Uint32Array(64 * DECODED_WORDS);
+  private words: Uint32Array = new Uint32Array(64 * DECODED_WORDS);
   /** Private copy of a shared batch (the memory network's), opened in place here instead. */
   private scratch: Buffer = Buffer.alloc(0);
   private scratchOffsets = new Uint32Array(64);
@@ -99,8 +99,7 @@ export class SealedEndpoint<E> implements Endpoint<SealedEvent<E>> {
     let buffer = batch.buffer;
     let offsets = batch.offsets;
     if (batch.shared) ({ buffer, offsets } = this.privateCopy(batch));
-    if (this.words.length < count * DECODED_WORDS) this.words = new Uint32Array(count * DECODED_WORDS);
-    const words = this.words;
+    const words = (this.words = wordsFor(this.words, count));
     crypto.open(nowMs, buffer, offsets, batch.lengths, count, words);
     const verifier = this.verifier;
     if (verifier !== undefined) this.rejects.unverified += verifier.expire(nowMs);

@@ -8,7 +8,7 @@
  */
 
 import type { ReceivedBatch } from '../wire/batch';
-import { batchDecoder, DECODED_WORDS, unpackHeader, type BatchDecoder } from '../wire/decode';
+import { batchDecoder, DECODED_WORDS, unpackHeader, wordsFor, type BatchDecoder } from '../wire/decode';
 import { emptyHeader, type Header } from '../wire/header';
 import { countReject, Reject, SealedReject, type RejectCounts } from '../wire/rejects';
 
@@ -34,7 +34,7 @@ export class BatchReader {
   private readonly header = emptyHeader();
   private readonly from = new LazySource();
   /** Decoded words, DECODED_WORDS per datagram, grown to the largest batch seen. */
-  private words = new Uint32Array(64 * DECODED_WORDS);
+  private words: Uint32Array = new Uint32Array(64 * DECODED_WORDS);
 
   constructor(
     /** The channel's `rejects` counters section. */
@@ -45,8 +45,7 @@ export class BatchReader {
   /** Decodes `batch` and hands every clear datagram that passes the checks to `handle`, in order. */
   read(nowMs: number, batch: ReceivedBatch, handle: DatagramHandler): void {
     const count = batch.count;
-    if (this.words.length < count * DECODED_WORDS) this.words = new Uint32Array(count * DECODED_WORDS);
-    const words = this.words;
+    const words = (this.words = wordsFor(this.words, count));
     const buffer = batch.buffer;
     this.decode(buffer, batch.offsets, batch.lengths, count, words);
     const header = this.header;

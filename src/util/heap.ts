@@ -91,22 +91,14 @@ export class Heap<T> {
     const keys = this.keys;
     const orders = this.orders;
     const items = this.items;
-    const onMove = this.onMove;
     while (i > 0) {
       const p = (i - 1) >> 1;
       const pk = keys[p]!;
       if (pk < key || (pk === key && orders[p]! < order)) break;
-      keys[i] = pk;
-      orders[i] = orders[p]!;
-      const moved = items[p]!;
-      items[i] = moved;
-      if (onMove) onMove(moved, i);
+      this.place(i, pk, orders[p]!, items[p]!);
       i = p;
     }
-    keys[i] = key;
-    orders[i] = order;
-    items[i] = item;
-    if (onMove) onMove(item, i);
+    this.place(i, key, order, item);
   }
 
   /** Sifts (key, order, item) down from the hole at `i`. */
@@ -114,7 +106,6 @@ export class Heap<T> {
     const keys = this.keys;
     const orders = this.orders;
     const items = this.items;
-    const onMove = this.onMove;
     const n = this.count;
     for (;;) {
       let c = 2 * i + 1;
@@ -127,17 +118,18 @@ export class Heap<T> {
       }
       const ck = keys[c]!;
       if (key < ck || (key === ck && order < orders[c]!)) break;
-      keys[i] = ck;
-      orders[i] = orders[c]!;
-      const moved = items[c]!;
-      items[i] = moved;
-      if (onMove) onMove(moved, i);
+      this.place(i, ck, orders[c]!, items[c]!);
       i = c;
     }
-    keys[i] = key;
-    orders[i] = order;
-    items[i] = item;
-    if (onMove) onMove(item, i);
+    this.place(i, key, order, item);
+  }
+
+  /** Puts (key, order, item) in slot `i` and tells the item where it is. */
+  private place(i: number, key: number, order: number, item: T): void {
+    this.keys[i] = key;
+    this.orders[i] = order;
+    this.items[i] = item;
+    this.onMove?.(item, i);
   }
 
   private grow(): void {

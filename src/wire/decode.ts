@@ -68,6 +68,11 @@ export function reject(out: Uint32Array, w: number, code: number): Reject {
   return code as Reject;
 }
 
+/** `words`, or a larger array when a batch of `count` datagrams does not fit (grown to the largest batch seen; the decoders' shared scratch). */
+export function wordsFor(words: Uint32Array, count: number): Uint32Array {
+  return words.length >= count * DECODED_WORDS ? words : new Uint32Array(count * DECODED_WORDS);
+}
+
 /** Checks and decodes the clear datagram `buf[o, o + length)` into `out[w, w + DECODED_WORDS)`; returns the code. Never throws. */
 export function decodeHeaderWords(buf: Uint8Array, o: number, length: number, out: Uint32Array, w: number): Reject {
   const pre = checkPreamble(buf, o, length);

@@ -2,7 +2,7 @@
  * The layers of ARCHITECTURE.md, enforced: a module imports only from its own
  * layer and the layers below it. `npm test` runs this (script `lint:layers`).
  *
- *   apps      src/cli                          — the public API only (src/index.ts)
+ *   apps      src/cli, src/logs, src/metrics   — the public API only (src/index.ts)
  *   api       src/api                          — Channel, options, the driver
  *   group     src/group    crypto  src/crypto  — sans-IO wrappers of the core (siblings)
  *   protocol  src/protocol                     — the sans-IO reliable-multicast core
@@ -38,11 +38,18 @@ module.exports = {
     ...layerRules,
     {
       name: 'apps-use-public-api',
-      comment: 'An app (src/cli, later logging, metrics, bus, state) is a client: it imports the library only through its entry points (src/index.ts; the demo also uses the test hooks of src/internal.ts).',
+      comment: 'An app is a client: it imports the library only through its public entry (src/index.ts). The CLI may also use the apps and, for the demo, the test hooks of src/internal.ts.',
       severity: 'error',
       from: { path: '^src/cli/' },
-      to: { path: '^src/', pathNot: ['^src/cli/', '^src/(index|internal)\\.ts$'] },
+      to: { path: '^src/', pathNot: ['^src/(cli|logs|metrics)/', '^src/(index|internal)\\.ts$'] },
     },
+    ...['logs', 'metrics'].map((app) => ({
+      name: `app-${app}-uses-public-api`,
+      comment: `src/${app} is an app on the public API: it imports only itself and src/index.ts.`,
+      severity: 'error',
+      from: { path: `^src/${app}/` },
+      to: { path: '^src/', pathNot: [`^src/${app}/`, '^src/index\\.ts$'] },
+    })),
     {
       name: 'sans-io',
       comment: 'The cores (protocol, group, wire) read no clock and touch no socket: no Node I/O, timers or events modules.',

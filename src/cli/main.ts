@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { interfaceHint, isInterfaceError, joinFailure } from './interfaces';
+import { collect } from './collect';
 import { listen } from './listen';
 import { members } from './members';
 import { send } from './send';
@@ -45,6 +46,8 @@ export async function main(args: string[]): Promise<number> {
         return await listen(rest, { stdout: process.stdout, stderr: process.stderr });
       case 'members':
         return await members(rest, { stdout: process.stdout, stderr: process.stderr });
+      case 'collect':
+        return await collect(rest, { stdout: process.stdout, stderr: process.stderr });
       case 'demo': {
         const { demo } = await import('./demo.js');
         return await demo(rest, { stdout: process.stdout, stderr: process.stderr });

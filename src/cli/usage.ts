@@ -9,7 +9,7 @@ export class UsageError extends Error {
 }
 
 /** The subcommands that have a usage text of their own. */
-export type CommandName = 'send' | 'listen' | 'members' | 'demo';
+export type CommandName = 'send' | 'listen' | 'members' | 'demo' | 'collect logs' | 'collect metrics';
 
 /**
  * `--help` / `-h` after a subcommand: not an error. main() prints that
@@ -137,6 +137,22 @@ then a verdict. Exit 0 when every receiver got every message in order.
 
 Options:
 ${DEMO}`,
+  'collect logs': `Usage: blipcast collect logs GROUP:PORT --dir DIR [options]
+
+Writes every log record sent to the group (blipcast/pino, blipcast/winston)
+as newline-delimited JSON, one file per source.
+
+Options:
+  --dir DIR             where the files go (created if missing)
+${COMMON}`,
+  'collect metrics': `Usage: blipcast collect metrics GROUP:PORT --listen HOST:PORT [options]
+
+Serves every publisher's metrics (blipcast/metrics) on GET /metrics in the
+Prometheus text format.
+
+Options:
+  --listen HOST:PORT    where to serve /metrics
+${COMMON}`,
 };
 
 export const USAGE = `blipcast — reliable IP multicast
@@ -146,6 +162,8 @@ Usage:
   blipcast listen GROUP:PORT [options]   prints each message followed by a newline
   blipcast members GROUP:PORT [options]  joins the group and prints who is in it
   blipcast demo [options]                one sender, three lossy receivers on loopback
+  blipcast collect logs GROUP:PORT --dir DIR           log records to files
+  blipcast collect metrics GROUP:PORT --listen H:P     metrics for Prometheus
   blipcast COMMAND --help                one command's options
   blipcast --help | --version
 

@@ -1,0 +1,76 @@
+/**
+ * What log senders (blipcast/pino, blipcast/winston) and log collectors
+ * (`blipcast collect logs`, createLogCollector) agree on. The shared contract
+ * of the logging app: how a sender makes itself known, which stream carries
+ * the records, and the lines blipcast itself adds to a log.
+ *
+ * - One message = one log record: the record's JSON text as the logger wrote
+ *   it, without the trailing newline. Nothing is added on the wire.
+ * - A sender joins the group as a member (`open({ member })`) with
+ *   {@link logSourceMember}: name (default: the main script's name), and
+ *   metadata `role`, `host`, `pid`. A collector learns them from the group and
+ *   adds them to each line as the `source` field.
+ * - Collectors join with role {@link LOG_COLLECTOR_ROLE}; senders wait for the
+ *   collectors they know when they close (bounded by `lingerMs`).
+ * - Lines blipcast adds are JSON objects with a `blipcast` field naming the
+ *   kind: `dropped` (a sender's buffer overflowed), `loss` (a collector could
+ *   not get records), `divergence` (two collectors disagree about what a
+ *   source said).
+ */
+
+import { hostname } from 'node:os';
+import { basename, extname } from 'node:path';
+import type { MemberOptions } from '../index';
+
+/** The stream log records go on when none is named. */
+export const DEFAULT_LOG_STREAM = 'logs';
+/** Member metadata `role` of a log sender. */
+export const LOG_SOURCE_ROLE = 'log-source';
+/** Member metadata `role` of a log collector. */
+export const LOG_COLLECTOR_ROLE = 'log-collector';
+
+/** The collectors' control stream (ledger chain heads) of a log stream. */
+export function ledgerStream(logStream: string): string {
+  return `${logStream}.ledger`;
+}
+
+/** The default member name of a log sender: the main script's name without extension (`api` for `node dist/api.js`), else the host name. */
+export function defaultSourceName(): string {
+  const script = process.argv[1];
+  if (script === undefined || script === '') return hostname();
+  const name = basename(script, extname(script));
+  return name === '' ? hostname() : name;
+}
+
+/** The `member` option of a log sender's channel. */
+export function logSourceMember(name: string = defaultSourceName()): MemberOptions {
+  return { name, metadata: { role: LOG_SOURCE_ROLE, host: hostname(), pid: String(process.pid) } };
+}
+
+/** Who said a line, as a collector writes it in each line's `source` field. */
+export interface LogSource {
+  /** The sender's session id (16 hex digits; new on every start). */
+  session: string;
+  /** Member name; the session id when the sender never made itself known. */
+  name: string;
+  host: string | undefined;
+  pid: number | undefined;
+  /** `address:port` the records came from. */
+  address: string | undefined;
+}
+
+/** `{"blipcast":"dropped",…}`: written by a sender (pino level 40) when its bounded buffer overflowed; the count is exact. */
+export interface DroppedLine {
+  blipcast: 'dropped';
+  level: 40;
+  time: number;
+  /** Records dropped since the previous such line. */
+  dropped: number;
+  msg: string;
+}
+
+/** The line a sender writes after it had to drop `dropped` records. */
+export function droppedLine(dropped: number, nowMs: number = Date.now()): string {
+  const line: DroppedLine = { blipcast: 'dropped', level: 40, time: nowMs, dropped, msg: `blipcast: ${dropped} log record(s) dropped: the send buffer was full` };
+  return JSON.stringify(line);
+}

@@ -1,0 +1,2 @@
+/** Placeholder: lands with issue 12. */
+export {};

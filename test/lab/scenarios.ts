@@ -20,6 +20,7 @@
 import { runCli, seqLines, type SenderPlan, shortLines, variedLines } from './cli-scenario';
 import type { BurstLoss } from './lab';
 import type { Scenario } from './scenario-result';
+import { runLogging } from './logging-scenario';
 import { runSlowReader } from './slow-reader-scenario';
 
 export { cliHasStats, seqLines, shortLines, variedLines } from './cli-scenario';
@@ -98,6 +99,18 @@ export const SCENARIOS: readonly Scenario[] = [
     title: 'a reader that awaits 1 ms every 500 messages gets all 1,000,000 messages in order with no loss: the writer is paced to it',
     budgetMs: 120_000,
     run: (options = {}) => runSlowReader(options),
+  },
+  {
+    name: 'logging',
+    title: 'three services log 10,000 lines each through blipcast/pino and exit; two collectors at 5 % loss each hold exactly those 30,000 lines, per source in order, once',
+    budgetMs: 90_000,
+    run: (options = {}) => runLogging({ ...options, restart: false }),
+  },
+  {
+    name: 'logging-restart',
+    title: 'a log collector killed mid-stream and restarted with --from earliest ends with exactly the same lines (or a loss line naming precisely what the senders no longer held)',
+    budgetMs: 90_000,
+    run: (options = {}) => runLogging({ ...options, restart: true }),
   },
 ];
 

@@ -22,12 +22,31 @@ bool bool_arg(const Napi::Value& value) { return value.IsBoolean() && value.As<N
 
 Napi::Value code(Napi::Env env, int rc) { return Napi::Number::New(env, rc); }
 
-// Surfaces an exception thrown by a JS callback as an uncaught exception, the
-// way Node treats a throwing event listener, instead of leaving it pending.
-void rethrow_pending(Napi::Env env) {
-  if (!env.IsExceptionPending()) return;
-  Napi::Error error = env.GetAndClearPendingException();
-  napi_fatal_exception(env, error.Value());
+// Calls a JS callback from a libuv callback. Only raw N-API on the way out:
+// while this thread's environment is torn down (a worker terminated, or
+// process.exit() from another thread, say inside this very callback) V8 runs
+// no more JS, and node-addon-api's error path would abort the process because
+// it cannot create an Error. An exception the callback threw becomes an
+// uncaught exception, the way Node treats a throwing event listener. Returns
+// false when the callback did not return normally: the caller stops there.
+bool call_js(napi_env env, napi_async_context context, napi_value recv, napi_value fn, std::initializer_list<napi_value> args) {
+  napi_value result;
+  if (napi_make_callback(env, context, recv, fn, args.size(), args.begin(), &result) == napi_ok) return true;
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) != napi_ok || !pending) return false;
+  napi_value error;
+  if (napi_get_and_clear_last_exception(env, &error) != napi_ok) return false;
+  napi_valuetype type;
+  // A terminating thread leaves no exception value to report (undefined): nothing to surface.
+  if (napi_typeof(env, error, &type) != napi_ok || type == napi_undefined) return false;
+  napi_fatal_exception(env, error);
+  return false;
+}
+
+napi_value number(napi_env env, double value) {
+  napi_value n = nullptr;
+  napi_create_double(env, value, &n);
+  return n;
 }
 
 }  // namespace
@@ -109,7 +128,7 @@ Napi::Value UdpSocket::Open(const Napi::CallbackInfo& info) {
   // An open socket stays alive without a JS reference, like a Node handle:
   // released in FinishClose.
   Ref();
-  if (napi_add_env_cleanup_hook(env, OnEnvCleanup, this) == napi_ok) cleanup_hook_ = true;
+  if (napi_add_async_cleanup_hook(env, OnAsyncCleanup, this, &cleanup_hook_) != napi_ok) cleanup_hook_ = nullptr;
   return code(env, 0);
 }
 
@@ -363,11 +382,8 @@ void UdpSocket::OnPoll(uv_poll_t* handle, int status, int /*events*/) {
   if (self == nullptr || self->closing_ || !self->receiving_) return;
   if (status < 0) {
     Napi::HandleScope scope(self->env_);
-    self->on_batch_.MakeCallback(self->Value(),
-                                 {Napi::Number::New(self->env_, status), Napi::Number::New(self->env_, 0),
-                                  Napi::Number::New(self->env_, -1)},
-                                 *self->async_context_);
-    rethrow_pending(self->env_);
+    napi_env env = self->env_;
+    call_js(env, *self->async_context_, self->Value(), self->on_batch_.Value(), {number(env, status), number(env, 0), number(env, -1)});
     return;
   }
   self->DrainReceiveQueue();
@@ -379,21 +395,16 @@ void UdpSocket::DrainReceiveQueue() {
     int rc = udp_recv_batch(fd_, ring_, offsets_, lengths_, flags_, &result);
     if (rc == -EAGAIN || rc == -EWOULDBLOCK) return;
     Napi::HandleScope scope(env_);
+    napi_env env = env_;
     if (rc < 0) {
-      on_batch_.MakeCallback(Value(), {Napi::Number::New(env_, rc), Napi::Number::New(env_, 0), Napi::Number::New(env_, -1)},
-                             *async_context_);
-      rethrow_pending(env_);
+      call_js(env, *async_context_, Value(), on_batch_.Value(), {number(env, rc), number(env, 0), number(env, -1)});
       return;
     }
     // Read after the batch: at least as many own datagrams as `drops` includes (see docs/native.md).
     const int64_t own = own_filter_dropped(own_filter_);
     const double own_total = own < 0 ? -1.0 : static_cast<double>(static_cast<uint32_t>(own_dropped_before_ + own));
-    on_batch_.MakeCallback(Value(),
-                           {Napi::Number::New(env_, result.delivered), Napi::Number::New(env_, result.truncated),
-                            Napi::Number::New(env_, static_cast<double>(result.drops)), Napi::Number::New(env_, own_total)},
-                           *async_context_);
-    if (env_.IsExceptionPending()) {
-      rethrow_pending(env_);
+    if (!call_js(env, *async_context_, Value(), on_batch_.Value(),
+                 {number(env, result.delivered), number(env, result.truncated), number(env, static_cast<double>(result.drops)), number(env, own_total)})) {
       return;
     }
     // close() may have been called from inside the callback: no further recvmmsg, no further call.
@@ -433,27 +444,33 @@ void UdpSocket::FinishClose() {
   if (fd_ >= 0) udp_close(fd_);
   fd_ = -1;
   own_filter_release(own_filter_);
-  if (!call_js_on_close_) return;  // environment teardown: no JS, the env frees the rest
-  if (cleanup_hook_) {
-    napi_remove_env_cleanup_hook(env_, OnEnvCleanup, this);
-    cleanup_hook_ = false;
+  // At environment teardown no JS runs; the environment frees the rest once the hook is gone.
+  if (!call_js_on_close_ || tearing_down_) {
+    RemoveCleanupHook();
+    return;
   }
+  RemoveCleanupHook();
   {
     Napi::HandleScope scope(env_);
     if (!on_closed_.IsEmpty()) {
       Napi::Function done = on_closed_.Value();
       on_closed_.Reset();
       if (async_context_) {
-        done.MakeCallback(Value(), {}, *async_context_);
+        call_js(env_, *async_context_, Value(), done, {});
       } else {
         Napi::AsyncContext context(env_, "BlipcastUdpSocketClose", Value());
-        done.MakeCallback(Value(), {}, context);
+        call_js(env_, context, Value(), done, {});
       }
-      rethrow_pending(env_);
     }
     ReleaseReceiveState();
   }
   Unref();  // the wrapper may now be collected
+}
+
+void UdpSocket::RemoveCleanupHook() {
+  if (cleanup_hook_ == nullptr) return;
+  napi_remove_async_cleanup_hook(cleanup_hook_);
+  cleanup_hook_ = nullptr;
 }
 
 void UdpSocket::ReleaseReceiveState() {
@@ -468,16 +485,16 @@ void UdpSocket::ReleaseReceiveState() {
   offsets_ = lengths_ = flags_ = nullptr;
 }
 
-void UdpSocket::OnEnvCleanup(void* arg) {
+void UdpSocket::OnAsyncCleanup(napi_async_cleanup_hook_handle /*handle*/, void* arg) {
   auto* self = static_cast<UdpSocket*>(arg);
-  self->cleanup_hook_ = false;
-  if (self->closing_ || self->poll_ == nullptr) return;
+  self->tearing_down_ = true;
+  // A close already under way removes the hook in FinishClose, when libuv is done with the handle.
+  if (self->closing_) return;
+  if (self->poll_ == nullptr) {
+    self->RemoveCleanupHook();
+    return;
+  }
   self->BeginClose(false);
-  // The loop may never run again at teardown, so the fd is closed now; libuv
-  // has already removed it from epoll inside uv_close.
-  if (self->fd_ >= 0) udp_close(self->fd_);
-  self->fd_ = -1;
-  own_filter_release(self->own_filter_);
 }
 
 }  // namespace blipcast

@@ -59,7 +59,10 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
 
   static void OnPoll(uv_poll_t* handle, int status, int events);
   static void OnPollClosed(uv_handle_t* handle);
-  static void OnEnvCleanup(void* arg);
+  // Environment teardown (a worker ending, the process exiting): closes the handle and keeps
+  // the environment, and so this library, alive until libuv has called OnPollClosed.
+  static void OnAsyncCleanup(napi_async_cleanup_hook_handle handle, void* arg);
+  void RemoveCleanupHook();
   void DrainReceiveQueue();
   // Stops polling and starts closing; `call_js` is false at environment teardown.
   void BeginClose(bool call_js);
@@ -72,7 +75,8 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   bool closing_ = false;
   bool receiving_ = false;
   bool call_js_on_close_ = true;
-  bool cleanup_hook_ = false;
+  napi_async_cleanup_hook_handle cleanup_hook_ = nullptr;
+  bool tearing_down_ = false;
   PollHandle* poll_ = nullptr;
   Endpoint destination_;
   bool has_destination_ = false;

@@ -68,8 +68,9 @@ export interface MetricsPublisher {
   /** Publishes one snapshot now, under the same rules as the timer (skipped when back-pressured, counted on failure); never rejects. */
   publishNow(): Promise<void>;
   /**
-   * Stops the timer, waits for a collection in progress, closes the channel
-   * (the member leaves the group: collectors drop the instance at once).
+   * Stops the timer, closes the channel (the member leaves the group:
+   * collectors drop the instance at once); a collection still in progress is
+   * not waited for, and its snapshot is not sent.
    * Bounded: the channel gives up collectors that make no progress for 1 s.
    * Every call returns the same promise; it never rejects.
    */
@@ -174,7 +175,7 @@ class Publisher implements MetricsPublisher {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       clearInterval(this.timer);
-      await this.collecting;
+      // A collection in progress is not waited for (it may never end): its snapshot is dropped when it does.
       try {
         await this.channel.close();
       } catch (err) {

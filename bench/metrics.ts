@@ -9,8 +9,8 @@
  *    against what one pull scrape costs the application (`registry.metrics()`,
  *    the text Prometheus would fetch); ms per snapshot and bytes.
  * 2. For Prometheus: one `GET /metrics` of a collector holding 5 and 50
- *    instances (each a registry with the default metrics, all published from
- *    one child process per instance count: this file with --publishers N),
+ *    instances (each a registry with the default metrics, published from
+ *    child processes of up to 10 publishers: this file with --publishers N),
  *    and `/metrics/aggregate` of the 50, against the pull reference:
  *    registries of the same kind (in this process) each behind its own node:http server serving
  *    `registry.metrics()`, all N fetched at once as Prometheus scrapes its
@@ -34,12 +34,13 @@ import { encodeSnapshot, type PromMetricJson } from '../src/metrics/format';
 import { formatTable, median } from './table';
 
 const { values } = parseArgs({
-  options: { runs: { type: 'string', default: '7' }, requests: { type: 'string', default: '20' }, publishers: { type: 'string' }, group: { type: 'string' } },
+  options: { runs: { type: 'string', default: '7' }, requests: { type: 'string', default: '20' }, publishers: { type: 'string' }, first: { type: 'string' }, group: { type: 'string' } },
 });
 const RUNS = Number(values.runs);
 const REQUESTS = Number(values.requests);
 /** The child's publish interval: short enough that an instance the group briefly declared dead (a saturated child) is served again soon. */
 const CHILD_INTERVAL_MS = 2000;
+const PUBLISHERS_PER_CHILD = 10;
 const INSTANCES = [5, 50];
 
 function randomGroup(): string {
@@ -114,8 +115,11 @@ async function main(): Promise<void> {
     const group = { ...net, group: randomGroup() };
     const collector = await createMetricsCollector({ ...group, listen: { host: '127.0.0.1', port: 0 } });
     collectors.push(collector);
-    const child = spawn(process.execPath, [__filename, '--publishers', String(n), '--group', group.group], { stdio: ['pipe', 'inherit', 'inherit'] });
-    children.push(child);
+    // At most PUBLISHERS_PER_CHILD members per process: fifty in one process saturate it (every member acknowledges every other).
+    for (let first = 0; first < n; first += PUBLISHERS_PER_CHILD) {
+      const count = Math.min(PUBLISHERS_PER_CHILD, n - first);
+      children.push(spawn(process.execPath, [__filename, '--publishers', String(count), '--first', String(first), '--group', group.group], { stdio: ['pipe', 'inherit', 'inherit'] }));
+    }
     const deadline = Date.now() + 60_000;
     while (collector.stats().instances < n) {
       if (Date.now() > deadline) throw new Error(`the collector serves ${collector.stats().instances} of ${n} instances`);
@@ -162,20 +166,20 @@ async function main(): Promise<void> {
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
 }
 
-/** Child mode (--publishers N --group G): N publishers of the default metrics, until stdin closes. */
-async function publishers(n: number, group: string): Promise<void> {
+/** Child mode (--publishers N --first I --group G): N publishers of the default metrics, named app-I…, until stdin closes. */
+async function publishers(n: number, first: number, group: string): Promise<void> {
   const started: MetricsPublisher[] = [];
   for (let i = 0; i < n; i++) {
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
-    started.push(await publishMetrics(registry, { group, interface: '127.0.0.1', ttl: 0, name: `app-${i}`, intervalMs: CHILD_INTERVAL_MS }));
+    started.push(await publishMetrics(registry, { group, interface: '127.0.0.1', ttl: 0, name: `app-${first + i}`, intervalMs: CHILD_INTERVAL_MS }));
   }
   process.stdin.resume();
   await new Promise((r) => process.stdin.once('end', r));
   await Promise.all(started.map((p) => p.stop()));
 }
 
-(values.publishers !== undefined ? publishers(Number(values.publishers), values.group!) : main()).catch((err) => {
+(values.publishers !== undefined ? publishers(Number(values.publishers), Number(values.first ?? 0), values.group!) : main()).catch((err) => {
   console.error(err);
   process.exit(1);
 });

@@ -338,6 +338,9 @@ test('bad options are typed errors naming the option, and open nothing', async (
   await t.throwsAsync(publishMetrics(registry, { ...g, intervalMs: 0 }), { instanceOf: InvalidArgumentValueError, message: /options\.intervalMs must be a finite number in 10\.\./ });
   await t.throwsAsync(publishMetrics(registry, { ...g, intervalMs: '5' as unknown as number }), { instanceOf: InvalidArgumentTypeError, message: /options\.intervalMs must be a number/ });
   await t.throwsAsync(publishMetrics(registry, { ...g, stream: 5 as unknown as string }), { instanceOf: InvalidArgumentTypeError, message: /options\.stream/ });
+  // Refused by the channel after it opened: the channel is closed again before the rejection.
+  await t.throwsAsync(publishMetrics(registry, { ...g, stream: 'x'.repeat(300) }), { instanceOf: InvalidArgumentValueError });
+  await t.throwsAsync(createMetricsCollector({ ...g, stream: 'x'.repeat(300) }), { instanceOf: InvalidArgumentValueError });
   await t.throwsAsync(publishMetrics(registry, { ...g, job: '' }), { instanceOf: InvalidArgumentValueError, message: /options\.job must not be empty/ });
   await t.throwsAsync(publishMetrics(registry, { ...g, intervalMS: 5 } as never), { instanceOf: InvalidArgumentValueError, message: /unknown option 'intervalMS'/ });
   await t.throwsAsync(publishMetrics(registry, { ...g, ttl: 300 }), { instanceOf: InvalidArgumentValueError, message: /options\.ttl/ });

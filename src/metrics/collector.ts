@@ -111,7 +111,14 @@ export async function createMetricsCollector(options: MetricsCollectorOptions): 
     // It never writes: nothing to linger for.
     lingerMs: 0,
   });
-  const collector = new Collector(channel, stream, job, gaugeRule);
+  let collector: Collector;
+  try {
+    collector = new Collector(channel, stream, job, gaugeRule);
+  } catch (err) {
+    // A stream name the channel refuses (too long): leave nothing open.
+    await channel.close();
+    throw err;
+  }
   if (listen !== undefined) {
     try {
       await collector.listen(listen.host, listen.port);

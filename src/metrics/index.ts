@@ -20,4 +20,4 @@ export {
   DEFAULT_METRICS_STREAM, DEFAULT_PUBLISH_INTERVAL_MS, DEFAULT_JOB, STALE_INTERVALS,
 } from './constants';
 export { METRICS_COLLECTOR_ROLE, METRICS_PUBLISHER_ROLE, SNAPSHOT_VERSION } from './format';
-export type { MetricsSnapshot, WireMetric, WireValue } from './format';
+export type { AggregatorName, MetricsSnapshot, MetricType, WireMetric, WireValue } from './format';

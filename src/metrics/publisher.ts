@@ -98,7 +98,14 @@ export async function publishMetrics(registry: Pick<Registry, 'getMetricsAsJSON'
     lingerMs: PUBLISHER_LINGER_MS,
     closeQuietMs: PUBLISHER_CLOSE_QUIET_MS,
   });
-  const publisher = new Publisher(registry, channel, name, stream, intervalMs);
+  let publisher: Publisher;
+  try {
+    publisher = new Publisher(registry, channel, name, stream, intervalMs);
+  } catch (err) {
+    // A stream name the channel refuses (too long): leave nothing open.
+    await channel.close();
+    throw err;
+  }
   await publisher.publishNow();
   publisher.start();
   return publisher;

@@ -6,6 +6,7 @@
 
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { InvalidArgumentTypeError, InvalidArgumentValueError, open, type MemberInfo } from '../src/index';
@@ -305,6 +306,26 @@ test('instance labels: the member name when unique, host:pid when shared or empt
     m('08', 'cache', {}),
   ]);
   t.deepEqual(labels, ['h1:10', 'h2:10', 'db', 'h3:1', '05', '06', '07', '08']);
+});
+
+test('two processes publishing under one name are told apart by host:pid', async (t) => {
+  const group = randomGroup();
+  const own = cleanup(t);
+  const collector = own.add(await createMetricsCollector({ ...net(group), listen: LISTEN }));
+  own.add(await publishMetrics(counterRegistry(1).registry, { ...net(group), name: 'twin', intervalMs: 200 }));
+  const child = spawn(process.execPath, [join(__dirname, 'fixtures', 'metrics-publisher.js'), '--group', group, '--name', 'twin', '--value', '2', '--counter', 'jobs_done_total', '--interval-ms', '200'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  t.teardown(async () => {
+    child.kill('SIGTERM');
+    await exited;
+  });
+  const samples = await waitFor('both twins', async () => {
+    const s = samplesOf((await scrape(collector)).body, 'jobs_done_total');
+    return s.length === 2 ? s : undefined;
+  });
+  t.deepEqual(byInstance(samples), { [`${hostname()}:${process.pid}`]: 1, [`${hostname()}:${child.pid}`]: 2 });
 });
 
 test('an existing instance or job label is kept as exported_instance / exported_job', async (t) => {

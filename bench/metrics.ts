@@ -8,13 +8,17 @@
  *    (`publishNow()`: getMetricsAsJSON, the JSON snapshot, one channel write)
  *    against what one pull scrape costs the application (`registry.metrics()`,
  *    the text Prometheus would fetch); ms per snapshot and bytes.
- * 2. For Prometheus: one `GET /metrics` of a collector holding 5 and 50
- *    instances (each a registry with the default metrics, published from
- *    child processes of up to 10 publishers: this file with --publishers N),
- *    and `/metrics/aggregate` of the 50, against the pull reference:
- *    registries of the same kind (in this process) each behind its own node:http server serving
- *    `registry.metrics()`, all N fetched at once as Prometheus scrapes its
- *    targets (time until the last body is in).
+ * 2. For Prometheus: one `GET /metrics` of a real collector on a group of 5
+ *    publisher processes (one child: this file with --publishers 5); then the
+ *    collector's serving path alone (its instance table, prom-client
+ *    exposition and aggregation, node:http) over the snapshots of 5 and 50
+ *    registries with the default metrics — `/metrics`, and `/metrics/aggregate`
+ *    of the 50 — against the pull reference: the same registries each behind
+ *    its own node:http server serving `registry.metrics()`, all N fetched at
+ *    once as Prometheus scrapes its targets (time until the last body is in).
+ *    Fifty real members are not measured here: on two shared cores their
+ *    group traffic (every member acknowledges every sender) saturates the
+ *    machine and the numbers measure that (RESULTS.md, "Metrics").
  *
  * Cases are interleaved: each run measures every case in turn (`--requests`
  * each, median kept), so load on this shared machine falls on all of them
@@ -30,17 +34,21 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createMetricsCollector, publishMetrics, type MetricsCollector, type MetricsPublisher } from '../src/metrics/index';
-import { encodeSnapshot, type PromMetricJson } from '../src/metrics/format';
+import type { MemberInfo } from '../src/index';
+import { aggregation, exposition } from '../src/metrics/exposition';
+import { decodeSnapshot, encodeSnapshot, type MetricsSnapshot, type PromMetricJson } from '../src/metrics/format';
+import { InstanceTable } from '../src/metrics/instance-table';
 import { formatTable, median } from './table';
 
 const { values } = parseArgs({
-  options: { runs: { type: 'string', default: '7' }, requests: { type: 'string', default: '20' }, publishers: { type: 'string' }, first: { type: 'string' }, group: { type: 'string' } },
+  options: { runs: { type: 'string', default: '7' }, requests: { type: 'string', default: '20' }, publishers: { type: 'string' }, group: { type: 'string' } },
 });
 const RUNS = Number(values.runs);
 const REQUESTS = Number(values.requests);
 /** The child's publish interval: short enough that an instance the group briefly declared dead (a saturated child) is served again soon. */
 const CHILD_INTERVAL_MS = 2000;
-const PUBLISHERS_PER_CHILD = 10;
+/** Publisher processes on the real collector's group: more members than this on 2 shared cores measure the group's chatter, not the collector. */
+const REAL_INSTANCES = 5;
 const INSTANCES = [5, 50];
 
 function randomGroup(): string {
@@ -81,6 +89,25 @@ function serveRegistry(registry: Registry): Promise<Server> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
+/** The collector's serving path over held snapshots: what Collector.metrics() / aggregatedMetrics() do after the group, behind node:http. */
+function serveHeld(snapshots: MetricsSnapshot[]): Promise<Server> {
+  const table = new InstanceTable('bench');
+  const members: MemberInfo[] = snapshots.map((snapshot, i) => {
+    const id = i.toString(16).padStart(16, '0');
+    table.store(performance.now(), id, snapshot);
+    return { id, name: `app-${i}`, metadata: { role: 'metrics-publisher', host: 'bench', pid: String(i) }, incarnation: 0, state: 'alive', self: false };
+  });
+  const server = createServer((req, res) => {
+    const live = table.live(performance.now(), members);
+    const rendered = req.url === '/metrics/aggregate' ? aggregation(live, 'sum') : exposition(live);
+    void rendered.registry.metrics().then((text) => {
+      res.writeHead(200, { 'Content-Type': rendered.registry.contentType, 'Content-Length': Buffer.byteLength(text) });
+      res.end(text);
+    });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
 const urlOf = (server: Server): string => `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
 
 async function main(): Promise<void> {
@@ -90,7 +117,6 @@ async function main(): Promise<void> {
     collectDefaultMetrics({ register: r });
     return r;
   });
-  // One collector per instance count, each on its own group, fed by a child process of publishers.
   const collectors: MetricsCollector[] = [];
   const publishers: MetricsPublisher[] = [];
   const servers: Server[] = [];
@@ -110,32 +136,35 @@ async function main(): Promise<void> {
   cases.push({ label: 'app: snapshot only (getMetricsAsJSON + JSON)', once: async () => encodeSnapshot(1000, (await own.getMetricsAsJSON()) as unknown as PromMetricJson[]).length });
   cases.push({ label: 'app, pull reference: registry.metrics() (one scrape)', once: async () => (await own.metrics()).length });
 
+  // The collector as deployed: a real one on its own group, fed by a child process of 5 publishers.
   const children: ChildProcess[] = [];
+  const group = { ...net, group: randomGroup() };
+  const collector = await createMetricsCollector({ ...group, listen: { host: '127.0.0.1', port: 0 } });
+  collectors.push(collector);
+  children.push(spawn(process.execPath, [__filename, '--publishers', String(REAL_INSTANCES), '--group', group.group], { stdio: ['pipe', 'inherit', 'inherit'] }));
+  const deadline = Date.now() + 60_000;
+  while (collector.stats().instances < REAL_INSTANCES) {
+    if (Date.now() > deadline) throw new Error(`the collector serves ${collector.stats().instances} of ${REAL_INSTANCES} instances`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  cases.push({ label: `collector GET /metrics, ${REAL_INSTANCES} publisher processes on the group`, once: () => body(`${collector.url}/metrics`), served: () => collector.stats().instances });
+
+  // The collector's serving path alone (instance table, prom-client exposition, node:http) over snapshots
+  // of N registries, without N members' group traffic in the measurement (see RESULTS: 50 members on 2 shared cores saturate them).
+  const snapshots = await Promise.all(registries.map(async (r) => decodeSnapshot(Buffer.from(encodeSnapshot(CHILD_INTERVAL_MS, (await r.getMetricsAsJSON()) as unknown as PromMetricJson[])))!.snapshot));
   for (const n of INSTANCES) {
-    const group = { ...net, group: randomGroup() };
-    const collector = await createMetricsCollector({ ...group, listen: { host: '127.0.0.1', port: 0 } });
-    collectors.push(collector);
-    // At most PUBLISHERS_PER_CHILD members per process: fifty in one process saturate it (every member acknowledges every other).
-    for (let first = 0; first < n; first += PUBLISHERS_PER_CHILD) {
-      const count = Math.min(PUBLISHERS_PER_CHILD, n - first);
-      children.push(spawn(process.execPath, [__filename, '--publishers', String(count), '--first', String(first), '--group', group.group], { stdio: ['pipe', 'inherit', 'inherit'] }));
-    }
-    const deadline = Date.now() + 60_000;
-    while (collector.stats().instances < n) {
-      if (Date.now() > deadline) throw new Error(`the collector serves ${collector.stats().instances} of ${n} instances`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const rendering = await serveHeld(snapshots.slice(0, n));
     const targets = await Promise.all(registries.slice(0, n).map(serveRegistry));
-    servers.push(...targets);
-    cases.push({ label: `collector GET /metrics, ${n} instances`, once: () => body(`${collector.url}/metrics`), served: () => collector.stats().instances });
-    if (n === Math.max(...INSTANCES)) {
-      cases.push({ label: `collector GET /metrics/aggregate, ${n} instances`, once: () => body(`${collector.url}/metrics/aggregate`), served: () => collector.stats().instances });
-    }
+    servers.push(rendering, ...targets);
+    const base = `http://127.0.0.1:${(rendering.address() as AddressInfo).port}`;
+    cases.push({ label: `collector serving path, GET /metrics, ${n} instances held`, once: () => body(`${base}/metrics`) });
+    if (n === Math.max(...INSTANCES)) cases.push({ label: `collector serving path, GET /metrics/aggregate, ${n} instances held`, once: () => body(`${base}/metrics/aggregate`) });
     cases.push({
       label: `pull reference: ${n} targets, registry.metrics() behind node:http, fetched at once`,
       once: async () => (await Promise.all(targets.map((s) => body(urlOf(s))))).reduce((a, b) => a + b, 0),
     });
   }
+  const trafficFrom = { at: performance.now(), ...collector.channel.stats().transport };
 
   console.log(`node ${process.version}, prom-client 15, ${cpus()[0]?.model ?? '?'} × ${cpus().length}, load average ${loadavg()[0]!.toFixed(1)} at start; ${RUNS} interleaved runs of ${REQUESTS} requests per case`);
   for (const c of cases) await timed(c, 3); // warm-up
@@ -158,6 +187,13 @@ async function main(): Promise<void> {
     return [c.label, median(ms).toFixed(2), `${Math.min(...ms).toFixed(2)}–${Math.max(...ms).toFixed(2)}`, `${(bytes.get(c)! / 1024).toFixed(1)} KiB`, served === undefined ? '' : String(served)];
   });
   console.log(formatTable(['case', 'ms (median)', 'spread (run medians)', 'bytes', 'instances served (fewest)'], rows));
+  const traffic = collector.channel.stats().transport;
+  const seconds = (performance.now() - trafficFrom.at) / 1000;
+  console.log(
+    `group traffic at the collector of ${REAL_INSTANCES} publishers (${CHILD_INTERVAL_MS} ms interval), during the runs: ` +
+      `${((traffic.datagramsReceived - trafficFrom.datagramsReceived) / seconds).toFixed(0)} datagrams/s received, ` +
+      `${((traffic.datagramsSent - trafficFrom.datagramsSent) / seconds).toFixed(0)} sent`,
+  );
 
   for (const child of children) child.stdin!.end();
   await Promise.all(children.map((c) => new Promise((r) => c.once('exit', r))));
@@ -166,20 +202,20 @@ async function main(): Promise<void> {
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
 }
 
-/** Child mode (--publishers N --first I --group G): N publishers of the default metrics, named app-I…, until stdin closes. */
-async function publishers(n: number, first: number, group: string): Promise<void> {
+/** Child mode (--publishers N --group G): N publishers of the default metrics, until stdin closes. */
+async function publishers(n: number, group: string): Promise<void> {
   const started: MetricsPublisher[] = [];
   for (let i = 0; i < n; i++) {
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
-    started.push(await publishMetrics(registry, { group, interface: '127.0.0.1', ttl: 0, name: `app-${first + i}`, intervalMs: CHILD_INTERVAL_MS }));
+    started.push(await publishMetrics(registry, { group, interface: '127.0.0.1', ttl: 0, name: `app-${i}`, intervalMs: CHILD_INTERVAL_MS }));
   }
   process.stdin.resume();
   await new Promise((r) => process.stdin.once('end', r));
   await Promise.all(started.map((p) => p.stop()));
 }
 
-(values.publishers !== undefined ? publishers(Number(values.publishers), Number(values.first ?? 0), values.group!) : main()).catch((err) => {
+(values.publishers !== undefined ? publishers(Number(values.publishers), values.group!) : main()).catch((err) => {
   console.error(err);
   process.exit(1);
 });

@@ -3,6 +3,7 @@
  * same run, on loopback:
  *
  *   npm run build && node dist/bench/metrics.js [--runs N] [--requests N]
+ *   node dist/bench/metrics.js --members N     (the group's own load, below)
  *
  * 1. In the application: one publish of prom-client's default metrics
  *    (`publishNow()`: getMetricsAsJSON, the JSON snapshot, one channel write)
@@ -41,7 +42,7 @@ import { InstanceTable } from '../src/metrics/instance-table';
 import { formatTable, median } from './table';
 
 const { values } = parseArgs({
-  options: { runs: { type: 'string', default: '7' }, requests: { type: 'string', default: '20' }, publishers: { type: 'string' }, group: { type: 'string' } },
+  options: { runs: { type: 'string', default: '7' }, requests: { type: 'string', default: '20' }, publishers: { type: 'string' }, group: { type: 'string' }, members: { type: 'string' } },
 });
 const RUNS = Number(values.runs);
 const REQUESTS = Number(values.requests);
@@ -49,6 +50,8 @@ const REQUESTS = Number(values.requests);
 const CHILD_INTERVAL_MS = 2000;
 /** Publisher processes on the real collector's group: more members than this on 2 shared cores measure the group's chatter, not the collector. */
 const REAL_INSTANCES = 5;
+/** The interval the held snapshots claim: long enough that none goes stale during the runs. */
+const HELD_INTERVAL_MS = 3_600_000;
 const INSTANCES = [5, 50];
 
 function randomGroup(): string {
@@ -90,7 +93,7 @@ function serveRegistry(registry: Registry): Promise<Server> {
 }
 
 /** The collector's serving path over held snapshots: what Collector.metrics() / aggregatedMetrics() do after the group, behind node:http. */
-function serveHeld(snapshots: MetricsSnapshot[]): Promise<Server> {
+function serveHeld(snapshots: MetricsSnapshot[]): Promise<{ server: Server; served(): number }> {
   const table = new InstanceTable('bench');
   const members: MemberInfo[] = snapshots.map((snapshot, i) => {
     const id = i.toString(16).padStart(16, '0');
@@ -105,7 +108,8 @@ function serveHeld(snapshots: MetricsSnapshot[]): Promise<Server> {
       res.end(text);
     });
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+  const served = (): number => table.live(performance.now(), members).length;
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, served })));
 }
 
 const urlOf = (server: Server): string => `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
@@ -151,14 +155,16 @@ async function main(): Promise<void> {
 
   // The collector's serving path alone (instance table, prom-client exposition, node:http) over snapshots
   // of N registries, without N members' group traffic in the measurement (see RESULTS: 50 members on 2 shared cores saturate them).
-  const snapshots = await Promise.all(registries.map(async (r) => decodeSnapshot(Buffer.from(encodeSnapshot(CHILD_INTERVAL_MS, (await r.getMetricsAsJSON()) as unknown as PromMetricJson[])))!.snapshot));
+  const snapshots = await Promise.all(registries.map(async (r) => decodeSnapshot(Buffer.from(encodeSnapshot(HELD_INTERVAL_MS, (await r.getMetricsAsJSON()) as unknown as PromMetricJson[])))!.snapshot));
   for (const n of INSTANCES) {
-    const rendering = await serveHeld(snapshots.slice(0, n));
+    const held = await serveHeld(snapshots.slice(0, n));
     const targets = await Promise.all(registries.slice(0, n).map(serveRegistry));
-    servers.push(rendering, ...targets);
-    const base = `http://127.0.0.1:${(rendering.address() as AddressInfo).port}`;
-    cases.push({ label: `collector serving path, GET /metrics, ${n} instances held`, once: () => body(`${base}/metrics`) });
-    if (n === Math.max(...INSTANCES)) cases.push({ label: `collector serving path, GET /metrics/aggregate, ${n} instances held`, once: () => body(`${base}/metrics/aggregate`) });
+    servers.push(held.server, ...targets);
+    const base = `http://127.0.0.1:${(held.server.address() as AddressInfo).port}`;
+    cases.push({ label: `collector serving path, GET /metrics, ${n} instances held`, once: () => body(`${base}/metrics`), served: held.served });
+    if (n === Math.max(...INSTANCES)) {
+      cases.push({ label: `collector serving path, GET /metrics/aggregate, ${n} instances held`, once: () => body(`${base}/metrics/aggregate`), served: held.served });
+    }
     cases.push({
       label: `pull reference: ${n} targets, registry.metrics() behind node:http, fetched at once`,
       once: async () => (await Promise.all(targets.map((s) => body(urlOf(s))))).reduce((a, b) => a + b, 0),
@@ -215,7 +221,44 @@ async function publishers(n: number, group: string): Promise<void> {
   await Promise.all(started.map((p) => p.stop()));
 }
 
-(values.publishers !== undefined ? publishers(Number(values.publishers), values.group!) : main()).catch((err) => {
+/**
+ * --members N: the group's own load instead of the table. A collector and N
+ * publishers (child processes of at most 10) on one group; over 10 s, the
+ * datagrams the collector receives and sends per second, its CPU, and the
+ * fewest instances it served (a member the group wrongly declared dead is
+ * not served until it announces again).
+ */
+async function groupLoad(n: number): Promise<void> {
+  const group = randomGroup();
+  const collector = await createMetricsCollector({ group, interface: '127.0.0.1', ttl: 0 });
+  const children: ChildProcess[] = [];
+  for (let first = 0; first < n; first += 10) {
+    children.push(spawn(process.execPath, [__filename, '--publishers', String(Math.min(10, n - first)), '--group', group], { stdio: ['pipe', 'inherit', 'inherit'] }));
+  }
+  const deadline = Date.now() + 60_000;
+  while (collector.stats().instances < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  const startedMs = performance.now();
+  const from = collector.channel.stats().transport;
+  const cpuFrom = process.cpuUsage();
+  const load = loadavg()[0]!;
+  let fewest = collector.stats().instances;
+  while (performance.now() - startedMs < 10_000) {
+    await new Promise((r) => setTimeout(r, 100));
+    fewest = Math.min(fewest, collector.stats().instances);
+  }
+  const seconds = (performance.now() - startedMs) / 1000;
+  const to = collector.channel.stats().transport;
+  const cpu = process.cpuUsage(cpuFrom);
+  console.log(
+    `${n} publishers (${CHILD_INTERVAL_MS} ms interval), load average ${load.toFixed(1)}: the collector receives ${((to.datagramsReceived - from.datagramsReceived) / seconds).toFixed(0)} datagrams/s, ` +
+      `sends ${((to.datagramsSent - from.datagramsSent) / seconds).toFixed(0)}, CPU ${(((cpu.user + cpu.system) / 1e6 / seconds) * 100).toFixed(0)} %, serves ${fewest}–${n} instances`,
+  );
+  for (const child of children) child.stdin!.end();
+  await Promise.all(children.map((c) => new Promise((r) => c.once('exit', r))));
+  await collector.close();
+}
+
+(values.publishers !== undefined ? publishers(Number(values.publishers), values.group!) : values.members !== undefined ? groupLoad(Number(values.members)) : main()).catch((err) => {
   console.error(err);
   process.exit(1);
 });

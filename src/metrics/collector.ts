@@ -214,12 +214,13 @@ class Collector implements MetricsCollector {
     return rendered.registry.metrics();
   }
 
-  metrics(): Promise<string> {
+  // async: a rendering that throws rejects (a 500), it never throws out of the request handler.
+  async metrics(): Promise<string> {
     this.counters.scrapes++;
     return this.render(exposition(this.live()));
   }
 
-  aggregatedMetrics(): Promise<string> {
+  async aggregatedMetrics(): Promise<string> {
     this.counters.aggregateScrapes++;
     return this.render(aggregation(this.live(), this.gaugeRule));
   }

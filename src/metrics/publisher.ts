@@ -136,7 +136,7 @@ class Publisher implements MetricsPublisher {
   }
 
   start(): void {
-    // unref: metrics must not keep an application alive that is otherwise done.
+    // unref: the channel, while open, is what keeps the process up; the timer adds nothing to that.
     this.timer = setInterval(() => {
       if (this.collecting !== undefined) this.counters.collectionsBusy++;
       else void this.publishNow();

@@ -232,6 +232,16 @@ test('a publisher skips a snapshot while its channel is back-pressured and publi
   t.is(publisher.stats().sendErrors, 0);
 });
 
+test('a registry whose collection never ends does not hold publishMetrics() longer than one interval', async (t) => {
+  const hung = { getMetricsAsJSON: () => new Promise<never>(() => {}) };
+  const startedMs = Date.now();
+  const publisher = await publishMetrics(hung, { ...net(randomGroup()), intervalMs: 300 });
+  t.teardown(() => publisher.stop());
+  t.true(Date.now() - startedMs < 3000, `resolved after ${Date.now() - startedMs} ms`);
+  await waitFor('a busy tick', () => (publisher.stats().collectionsBusy >= 1 ? true : undefined));
+  t.is(publisher.stats().snapshotsPublished, 0);
+});
+
 test('a registry that throws is counted, never thrown', async (t) => {
   const group = randomGroup();
   const failing = {

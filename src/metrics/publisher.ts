@@ -79,7 +79,9 @@ export interface MetricsPublisher {
 
 /**
  * Publishes `registry` to the group: one snapshot at once (published when
- * this resolves), then one every `intervalMs`.
+ * this resolves, unless collecting it takes longer than `intervalMs`: then
+ * this resolves after `intervalMs` and the snapshot goes out when it can),
+ * then one every `intervalMs`.
  * @throws InvalidArgumentTypeError / InvalidArgumentValueError naming the bad
  *   option (nothing opened), and whatever open() throws for the channel options.
  */
@@ -106,7 +108,10 @@ export async function publishMetrics(registry: Pick<Registry, 'getMetricsAsJSON'
     await channel.close();
     throw err;
   }
-  await publisher.publishNow();
+  // The first snapshot is out when this resolves, unless the registry takes longer than an interval to collect.
+  let waited: NodeJS.Timeout | undefined;
+  await Promise.race([publisher.publishNow(), new Promise<void>((resolve) => (waited = setTimeout(resolve, intervalMs)))]);
+  clearTimeout(waited);
   publisher.start();
   return publisher;
 }

@@ -6,6 +6,7 @@
 
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -336,6 +337,21 @@ test('two processes publishing under one name are told apart by host:pid', async
     return s.length === 2 ? s : undefined;
   });
   t.deepEqual(byInstance(samples), { [`${hostname()}:${process.pid}`]: 1, [`${hostname()}:${child.pid}`]: 2 });
+});
+
+test('on an encrypted group only a collector with the key serves the instance', async (t) => {
+  const group = randomGroup();
+  const key = randomBytes(32);
+  const own = cleanup(t);
+  const keyed = own.add(await createMetricsCollector({ ...net(group), key, listen: LISTEN }));
+  const keyless = own.add(await createMetricsCollector({ ...net(group), listen: LISTEN }));
+  own.add(await publishMetrics(counterRegistry(4).registry, { ...net(group), key, name: 'secret', intervalMs: 200 }));
+  const sample = await waitFor('the keyed collector to serve it', async () => samplesOf((await scrape(keyed)).body, 'jobs_done_total')[0]);
+  t.is(sample.value, 4);
+  await new Promise((r) => setTimeout(r, 600));
+  t.is(samplesOf((await scrape(keyless)).body, 'jobs_done_total').length, 0);
+  t.is(keyless.stats().snapshotsReceived, 0);
+  t.true(keyless.channel.stats().rejects['keyed-on-clear'] > 0, 'it heard sealed datagrams and dropped them');
 });
 
 test('an existing instance or job label is kept as exported_instance / exported_job', async (t) => {

@@ -147,12 +147,31 @@ Options:
 ${COMMON}`,
   'collect metrics': `Usage: blipcast collect metrics GROUP:PORT --listen HOST:PORT [options]
 
-Serves every publisher's metrics (blipcast/metrics) on GET /metrics in the
-Prometheus text format.
+Joins the group as a member and serves every publisher's metrics
+(blipcast/metrics) for Prometheus, in the Prometheus text format:
+  GET /metrics            every instance's series, labelled instance and job
+  GET /metrics/aggregate  combined over the instances of each job (counters
+                          and histograms summed, gauges by --gauge-rule)
+An instance is dropped when it leaves the group, is declared dead, or sends
+nothing for three of its publish intervals. Scrape it with honor_labels: true.
 
 Options:
-  --listen HOST:PORT    where to serve /metrics
-${COMMON}`,
+  --listen HOST:PORT    where to serve (e.g. 127.0.0.1:9464; port 0 picks one,
+                        printed on stderr)
+  --job NAME            job label of publishers that name none (default blipcast)
+  --gauge-rule RULE     sum | max | min | average | first: how /metrics/aggregate
+                        combines gauges left at prom-client's default (sum)
+  --stream NAME         the publishers' stream (default metrics)
+  --stats               print the collector's counters as one JSON line on
+                        stderr at exit, and on SIGUSR1
+${KEY}
+${COMMON.split('\n').filter((l) => !l.includes('--stream')).join('\n')}
+Exit codes: 0 on Ctrl-C / SIGTERM, 1 failure (e.g. the port is in use),
+2 bad arguments.
+
+Example (loopback only):
+  blipcast collect metrics 239.255.0.1:5000 --interface 127.0.0.1 --ttl 0 --listen 127.0.0.1:9464
+`,
 };
 
 export const USAGE = `blipcast — reliable IP multicast

@@ -325,9 +325,9 @@ export class LogSender {
     this.flush();
   }
 
-  /** Writes what is queued while the channel takes it. */
-  private flush(): void {
-    while (this.writable && !this.queue.isEmpty) {
+  /** Writes what is queued while the channel takes it; `all`: everything, past its back-pressure (at close). */
+  private flush(all = false): void {
+    while ((all || this.writable) && !this.queue.isEmpty) {
       const item = this.queue.shift()!;
       if (typeof item === 'string') this.send(item);
       else this.sendDropped(item);
@@ -386,11 +386,17 @@ export class LogSender {
       }
       if (this.state === 'failed' || this.channel === undefined) return this.stats();
       // The queue is bounded: hand all of it to the channel now, ignoring its back-pressure; its close sends it all.
-      this.writable = true;
-      this.flush();
+      this.flush(true);
       const outcome = await Promise.race([this.channel.close(), deadline]);
-      if (outcome === 'timeout') this.closeTimedOut = true;
-      else this.closeResult = outcome;
+      if (outcome === 'timeout') {
+        this.closeTimedOut = true;
+      } else {
+        this.closeResult = outcome;
+        // close() resolves from inside the native socket's close callback. Let that callback return before whoever
+        // awaits this tears the thread down: pino's exit handler ends the process as soon as this resolves, and the
+        // addon aborts the process when its thread is terminated inside that callback.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
       if (this.state === 'closing') this.state = 'closed';
       return this.stats();
     } catch {

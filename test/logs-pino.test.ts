@@ -11,9 +11,11 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { InvalidArgumentTypeError, InvalidArgumentValueError, NotMulticastError, UnknownInterfaceError } from '../src/index';
-import { createLogSender, DEFAULT_LOG_CLOSE_QUIET_MS, LogSender } from '../src/logs/sender';
+import { spawn } from 'node:child_process';
+import { LOG_COLLECTOR_ROLE } from '../src/logs/format';
+import { createLogSender, DEFAULT_LOG_CLOSE_QUIET_MS, DEFAULT_LOG_CLOSE_TIMEOUT_MS, DEFAULT_LOG_LINGER_MS, LogSender } from '../src/logs/sender';
 import blipcastPinoTransport from '../src/logs/pino';
-import { checkGaps, loopbackOptions, openCollector, randomGroup, runChild } from './fixtures/logs-harness';
+import { checkGaps, loopbackOptions, openCollector, randomGroup, ROOT, runChild } from './fixtures/logs-harness';
 import { recordMessage } from './fixtures/logs-records';
 
 const COUNT = 10_000;
@@ -70,6 +72,28 @@ test.serial('with no collector listening, a process exits promptly after process
   const exitMs = child.goneAt - child.exitAt!;
   t.log(`gone ${exitMs} ms after process.exit() (closeQuietMs ${DEFAULT_LOG_CLOSE_QUIET_MS})`);
   t.true(exitMs < 3000, `gone ${exitMs} ms after process.exit()`);
+});
+
+test.serial('a collector that stopped (SIGSTOP) holds the exit for about lingerMs, not more', async (t) => {
+  const group = randomGroup();
+  // A collector process, a member: known to the sender while the first records flow, then stopped before the last ones.
+  const collector = spawn(process.execPath, [join(ROOT, 'bin', 'blipcast.js'), 'listen', group, '--interface', '127.0.0.1', '--ttl', '0', '--stream', 'logs', '--name', 'stopped', '--meta', `role=${LOG_COLLECTOR_ROLE}`], { stdio: 'ignore' });
+  try {
+    await sleep(500);
+    const running = runChild('logs-pino-child', ['--options', JSON.stringify(loopbackOptions(group)), '--count', '100', '--linger-ms', '5000', '--count-after', '1000']);
+    await sleep(3500);
+    collector.kill('SIGSTOP');
+    const child = await running;
+    t.is(child.code, 0, child.stderr);
+    const exitMs = child.goneAt - child.exitAt!;
+    t.log(`gone ${exitMs} ms after process.exit() (lingerMs ${DEFAULT_LOG_LINGER_MS}, closeTimeoutMs ${DEFAULT_LOG_CLOSE_TIMEOUT_MS})`);
+    // With nobody to wait for it is ~0.7 s (the tests above); the linger clock may start at the collector's last progress, before the close.
+    t.true(exitMs >= 0.75 * DEFAULT_LOG_LINGER_MS, `${exitMs} ms: it waited for the stopped collector`);
+    t.true(exitMs < DEFAULT_LOG_CLOSE_TIMEOUT_MS, `${exitMs} ms`);
+  } finally {
+    collector.kill('SIGCONT');
+    collector.kill('SIGKILL');
+  }
 });
 
 test.serial('records the buffer cannot hold are dropped, and dropped lines count them exactly where they are missing', async (t) => {

@@ -16,9 +16,9 @@
  * what the logger's format produced, e.g. `format.json()`), else the info as
  * JSON. Unlike pino's transport it runs on the application's thread, so an
  * application that exits must let it close first: `await closeLogger(logger)`,
- * or `logger.end()` and wait for the logger's `'finish'` (winston ≥ 3.3 waits
- * for its transports' `'finish'`, and this transport finishes once its sender
- * closed). A `process.exit()` that does not wait loses what was not sent yet.
+ * or `logger.end()` and wait for the logger's `'finish'` (winston 3.19's logger
+ * waits for its transports' `'finish'` in its _final, and this transport
+ * finishes once its sender closed). A `process.exit()` that does not wait loses what was not sent yet.
  * Until closed, the channel keeps the process alive.
  */
 

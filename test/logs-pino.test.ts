@@ -30,9 +30,10 @@ function pinoLines(count: number): string[] {
   return lines;
 }
 
-test.serial('a process that logs 10,000 records and calls process.exit() at once delivers every one, in order, as pino wrote it', async (t) => {
+test.serial('a process that logs 10,000 records and calls process.exit() at once delivers every one, in order, as pino wrote it, to each of two collectors', async (t) => {
   const group = randomGroup();
   const collector = await openCollector(group);
+  const second = await openCollector(group);
   try {
     const child = await runChild('logs-pino-child', ['--options', JSON.stringify(loopbackOptions(group)), '--count', String(COUNT)]);
     t.is(child.code, 0, child.stderr);
@@ -42,9 +43,11 @@ test.serial('a process that logs 10,000 records and calls process.exit() at once
     t.true(exitMs < EXIT_BOUND_MS, `gone ${exitMs} ms after process.exit()`);
     // Everything was acknowledged before the child's close ended: nothing is still on its way.
     t.is(collector.lines.length, COUNT);
-    t.deepEqual(collector.lines, pinoLines(COUNT));
+    const expected = pinoLines(COUNT);
+    t.deepEqual(collector.lines, expected);
+    t.deepEqual(second.lines, expected);
   } finally {
-    await collector.close();
+    await Promise.all([collector.close(), second.close()]);
   }
 });
 

@@ -5,14 +5,15 @@
  */
 
 import test from 'ava';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { InvalidArgumentTypeError, InvalidArgumentValueError, NotMulticastError, UnknownInterfaceError } from '../src/index';
 import { spawn } from 'node:child_process';
-import { LOG_COLLECTOR_ROLE } from '../src/logs/format';
+import { LOG_COLLECTOR_ROLE, LOG_SOURCE_ROLE } from '../src/logs/format';
 import { createLogSender, DEFAULT_LOG_CLOSE_QUIET_MS, DEFAULT_LOG_CLOSE_TIMEOUT_MS, DEFAULT_LOG_LINGER_MS, LogSender } from '../src/logs/sender';
 import blipcastPinoTransport from '../src/logs/pino';
 import { checkGaps, loopbackOptions, openCollector, randomGroup, ROOT, runChild } from './fixtures/logs-harness';
@@ -182,6 +183,33 @@ test('lines written while the channel opens wait in the buffer and go out in ord
     t.deepEqual(collector.lines, Array.from({ length: 100 }, (_, i) => JSON.stringify({ i })));
   } finally {
     await collector.close();
+  }
+});
+
+test('on an encrypted group (key or keyFile) the sender is a member named by `name`, with role, host and pid', async (t) => {
+  const group = randomGroup();
+  const key = randomBytes(32);
+  const dir = mkdtempSync(join(tmpdir(), 'blipcast-logs-key-'));
+  const keyFile = join(dir, 'group.key');
+  writeFileSync(keyFile, key.toString('hex'), { mode: 0o600 });
+  const collector = await openCollector(group, 'app-logs', { key });
+  try {
+    const a = await createLogSender({ ...loopbackOptions(group), stream: 'app-logs', key: key.toString('hex'), name: 'api' });
+    const b = await createLogSender({ ...loopbackOptions(group), stream: 'app-logs', keyFile, name: 'worker' });
+    a.write('{"from":"api"}');
+    b.write('{"from":"worker"}');
+    await collector.waitFor(2, 10_000);
+    const sources = collector.channel.group!.members({ role: LOG_SOURCE_ROLE }).map((m) => ({ name: m.name, pid: m.metadata.pid, host: m.metadata.host }));
+    t.deepEqual(sources.sort((x, y) => x.name.localeCompare(y.name)), [
+      { name: 'api', pid: String(process.pid), host: hostname() },
+      { name: 'worker', pid: String(process.pid), host: hostname() },
+    ]);
+    await Promise.all([a.close(), b.close()]);
+    t.deepEqual([...collector.lines].sort(), ['{"from":"api"}', '{"from":"worker"}']);
+    t.is(collector.channel.stats().rejects['keyed-on-clear'], 0);
+  } finally {
+    await collector.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

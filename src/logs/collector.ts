@@ -35,6 +35,8 @@ export const DEFAULT_CHECKPOINT_INTERVAL_MS = 1000;
 export const DEFAULT_LEDGER_INTERVAL_MS = 1000;
 /** Bytes written to files but not yet on disk beyond which records are dropped (and reported as a `collector-backlog` loss line). */
 export const DEFAULT_MAX_BACKLOG_BYTES = 64 * 1024 * 1024;
+/** Members remembered after they left (a source's records may still be held or redelivered after its leave). */
+const MAX_REMEMBERED_MEMBERS = 8192;
 /** Ended sources remembered (their position, so that a source heard again continues where it stood). */
 const MAX_ENDED_SOURCES = 1024;
 
@@ -150,6 +152,7 @@ export class LogCollector extends EventEmitter<LogCollectorEvents> {
     ledgerHeadsSent: 0, ledgerHeadsReceived: 0, ledgerRejected: 0, checkpoints: 0, errors: 0,
   };
   private heldBytes = 0;
+  private readonly peerWaits = new Map<string, { list: { d: Divergence; time: number }[]; timer: unknown }>();
   private backlogBytes = 0;
   private checkpointDirty = false;
   private saving: Promise<void> | undefined;
@@ -206,8 +209,9 @@ export class LogCollector extends EventEmitter<LogCollectorEvents> {
     this.timers = [];
     this.publishHeads();
     await this.channel.close();
-    for (const s of this.sources.values()) if (s.identity === undefined) this.resolve(s);
     this.drainDivergences();
+    for (const peer of [...this.peerWaits.keys()]) this.releaseDivergences(peer);
+    for (const s of this.sources.values()) if (s.identity === undefined) this.resolve(s);
     const closes: Promise<void>[] = [];
     for (const s of this.sources.values()) {
       this.flushBacklog(s, true);
@@ -239,7 +243,10 @@ export class LogCollector extends EventEmitter<LogCollectorEvents> {
   // ---- input from the channel ----
 
   private onMember(m: MemberInfo): void {
+    this.members.delete(m.id); // re-inserted last: the map forgets the members heard of longest ago first
     this.members.set(m.id, m);
+    if (this.members.size > MAX_REMEMBERED_MEMBERS) this.members.delete(this.members.keys().next().value!);
+    this.releaseDivergences(m.id);
     const s = this.sources.get(m.id);
     if (s === undefined) return;
     if (s.identity === undefined) this.resolve(s);
@@ -285,7 +292,34 @@ export class LogCollector extends EventEmitter<LogCollectorEvents> {
   }
 
   private drainDivergences(): void {
-    for (const d of this.ledger.pollDivergences()) this.push(this.state({ id: d.session, address: undefined, port: undefined }, false), { kind: 'divergence', d, time: Date.now() });
+    for (const d of this.ledger.pollDivergences()) {
+      if (this.members.has(d.peer)) this.pushDivergence(d, Date.now());
+      else this.holdDivergence(d);
+    }
+  }
+
+  /** A divergence found against a collector not known as a member yet (its heads came before its announce) waits for its join, as records do. */
+  private holdDivergence(d: Divergence): void {
+    const time = Date.now();
+    let waiting = this.peerWaits.get(d.peer);
+    if (waiting === undefined) {
+      const list: { d: Divergence; time: number }[] = [];
+      waiting = { list, timer: this.o.scheduler.setTimer(() => this.releaseDivergences(d.peer), this.o.holdMs) };
+      this.peerWaits.set(d.peer, waiting);
+    }
+    waiting.list.push({ d, time });
+  }
+
+  private releaseDivergences(peer: string): void {
+    const waiting = this.peerWaits.get(peer);
+    if (waiting === undefined) return;
+    this.peerWaits.delete(peer);
+    this.o.scheduler.clearTimer(waiting.timer);
+    for (const { d, time } of waiting.list) this.pushDivergence(d, time);
+  }
+
+  private pushDivergence(d: Divergence, time: number): void {
+    this.push(this.state({ id: d.session, address: undefined, port: undefined }, false), { kind: 'divergence', d, time });
   }
 
   private publishHeads(): void {

@@ -10,7 +10,7 @@ import { rmSync } from 'node:fs';
 import { MemoryNetwork } from '../src/index';
 import { blockHead, decodeLedgerMessage, encodeLedgerMessages, Ledger, type BlockHead } from '../src/logs/ledger';
 import { drive, settle } from './helpers/channel-memory';
-import { awaitMembers, forging, memoryCollector, memorySender, readLogs, tempDir, writeRecords } from './fixtures/logs-collector-memory';
+import { awaitMembers, settleIO, forging, memoryCollector, memorySender, readLogs, tempDir, writeRecords } from './fixtures/logs-collector-memory';
 
 const S = '00000000000000aa';
 const rec = (seq: number, text = `r${seq}`): { seq: number; bytes: Buffer } => ({ seq, bytes: Buffer.from(text) });
@@ -170,7 +170,7 @@ async function twoCollectors(t: import('ava').ExecutionContext, forge: boolean):
   await writeRecords(net, sender, 0, 24, (i) => (i === 10 ? 'pay 100' : `record ${i}`));
   await settle(net, sender.close());
   await drive(net, () => false, 1000); // heads exchanged
-  await settle(net, Promise.all([a.close(), b.close()]));
+  await settleIO(net, Promise.all([a.close(), b.close()]));
   return { logs: dirs.map((d) => readLogs(d)), ids: [a.channel.info.sessionId, b.channel.info.sessionId], forged: counts.forged };
 }
 

@@ -152,6 +152,7 @@ export class LogCollector extends EventEmitter<LogCollectorEvents> {
     ledgerHeadsSent: 0, ledgerHeadsReceived: 0, ledgerRejected: 0, checkpoints: 0, errors: 0,
   };
   private heldBytes = 0;
+  private readonly fileEnds = new Set<Promise<void>>();
   private readonly peerWaits = new Map<string, { list: { d: Divergence; time: number }[]; timer: unknown }>();
   private backlogBytes = 0;
   private checkpointDirty = false;
@@ -212,12 +213,11 @@ export class LogCollector extends EventEmitter<LogCollectorEvents> {
     this.drainDivergences();
     for (const peer of [...this.peerWaits.keys()]) this.releaseDivergences(peer);
     for (const s of this.sources.values()) if (s.identity === undefined) this.resolve(s);
-    const closes: Promise<void>[] = [];
     for (const s of this.sources.values()) {
       this.flushBacklog(s, true);
-      if (s.file !== undefined) closes.push(this.endFile(s));
+      if (s.file !== undefined) void this.endFile(s);
     }
-    await Promise.all(closes);
+    await Promise.all(this.fileEnds);
     if (this.saving) await this.saving;
     this.checkpointDirty = true;
     await this.saveCheckpoint();
@@ -520,14 +520,17 @@ export class LogCollector extends EventEmitter<LogCollectorEvents> {
     return file;
   }
 
+  /** Ends a source's file; close() waits for every file ended, here or before. */
   private endFile(s: SourceState): Promise<void> {
     const file = s.file!;
     s.file = undefined;
-    return new Promise<void>((resolve) => {
+    const done = new Promise<void>((resolve) => {
       file.once('finish', () => resolve());
       file.once('error', () => resolve());
       file.end();
-    });
+    }).then(() => void this.fileEnds.delete(done));
+    this.fileEnds.add(done);
+    return done;
   }
 
   private forgetEnded(session: string): void {

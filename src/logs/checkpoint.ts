@@ -10,6 +10,7 @@
 import { closeSync, ftruncateSync, fstatSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { LogSource } from './format';
 import { currentFileName, linePosition, parseFileName } from './lines';
 
 /** The checkpoint file in the collector's directory. */
@@ -90,7 +91,16 @@ export function indexFiles(dir: string): Map<string, { stem: string; rotated: st
  * write cut by a kill) is cut off the current file first: that record counts
  * as not written. Undefined when no file has a positioned line.
  */
-export function recoverTail(dir: string, stem: string, rotated: readonly string[]): { seq: number; length: number } | undefined {
+export interface TailPosition {
+  /** Last seq the line covers. */
+  seq: number;
+  /** The record's length on the wire, estimated back from the line; -1 for a loss line. */
+  length: number;
+  /** Who the line says the source is. */
+  source: LogSource | undefined;
+}
+
+export function recoverTail(dir: string, stem: string, rotated: readonly string[]): TailPosition | undefined {
   const files = [currentFileName(stem), ...[...rotated].reverse()];
   for (let i = 0; i < files.length; i++) {
     const pos = lastLinePosition(join(dir, files[i]!), i === 0);
@@ -99,7 +109,7 @@ export function recoverTail(dir: string, stem: string, rotated: readonly string[
   return undefined;
 }
 
-function lastLinePosition(path: string, truncatePartial: boolean): { seq: number; length: number } | undefined {
+function lastLinePosition(path: string, truncatePartial: boolean): TailPosition | undefined {
   let fd: number;
   try {
     fd = openSync(path, truncatePartial ? 'r+' : 'r');

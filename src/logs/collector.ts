@@ -340,8 +340,8 @@ export class LogCollector extends EventEmitter<LogCollectorEvents> {
         file: undefined, held: [], heldBytes: 0, holdTimer: undefined, skipThrough: -1, resumeNext: undefined, lastSeq: -1, backlog: undefined, ended: false,
       };
       this.sources.set(source.id, s);
-      const cp = this.checkpoint.get(checkpointKey(source.id, this.stream));
-      if (this.members.has(source.id) || cp !== undefined) this.resolve(s);
+      // Known from the group, the checkpoint, or the last line of its file (a restart before the first checkpoint): no need to hold.
+      if (this.members.has(source.id) || this.checkpoint.has(checkpointKey(source.id, this.stream)) || this.files.has(source.id)) this.resolve(s);
     } else if (s.ended && revive && !this.closing) {
       s.ended = false; // heard again (a source that timed out came back): continue its file
       this.forgetEnded(s.session);
@@ -386,13 +386,14 @@ export class LogCollector extends EventEmitter<LogCollectorEvents> {
     if (s.identity !== undefined) return;
     if (s.holdTimer !== undefined) this.o.scheduler.clearTimer(s.holdTimer);
     s.holdTimer = undefined;
-    const known = this.identityOf(s);
-    s.identity = known ?? { session: s.session, name: s.session, host: undefined, pid: undefined, address: s.address };
     const cp = this.checkpoint.get(checkpointKey(s.session, this.stream));
     const onDisk = this.files.get(s.session);
-    s.stem = cp?.stem ?? onDisk?.stem ?? fileStem(s.identity, known !== undefined);
     // A restart: what the files already hold is skipped; the checkpoint may be behind the files' tails (a kill), never ahead.
-    const tail = recoverTail(this.o.dir, s.stem, onDisk?.rotated ?? []);
+    const tail = cp === undefined && onDisk === undefined ? undefined : recoverTail(this.o.dir, cp?.stem ?? onDisk!.stem, onDisk?.rotated ?? []);
+    const fromTail = tail?.source?.session === s.session && tail.source.name !== s.session ? tail.source : undefined;
+    const known = this.identityOf(s) ?? (fromTail && { ...fromTail, address: s.address ?? fromTail.address });
+    s.identity = known ?? { session: s.session, name: s.session, host: undefined, pid: undefined, address: s.address };
+    s.stem = cp?.stem ?? onDisk?.stem ?? fileStem(s.identity, known !== undefined);
     const tailNext = tail === undefined ? undefined : tail.seq + (tail.length < 0 ? 1 : seqSpan(tail.length, this.maxDatagramBytes, this.o.keyed));
     const seq = Math.max(cp?.seq ?? -1, tail?.seq ?? -1);
     if (seq >= 0) {

@@ -107,7 +107,7 @@ export function seqSpan(length: number, maxDatagramBytes: number, keyed: boolean
  * the record's length on the wire (estimated back from the line), for a record
  * line or a loss line; undefined for other lines or a line that does not parse.
  */
-export function linePosition(line: string): { seq: number; length: number } | undefined {
+export function linePosition(line: string): { seq: number; length: number; source: LogSource | undefined } | undefined {
   let parsed: Record<string, unknown>;
   try {
     parsed = JSON.parse(line) as Record<string, unknown>;
@@ -115,11 +115,11 @@ export function linePosition(line: string): { seq: number; length: number } | un
     return undefined;
   }
   if (typeof parsed !== 'object' || parsed === null) return undefined;
-  if (parsed.blipcast === 'loss' && Number.isSafeInteger(parsed.toSeq)) return { seq: parsed.toSeq as number, length: -1 };
-  if (!Number.isSafeInteger(parsed.seq)) return undefined;
+  const source = typeof parsed.source === 'object' && parsed.source !== null ? (parsed.source as LogSource) : undefined;
+  if (parsed.blipcast === 'loss' && Number.isSafeInteger(parsed.toSeq)) return { seq: parsed.toSeq as number, length: -1, source };
+  if (!Number.isSafeInteger(parsed.seq) || source === undefined) return undefined;
   const seq = parsed.seq as number;
-  if (parsed.blipcast === 'record' && typeof parsed.text === 'string') return { seq, length: Buffer.byteLength(parsed.text) };
-  if (parsed.blipcast !== undefined && typeof parsed.source !== 'object') return undefined;
-  const added = addedFields(parsed.source as LogSource, seq).length + 1;
-  return { seq, length: Math.max(0, Buffer.byteLength(line) - added) };
+  if (parsed.blipcast === 'record' && typeof parsed.text === 'string') return { seq, length: Buffer.byteLength(parsed.text), source };
+  const added = addedFields(source, seq).length + 1;
+  return { seq, length: Math.max(0, Buffer.byteLength(line) - added), source };
 }

@@ -9,95 +9,20 @@
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
-import type * as Rfs from 'rotating-file-stream' with { 'resolution-mode': 'import' };
-import { open, type Channel, type GroupKeyInput, type LossInfo, type MemberInfo, type MessageBatch, type OpenOptions, type Scheduler, type SourceInfo } from '../index';
+import { open, type Channel, type LossInfo, type MemberInfo, type MessageBatch, type Scheduler, type SourceInfo } from '../index';
 import { checkpointKey, indexFiles, loadCheckpoint, recoverTail, saveCheckpoint, type CheckpointEntry } from './checkpoint';
 import {
   DEFAULT_LOG_STREAM, LOG_COLLECTOR_ROLE, LOSS_COLLECTOR_BACKLOG, LOSS_COLLECTOR_RESTART, ledgerStream,
   type DivergenceLine, type LogSource, type LossLine,
 } from './format';
-import { decodeLedgerMessage, encodeLedgerMessages, Ledger, type Divergence } from './ledger';
-import { currentFileName, fileStem, recordLine, rotatedFileName, seqSpan } from './lines';
+import { decodeLedgerMessage, DEFAULT_LEDGER_BLOCK_SEQS, encodeLedgerMessages, Ledger, type Divergence } from './ledger';
+import {
+  DEFAULT_CHECKPOINT_INTERVAL_MS, DEFAULT_HOLD_BYTES, DEFAULT_HOLD_MS, DEFAULT_LEDGER_INTERVAL_MS, DEFAULT_MAX_BACKLOG_BYTES, MAX_ENDED_SOURCES,
+  MAX_REMEMBERED_MEMBERS, realScheduler, type LogCollectorCounters, type LogCollectorEvents, type LogCollectorOptions,
+} from './collector-options';
+import { fileStem, recordLine, seqSpan } from './lines';
 import { parseRotate, type Rotation } from './rotation';
-
-// The package is ESM-typed but ships a CommonJS build for require(), which this CommonJS module uses.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { createStream } = require('rotating-file-stream') as typeof Rfs;
-type RotatingFileStream = Rfs.RotatingFileStream;
-
-/** How long records of a session not yet known as a member wait for its join before they are written with what is known. */
-export const DEFAULT_HOLD_MS = 2000;
-/** Bytes of such records held over all sessions; beyond, the longest-held sessions are written with what is known. */
-export const DEFAULT_HOLD_BYTES = 16 * 1024 * 1024;
-/** How often written positions are checkpointed (a kill loses at most this much checkpoint, never a line: the tails say the rest). */
-export const DEFAULT_CHECKPOINT_INTERVAL_MS = 1000;
-/** How often the ledger's newly closed block heads are sent to the other collectors. */
-export const DEFAULT_LEDGER_INTERVAL_MS = 1000;
-/** Bytes written to files but not yet on disk beyond which records are dropped (and reported as a `collector-backlog` loss line). */
-export const DEFAULT_MAX_BACKLOG_BYTES = 64 * 1024 * 1024;
-/** Members remembered after they left (a source's records may still be held or redelivered after its leave). */
-const MAX_REMEMBERED_MEMBERS = 8192;
-/** Ended sources remembered (their position, so that a source heard again continues where it stood). */
-const MAX_ENDED_SOURCES = 1024;
-
-export interface LogCollectorOptions {
-  /** `'239.255.0.1:5000'`. */
-  group: string;
-  /** Directory of the files (created if missing). One collector per directory. */
-  dir: string;
-  interface?: string;
-  ttl?: number;
-  /** The log stream. Default {@link DEFAULT_LOG_STREAM}. */
-  stream?: string;
-  /** The group key, when the group is encrypted. */
-  key?: GroupKeyInput;
-  /** Where to start in a sender already running: `'next'` (default) or `'earliest'` (everything it still holds; use it for a restart). */
-  from?: 'next' | 'earliest';
-  /** Rotation: `'10M'` (size, units B K M G), `'1h'` (interval, units s m h d), or both `'10M,1h'`. Default: none. */
-  rotate?: string;
-  /** Member name. Default `log-collector`. */
-  name?: string;
-  holdMs?: number;
-  holdBytes?: number;
-  checkpointIntervalMs?: number;
-  ledgerIntervalMs?: number;
-  /** Sequence numbers per ledger block; every collector of a group must use the same. Default 1024. */
-  ledgerBlockSeqs?: number;
-  maxBacklogBytes?: number;
-  /** More open() options (transport, maxDatagramBytes, …). `maxDatagramBytes` is also taken as the senders', to count a record's sequence numbers. */
-  channel?: Partial<OpenOptions>;
-  /** The open() to use (tests: blipcast/internal's, with its hooks). */
-  openChannel?: (options: OpenOptions) => Promise<Channel>;
-  /** Timers (tests: a MemoryNetwork). Default: the real clock. */
-  scheduler?: Scheduler;
-}
-
-/** The collector's own counters (`blipcast collect logs --stats`). */
-export interface LogCollectorCounters {
-  /** Record lines written, and bytes of every line written. */
-  records: number;
-  bytes: number;
-  /** Sources with state now (a file open or records held). */
-  sources: number;
-  /** Loss lines written, and the sequence numbers they cover. */
-  losses: number;
-  lostSeqs: number;
-  divergences: number;
-  /** Files opened (one per source and run) and rotated. */
-  files: number;
-  /** Records held now, waiting for their source's join. */
-  held: number;
-  /** Records received again after a restart and not written (already in the files). */
-  skipped: number;
-  /** Records that were not a JSON object (written as `{"blipcast":"record",…}`). */
-  nonObject: number;
-  ledgerHeadsSent: number;
-  ledgerHeadsReceived: number;
-  /** Ledger messages of other collectors that did not parse or used another block size. */
-  ledgerRejected: number;
-  checkpoints: number;
-  errors: number;
-}
+import { endSourceFile, openSourceFile, type RotatingFileStream } from './source-file';
 
 type Entry =
   | { kind: 'record'; seq: number; data: Buffer }
@@ -126,18 +51,7 @@ interface SourceState {
   ended: boolean;
 }
 
-export interface LogCollectorEvents {
-  /** A file or checkpoint could not be written (the collector goes on). */
-  warning: [err: Error];
-  divergence: [line: DivergenceLine];
-  loss: [line: LossLine];
-}
-
-const realScheduler: Scheduler = {
-  nowMs: () => performance.now(),
-  setTimer: (fn, delayMs) => setTimeout(fn, Math.max(0, delayMs)),
-  clearTimer: (h) => clearTimeout(h as NodeJS.Timeout),
-};
+export type { LogCollectorCounters, LogCollectorEvents, LogCollectorOptions };
 
 export class LogCollector extends EventEmitter<LogCollectorEvents> {
   readonly stream: string;
@@ -159,18 +73,19 @@ export class LogCollector extends EventEmitter<LogCollectorEvents> {
   private saving: Promise<void> | undefined;
   private timers: unknown[] = [];
   private closing: Promise<void> | undefined;
-  private maxDatagramBytes: number;
+  /** The senders' datagram size, to count the sequence numbers of a record (its fragments). */
+  private readonly maxDatagramBytes: number;
 
   /** @internal use {@link createLogCollector} */
   constructor(readonly channel: Channel, private readonly o: Required<Pick<LogCollectorOptions, 'dir' | 'holdMs' | 'holdBytes' | 'checkpointIntervalMs' | 'ledgerIntervalMs' | 'maxBacklogBytes'>> & {
-    stream: string; rotation: Rotation; scheduler: Scheduler; blockSeqs: number; keyed: boolean;
+    stream: string; rotation: Rotation; scheduler: Scheduler; blockSeqs: number; keyed: boolean; maxDatagramBytes: number | undefined;
   }, checkpoint: Map<string, CheckpointEntry>) {
     super();
     this.stream = o.stream;
     this.checkpoint = checkpoint;
     this.files = indexFiles(o.dir);
     this.ledger = new Ledger({ blockSeqs: o.blockSeqs });
-    this.maxDatagramBytes = channel.info.family === 6 ? 1452 : 1472;
+    this.maxDatagramBytes = o.maxDatagramBytes ?? (channel.info.family === 6 ? 1452 : 1472);
     const group = channel.group!;
     for (const m of group.members()) this.members.set(m.id, m);
     group.on('join', (m) => this.onMember(m));
@@ -181,11 +96,6 @@ export class LogCollector extends EventEmitter<LogCollectorEvents> {
     channel.on('error', (err) => this.warn(err));
     this.every(o.checkpointIntervalMs, () => void this.saveCheckpoint());
     this.every(o.ledgerIntervalMs, () => this.publishHeads());
-  }
-
-  /** For the senders' `maxDatagramBytes` when it is not the default. */
-  setMaxDatagramBytes(bytes: number): void {
-    this.maxDatagramBytes = bytes;
   }
 
   /** A snapshot of the counters; the caller may keep it. */
@@ -507,15 +417,7 @@ export class LogCollector extends EventEmitter<LogCollectorEvents> {
   }
 
   private openFile(s: SourceState): RotatingFileStream {
-    const stem = s.stem!;
-    const { size, interval } = this.o.rotation;
-    const name = (time: number | Date | null, index?: number): string => (time === null ? currentFileName(stem) : rotatedFileName(stem, new Date(time), index ?? 1));
-    const file = createStream(name as (time: number | Date, index?: number) => string, {
-      path: this.o.dir, ...(size !== undefined ? { size } : {}), ...(interval !== undefined ? { interval, intervalUTC: true } : {}),
-    });
-    file.on('error', (err) => this.warn(err));
-    file.on('warning', (err) => this.warn(err));
-    file.on('rotated', () => this.counts.files++);
+    const file = openSourceFile(this.o.dir, s.stem!, this.o.rotation, (err) => this.warn(err), () => this.counts.files++);
     this.counts.files++;
     s.file = file;
     return file;
@@ -525,11 +427,7 @@ export class LogCollector extends EventEmitter<LogCollectorEvents> {
   private endFile(s: SourceState): Promise<void> {
     const file = s.file!;
     s.file = undefined;
-    const done = new Promise<void>((resolve) => {
-      file.once('finish', () => resolve());
-      file.once('error', () => resolve());
-      file.end();
-    }).then(() => void this.fileEnds.delete(done));
+    const done = endSourceFile(file).then(() => void this.fileEnds.delete(done));
     this.fileEnds.add(done);
     return done;
   }
@@ -589,9 +487,8 @@ export async function createLogCollector(options: LogCollectorOptions): Promise<
       checkpointIntervalMs: options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS,
       ledgerIntervalMs: options.ledgerIntervalMs ?? DEFAULT_LEDGER_INTERVAL_MS,
       maxBacklogBytes: options.maxBacklogBytes ?? DEFAULT_MAX_BACKLOG_BYTES,
-      blockSeqs: options.ledgerBlockSeqs ?? 1024,
+      blockSeqs: options.ledgerBlockSeqs ?? DEFAULT_LEDGER_BLOCK_SEQS, maxDatagramBytes: options.channel?.maxDatagramBytes,
     }, checkpoint);
-    if (options.channel?.maxDatagramBytes !== undefined) collector.setMaxDatagramBytes(options.channel.maxDatagramBytes);
     return collector;
   } catch (err) {
     await channel.close();

@@ -6,7 +6,8 @@
  */
 
 export * from './format';
-export { createLogCollector, LogCollector, DEFAULT_CHECKPOINT_INTERVAL_MS, DEFAULT_HOLD_BYTES, DEFAULT_HOLD_MS, DEFAULT_LEDGER_INTERVAL_MS, DEFAULT_MAX_BACKLOG_BYTES } from './collector';
+export { createLogCollector, LogCollector } from './collector';
+export { DEFAULT_CHECKPOINT_INTERVAL_MS, DEFAULT_HOLD_BYTES, DEFAULT_HOLD_MS, DEFAULT_LEDGER_INTERVAL_MS, DEFAULT_MAX_BACKLOG_BYTES } from './collector-options';
 export type { LogCollectorCounters, LogCollectorEvents, LogCollectorOptions } from './collector';
 export { blockHead, chainStep, DEFAULT_LEDGER_BLOCK_SEQS, Ledger } from './ledger';
 export type { BlockHead, Divergence, LedgerOptions } from './ledger';

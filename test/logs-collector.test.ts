@@ -120,7 +120,42 @@ test('two collectors of one group hold identical files', async (t) => {
   t.true(collectors.every((c) => c.counters().ledgerHeadsReceived >= 6), 'the heads of the 7 blocks were compared');
 });
 
+test('rotation by interval: a new file every second, and their concatenation is the whole log', async (t) => {
+  const group = randomGroup();
+  const dir = dirFor(t, 'rotate-interval');
+  const collector = await createLogCollector({ group, dir, ...loopback, rotate: '1s' });
+  const sender = await open({ group, ...loopback, member: logSourceMember('ticker') });
+  await untilCollectorKnown([sender]);
+  for (let i = 0; i < 25; i++) {
+    sender.write(JSON.stringify({ level: 30, i, msg: `tick ${i}` }), DEFAULT_LOG_STREAM);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await sender.close();
+  await collector.close();
+  const log = readLogs(dir).get(sender.info.sessionId)!;
+  t.true(log.files.length >= 2, `${log.files.length} files`);
+  t.is(log.lines.length, 25);
+  assertCoverage(t, log.lines, 24);
+});
+
 // ---- the simulated network ----
+
+test('an encrypted group: the collector with the key writes every record', async (t) => {
+  const net = new MemoryNetwork({ seed: 9 });
+  const dir = dirFor(t, 'keyed');
+  const key = Buffer.alloc(32, 7);
+  const collector = await memoryCollector(net, 'collector', dir, { key });
+  const sender = await memorySender(net, 'app', 'secret', { key });
+  await awaitMembers(net, [collector], 1);
+  await writeRecords(net, sender, 0, 40, (i) => `${'x'.repeat(2000)} ${i}`); // fragmented records: several seqs each
+  await settle(net, sender.close());
+  await settleIO(net, collector.close());
+  const log = readLogs(dir).get(sender.info.sessionId)!;
+  t.is(log.lines.length, 40);
+  t.deepEqual(log.lines.map((l) => l.i), Array.from({ length: 40 }, (_, i) => i));
+  t.true(log.lines.every((l, k) => k === 0 || l.seq! > log.lines[k - 1]!.seq! + 1), 'each record took more than one seq');
+  t.like(collector.counters(), { losses: 0, records: 40 });
+});
 
 test('records a collector can no longer get become one exact loss line, between the records around them', async (t) => {
   const net = new MemoryNetwork({ seed: 3 });

@@ -12,6 +12,15 @@
  *   adds them to each line as the `source` field.
  * - Collectors join with role {@link LOG_COLLECTOR_ROLE}; senders wait for the
  *   collectors they know when they close (bounded by `lingerMs`).
+ * - Collectors multicast their ledger heads on {@link ledgerStream} (a few
+ *   hundred bytes a second). A sender that never reads should subscribe only
+ *   to streams it wants (e.g. `channel.subscribe(DEFAULT_LOG_STREAM)`: nobody
+ *   else writes there), so that the heads are filtered, not queued for a
+ *   reader that never comes.
+ * - A collector's line for a record is the record's JSON object with
+ *   `"source":` {@link LogSource} and `"seq":` spliced in before its closing
+ *   brace; a record that is not a JSON object becomes a {@link RecordLine}
+ *   (docs/logging.md, "Lines").
  * - Lines blipcast adds are JSON objects with a `blipcast` field naming the
  *   kind: `dropped` (a sender's buffer overflowed), `loss` (a collector could
  *   not get records), `divergence` (two collectors disagree about what a

@@ -13,10 +13,10 @@
  * - Collectors join with role {@link LOG_COLLECTOR_ROLE}; senders wait for the
  *   collectors they know when they close (bounded by `lingerMs`).
  * - Collectors multicast their ledger heads on {@link ledgerStream} (a few
- *   hundred bytes a second). A sender that never reads should subscribe only
- *   to streams it wants (e.g. `channel.subscribe(DEFAULT_LOG_STREAM)`: nobody
- *   else writes there), so that the heads are filtered, not queued for a
- *   reader that never comes.
+ *   hundred bytes a second), and every sender writes on the log stream. A
+ *   sender never reads: it should deliver nothing (`channel.unsubscribe(stream)`
+ *   right after open(), as `blipcast send` does), so that neither the other
+ *   senders' records nor the heads are queued for a reader that never comes.
  * - A collector's line for a record is the record's JSON object with
  *   `"source":` {@link LogSource} and `"seq":` spliced in before its closing
  *   brace; a record that is not a JSON object becomes a {@link RecordLine}

@@ -10,8 +10,8 @@ import { appendFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'no
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { open as openTest } from '../src/api/channel';
-import { MemoryNetwork, open, type Channel, type Transport } from '../src/index';
-import { CHECKPOINT_FILE, loadCheckpoint } from '../src/logs/checkpoint';
+import { MemoryNetwork, open, withLoss, type Channel, type LossyTransport, type OpenOptions, type Transport } from '../src/index';
+import { CHECKPOINT_FILE, loadCheckpoint, saveCheckpoint } from '../src/logs/checkpoint';
 import { createLogCollector, type LogCollector } from '../src/logs/collector';
 import { DEFAULT_LOG_STREAM, LOG_COLLECTOR_ROLE, logSourceMember } from '../src/logs/format';
 import { recordLine, sanitize } from '../src/logs/lines';
@@ -118,6 +118,32 @@ test('two collectors of one group hold identical files', async (t) => {
   t.is(a!.text, b!.text);
   for (const c of collectors) t.like(c.counters(), { divergences: 0, records: 400 });
   t.true(collectors.every((c) => c.counters().ledgerHeadsReceived >= 6), 'the heads of the 7 blocks were compared');
+});
+
+test('a collector whose socket drops 2% of datagrams still writes every record of two senders exactly once', async (t) => {
+  const group = randomGroup();
+  const dir = dirFor(t, 'lossy');
+  let lossy: LossyTransport | undefined;
+  const collector = await createLogCollector({
+    group, dir, ...loopback,
+    openChannel: (o: OpenOptions) => openTest({ ...o, wrapTransport: (tr) => (lossy = withLoss(tr, { lossRate: 0.02, seed: 11 })) }),
+  });
+  const senders = await Promise.all(['a', 'b'].map((name) => open({ group, ...loopback, member: logSourceMember(name) })));
+  await untilCollectorKnown(senders);
+  for (let i = 0; i < 3000; i++) {
+    for (const s of senders) s.write(JSON.stringify({ level: 30, i, msg: `record ${i}` }), DEFAULT_LOG_STREAM);
+    if (i % 100 === 99) await new Promise((r) => setImmediate(r));
+  }
+  t.deepEqual((await Promise.all(senders.map((s) => s.close()))).map((c) => c.givenUpCount), [0, 0]);
+  await collector.close();
+  const logs = readLogs(dir);
+  for (const s of senders) {
+    const { lost } = assertCoverage(t, logs.get(s.info.sessionId)!.lines, 2999);
+    t.is(lost, 0);
+  }
+  t.like(collector.counters(), { records: 6000, losses: 0 });
+  t.true(collector.channel.stats().protocol.repairsReceived > 0, 'datagrams were lost and repaired');
+  t.true(lossy!.lossStats().dropped > 0);
 });
 
 test('rotation by interval: a new file every second, and their concatenation is the whole log', async (t) => {
@@ -239,6 +265,65 @@ test('records of a sender not yet known as a member wait for its join, then are 
   t.regex(log.files[0]!, /^late-joiner\./);
   t.true(log.lines.every((l) => l.source.name === 'late-joiner' && l.source.pid === process.pid));
   assertCoverage(t, log.lines, 9);
+});
+
+test('beyond holdBytes, the sessions held longest are written with what is known; later lines carry the name', async (t) => {
+  const net = new MemoryNetwork({ seed: 12 });
+  const dir = dirFor(t, 'hold-bytes');
+  const startMs = net.nowMs();
+  const deaf = (inner: Transport): Transport => ({
+    get kind() { return inner.kind; },
+    get info() { return inner.info; },
+    send: (d) => inner.send(d), close: () => inner.close(), stats: () => inner.stats(), onError: (l) => inner.onError(l),
+    receive: (handler) => inner.receive((batch) => {
+      if (net.nowMs() - startMs > 3000) return handler(batch);
+      for (let i = 0; i < batch.count; i++) if (batch.datagram(i)[3] === 6) batch.lengths[i] = 0;
+      handler(batch);
+    }),
+  });
+  const collector = await memoryCollector(net, 'collector', dir, { holdMs: 60_000, holdBytes: 2000, wrapTransport: deaf });
+  const sender = await memorySender(net, 'app', 'bulky');
+  await writeRecords(net, sender, 0, 40);
+  t.true(await drive(net, () => collector.counters().records > 0, 1000), 'written before the join: the hold was full');
+  t.true(await drive(net, () => collector.counters().records === 40, 5000));
+  t.true(await drive(net, () => collector.channel.group!.members({ role: 'log-source' }).length === 1, 5000));
+  await writeRecords(net, sender, 40, 45);
+  await settle(net, sender.close());
+  await settleIO(net, collector.close());
+  const log = readLogs(dir).get(sender.info.sessionId)!;
+  const session = sender.info.sessionId;
+  t.regex(log.files[0]!, new RegExp(`^unknown\\..*\\.${session}\\.ndjson$`), 'the file keeps the name it was opened with');
+  assertCoverage(t, log.lines, 44);
+  t.is(log.lines[0]!.source.name, session);
+  t.is(log.lines[44]!.source.name, 'bulky');
+});
+
+test('records the disk cannot take fast enough are dropped and reported as collector-backlog loss lines, exactly', async (t) => {
+  const net = new MemoryNetwork({ seed: 13 });
+  const dir = dirFor(t, 'backlog');
+  const collector = await memoryCollector(net, 'collector', dir, { maxBacklogBytes: 600 });
+  const sender = await memorySender(net, 'app', 'flood');
+  await awaitMembers(net, [collector], 1);
+  await writeRecords(net, sender, 0, 200, undefined, 50);
+  await settle(net, sender.close());
+  await settleIO(net, collector.close());
+  const { lines } = readLogs(dir).get(sender.info.sessionId)!;
+  const { records, lost } = assertCoverage(t, lines, 199);
+  t.true(lost > 0 && records > 0, `${records} written, ${lost} dropped`);
+  t.true(lines.filter((l) => l.blipcast === 'loss').every((l) => (l as { reason?: string }).reason === 'collector-backlog'));
+});
+
+test('a checkpoint is replaced whole; a file that is not a checkpoint is an error, not a fresh start', async (t) => {
+  const dir = dirFor(t, 'checkpoint');
+  t.deepEqual(loadCheckpoint(dir), new Map());
+  const entry = { session: '0123456789abcdef', stream: 'logs', stem: 'n.h.1.0123456789abcdef', name: 'n', host: 'h', pid: 1, address: undefined, seq: 41, next: 42, updatedMs: 1 };
+  await saveCheckpoint(dir, [entry]);
+  await saveCheckpoint(dir, [{ ...entry, seq: 99, next: 100 }]);
+  t.deepEqual(readdirSync(dir), [CHECKPOINT_FILE], 'no temporary file left behind');
+  t.like(loadCheckpoint(dir).get('0123456789abcdef/logs'), { seq: 99, next: 100 });
+  writeFileSync(join(dir, CHECKPOINT_FILE), '{"v":2}');
+  t.throws(() => loadCheckpoint(dir), { message: /not a blipcast checkpoint/ });
+  await t.throwsAsync(createLogCollector({ group: randomGroup(), dir, ...loopback }), { message: /not a blipcast checkpoint/ });
 });
 
 test('a sender that never joins is written under its address and session once the hold runs out', async (t) => {

@@ -94,7 +94,11 @@ export class LogCollector extends EventEmitter<LogCollectorEvents> {
     channel.on('loss', (loss) => this.onLoss(loss));
     channel.on('source-gone', (source, reason) => this.onSourceGone(source, reason === 'closed'));
     channel.on('error', (err) => this.warn(err));
-    this.every(o.checkpointIntervalMs, () => void this.saveCheckpoint());
+    this.every(o.checkpointIntervalMs, () => {
+      // A source that went quiet after records were dropped for the backlog still gets its loss line once the disk caught up.
+      if (this.backlogBytes <= o.maxBacklogBytes / 2) for (const s of this.sources.values()) this.flushBacklog(s);
+      void this.saveCheckpoint();
+    });
     this.every(o.ledgerIntervalMs, () => this.publishHeads());
   }
 
@@ -124,7 +128,7 @@ export class LogCollector extends EventEmitter<LogCollectorEvents> {
     for (const peer of [...this.peerWaits.keys()]) this.releaseDivergences(peer);
     for (const s of this.sources.values()) if (s.identity === undefined) this.resolve(s);
     for (const s of this.sources.values()) {
-      this.flushBacklog(s, true);
+      this.flushBacklog(s);
       if (s.file !== undefined) void this.endFile(s);
     }
     await Promise.all(this.fileEnds);
@@ -332,11 +336,12 @@ export class LogCollector extends EventEmitter<LogCollectorEvents> {
           return;
         }
         this.resumeGap(s, e.seq);
-        if (this.backlogBytes > this.o.maxBacklogBytes) {
+        // Over the bound, records are dropped until the backlog is back under half of it (then one loss line, in place).
+        if (this.backlogBytes > this.o.maxBacklogBytes || (s.backlog !== undefined && this.backlogBytes > this.o.maxBacklogBytes / 2)) {
           s.backlog = { fromSeq: s.backlog?.fromSeq ?? e.seq, toSeq: e.seq };
           return;
         }
-        this.flushBacklog(s, false);
+        this.flushBacklog(s);
         const line = recordLine(e.data, s.identity!, e.seq);
         if (line[0] === 0x7b && line[1] === 0x22 && line.subarray(0, 21).toString() === '{"blipcast":"record",') this.counts.nonObject++;
         this.counts.records++;
@@ -347,7 +352,7 @@ export class LogCollector extends EventEmitter<LogCollectorEvents> {
         const fromSeq = Math.max(e.fromSeq, s.skipThrough + 1);
         if (fromSeq > e.toSeq) return;
         this.resumeGap(s, fromSeq);
-        this.flushBacklog(s, true);
+        this.flushBacklog(s);
         this.lossLine(s, fromSeq, e.toSeq, e.reason, e.time);
         return;
       }
@@ -367,7 +372,7 @@ export class LogCollector extends EventEmitter<LogCollectorEvents> {
         return;
       }
       case 'end':
-        this.flushBacklog(s, true);
+        this.flushBacklog(s);
         s.ended = true;
         this.ended.push(s.session);
         if (this.ended.length > MAX_ENDED_SOURCES) this.sources.delete(this.ended.shift()!);
@@ -384,8 +389,9 @@ export class LogCollector extends EventEmitter<LogCollectorEvents> {
     if (seq > next) this.lossLine(s, next, seq - 1, LOSS_COLLECTOR_RESTART, Date.now());
   }
 
-  private flushBacklog(s: SourceState, force: boolean): void {
-    if (s.backlog === undefined || (!force && this.backlogBytes > this.o.maxBacklogBytes / 2)) return;
+  /** Writes the loss line of the records dropped for the backlog, before whatever comes next for that source. */
+  private flushBacklog(s: SourceState): void {
+    if (s.backlog === undefined) return;
     const { fromSeq, toSeq } = s.backlog;
     s.backlog = undefined;
     this.lossLine(s, fromSeq, toSeq, LOSS_COLLECTOR_BACKLOG, Date.now());

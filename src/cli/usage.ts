@@ -140,11 +140,32 @@ ${DEMO}`,
   'collect logs': `Usage: blipcast collect logs GROUP:PORT --dir DIR [options]
 
 Writes every log record sent to the group (blipcast/pino, blipcast/winston)
-as newline-delimited JSON, one file per source.
+as newline-delimited JSON, one file per source (NAME.HOST.PID.SESSION.ndjson),
+each record with a "source" and a "seq" field; losses and disagreements with
+other collectors become lines too. Joins the group as a log collector: senders
+wait for it when they close. Runs until Ctrl-C / SIGTERM (files and checkpoint
+flushed, group left, exit 0). docs/logging.md has the formats.
 
 Options:
-  --dir DIR             where the files go (created if missing)
-${COMMON}`,
+  --dir DIR             where the files go (created if missing); one collector
+                        per directory
+  --rotate SPEC         rotate each file by size (10M; units B K M G), by
+                        interval (1h; units s m h d) or both (10M,1h)
+  --from next|earliest  start at the next record (default) or at the oldest the
+                        senders still hold: use earliest when restarting a
+                        collector, so that it fills in from its checkpoint
+  --name NAME           member name (default log-collector)
+  --stats               print the collector's counters as one JSON line on
+                        stderr at exit (and on SIGUSR1, without exiting):
+                        {"event":"stats","records","bytes","sources","losses",
+                        "divergences","files","held",…}
+${KEY}
+${COMMON}
+Exit codes: 0 after Ctrl-C / SIGTERM, 1 failure, 2 bad arguments.
+
+Example (loopback only):
+  blipcast collect logs 239.255.0.1:5000 --interface 127.0.0.1 --ttl 0 --dir ./logs --rotate 10M
+`,
   'collect metrics': `Usage: blipcast collect metrics GROUP:PORT --listen HOST:PORT [options]
 
 Joins the group as a member and serves every publisher's metrics

@@ -12,6 +12,15 @@
  *   adds them to each line as the `source` field.
  * - Collectors join with role {@link LOG_COLLECTOR_ROLE}; senders wait for the
  *   collectors they know when they close (bounded by `lingerMs`).
+ * - Collectors multicast their ledger heads on {@link ledgerStream} (a few
+ *   hundred bytes a second), and every sender writes on the log stream. A
+ *   sender never reads: it should deliver nothing (`channel.unsubscribe(stream)`
+ *   right after open(), as `blipcast send` does), so that neither the other
+ *   senders' records nor the heads are queued for a reader that never comes.
+ * - A collector's line for a record is the record's JSON object with
+ *   `"source":` {@link LogSource} and `"seq":` spliced in before its closing
+ *   brace; a record that is not a JSON object becomes a {@link RecordLine}
+ *   (docs/logging.md, "Lines").
  * - Lines blipcast adds are JSON objects with a `blipcast` field naming the
  *   kind: `dropped` (a sender's buffer overflowed), `loss` (a collector could
  *   not get records), `divergence` (two collectors disagree about what a
@@ -74,3 +83,47 @@ export function droppedLine(dropped: number, nowMs: number = Date.now()): string
   const line: DroppedLine = { blipcast: 'dropped', level: 40, time: nowMs, dropped, msg: `blipcast: ${dropped} log record(s) dropped: the send buffer was full` };
   return JSON.stringify(line);
 }
+
+/** `{"blipcast":"loss",…}`: a collector could not get records `fromSeq..toSeq` (inclusive) of the line's source. */
+export interface LossLine {
+  blipcast: 'loss';
+  fromSeq: number;
+  toSeq: number;
+  /** Sequence numbers in the range (a record split into f datagram fragments uses f of them). */
+  count: number;
+  /** The channel's loss reason (`window`, `retries`, `source-gone`, …) or the collector's own: `collector-restart`, `collector-backlog`. */
+  reason: string;
+  /** When the collector learnt of it, ms since the epoch. */
+  time: number;
+  source: LogSource;
+}
+
+/** `{"blipcast":"divergence",…}`: two collectors hold different chain heads for the same block of a source's records. */
+export interface DivergenceLine {
+  blipcast: 'divergence';
+  /** The ledger block `fromSeq..toSeq` (`blockSeqs` sequence numbers, see docs/logging.md). */
+  block: number;
+  fromSeq: number;
+  toSeq: number;
+  /** This collector's view of the block: its chain head (sha256, hex), records and last seq. */
+  head: string;
+  count: number;
+  lastSeq: number;
+  /** The other collector's view. */
+  peer: { collector: string; name: string | undefined; host: string | undefined; pid: number | undefined; head: string; count: number; lastSeq: number };
+  time: number;
+  source: LogSource;
+}
+
+/** `{"blipcast":"record",…}`: a record that is not a JSON object, kept as a string (`text`: its bytes as UTF-8). */
+export interface RecordLine {
+  blipcast: 'record';
+  text: string;
+  source: LogSource;
+  seq: number;
+}
+
+/** Loss reason of a collector that restarted and found a source's records beyond its checkpoint no longer held by the sender. */
+export const LOSS_COLLECTOR_RESTART = 'collector-restart';
+/** Loss reason of a collector whose files fell too far behind (records dropped rather than held without bound). */
+export const LOSS_COLLECTOR_BACKLOG = 'collector-backlog';

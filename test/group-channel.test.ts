@@ -129,7 +129,7 @@ test('the member option is validated before anything opens', async (t) => {
  * A sender writing 1 KiB messages as fast as 'min' flow control lets it
  * (at most 64 per ms of virtual time). Records when each write was accepted.
  */
-function flood(net: MemoryNetwork, ch: Channel): { written: number; progressAfter: (ms: number) => number | undefined; progressBefore: (ms: number) => number | undefined; stop: () => void } {
+function flood(net: MemoryNetwork, ch: Channel): { written: number; times: number[]; progressAfter: (ms: number) => number | undefined; progressBefore: (ms: number) => number | undefined; stop: () => void } {
   const state = { written: 0, stopped: false, times: [] as number[] };
   const data = Buffer.alloc(1024, 7);
   let blocked = false;
@@ -155,6 +155,7 @@ function flood(net: MemoryNetwork, ch: Channel): { written: number; progressAfte
   };
   tick();
   return {
+    times: state.times,
     get written() {
       return state.written;
     },
@@ -247,3 +248,55 @@ test(`under 'min' a member that joins ${streamRunning ? 'while a stream runs' : 
   for (const ch of [a!, b!, c]) await settle(net, ch.close());
 });
 }
+
+test("paceTo: a member outside it never holds the sender, even stalled, and is not waited for at close", async (t) => {
+  const net = new MemoryNetwork({ seed: 8, link: { delayMs: 0.5 } });
+  const opts = { windowBytes: 256 * 1024, maxMessageBytes: 1024, receiverTimeoutMs: 120_000 };
+  // a logs; b collects; c is another service on the group (it hears a's records, acknowledges them, and stalls).
+  const a = await memory(net, 'a', { ...member('a', { role: 'service' }), ...opts, paceTo: (m) => m.metadata.role === 'collector' });
+  const b = await memory(net, 'b', { ...member('b', { role: 'collector' }), ...opts });
+  const c = await memory(net, 'c', { ...member('c', { role: 'service' }), ...opts });
+  t.true(await drive(net, () => a.group!.members().length === 3, 2000));
+  const receivers: string[] = [];
+  a.on('receiver', (r) => receivers.push(r.id === b.info.sessionId ? 'b' : r.id === c.info.sessionId ? 'c' : r.id));
+  let readB = 0;
+  b.readable.on('data', () => readB++);
+  c.readable.on('data', () => undefined);
+  const f = flood(net, a);
+  await drive(net, () => false, 1000);
+  t.true(readB > 500, `b read ${readB} messages`);
+  t.is(a.stats().protocol.receivers, 1, 'only the collector counts');
+
+  // c stalls for good (SIGSTOP, kill -9): a must not notice.
+  net.partition(['c'], ['a', 'b']);
+  const stalledAtMs = net.nowMs();
+  const before = f.written;
+  await drive(net, () => false, 2000);
+  f.stop();
+  let longestPause = 0;
+  let lastMs = stalledAtMs;
+  for (const x of f.times) {
+    if (x < stalledAtMs) continue;
+    longestPause = Math.max(longestPause, x - lastMs);
+    lastMs = x;
+  }
+  t.log(`after c stalled: a wrote ${f.written - before} more messages in 2 s; longest pause between accepted writes ${longestPause} ms`);
+  t.true(f.written - before > 1000, `a wrote only ${f.written - before} messages after c stalled`);
+  t.true(longestPause < 200, `a paused ${longestPause} ms: c held it back`);
+  t.false(receivers.includes('c'), "c never became a's receiver");
+
+  const closeStartMs = net.nowMs();
+  const outcome = await settle(net, a.close());
+  t.log(`a closed in ${net.nowMs() - closeStartMs} ms: flushed ${outcome.flushedCount}, given up ${outcome.givenUpCount}`);
+  t.deepEqual(outcome.flushed.map((r) => r.id), [b.info.sessionId]);
+  t.is(outcome.givenUpCount, 0, 'c is not given up: it was never waited for');
+  t.true(net.nowMs() - closeStartMs < 4000, 'the close did not wait for c');
+  await settle(net, b.close());
+  await settle(net, c.close());
+});
+
+test('paceTo is checked at open: a function, and only with member', async (t) => {
+  const net = new MemoryNetwork({ seed: 9 });
+  await t.throwsAsync(memory(net, 'x', { paceTo: () => true }), { instanceOf: InvalidArgumentValueError, message: /paceTo needs options.member/ });
+  await t.throwsAsync(memory(net, 'y', { ...member('y'), paceTo: 'collector' as never }), { instanceOf: InvalidArgumentTypeError, message: /paceTo/ });
+});

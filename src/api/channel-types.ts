@@ -49,9 +49,10 @@ export interface LossInfo {
 export type SourceGoneReason = 'timeout' | 'closed' | 'restarted' | 'memory';
 /**
  * 'timeout': silent for receiverTimeoutMs; 'slow': fell out of the window under 'max'; 'left': it closed or left the group;
- * 'dead': the group declared it dead; 'linger': this channel was closing and the receiver made no progress for lingerMs.
+ * 'dead': the group declared it dead; 'linger': this channel was closing and the receiver made no progress for lingerMs;
+ * 'ignored': it turned out to be a group member outside this channel's `paceTo` (its status came before its join).
  */
-export type ReceiverDroppedReason = 'timeout' | 'slow' | 'left' | 'dead' | 'linger';
+export type ReceiverDroppedReason = 'timeout' | 'slow' | 'left' | 'dead' | 'linger' | 'ignored';
 
 /** Events of a {@link Channel}, with their arguments. */
 export interface ChannelEvents {

@@ -73,7 +73,7 @@ export function composeEndpoint(resolved: ResolvedOptions, counters: Counters): 
   const member = resolved.member;
   if (member !== undefined) {
     const membership = createMembership({ sessionHi, sessionLo, name: member.name, metadata: member.metadata, random, maxDatagramBytes: resolved.maxDatagramBytes }, member.tuning);
-    endpoint = grouped = new GroupedEndpoint(reliable, membership, rejects);
+    endpoint = grouped = new GroupedEndpoint(reliable, membership, rejects, resolved.paceTo);
     counters.addReader('group', () => membership.stats());
   }
 

@@ -20,6 +20,7 @@ import { DEFAULT_TUNING, TUNING_COUNT_KEYS, type ProtocolTuning } from '../proto
 import { checkStreamName } from './streams';
 import { checkTransportOptions } from '../transport/options';
 import type { MemoryHost, MemoryNetwork } from '../transport/memory';
+import type { MemberInfo } from '../group/api';
 import type { Transport, TransportOptions } from '../transport/transport';
 import { HEADER_BYTES, MAX_PAYLOAD_BYTES } from '../wire/header';
 
@@ -116,6 +117,13 @@ export interface OpenOptions extends TuningOptions {
   /** Join the group as a member (name, metadata): `channel.group` is then defined. Default: not a member. See docs/api.md, "Group membership". */
   member?: MemberOptions;
   /**
+   * Which group members this channel's sender paces to and waits for at close (needs `member`): a member for which it
+   * returns false never counts as a receiver, however it reads or stalls — e.g. a log sender paces only to the log
+   * collectors, not to the other services that log to the same group. Called once per member, at its join, with
+   * its name and metadata. Default: every member (and, always, every receiver that is not a group member).
+   */
+  paceTo?: (member: MemberInfo) => boolean;
+  /**
    * Encrypts the group (AES-256-GCM, docs/security.md): the 32-byte group key
    * (key id 1), or `{ id, key }` with an id 1..255. Every member needs the same
    * key; datagrams without it, or under an unknown key id, are dropped and
@@ -180,6 +188,7 @@ export interface ResolvedOptions {
   seed: number | string | undefined;
   wrapTransport: ((transport: Transport) => Transport) | undefined;
   member: ResolvedMember | undefined;
+  paceTo: ((member: MemberInfo) => boolean) | undefined;
   key: GroupKey | undefined;
   keyGraceMs: number;
   signingKey: KeyObject | undefined;
@@ -189,7 +198,7 @@ export interface ResolvedOptions {
 const CHANNEL_KEYS = new Set<string>([
   'group', 'interface', 'ttl', 'loopback', 'source', 'recvBufferBytes', 'sendBufferBytes', 'transport', 'network', 'host', 'streams',
   'lateJoin', 'flowControl', 'windowBytes', 'windowMessages', 'rateBytesPerSec', 'sendQueueBytes', 'maxMessageBytes', 'maxDatagramBytes',
-  'maxReorderBytes', 'maxReassemblyBytes', 'lingerMs', 'closeQuietMs', 'readHighWaterMark', 'maxReadBufferBytes', 'signal', 'seed', 'wrapTransport', 'member',
+  'maxReorderBytes', 'maxReassemblyBytes', 'lingerMs', 'closeQuietMs', 'readHighWaterMark', 'maxReadBufferBytes', 'signal', 'seed', 'wrapTransport', 'member', 'paceTo',
   'key', 'keyGraceMs', 'signingKey', 'trustedKeys',
 ]);
 const TUNING_KEYS = new Set<string>(Object.keys(DEFAULT_TUNING));
@@ -375,6 +384,13 @@ export function resolveOptions(input: OpenOptions & TestHooks): ResolvedOptions 
   }
 
   const member = options.member === undefined ? undefined : resolveMemberOption(options.member, maxDatagramBytes);
+  let paceTo: ((member: MemberInfo) => boolean) | undefined;
+  if (options.paceTo !== undefined) {
+    if (typeof options.paceTo !== 'function') throw typeError('paceTo', 'a function (member) => boolean', options.paceTo);
+    // Only a member learns who the others are.
+    if (member === undefined) throw new InvalidArgumentValueError('options.paceTo needs options.member (the channel learns the members by being one)');
+    paceTo = options.paceTo as (member: MemberInfo) => boolean;
+  }
   const key = options.key === undefined ? undefined : checkGroupKey(options.key, 'options.key');
   let keyGraceMs = DEFAULT_KEY_GRACE_MS;
   if (options.keyGraceMs !== undefined) {
@@ -401,6 +417,7 @@ export function resolveOptions(input: OpenOptions & TestHooks): ResolvedOptions 
     network,
     host,
     transportOptions,
+    paceTo,
     interfaceName: transport === 'memory' ? (options.interface as string | undefined) : checked.interfaceName,
     streams,
     lateJoin,

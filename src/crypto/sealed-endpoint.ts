@@ -181,6 +181,10 @@ export class SealedEndpoint<E> implements Endpoint<SealedEvent<E>> {
   expectReceiver(nowMs: number, receiver: SourceInfo): void {
     this.inner.expectReceiver(nowMs, receiver);
   }
+  ignoreReceiver(nowMs: number, id: string): void {
+    this.inner.ignoreReceiver(nowMs, id);
+  }
+
 
   dropReceiver(nowMs: number, id: string, reason: 'dead' | 'left'): void {
     this.inner.dropReceiver(nowMs, id, reason);

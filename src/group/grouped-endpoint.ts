@@ -20,7 +20,7 @@ import { Fifo } from '../util/fifo';
 import type { ReceivedBatch } from '../wire/batch';
 import type { RejectCounts } from '../wire/rejects';
 import { DatagramType, sessionIdHex, type Header } from '../wire/header';
-import type { Membership, MembershipEvent } from './api';
+import type { MemberInfo, Membership, MembershipEvent } from './api';
 
 /** The core's events, and a group-membership change. */
 export type GroupedEvent = ProtocolEvent | { type: 'member'; change: MembershipEvent };
@@ -30,8 +30,16 @@ export class GroupedEndpoint implements Endpoint<GroupedEvent> {
 
   private readonly reader: BatchReader;
 
-  /** `rejects`: the counters section where the datagrams dropped by the header checks are counted (the reliable core's). */
-  constructor(private readonly reliable: Endpoint, readonly membership: Membership, rejects: RejectCounts) {
+  /**
+   * `rejects`: the counters section where the datagrams dropped by the header checks are counted (the reliable core's).
+   * `paceTo`: which members the sender paces to and waits for at close (default all); the others are ignored as receivers.
+   */
+  constructor(
+    private readonly reliable: Endpoint,
+    readonly membership: Membership,
+    rejects: RejectCounts,
+    private readonly paceTo?: (member: MemberInfo) => boolean,
+  ) {
     this.reader = new BatchReader(rejects);
   }
 
@@ -118,6 +126,20 @@ export class GroupedEndpoint implements Endpoint<GroupedEvent> {
     this.reliable.dropReceiver(nowMs, id, reason);
   }
 
+  ignoreReceiver(nowMs: number, id: string): void {
+    this.reliable.ignoreReceiver(nowMs, id);
+  }
+
+  /** Whether the sender paces to `member`; a `paceTo` that throws counts as yes (the safe side: nothing is lost). */
+  private pacesTo(member: MemberInfo): boolean {
+    if (this.paceTo === undefined) return true;
+    try {
+      return this.paceTo(member) !== false;
+    } catch {
+      return true;
+    }
+  }
+
   /**
    * Moves membership events into our queue and tells the reliable sender
    * about joins and departures. `header`/`from` are those of the CONTROL
@@ -132,7 +154,8 @@ export class GroupedEndpoint implements Endpoint<GroupedEvent> {
         case 'join': {
           const own = header !== undefined && from !== undefined && sessionIdHex(header.sessionHi, header.sessionLo) === id;
           const receiver: SourceInfo = own ? { id, address: from.address, port: from.port } : { id, address: undefined, port: undefined };
-          this.reliable.expectReceiver(nowMs, receiver);
+          if (!this.pacesTo(change.member)) this.reliable.ignoreReceiver(nowMs, id);
+          else this.reliable.expectReceiver(nowMs, receiver);
           break;
         }
         case 'dead':

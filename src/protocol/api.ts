@@ -147,7 +147,7 @@ export type ProtocolEvent =
  * (it closed and said so, or left the group), 'dead' (the group membership
  * declared it dead), 'linger' (a closing sender saw no progress for lingerMs).
  */
-export type ReceiverDropReason = 'timeout' | 'slow' | 'left' | 'dead' | 'linger';
+export type ReceiverDropReason = 'timeout' | 'slow' | 'left' | 'dead' | 'linger' | 'ignored';
 
 /** A receiver a sender stopped waiting for before it acknowledged everything. */
 export interface UnflushedReceiver {
@@ -314,6 +314,14 @@ export interface Endpoint<E = ProtocolEvent> {
    * reason, then 'drain' if the window frees). No-op for an unknown receiver.
    */
   dropReceiver(nowMs: number, id: string, reason: 'dead' | 'left'): void;
+  /**
+   * The group membership learnt of a member this sender does not pace to (the
+   * channel's `paceTo`): its status reports are ignored from now on, so it
+   * never holds the window or a close. A receiver it already counted (its
+   * status came before its join) is dropped ('receiver-dropped', 'ignored'),
+   * without counting as given up. {@link dropReceiver} forgets the mark.
+   */
+  ignoreReceiver(nowMs: number, id: string): void;
 }
 
 /** One registry of counters (all cumulative). */

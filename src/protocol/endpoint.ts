@@ -193,6 +193,11 @@ class EndpointImpl implements Endpoint {
     this.sender.dropReceiver(nowMs, id, reason);
   }
 
+  ignoreReceiver(nowMs: number, id: string): void {
+    this.touch(nowMs);
+    this.sender.ignoreReceiver(nowMs, id);
+  }
+
   isFlushed(): boolean {
     return this.out.control.length === 0 && this.sender.isFlushed();
   }

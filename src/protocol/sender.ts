@@ -222,6 +222,7 @@ export class Sender {
   }
 
   handleStatus(nowMs: number, status: StatusPayload, receiverKey: string, info: SourceInfo): void {
+    if (this.ignored.size > 0 && this.ignored.has(receiverKey)) return;
     if (this.receivers.size >= this.tuning.maxReceivers && !this.receivers.byKey.has(receiverKey)) {
       // A silent receiver times out within receiverTimeoutMs and frees its place.
       this.limits.hit('receivers');
@@ -314,7 +315,22 @@ export class Sender {
    * recorded for the close outcome (flushed if it had everything). Returns
    * false for an unknown receiver.
    */
+  /** Receivers whose status never counts (group members outside the channel's `paceTo`), by session id; bounded by the membership's member cap. */
+  private readonly ignored = new Set<string>();
+
+  /** See Endpoint.ignoreReceiver. */
+  ignoreReceiver(nowMs: number, key: string): void {
+    this.ignored.add(key);
+    const r = this.receivers.remove(key);
+    if (r === undefined) return;
+    this.stats.receivers = this.receivers.size;
+    this.out.events.push({ type: 'receiver-dropped', receiver: r.info, reason: 'ignored' });
+    if (this.limiter === r) this.recomputeLimit();
+    this.closer?.onProgress(nowMs);
+  }
+
   dropReceiver(nowMs: number, key: string, reason: ReceiverDropReason): boolean {
+    if (reason === 'dead' || reason === 'left') this.ignored.delete(key);
     const r = this.receivers.remove(key);
     if (r === undefined) return false;
     this.forget(nowMs, r, reason);

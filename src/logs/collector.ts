@@ -12,7 +12,7 @@ import { hostname } from 'node:os';
 import { open, type Channel, type LossInfo, type MemberInfo, type MessageBatch, type Scheduler, type SourceInfo } from '../index';
 import { checkpointKey, indexFiles, loadCheckpoint, recoverTail, saveCheckpoint, type CheckpointEntry } from './checkpoint';
 import {
-  DEFAULT_LOG_STREAM, LOG_COLLECTOR_ROLE, LOSS_COLLECTOR_BACKLOG, LOSS_COLLECTOR_RESTART, ledgerStream,
+  DEFAULT_LOG_STREAM, isLogCollector, LOG_COLLECTOR_ROLE, LOSS_COLLECTOR_BACKLOG, LOSS_COLLECTOR_RESTART, ledgerStream,
   type DivergenceLine, type LogSource, type LossLine,
 } from './format';
 import { decodeLedgerMessage, DEFAULT_LEDGER_BLOCK_SEQS, encodeLedgerMessages, Ledger, type Divergence } from './ledger';
@@ -479,6 +479,7 @@ export async function createLogCollector(options: LogCollectorOptions): Promise<
     lateJoin: options.from ?? 'next',
     streams: stream === '' ? [control] : [stream, control],
     member: { name: options.name ?? 'log-collector', metadata: { role: LOG_COLLECTOR_ROLE, host: hostname(), pid: String(process.pid) } },
+    paceTo: isLogCollector,
     // A closing collector sends only its last ledger heads: it need not wait long for them.
     lingerMs: 1000,
     closeQuietMs: 200,

@@ -29,7 +29,7 @@
 
 import { hostname } from 'node:os';
 import { basename, extname } from 'node:path';
-import type { MemberOptions } from '../index';
+import type { MemberInfo, MemberOptions } from '../index';
 
 /** The stream log records go on when none is named. */
 export const DEFAULT_LOG_STREAM = 'logs';
@@ -37,6 +37,15 @@ export const DEFAULT_LOG_STREAM = 'logs';
 export const LOG_SOURCE_ROLE = 'log-source';
 /** Member metadata `role` of a log collector. */
 export const LOG_COLLECTOR_ROLE = 'log-collector';
+
+/**
+ * The `paceTo` of every channel of the logging app: senders (and collectors, for their ledger heads) pace to the
+ * collectors only. The other services logging to the same group hear each other's records too, but a service
+ * that stalls (GC pause, SIGSTOP, a debugger) must not hold back anyone else's logs.
+ */
+export function isLogCollector(member: MemberInfo): boolean {
+  return member.metadata.role === LOG_COLLECTOR_ROLE;
+}
 
 /** The collectors' control stream (ledger chain heads) of a log stream. */
 export function ledgerStream(logStream: string): string {

@@ -6,7 +6,7 @@
 
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentTypeError, InvalidArgumentValueError, parseGroup, parseKeyBytes, type OpenOptions } from '../index';
-import { DEFAULT_LOG_STREAM, logSourceMember } from './format';
+import { DEFAULT_LOG_STREAM, isLogCollector, logSourceMember } from './format';
 
 /**
  * Bytes of log lines a sender holds while the channel pushes back, beyond the
@@ -148,6 +148,7 @@ export function resolveOptions(options: LogSenderOptions): SenderConfig {
     group: o.group,
     streams: stream === '' ? [] : [stream],
     member: logSourceMember(o.name as string | undefined),
+    paceTo: isLogCollector,
     lingerMs,
     closeQuietMs,
   };

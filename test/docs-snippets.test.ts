@@ -1,5 +1,6 @@
 /**
- * Every ```ts / ```js block of README.md and docs/api.md runs as pasted: each
+ * Every ```ts / ```js block of README.md, docs/api.md and the apps' pages
+ * (docs/logging.md, docs/logging-senders.md, docs/metrics.md) runs as pasted: each
  * is written to a temporary directory where `blipcast` resolves to this
  * repository (node_modules/blipcast → the repo), TypeScript is transpiled with
  * `transpileModule`, and the result runs as an ES module in its own Node
@@ -20,11 +21,16 @@ import { join } from 'node:path';
 import ts from 'typescript';
 
 const ROOT = join(__dirname, '..', '..');
-const FILES = ['README.md', 'docs/api.md'] as const;
+const FILES = ['README.md', 'docs/api.md', 'docs/logging.md', 'docs/logging-senders.md', 'docs/metrics.md'] as const;
+/** Packages besides blipcast that snippets import (devDependencies or dependencies of this repository). */
+const SNIPPET_PACKAGES = ['pino', 'winston', 'prom-client'];
 /** What each file holds; update when a block is added, removed or marked. */
 const EXPECTED: Record<(typeof FILES)[number], { run: number; fragment: number; other: number }> = {
-  'README.md': { run: 5, fragment: 0, other: 4 },
+  'README.md': { run: 7, fragment: 0, other: 5 },
   'docs/api.md': { run: 8, fragment: 2, other: 0 },
+  'docs/logging.md': { run: 1, fragment: 0, other: 8 },
+  'docs/logging-senders.md': { run: 2, fragment: 2, other: 1 },
+  'docs/metrics.md': { run: 1, fragment: 0, other: 4 },
 };
 /** Generous: the lab tests that load the machine on purpose (busy loops, process churn) run beside this file. */
 const SNIPPET_TIMEOUT_MS = 60_000;
@@ -64,7 +70,7 @@ function blocks(file: string): Block[] {
 const all = FILES.flatMap((file) => blocks(file));
 const runnable = all.filter((b) => CODE_LANGUAGES.has(b.language) && b.fragment === undefined);
 
-test('every code block of README.md and docs/api.md is run, or marked as a fragment with a reason, or is shell', (t) => {
+test('every code block of README.md, docs/api.md and the apps\' pages is run, or marked as a fragment with a reason, or is shell', (t) => {
   for (const file of FILES) {
     const mine = all.filter((b) => b.file === file);
     for (const b of mine) {
@@ -89,6 +95,8 @@ function sandbox(): string {
   const dir = mkdtempSync(join(tmpdir(), 'blipcast-snippet-'));
   mkdirSync(join(dir, 'node_modules'));
   symlinkSync(ROOT, join(dir, 'node_modules', 'blipcast'), 'dir');
+  // The loggers and the metrics library the app snippets import, as an application would have them.
+  for (const pkg of SNIPPET_PACKAGES) symlinkSync(join(ROOT, 'node_modules', pkg), join(dir, 'node_modules', pkg), 'dir');
   return dir;
 }
 

@@ -144,6 +144,22 @@ test('listen --json prints one object per message with its source and sequence',
   t.deepEqual(objs.map((o) => o.seq - objs[0]!.seq), [0, 1, 2]);
 });
 
+test('listen --stream NAME prints that stream of send --stream NAME, and nothing of another stream', async (t) => {
+  const group = randomGroup();
+  const listener = spawn(process.execPath, [BIN, 'listen', group, '--interface', '127.0.0.1', '--ttl', '0', '--stream', 'logs', '--count', '2', '--timeout', '30', '--json', '--from', 'earliest'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  listener.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  listener.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => listener.on('exit', resolve));
+  await new Promise((r) => setTimeout(r, 500));
+  t.is(run(['send', group, '--interface', '127.0.0.1', '--ttl', '0'], 'default stream\n').code, 0);
+  t.is(run(['send', group, '--interface', '127.0.0.1', '--ttl', '0', '--stream', 'logs'], 'one\ntwo\n').code, 0);
+  t.is(await exited, 0, err);
+  const objs = out.trim().split('\n').map((l) => JSON.parse(l) as { data: string; stream: string });
+  t.deepEqual(objs.map((o) => [o.data, o.stream]), [['one', 'logs'], ['two', 'logs']]);
+});
+
 test('listen exits non-zero when --timeout passes before --count', (t) => {
   const started = Date.now();
   const r = run(['listen', randomGroup(), '--interface', '127.0.0.1', '--ttl', '0', '--count', '1', '--timeout', '0.5']);
@@ -219,6 +235,11 @@ test('the package and its subpaths can be loaded with require and with import', 
   t.is(cjs.stdout.trim(), 'function function function 32 function', cjs.stderr);
   const esm = spawnSync(process.execPath, ['--input-type=module', '-e', "import { open, parseGroup } from 'blipcast'; import { createEndpoint, HEADER_BYTES } from 'blipcast/core'; import { open as openWithHooks } from 'blipcast/internal'; console.log(typeof open, typeof parseGroup, typeof createEndpoint, HEADER_BYTES, typeof openWithHooks)"], { cwd: ROOT, encoding: 'utf8' });
   t.is(esm.stdout.trim(), 'function function function 32 function', esm.stderr);
+  // The apps' subpaths.
+  const apps = spawnSync(process.execPath, ['-e', "const p = require('blipcast/pino'); const w = require('blipcast/winston'); const l = require('blipcast/logs'); const m = require('blipcast/metrics'); console.log(typeof p.default, typeof w.BlipcastTransport, typeof l.createLogCollector, typeof m.publishMetrics, typeof m.createMetricsCollector)"], { cwd: ROOT, encoding: 'utf8' });
+  t.is(apps.stdout.trim(), 'function function function function function', apps.stderr);
+  const appsEsm = spawnSync(process.execPath, ['--input-type=module', '-e', "import pinoModule from 'blipcast/pino'; import { createLogCollector } from 'blipcast/logs'; import { publishMetrics } from 'blipcast/metrics'; console.log(typeof pinoModule.default, typeof createLogCollector, typeof publishMetrics)"], { cwd: ROOT, encoding: 'utf8' });
+  t.is(appsEsm.stdout.trim(), 'function function function', appsEsm.stderr);
   // The main entry no longer hands out wire internals.
   const main = spawnSync(process.execPath, ['-e', "const b = require('blipcast'); console.log(['MAGIC', 'crc32c', 'decodeHeaderInto', 'Reject', 'SEALED_REJECT_BASE'].filter((k) => k in b).join(',') || 'none')"], { cwd: ROOT, encoding: 'utf8' });
   t.is(main.stdout.trim(), 'none', main.stderr);

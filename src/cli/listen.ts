@@ -43,7 +43,10 @@ export async function listen(args: string[], io: { stdout: NodeJS.WritableStream
     ...key,
     lateJoin,
     lingerMs: 0,
+    // Declared, so that its messages say `stream` (an undeclared name would be '#<id>'); only it is delivered.
+    streams: stream === '' ? [] : [stream],
   });
+  channel.subscribe(stream);
   channel.on('loss', (loss: { source: { id: string }; stream: string; fromSeq: number; toSeq: number; reason: string }) => {
     io.stderr.write(JSON.stringify({ event: 'loss', source: loss.source.id, stream: loss.stream, fromSeq: loss.fromSeq, toSeq: loss.toSeq, reason: loss.reason }) + '\n');
   });

@@ -413,3 +413,35 @@ test('a restarted collector reports exactly the records the sender no longer hel
   t.is(lost, losses.reduce((n, l) => n + l.toSeq - l.fromSeq + 1, 0));
   t.is(restarted.counters().losses, losses.length);
 });
+
+for (const withPeer of [true, false]) {
+  test(`a collector restarted after its sender exited ${withPeer ? 'reports the records it missed, as far as another collector saw them' : 'and no other collector saw them writes nothing it cannot know'}`, async (t) => {
+    const net = new MemoryNetwork({ seed: 10 });
+    const dir = dirFor(t, 'restart-gone');
+    const peer = withPeer ? await memoryCollector(net, 'collector-a', dirFor(t, 'peer')) : undefined;
+    const first = await memoryCollector(net, 'collector-b', dir, { from: 'earliest' });
+    const sender = await memorySender(net, 'app', 'brief', { paceTo: (m) => m.metadata.role === LOG_COLLECTOR_ROLE });
+    await awaitMembers(net, peer ? [peer, first] : [first], 1);
+    await writeRecords(net, sender, 0, 20);
+    t.true(await drive(net, () => first.counters().records === 20 && (peer?.counters().records ?? 20) === 20, 5000));
+    await settleIO(net, first.close()); // down (its files and checkpoint say 0..19) ...
+    await writeRecords(net, sender, 20, 50);
+    await settle(net, sender.close()); // ... while the sender writes 20..49 and exits
+    if (peer) t.true(await drive(net, () => peer.counters().records === 50, 5000));
+    const restarted = await memoryCollector(net, 'collector-b2', dir, { from: 'earliest' });
+    await drive(net, () => false, 5000); // past the grace, several ledger intervals
+    await settleIO(net, restarted.close());
+    if (peer) await settleIO(net, peer.close());
+    const lines = readLogs(dir).get(sender.info.sessionId)!.lines;
+    const losses = lines.filter((l) => l.blipcast === 'loss');
+    if (withPeer) {
+      const { records, lost } = assertCoverage(t, lines, 49);
+      t.is(records, 20);
+      t.is(lost, 30);
+      t.like(losses, [{ blipcast: 'loss', fromSeq: 20, toSeq: 49, count: 30, reason: 'collector-restart', source: { name: 'brief' } }]);
+    } else {
+      t.is(lines.length, 20, 'what it held, and no guess');
+      t.deepEqual(losses, []);
+    }
+  });
+}

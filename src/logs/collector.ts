@@ -15,12 +15,13 @@ import {
   DEFAULT_LOG_STREAM, isLogCollector, LOG_COLLECTOR_ROLE, LOSS_COLLECTOR_BACKLOG, LOSS_COLLECTOR_RESTART, ledgerStream,
   type DivergenceLine, type LogSource, type LossLine,
 } from './format';
-import { decodeLedgerMessage, DEFAULT_LEDGER_BLOCK_SEQS, encodeLedgerMessages, Ledger, type Divergence } from './ledger';
+import { decodeLedgerMessage, DEFAULT_LEDGER_BLOCK_SEQS, encodeLedgerMessages, Ledger, type BlockHead, type Divergence } from './ledger';
 import {
   DEFAULT_CHECKPOINT_INTERVAL_MS, DEFAULT_HOLD_BYTES, DEFAULT_HOLD_MS, DEFAULT_LEDGER_INTERVAL_MS, DEFAULT_MAX_BACKLOG_BYTES, MAX_ENDED_SOURCES,
   MAX_REMEMBERED_MEMBERS, realScheduler, type LogCollectorCounters, type LogCollectorEvents, type LogCollectorOptions,
 } from './collector-options';
 import { fileStem, recordLine, seqSpan } from './lines';
+import { RECENT_END_MS, RestartGaps } from './restart-gaps';
 import { parseRotate, type Rotation } from './rotation';
 import { endSourceFile, openSourceFile, type RotatingFileStream } from './source-file';
 
@@ -61,6 +62,10 @@ export class LogCollector extends EventEmitter<LogCollectorEvents> {
   private readonly checkpoint: Map<string, CheckpointEntry>;
   private readonly files: Map<string, { stem: string; rotated: string[] }>;
   private readonly ledger: Ledger;
+  /** The checkpoint's sources that went away while this collector was down (see restart-gaps.ts). */
+  private readonly restartGaps: RestartGaps;
+  /** The last heads of sources that closed recently, re-announced every ledger interval until `untilMs`. */
+  private readonly recentEnds = new Map<string, { head: BlockHead; untilMs: number }>();
   private readonly counts: LogCollectorCounters = {
     records: 0, bytes: 0, sources: 0, losses: 0, lostSeqs: 0, divergences: 0, files: 0, held: 0, skipped: 0, nonObject: 0,
     ledgerHeadsSent: 0, ledgerHeadsReceived: 0, ledgerRejected: 0, checkpoints: 0, errors: 0,
@@ -85,6 +90,9 @@ export class LogCollector extends EventEmitter<LogCollectorEvents> {
     this.checkpoint = checkpoint;
     this.files = indexFiles(o.dir);
     this.ledger = new Ledger({ blockSeqs: o.blockSeqs });
+    const now = o.scheduler.nowMs();
+    const restored = [...checkpoint.values()].filter((e) => e.stream === o.stream).map((e): [string, number] => [e.session, e.next]);
+    this.restartGaps = new RestartGaps(restored, now + Math.max(o.holdMs, 2 * o.ledgerIntervalMs), now + RECENT_END_MS);
     this.maxDatagramBytes = o.maxDatagramBytes ?? (channel.info.family === 6 ? 1452 : 1472);
     const group = channel.group!;
     for (const m of group.members()) this.members.set(m.id, m);
@@ -97,6 +105,7 @@ export class LogCollector extends EventEmitter<LogCollectorEvents> {
     this.every(o.checkpointIntervalMs, () => {
       // A source that went quiet after records were dropped for the backlog still gets its loss line once the disk caught up.
       if (this.backlogBytes <= o.maxBacklogBytes / 2) for (const s of this.sources.values()) this.flushBacklog(s);
+      this.reportRestartGaps();
       void this.saveCheckpoint();
     });
     this.every(o.ledgerIntervalMs, () => this.publishHeads());
@@ -170,6 +179,7 @@ export class LogCollector extends EventEmitter<LogCollectorEvents> {
   private onBatch(batch: MessageBatch): void {
     if (batch.stream === this.stream) {
       const session = batch.source.id;
+      this.restartGaps.heard(session);
       for (let i = 0; i < batch.count; i++) {
         const seq = batch.seq(i);
         const data = batch.data(i);
@@ -184,6 +194,7 @@ export class LogCollector extends EventEmitter<LogCollectorEvents> {
           continue;
         }
         this.counts.ledgerHeadsReceived += heads.length;
+        for (const h of heads) if (h.stream === this.stream) this.restartGaps.peerHead(h.session, h.lastSeq);
         this.ledger.handlePeerHeads(batch.source.id, heads);
       }
     }
@@ -192,6 +203,7 @@ export class LogCollector extends EventEmitter<LogCollectorEvents> {
 
   private onLoss(loss: LossInfo): void {
     if (loss.stream !== this.stream) return;
+    this.restartGaps.heard(loss.source.id);
     this.ledger.loss(loss.source.id, this.stream, loss.fromSeq, loss.toSeq);
     this.push(this.state(loss.source), { kind: 'loss', fromSeq: loss.fromSeq, toSeq: loss.toSeq, reason: loss.reason, time: Date.now() });
     this.drainDivergences();
@@ -199,7 +211,11 @@ export class LogCollector extends EventEmitter<LogCollectorEvents> {
 
   private onSourceGone(source: SourceInfo, closed: boolean): void {
     const s = this.sources.get(source.id);
-    if (closed) this.ledger.end(source.id, this.stream);
+    if (closed) {
+      this.ledger.end(source.id, this.stream);
+      const head = this.ledger.lastHead(source.id, this.stream);
+      if (head !== undefined) this.recentEnds.set(source.id, { head, untilMs: this.o.scheduler.nowMs() + RECENT_END_MS });
+    }
     else this.ledger.forget(source.id, this.stream);
     this.drainDivergences();
     if (s !== undefined && !s.ended) this.push(s, { kind: 'end' });
@@ -236,8 +252,26 @@ export class LogCollector extends EventEmitter<LogCollectorEvents> {
     this.push(this.state({ id: d.session, address: undefined, port: undefined }, false), { kind: 'divergence', d, time });
   }
 
+  /** Loss lines for what a restarted collector learns it cannot get any more: the sender is gone, another collector saw further. */
+  private reportRestartGaps(): void {
+    const group = this.channel.group;
+    if (group === undefined || this.closing) return;
+    const live = new Set(group.members().filter((m) => m.state === 'alive' || m.state === 'suspect').map((m) => m.id));
+    for (const gap of this.restartGaps.poll(this.o.scheduler.nowMs(), (session) => live.has(session))) {
+      const s = this.state({ id: gap.session, address: undefined, port: undefined }, false);
+      this.push(s, { kind: 'loss', fromSeq: gap.fromSeq, toSeq: gap.toSeq, reason: LOSS_COLLECTOR_RESTART, time: Date.now() });
+      this.push(s, { kind: 'end' });
+    }
+  }
+
   private publishHeads(): void {
     const heads = this.ledger.pollHeads();
+    // A collector restarted after a source closed learns from these how far that source went (restart-gaps.ts).
+    const now = this.o.scheduler.nowMs();
+    for (const [session, e] of this.recentEnds) {
+      if (now >= e.untilMs) this.recentEnds.delete(session);
+      else if (!heads.includes(e.head)) heads.push(e.head);
+    }
     if (heads.length === 0 || this.channel.status !== 'open') return;
     for (const msg of encodeLedgerMessages(this.ledger.blockSeqs, heads)) this.channel.write(msg, ledgerStream(this.stream));
     this.counts.ledgerHeadsSent += heads.length;

@@ -166,6 +166,14 @@ export class Ledger {
     while (this.ended.length > this.maxEnded) this.chains.delete(this.ended.shift()!);
   }
 
+  /** The head of the last block of `session`'s stream closed here (whole), if any. */
+  lastHead(session: string, stream: string): BlockHead | undefined {
+    const closed = this.chains.get(key(session, stream))?.closed;
+    let last: BlockHead | undefined;
+    if (closed !== undefined) for (const h of closed.values()) if (last === undefined || h.block > last.block) last = h;
+    return last;
+  }
+
   /** Heads closed since the last call, to announce to the other collectors. */
   pollHeads(): BlockHead[] {
     const out = this.outbox;

@@ -40,7 +40,7 @@ const KILL_AFTER_RECORDS = 10_000;
 export interface SourceLog {
   /** The `i` of each record, in file order. */
   indexes: number[];
-  /** seq − i of the records (one value when the mapping is consistent). */
+  /** seq − i of the records (one value when the mapping is consistent): each line carries its `seq`. */
   offsets: Set<number>;
   /** Loss lines: inclusive seq ranges. */
   losses: { fromSeq: number; toSeq: number; reason: string }[];
@@ -66,7 +66,7 @@ export function readCollectorDir(dir: string): { sources: Map<string, SourceLog>
         unparsable++;
         continue;
       }
-      const source = rec.source as { name?: string; seq?: number } | undefined;
+      const source = rec.source as { name?: string } | undefined;
       if (source === undefined || typeof source.name !== 'string') continue;
       let log = sources.get(source.name);
       if (log === undefined) sources.set(source.name, (log = { indexes: [], offsets: new Set(), losses: [], divergences: 0, dropped: 0, files: new Set() }));
@@ -77,7 +77,7 @@ export function readCollectorDir(dir: string): { sources: Map<string, SourceLog>
       else if (typeof rec.i === 'number') {
         records++;
         log.indexes.push(rec.i);
-        if (typeof source.seq === 'number') log.offsets.add(source.seq - rec.i);
+        if (typeof rec.seq === 'number') log.offsets.add(rec.seq - rec.i);
       }
     }
   }

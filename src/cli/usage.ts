@@ -30,6 +30,9 @@ const COMMON = `Common options:
   -h, --help            this help
 `;
 
+/** COMMON for the collectors: their stream has a default of its own (the app's), given in their options. */
+const COMMON_APP = COMMON.replace(/  --stream NAME[^\n]*\n/, '');
+
 const KEY = `  --key-file PATH       encrypt the group (AES-256-GCM) with the key in PATH: 32 raw
                         bytes or 64 hex digits (make one: head -c 32 /dev/urandom);
                         env BLIPCAST_KEY=<64 hex digits> when no --key-file is given
@@ -155,12 +158,13 @@ Options:
                         senders still hold: use earliest when restarting a
                         collector, so that it fills in from its checkpoint
   --name NAME           member name (default log-collector)
+  --stream NAME         the senders' stream (default logs)
   --stats               print the collector's counters as one JSON line on
                         stderr at exit (and on SIGUSR1, without exiting):
                         {"event":"stats","records","bytes","sources","losses",
                         "divergences","files","held",…}
 ${KEY}
-${COMMON}
+${COMMON_APP}
 Exit codes: 0 after Ctrl-C / SIGTERM, 1 failure, 2 bad arguments.
 
 Example (loopback only):

@@ -15,3 +15,6 @@ export { CHECKPOINT_FILE } from './checkpoint';
 export { fileStem, parseFileName, recordLine, rotatedFileName, sanitize } from './lines';
 export { parseRotate } from './rotation';
 export type { Rotation } from './rotation';
+// The sender core under blipcast/pino and blipcast/winston, for another logger.
+export { createLogSender, LogSender } from './sender';
+export type { LogSenderOptions, LogSenderState, LogSenderStats } from './sender';

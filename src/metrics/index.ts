@@ -19,5 +19,5 @@ export type { GaugeRule } from './exposition';
 export {
   DEFAULT_METRICS_STREAM, DEFAULT_PUBLISH_INTERVAL_MS, DEFAULT_JOB, STALE_INTERVALS,
 } from './constants';
-export { METRICS_COLLECTOR_ROLE, METRICS_PUBLISHER_ROLE, SNAPSHOT_VERSION } from './format';
+export { AGGREGATORS, METRIC_TYPES, METRICS_COLLECTOR_ROLE, METRICS_PUBLISHER_ROLE, SNAPSHOT_VERSION } from './format';
 export type { AggregatorName, MetricsSnapshot, MetricType, WireMetric, WireValue } from './format';

@@ -111,6 +111,20 @@ function withoutPrebuilds(tarball: string): string {
   return out;
 }
 
+/**
+ * Every package the installed tarball needs, transitive ones included, as `name@version` from package-lock.json
+ * (its non-dev entries): an offline install resolves each of them from the cache, metadata and tarball.
+ */
+function productionTree(): string[] {
+  const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version?: string; dev?: boolean; link?: boolean }> };
+  const out = new Set<string>();
+  for (const [path, entry] of Object.entries(lock.packages)) {
+    if (path === '' || entry.dev === true || entry.link === true || entry.version === undefined) continue;
+    out.add(`${path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length)}@${entry.version}`);
+  }
+  return [...out];
+}
+
 /** Installs `tarball` into a new project, offline; warms the npm cache online once if the dependencies are not in it. */
 function install(name: string, tarball: string, env: NodeJS.ProcessEnv): { project: string; result: SpawnSyncReturns<string>; ms: number } {
   const project = join(work, name);
@@ -120,8 +134,7 @@ function install(name: string, tarball: string, env: NodeJS.ProcessEnv): { proje
   let started = Date.now();
   let result = run(npm!, args, project, env, 120_000);
   if (result.status !== 0 && /ENOTCACHED/.test(result.stdout + result.stderr)) {
-    const deps = Object.entries((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies);
-    run(npm!, ['cache', 'add', ...deps.map(([dep, range]) => `${dep}@${range}`)], work, { ...process.env, npm_config_cache: env.npm_config_cache }, 120_000);
+    run(npm!, ['cache', 'add', ...productionTree()], work, { ...process.env, npm_config_cache: env.npm_config_cache }, 120_000);
     started = Date.now();
     result = run(npm!, args, project, env, 120_000);
   }

@@ -5,7 +5,7 @@
  * as one JSON line on stderr (so does --stats at exit).
  */
 
-import { createLogCollector, parseRotate, type LogCollectorCounters } from '../logs/index';
+import { createLogCollector, parseRotate } from '../logs/index';
 import { choiceOption, intOption, parseCommand } from './args';
 import { keyOption, onStopSignal, statsLine, transportOption } from './common';
 import { UsageError } from './usage';
@@ -18,11 +18,6 @@ const OPTIONS = {
   name: { type: 'string' },
   stats: { type: 'boolean' },
 } as const;
-
-/** The --stats / SIGUSR1 line: `{"event":"stats","records":…,"bytes":…,"sources":…,"losses":…,"divergences":…,"files":…,"held":…,…}`. */
-export function collectorStatsLine(counters: LogCollectorCounters): string {
-  return statsLine(counters);
-}
 
 export async function collectLogs(args: string[], io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }): Promise<number> {
   const { groupText, values } = parseCommand('collect logs', args, OPTIONS);
@@ -54,7 +49,7 @@ export async function collectLogs(args: string[], io: { stdout: NodeJS.WritableS
     channel: transportOption(values),
   });
   collector.on('warning', (err) => io.stderr.write(`blipcast: warning: ${err.message}\n`));
-  const onUsr1 = (): void => void io.stderr.write(collectorStatsLine(collector.counters()));
+  const onUsr1 = (): void => void io.stderr.write(statsLine(collector.counters()));
   process.on('SIGUSR1', onUsr1);
   io.stderr.write(`blipcast: collecting '${collector.stream}' of ${groupText} into ${dir} (collector ${collector.channel.info.sessionId})\n`);
 
@@ -65,6 +60,6 @@ export async function collectLogs(args: string[], io: { stdout: NodeJS.WritableS
   await collector.close();
   unhook();
   process.removeListener('SIGUSR1', onUsr1);
-  if (values.stats === true) io.stderr.write(collectorStatsLine(collector.counters()));
+  if (values.stats === true) io.stderr.write(statsLine(collector.counters()));
   return 0;
 }

@@ -5,7 +5,7 @@
  * counters as one JSON line on stderr at exit, and on SIGUSR1 without exiting.
  */
 
-import { createMetricsCollector, GAUGE_RULES } from '../metrics/index';
+import { createMetricsCollector, DEFAULT_METRICS_STREAM, GAUGE_RULES } from '../metrics/index';
 import { choiceOption, intOption, parseCommand, type Parsed } from './args';
 import { keyOption, onStopSignal, statsLine, transportOption } from './common';
 import { UsageError } from './usage';
@@ -55,7 +55,7 @@ export async function collectMetrics(args: string[], io: { stdout: NodeJS.Writab
     listen,
   });
   collector.channel.on('error', (err: Error) => io.stderr.write(`blipcast: ${err.message}\n`));
-  io.stderr.write(`blipcast: collecting metrics of ${groupText} (stream '${stream ?? 'metrics'}'), serving ${collector.url}/metrics and ${collector.url}/metrics/aggregate\n`);
+  io.stderr.write(`blipcast: collecting metrics of ${groupText} (stream '${stream ?? DEFAULT_METRICS_STREAM}'), serving ${collector.url}/metrics and ${collector.url}/metrics/aggregate\n`);
 
   const printStats = (): void => {
     io.stderr.write(statsLine(collector.channel.stats(), { collector: collector.stats() }));

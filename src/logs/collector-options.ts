@@ -17,6 +17,11 @@ export const DEFAULT_MAX_BACKLOG_BYTES = 64 * 1024 * 1024;
 export const MAX_REMEMBERED_MEMBERS = 8192;
 /** Ended sources remembered (their position, so that a source heard again continues where it stood). */
 export const MAX_ENDED_SOURCES = 1024;
+/** A collector's member name when none is given. */
+export const DEFAULT_COLLECTOR_NAME = 'log-collector';
+/** A closing collector sends only its last ledger heads: it need not wait long for them (linger, then quiet). */
+export const COLLECTOR_LINGER_MS = 1000;
+export const COLLECTOR_CLOSE_QUIET_MS = 200;
 
 export interface LogCollectorOptions {
   /** `'239.255.0.1:5000'`. */

@@ -8,16 +8,15 @@
 
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { open, type Channel, type LossInfo, type MemberInfo, type MessageBatch, type Scheduler, type SourceInfo } from '../index';
 import { checkpointKey, indexFiles, loadCheckpoint, recoverTail, saveCheckpoint, type CheckpointEntry } from './checkpoint';
 import {
-  DEFAULT_LOG_STREAM, isLogCollector, LOG_COLLECTOR_ROLE, LOSS_COLLECTOR_BACKLOG, LOSS_COLLECTOR_RESTART, ledgerStream,
+  DEFAULT_LOG_STREAM, isLogCollector, LOG_COLLECTOR_ROLE, logMember, LOSS_COLLECTOR_BACKLOG, LOSS_COLLECTOR_RESTART, ledgerStream,
   type DivergenceLine, type LogSource, type LossLine,
 } from './format';
 import { decodeLedgerMessage, DEFAULT_LEDGER_BLOCK_SEQS, encodeLedgerMessages, Ledger, type BlockHead, type Divergence } from './ledger';
 import {
-  DEFAULT_CHECKPOINT_INTERVAL_MS, DEFAULT_HOLD_BYTES, DEFAULT_HOLD_MS, DEFAULT_LEDGER_INTERVAL_MS, DEFAULT_MAX_BACKLOG_BYTES, MAX_ENDED_SOURCES,
+  COLLECTOR_CLOSE_QUIET_MS, COLLECTOR_LINGER_MS, DEFAULT_CHECKPOINT_INTERVAL_MS, DEFAULT_COLLECTOR_NAME, DEFAULT_HOLD_BYTES, DEFAULT_HOLD_MS, DEFAULT_LEDGER_INTERVAL_MS, DEFAULT_MAX_BACKLOG_BYTES, MAX_ENDED_SOURCES,
   MAX_REMEMBERED_MEMBERS, realScheduler, type LogCollectorCounters, type LogCollectorEvents, type LogCollectorOptions,
 } from './collector-options';
 import { fileStem, recordLine, seqSpan } from './lines';
@@ -512,11 +511,10 @@ export async function createLogCollector(options: LogCollectorOptions): Promise<
     ...(options.key !== undefined ? { key: options.key } : {}),
     lateJoin: options.from ?? 'next',
     streams: stream === '' ? [control] : [stream, control],
-    member: { name: options.name ?? 'log-collector', metadata: { role: LOG_COLLECTOR_ROLE, host: hostname(), pid: String(process.pid) } },
+    member: logMember(LOG_COLLECTOR_ROLE, options.name ?? DEFAULT_COLLECTOR_NAME),
     paceTo: isLogCollector,
-    // A closing collector sends only its last ledger heads: it need not wait long for them.
-    lingerMs: 1000,
-    closeQuietMs: 200,
+    lingerMs: COLLECTOR_LINGER_MS,
+    closeQuietMs: COLLECTOR_CLOSE_QUIET_MS,
     ...options.channel,
   });
   try {

@@ -60,9 +60,14 @@ export function defaultSourceName(): string {
   return name === '' ? hostname() : name;
 }
 
+/** The `member` option of a logging app's channel: its role, this host and pid. */
+export function logMember(role: typeof LOG_SOURCE_ROLE | typeof LOG_COLLECTOR_ROLE, name: string): MemberOptions {
+  return { name, metadata: { role, host: hostname(), pid: String(process.pid) } };
+}
+
 /** The `member` option of a log sender's channel. */
 export function logSourceMember(name: string = defaultSourceName()): MemberOptions {
-  return { name, metadata: { role: LOG_SOURCE_ROLE, host: hostname(), pid: String(process.pid) } };
+  return logMember(LOG_SOURCE_ROLE, name);
 }
 
 /** Who said a line, as a collector writes it in each line's `source` field. */

@@ -203,11 +203,6 @@ export class Ledger {
     }
   }
 
-  /** Sources tracked now (for counters). */
-  get sources(): number {
-    return this.chains.size - this.ended.length;
-  }
-
   private advance(session: string, stream: string, seq: number): Chain {
     const k = key(session, stream);
     const block = Math.floor(seq / this.blockSeqs);

@@ -87,7 +87,8 @@ function describe(value: unknown): string {
   if (typeof value === 'string') return `'${value}'`;
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object' || typeof value === 'function') return `a ${typeof value}`;
+  if (typeof value === 'object') return 'an object';
+  if (typeof value === 'function') return 'a function';
   return String(value);
 }
 

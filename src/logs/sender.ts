@@ -159,11 +159,6 @@ export class LogSender {
     this.ready.catch(() => undefined);
   }
 
-  /** The channel, once open (for its `info` and `stats()`); the sender owns it: do not write to it or close it. */
-  get channelIfOpen(): Channel | undefined {
-    return this.channel;
-  }
-
   /**
    * Sends one record: `line` is the record's text without a trailing newline.
    * Never throws and never blocks: when the channel pushes back the line is

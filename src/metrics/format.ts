@@ -17,7 +17,7 @@
  */
 
 import { hostname } from 'node:os';
-import type { MemberOptions } from '../index';
+import type { MemberInfo, MemberOptions } from '../index';
 import { STALE_INTERVALS } from './constants';
 
 export { STALE_INTERVALS };
@@ -75,14 +75,24 @@ export function defaultInstanceName(): string {
   return `${hostname()}:${process.pid}`;
 }
 
+/** The `member` option of a metrics app's channel: its role, this host and pid, and `extra` metadata. */
+function metricsMember(role: string, name: string, extra: Record<string, string> = {}): MemberOptions {
+  return { name, metadata: { role, host: hostname(), pid: String(process.pid), ...extra } };
+}
+
 /** The `member` option of a publisher's channel. */
 export function publisherMember(name: string, job: string | undefined): MemberOptions {
-  return { name, metadata: { role: METRICS_PUBLISHER_ROLE, host: hostname(), pid: String(process.pid), ...(job !== undefined ? { job } : {}) } };
+  return metricsMember(METRICS_PUBLISHER_ROLE, name, job !== undefined ? { job } : {});
 }
 
 /** The `member` option of a collector's channel. */
 export function collectorMember(name: string): MemberOptions {
-  return { name, metadata: { role: METRICS_COLLECTOR_ROLE, host: hostname(), pid: String(process.pid) } };
+  return metricsMember(METRICS_COLLECTOR_ROLE, name);
+}
+
+/** The `paceTo` of a publisher: it paces to the collectors only, so another publisher that stalls holds it back not at all. */
+export function isMetricsCollector(member: MemberInfo): boolean {
+  return member.metadata.role === METRICS_COLLECTOR_ROLE;
 }
 
 /** A snapshot's text. Values that JSON cannot carry (NaN, ±Infinity) are written as strings. */

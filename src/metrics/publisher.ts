@@ -12,7 +12,7 @@ import { InvalidArgumentTypeError, open, type Channel, type GroupKeyInput, type 
 import {
   DEFAULT_METRICS_STREAM, DEFAULT_PUBLISH_INTERVAL_MS, MAX_PUBLISH_INTERVAL_MS, MIN_PUBLISH_INTERVAL_MS, PUBLISHER_CLOSE_QUIET_MS, PUBLISHER_LINGER_MS,
 } from './constants';
-import { defaultInstanceName, encodeSnapshot, METRICS_COLLECTOR_ROLE, publisherMember, type PromMetricJson } from './format';
+import { defaultInstanceName, encodeSnapshot, isMetricsCollector, publisherMember, type PromMetricJson } from './format';
 import { checkKnown, describe, numberOption, passThrough, stringOption } from './options';
 
 export interface PublishMetricsOptions {
@@ -97,8 +97,7 @@ export async function publishMetrics(registry: Pick<Registry, 'getMetricsAsJSON'
   const channel = await open({
     ...(passThrough(options, ['group', 'interface', 'ttl', 'transport', 'key']) as Pick<OpenOptions, 'group'>),
     member: publisherMember(name, job),
-    // Pace to the collectors only: another publisher that stalls must not hold this one back.
-    paceTo: (m) => m.metadata.role === METRICS_COLLECTOR_ROLE,
+    paceTo: isMetricsCollector,
     lingerMs: PUBLISHER_LINGER_MS,
     closeQuietMs: PUBLISHER_CLOSE_QUIET_MS,
   });

@@ -321,12 +321,7 @@ export class Sender {
   /** See Endpoint.ignoreReceiver. */
   ignoreReceiver(nowMs: number, key: string): void {
     this.ignored.add(key);
-    const r = this.receivers.remove(key);
-    if (r === undefined) return;
-    this.stats.receivers = this.receivers.size;
-    this.out.events.push({ type: 'receiver-dropped', receiver: r.info, reason: 'ignored' });
-    if (this.limiter === r) this.recomputeLimit();
-    this.closer?.onProgress(nowMs);
+    this.dropReceiver(nowMs, key, 'ignored');
   }
 
   dropReceiver(nowMs: number, key: string, reason: ReceiverDropReason): boolean {
@@ -339,7 +334,8 @@ export class Sender {
 
   private forget(nowMs: number, r: ReceiverRecord, reason: ReceiverDropReason): void {
     this.stats.receivers = this.receivers.size;
-    this.history.noteGone(r.info, reason, this.missing(r));
+    // An ignored receiver was never one to wait for: not given up, not in the close outcome.
+    if (reason !== 'ignored') this.history.noteGone(r.info, reason, this.missing(r));
     this.out.events.push({ type: 'receiver-dropped', receiver: r.info, reason });
     if (this.limiter === r) this.recomputeLimit();
     this.closer?.onProgress(nowMs);

@@ -16,7 +16,7 @@ import { systemBinary } from './command';
 import { CpuLoad, type CpuLoadOptions, type CpuLoadReport } from './cpu-load';
 import { BIN, capture, type Captured, describeLines, formatLoss, parseStderr, splitLines, tail, waitForMembership } from './delivery';
 import { type BurstLoss, type Lab, type LabHost, withLab } from './lab';
-import { DEFAULT_LINGER_S, exitText, formatLoad, type ReceiverOutcome, SEND_GAVE_UP, SENDER_GRACE_MS, type ScenarioOptions, type ScenarioResult, type SenderOutcome, supervise } from './scenario-result';
+import { DEFAULT_LINGER_S, exitText, formatLoad, runNotes, type ReceiverOutcome, SEND_GAVE_UP, SENDER_GRACE_MS, type ScenarioOptions, type ScenarioResult, type SenderOutcome, supervise } from './scenario-result';
 import { randomGroup4, randomPort } from './traffic';
 import { createRandom } from '../../src/util/random';
 
@@ -117,17 +117,12 @@ function shQuote(arg: string): string {
  * sender in the same turn; waits for all to end (see `supervise`) and judges the outputs.
  */
 export async function runCli(plan: CliPlan, options: ScenarioOptions): Promise<ScenarioResult> {
-  const log = options.log ?? ((): void => undefined);
   const startedMs = performance.now();
   const stats = cliHasStats() ? ['--stats'] : [];
   const linger = options.lingerS ?? DEFAULT_LINGER_S;
   const lingerArgs = linger === 'default' ? [] : ['--linger', String(linger)];
   const totalLines = plan.senders.reduce((sum, s) => sum + splitLines(s.input.toString('utf8')).length, 0);
-  const notes: string[] = [];
-  const note = (line: string): void => {
-    notes.push(line);
-    log(line);
-  };
+  const { notes, note } = runNotes(options);
   const loadOptions = plan.load ?? (options.load === true ? {} : undefined);
   const load = loadOptions === undefined ? undefined : CpuLoad.start(loadOptions);
   const tmp = mkdtempSync(join(tmpdir(), 'blipcast-scenario-'));

@@ -20,7 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CpuLoad } from './cpu-load';
 import { BIN, capture, type Captured, tail, waitForMembership } from './delivery';
 import { fixturePath, type Lab, type LabHost, withLab } from './lab';
-import { exitText, formatLoad, type ScenarioOptions, type ScenarioResult } from './scenario-result';
+import { exitText, formatLoad, runNotes, type ScenarioOptions, type ScenarioResult } from './scenario-result';
 import { randomGroup4, randomPort } from './traffic';
 
 const SERVICES = 3;
@@ -161,13 +161,8 @@ function startCollector(lab: Lab, host: LabHost, target: string, dir: string, la
 
 export async function runLogging(options: ScenarioOptions & { restart: boolean }): Promise<ScenarioResult> {
   const name = options.restart ? 'logging-restart' : 'logging';
-  const log = options.log ?? ((): void => undefined);
   const startedMs = performance.now();
-  const notes: string[] = [];
-  const note = (line: string): void => {
-    notes.push(line);
-    log(line);
-  };
+  const { notes, note } = runNotes(options);
   const load = options.load === true ? CpuLoad.start({}) : undefined;
   const dirs = [0, 1].map((k) => mkdtempSync(join(tmpdir(), `blipcast-lab-logs-${k}-`)));
   try {

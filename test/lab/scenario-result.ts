@@ -90,6 +90,18 @@ export interface Scenario {
   run(options?: ScenarioOptions): Promise<ScenarioResult>;
 }
 
+/** A run's notes: `note(line)` keeps the line for the result and passes it to `options.log` as the run goes. */
+export function runNotes(options: ScenarioOptions): { notes: string[]; note: (line: string) => void } {
+  const notes: string[] = [];
+  return {
+    notes,
+    note: (line) => {
+      notes.push(line);
+      options.log?.(line);
+    },
+  };
+}
+
 /** A process's exit as text: its code, its signal, or 'running'. */
 export function exitText(exit: { code: number | null; signal: NodeJS.Signals | null } | undefined): string {
   if (exit === undefined) return 'running';

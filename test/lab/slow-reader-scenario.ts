@@ -11,7 +11,7 @@ import type { SlowReaderResult } from '../fixtures/slow-reader';
 import { CpuLoad } from './cpu-load';
 import { capture, type Captured, splitLines, tail, waitForMembership } from './delivery';
 import { fixturePath, type LabHost, withLab } from './lab';
-import { exitText, formatLoad, SENDER_GRACE_MS, STALL_MS, type ScenarioOptions, type ScenarioResult, supervise } from './scenario-result';
+import { exitText, formatLoad, runNotes, SENDER_GRACE_MS, STALL_MS, type ScenarioOptions, type ScenarioResult, supervise } from './scenario-result';
 import { randomGroup4, randomPort } from './traffic';
 
 const SLOW_READER_COUNT = 1_000_000;
@@ -19,13 +19,8 @@ const SLOW_READER_SIZE = 200;
 const SLOW_READER_TIMEOUT_MS = 90_000;
 
 export async function runSlowReader(options: ScenarioOptions): Promise<ScenarioResult> {
-  const log = options.log ?? ((): void => undefined);
   const startedMs = performance.now();
-  const notes: string[] = [];
-  const note = (line: string): void => {
-    notes.push(line);
-    log(line);
-  };
+  const { notes, note } = runNotes(options);
   const load = options.load === true ? CpuLoad.start({}) : undefined;
   try {
     return await withLab({ hosts: 2, name: 'slowrd', gsoRuns: options.gsoRuns === true }, async (lab) => {

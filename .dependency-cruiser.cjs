@@ -2,7 +2,8 @@
  * The layers of ARCHITECTURE.md, enforced: a module imports only from its own
  * layer and the layers below it. `npm test` runs this (script `lint:layers`).
  *
- *   apps      src/cli, src/logs, src/metrics   — the public API only (src/index.ts)
+ *   apps      src/cli, src/logs, src/metrics, src/bus — the public API only (src/index.ts);
+ *             src/apps holds what they share (option checks), on the same rule
  *   api       src/api                          — Channel, options, the driver
  *   group     src/group    crypto  src/crypto  — sans-IO wrappers of the core (siblings)
  *   protocol  src/protocol                     — the sans-IO reliable-multicast core
@@ -41,14 +42,14 @@ module.exports = {
       comment: 'An app is a client: it imports the library only through its public entry (src/index.ts). The CLI may also use the apps and, for the demo, the test hooks of src/internal.ts.',
       severity: 'error',
       from: { path: '^src/cli/' },
-      to: { path: '^src/', pathNot: ['^src/(cli|logs|metrics)/', '^src/(index|internal)\\.ts$'] },
+      to: { path: '^src/', pathNot: ['^src/(cli|logs|metrics|bus|apps)/', '^src/(index|internal)\\.ts$'] },
     },
-    ...['logs', 'metrics'].map((app) => ({
+    ...['logs', 'metrics', 'bus', 'apps'].map((app) => ({
       name: `app-${app}-uses-public-api`,
-      comment: `src/${app} is an app on the public API: it imports only itself and src/index.ts.`,
+      comment: `src/${app} is an app on the public API: it imports only itself, src/apps (what the apps share) and src/index.ts.`,
       severity: 'error',
       from: { path: `^src/${app}/` },
-      to: { path: '^src/', pathNot: [`^src/${app}/`, '^src/index\\.ts$'] },
+      to: { path: '^src/', pathNot: [`^src/${app}/`, '^src/apps/', '^src/index\\.ts$'] },
     })),
     {
       name: 'sans-io',

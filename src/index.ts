@@ -49,7 +49,7 @@ export type { SigningKeyInput, VerifierStats } from './crypto/announce';
 export type { RejectName, SealedRejectName } from './wire/rejects';
 
 export {
-  BlipcastError, ClosedError, CounterExhaustedError, InvalidArgumentTypeError, InvalidArgumentValueError, NotMulticastError,
+  AbortError, BlipcastError, ClosedError, CounterExhaustedError, InvalidArgumentTypeError, InvalidArgumentValueError, NotMulticastError,
   SystemError, TransportUnavailableError, UnknownInterfaceError, UnsupportedError,
 } from './util/errors';
 

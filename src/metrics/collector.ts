@@ -19,7 +19,7 @@ import { DEFAULT_JOB, DEFAULT_METRICS_STREAM, EXPIRE_SWEEP_MS } from './constant
 import { aggregation, exposition, GAUGE_RULES, type GaugeRule, type Rendered } from './exposition';
 import { collectorMember, decodeSnapshot, defaultInstanceName } from './format';
 import { InstanceTable, type LiveInstance } from './instance-table';
-import { checkKnown, choiceOption, describe, passThrough, stringOption } from './options';
+import { checkKnown, choiceOption, describe, passThrough, stringOption } from '../apps/options';
 
 export interface MetricsCollectorOptions {
   /** `'239.255.0.1:5000'`: the group the publishers publish to. */

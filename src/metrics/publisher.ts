@@ -13,7 +13,7 @@ import {
   DEFAULT_METRICS_STREAM, DEFAULT_PUBLISH_INTERVAL_MS, MAX_PUBLISH_INTERVAL_MS, MIN_PUBLISH_INTERVAL_MS, PUBLISHER_CLOSE_QUIET_MS, PUBLISHER_LINGER_MS,
 } from './constants';
 import { defaultInstanceName, encodeSnapshot, isMetricsCollector, publisherMember, type PromMetricJson } from './format';
-import { checkKnown, describe, numberOption, passThrough, stringOption } from './options';
+import { checkKnown, describe, numberOption, passThrough, stringOption } from '../apps/options';
 
 export interface PublishMetricsOptions {
   /** `'239.255.0.1:5000'`: the group collectors listen on. */

@@ -58,14 +58,23 @@ const realScheduler: Scheduler = {
  * @throws InvalidArgumentTypeError / InvalidArgumentValueError naming the bad
  *   option (nothing opened), and whatever open() throws for the channel options.
  */
-export async function openBus(options: BusOptions): Promise<Bus> {
+export function openBus(options: BusOptions): Promise<Bus> {
+  return openBusWith(options, open);
+}
+
+/**
+ * openBus() on the channel `openChannel` opens (tests: blipcast/internal's
+ * open(), with its `seed` for a repeatable run, membership tuning, loss
+ * injection). Not exported from `blipcast/bus`.
+ */
+export async function openBusWith(options: BusOptions, openChannel: (options: OpenOptions) => Promise<Channel>): Promise<Bus> {
   checkKnown(options, KNOWN_OPTIONS);
   const name = stringOption(options, 'name') ?? `${hostname()}:${process.pid}`;
   const stream = stringOption(options, 'stream') ?? DEFAULT_BUS_STREAM;
   const discoveryMs = numberOption(options, 'discoveryMs', 0, 3_600_000) ?? DEFAULT_DISCOVERY_MS;
   const maxBacklog = integer(options, 'maxBacklog', 1, 1 << 30) ?? DEFAULT_MAX_BACKLOG;
   if (Buffer.byteLength(name) > 255) throw new InvalidArgumentValueError(`options.name must be at most 255 UTF-8 bytes, got ${Buffer.byteLength(name)}`);
-  const channel = await open({
+  const channel = await openChannel({
     ...(passThrough(options, ['group', 'interface', 'ttl', 'transport', 'network', 'host', 'key', 'signal']) as Pick<OpenOptions, 'group'>),
     member: { name, metadata: { role: BUS_ROLE } },
     paceTo: isBusMember,

@@ -253,7 +253,7 @@ class BusMember implements Bus {
 
   close(): Promise<void> {
     this.closed ??= (async () => {
-      this.closing.abort(new ClosedError('the bus is closed'));
+      this.closing.abort(new ClosedError('bus'));
       this.announceTimer.clear();
       this.helloTimer.clear();
       this.requester.closeAll();
@@ -265,7 +265,7 @@ class BusMember implements Bus {
   }
 
   private open(): void {
-    if (this.closing.signal.aborted) throw new ClosedError('the bus is closed');
+    if (this.closing.signal.aborted) throw new ClosedError('bus');
   }
 
   // ---- the wire ----

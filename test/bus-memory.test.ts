@@ -1,0 +1,285 @@
+/**
+ * blipcast/bus on the simulated network (deterministic: seeded network,
+ * seeded channels, virtual time): request/reply with its failover, gather
+ * and its summary, both under 20 % loss, task acquisition with crashed and
+ * paused workers, replicas, failures, back-pressure and fairness, and the
+ * option checks. Each test checks what a user of the bus would.
+ */
+
+import test, { type ExecutionContext } from 'ava';
+import { AbortError, ClosedError, InvalidArgumentTypeError, InvalidArgumentValueError } from '../src/index';
+import { open, type OpenOptions } from '../src/api/channel';
+import { openBusWith } from '../src/bus/bus';
+import { BacklogFullError, BusTimeoutError, NoServerError, ReconcileError, RemoteError, TaskFailedError } from '../src/bus/errors';
+import { score } from '../src/bus/payload';
+import type { Bus, BusPeer, BusReply, BusRequest, BusTask, GatherSummary, TaskResult } from '../src/bus/types';
+import { BusLab, DISCOVERY_MS } from './fixtures/bus-memory';
+import { GROUP } from './helpers/channel-memory';
+
+/** The server a request goes to first: the highest rendezvous score of `requester/number/server` (requester.ts). */
+function rendezvous(requestId: string, servers: readonly BusPeer[]): BusPeer {
+  return [...servers].sort((a, b) => score(`${requestId}/${b.id}`) - score(`${requestId}/${a.id}`))[0]!;
+}
+
+function never<T>(): Promise<T> {
+  return new Promise<T>(() => undefined);
+}
+
+const names = (peers: readonly BusPeer[]): string[] => peers.map((p) => p.name).sort();
+
+async function withLab(t: ExecutionContext, seed: string, fn: (lab: BusLab) => Promise<void>, link?: ConstructorParameters<typeof BusLab>[1]): Promise<void> {
+  const lab = new BusLab(seed, link);
+  try {
+    await fn(lab);
+  } finally {
+    await lab.close();
+  }
+  t.pass();
+}
+
+// ---- request / reply ----
+
+test.serial('a request gets the handler\'s exact bytes back, from the server that ran it, at the first attempt', async (t) => {
+  await withLab(t, 'req-bytes', async (lab) => {
+    const ran: string[] = [];
+    const [client, ...servers] = await lab.members(['client', 's1', 's2', 's3']);
+    for (const s of servers) {
+      s.serve('reverse', (req) => {
+        ran.push(s.name);
+        t.is(req.kind, 'request');
+        t.is(req.from.name, 'client');
+        t.regex(req.id, new RegExp(`^${client!.id}/\\d+$`));
+        return Buffer.from(req.data).reverse();
+      });
+    }
+    await lab.serversKnown([client!], 'reverse', 3);
+    const payload = Buffer.alloc(3000);
+    for (let i = 0; i < payload.length; i++) payload[i] = (i * 7) & 0xff;
+    const reply = await lab.settle(client!.request('reverse', payload));
+    t.deepEqual(reply.data, Buffer.from(payload).reverse());
+    t.is(reply.attempt, 1);
+    t.deepEqual(ran, [reply.from.name]);
+    const text = await lab.settle(client!.request('reverse', 'héllo'));
+    t.deepEqual(text.data, Buffer.from('héllo', 'utf8').reverse()); // a string goes as UTF-8
+    const empty = await lab.settle(client!.request('reverse'));
+    t.is(empty.data.length, 0);
+    t.like(client!.stats(), { requestsSent: 3, requestsFailedOver: 0, repliesReceived: 3, repliesLate: 0 });
+  });
+});
+
+test.serial('requests go to the rendezvous choice among the servers, evenly spread over 300 requests', async (t) => {
+  await withLab(t, 'req-rendezvous', async (lab) => {
+    const [client, ...servers] = await lab.members(['client', 's1', 's2', 's3']);
+    const wrong: string[] = [];
+    const served = new Map<string, number>();
+    for (const s of servers) {
+      s.serve('who', (req) => {
+        const expected = rendezvous(req.id, client!.servers('who'));
+        if (expected.id !== s.id) wrong.push(`${req.id} ran on ${s.name}, rendezvous says ${expected.name}`);
+        served.set(s.name, (served.get(s.name) ?? 0) + 1);
+        return s.name;
+      });
+    }
+    await lab.serversKnown([client!], 'who', 3);
+    const replies = await lab.settle(Promise.all(Array.from({ length: 300 }, () => client!.request('who'))));
+    t.deepEqual(wrong, []);
+    t.true(replies.every((r) => r.attempt === 1 && r.data.toString() === r.from.name));
+    t.log('requests per server', Object.fromEntries(served));
+    t.deepEqual([...served.keys()].sort(), ['s1', 's2', 's3']);
+    for (const [name, n] of served) t.true(n >= 70 && n <= 130, `${name} served ${n} of 300`);
+  });
+});
+
+for (const raceWinner of ['attempt timeout', 'death'] as const) {
+  test.serial(`a server that crashes mid-request: the request completes on another server after the ${raceWinner}`, async (t) => {
+    await withLab(t, `req-crash-${raceWinner}`, async (lab) => {
+      const [client, ...servers] = await lab.members(['client', 's1', 's2', 's3']);
+      let victim: Bus | undefined;
+      for (const s of servers) {
+        s.serve('work', (req) => {
+          if (victim === undefined) {
+            victim = s;
+            lab.crash(s.name); // dies holding the request: no reply, no leave
+            return never();
+          }
+          return `${s.name}:${req.data.toString()}`;
+        });
+      }
+      await lab.serversKnown([client!], 'work', 3);
+      let deadAtMs: number | undefined;
+      client!.channel.group!.on('dead', (m) => (deadAtMs ??= lab.nowMs));
+      const deadBoundMs = client!.channel.group!.timers().deadBoundMs;
+      const attemptTimeoutMs = raceWinner === 'attempt timeout' ? 300 : 5 * deadBoundMs;
+      const startMs = lab.nowMs;
+      const reply = await lab.settle(client!.request('work', 'x', { attemptTimeoutMs, timeoutMs: 10 * deadBoundMs }));
+      const tookMs = lab.nowMs - startMs;
+      t.not(reply.from.id, victim!.id);
+      t.is(reply.data.toString(), `${reply.from.name}:x`);
+      t.is(reply.attempt, 2);
+      t.is(client!.stats().requestsFailedOver, 1);
+      t.log(`completed after ${tookMs} ms (attempt timeout ${attemptTimeoutMs} ms, death declared ${deadAtMs === undefined ? 'not yet' : `at +${deadAtMs - startMs} ms`}, bound ${deadBoundMs} ms)`);
+      if (raceWinner === 'attempt timeout') {
+        t.true(tookMs >= attemptTimeoutMs && tookMs < attemptTimeoutMs + 20, `took ${tookMs} ms`);
+        t.is(deadAtMs, undefined);
+      } else {
+        t.not(deadAtMs, undefined);
+        t.true(deadAtMs! - startMs <= deadBoundMs);
+        t.true(lab.nowMs - deadAtMs! < 20, `answered ${lab.nowMs - deadAtMs!} ms after the death`);
+      }
+    });
+  });
+}
+
+test.serial('a server that leaves (close) mid-request: the request fails over at once', async (t) => {
+  await withLab(t, 'req-leave', async (lab) => {
+    const [client, ...servers] = await lab.members(['client', 's1', 's2', 's3']);
+    let leaver: Bus | undefined;
+    for (const s of servers) {
+      s.serve('work', (req) => {
+        if (leaver === undefined) {
+          leaver = s;
+          void s.close();
+          return never();
+        }
+        return s.name;
+      });
+    }
+    await lab.serversKnown([client!], 'work', 3);
+    const { value: reply, ms } = await lab.outcome(client!.request('work', 'x', { attemptTimeoutMs: 4000, timeoutMs: 8000 }));
+    t.truthy(reply);
+    t.not(reply!.from.id, leaver!.id);
+    t.is(reply!.attempt, 2);
+    t.true(ms < 200, `failed over after ${ms} ms`);
+  });
+});
+
+test.serial('a handler that throws: the request rejects with RemoteError carrying the message and the server, no failover', async (t) => {
+  await withLab(t, 'req-throws', async (lab) => {
+    const [client, ...servers] = await lab.members(['client', 's1', 's2']);
+    let calls = 0;
+    for (const s of servers) {
+      s.serve('fail', async () => {
+        calls++;
+        await lab.sleep(5);
+        throw new Error(`disk full on ${s.name}`);
+      });
+    }
+    await lab.serversKnown([client!], 'fail', 2);
+    const { error } = await lab.outcome(client!.request('fail', 'x'));
+    t.true(error instanceof RemoteError);
+    const e = error as RemoteError;
+    t.is(e.code, 'BLIPCAST_BUS_REMOTE_ERROR');
+    t.is(e.remoteMessage, `disk full on ${e.server.name}`);
+    t.true(servers.some((s) => s.id === e.server.id));
+    t.is(e.subject, 'fail');
+    t.is(calls, 1);
+    t.is(client!.stats().requestsFailedOver, 0);
+  });
+});
+
+test.serial('no server of the subject: NoServerError once discovery is over, at once after it', async (t) => {
+  await withLab(t, 'req-none', async (lab) => {
+    const [client, other] = await lab.members(['client', 'other']);
+    other!.serve('something-else', () => 'x');
+    const openedMs = lab.nowMs;
+    const first = await lab.outcome(client!.request('nobody', 'x'));
+    t.true(first.error instanceof NoServerError, String(first.error));
+    t.is((first.error as NoServerError).code, 'BLIPCAST_BUS_NO_SERVER');
+    t.true(lab.nowMs - openedMs <= DISCOVERY_MS + 5, `rejected ${lab.nowMs - openedMs} ms after opening`);
+    const again = await lab.outcome(client!.request('nobody', 'x'));
+    t.true(again.error instanceof NoServerError);
+    t.true(again.ms <= 1, `took ${again.ms} ms`); // settle() looks after one step of the clock
+  });
+});
+
+test.serial('a request nobody answers: BusTimeoutError after timeoutMs, naming the servers asked in order', async (t) => {
+  await withLab(t, 'req-timeout', async (lab) => {
+    const [client, ...servers] = await lab.members(['client', 's1', 's2']);
+    const asked: string[] = [];
+    for (const s of servers) {
+      s.serve('slow', () => {
+        asked.push(s.name);
+        return never();
+      });
+    }
+    await lab.serversKnown([client!], 'slow', 2);
+    const { error, ms } = await lab.outcome(client!.request('slow', 'x', { timeoutMs: 1000, attemptTimeoutMs: 400 }));
+    t.true(error instanceof BusTimeoutError, String(error));
+    const e = error as BusTimeoutError;
+    t.is(e.code, 'BLIPCAST_BUS_TIMEOUT');
+    t.is(e.timeoutMs, 1000);
+    t.is(ms, 1000);
+    t.deepEqual(e.tried.map((p) => p.name), asked);
+    t.deepEqual([...asked].sort(), ['s1', 's2']);
+    t.regex(e.message, new RegExp(`asked ${asked[0]}, ${asked[1]}`));
+  });
+});
+
+test.serial('a request whose signal aborts rejects with AbortError; an aborted signal rejects at once', async (t) => {
+  await withLab(t, 'req-abort', async (lab) => {
+    const [client, server] = await lab.members(['client', 's1']);
+    server!.serve('slow', () => never());
+    await lab.serversKnown([client!], 'slow', 1);
+    const ac = new AbortController();
+    const pending = client!.request('slow', 'x', { signal: ac.signal });
+    lab.net.setTimer(() => ac.abort(), 50);
+    const { error, ms } = await lab.outcome(pending);
+    t.true(error instanceof AbortError, String(error));
+    t.is(ms, 50);
+    const { error: early } = await lab.outcome(client!.request('slow', 'x', { signal: AbortSignal.abort() }));
+    t.true(early instanceof AbortError);
+  });
+});
+
+test.serial('closing the bus rejects its pending requests with ClosedError, and later calls too', async (t) => {
+  await withLab(t, 'req-close', async (lab) => {
+    const [client, server] = await lab.members(['client', 's1']);
+    server!.serve('slow', () => never());
+    await lab.serversKnown([client!], 'slow', 1);
+    const pending = lab.outcome(client!.request('slow', 'x'));
+    await lab.run(10);
+    void client!.close();
+    const { error } = await pending;
+    t.true(error instanceof ClosedError, String(error));
+    t.is(error!.message, 'bus is closed');
+    await t.throwsAsync(client!.request('slow', 'x'), { instanceOf: ClosedError });
+    t.throws(() => client!.serve('x', () => 'y'), { instanceOf: ClosedError });
+  });
+});
+
+test.serial('an overloaded server (concurrency 1, maxQueued 0) answers "overloaded" and the request goes to the other one at once', async (t) => {
+  await withLab(t, 'req-overload', async (lab) => {
+    const [client, ...servers] = await lab.members(['client', 's1', 's2']);
+    let busy: Bus | undefined;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    for (const s of servers) {
+      s.serve('one', async () => {
+        if (busy === undefined) {
+          busy = s;
+          await released;
+        }
+        return s.name;
+      }, { concurrency: 1, maxQueued: 0 });
+    }
+    await lab.serversKnown([client!], 'one', 2);
+    const first = client!.request('one', 'x', { timeoutMs: 20_000 });
+    await lab.until(() => busy !== undefined);
+    // One at a time: the free server has one slot too.
+    const replies: BusReply[] = [];
+    for (let i = 0; i < 20; i++) {
+      const { value, ms } = await lab.outcome(client!.request('one', 'x', { timeoutMs: 10_000 }));
+      t.true(ms < 10, `request ${i} took ${ms} ms`);
+      replies.push(value!);
+    }
+    t.true(replies.every((r) => r.from.id !== busy!.id && r.data.toString() === r.from.name));
+    const failedOver = replies.filter((r) => r.attempt === 2).length;
+    t.log(`${failedOver} of 20 requests went to the busy server first`);
+    t.true(failedOver > 0);
+    t.is(busy!.stats().requestsRefused, failedOver);
+    t.is(client!.stats().requestsFailedOver, failedOver);
+    release();
+    const r1 = await lab.settle(first);
+    t.is(r1.from.id, busy!.id);
+  });
+});

@@ -283,3 +283,182 @@ test.serial('an overloaded server (concurrency 1, maxQueued 0) answers "overload
     t.is(r1.from.id, busy!.id);
   });
 });
+
+// ---- gather ----
+
+/** Reads the gather to its end while the network runs; returns the replies and the summary. */
+async function gathered(lab: BusLab, g: ReturnType<Bus['gather']>): Promise<{ replies: BusReply[]; summary: GatherSummary }> {
+  const replies: BusReply[] = [];
+  const reading = (async () => {
+    for await (const r of g) replies.push(r);
+  })();
+  const summary = await lab.settle(g.summary);
+  await lab.settle(reading);
+  return { replies, summary };
+}
+
+const HOSTS5 = ['s1', 's2', 's3', 's4', 's5'];
+
+test.serial('a gather to 5 servers yields the 5 answers and a complete summary', async (t) => {
+  await withLab(t, 'gather-all', async (lab) => {
+    const [client, ...servers] = await lab.members(['client', ...HOSTS5]);
+    servers.forEach((s, i) => s.serve('status', async (req) => {
+      t.is(req.kind, 'gather');
+      await lab.sleep(10 * (i + 1));
+      return `${s.name}:${req.data.toString()}`;
+    }));
+    await lab.serversKnown([client!], 'status', 5);
+    await lab.run(DISCOVERY_MS);
+    const { replies, summary } = await gathered(lab, client!.gather('status', 'q', { deadlineMs: 2000 }));
+    t.deepEqual(replies.map((r) => r.data.toString()), HOSTS5.map((h) => `${h}:q`)); // in the order they answered
+    t.true(replies.every((r) => r.attempt === 1 && r.data.toString().startsWith(`${r.from.name}:`)));
+    t.is(summary.ended, 'complete');
+    t.deepEqual(names(summary.expected), HOSTS5);
+    t.deepEqual(summary.replied.map((p) => p.name), HOSTS5);
+    t.deepEqual(summary.missing, []);
+    t.true(summary.durationMs >= 50 && summary.durationMs < 60, `took ${summary.durationMs} ms`);
+    t.like(client!.stats(), { gathersSent: 1, repliesReceived: 5 });
+  });
+});
+
+test.serial('a server that crashes mid-gather is reported dead as soon as the group declares it, before the deadline', async (t) => {
+  await withLab(t, 'gather-crash', async (lab) => {
+    const [client, ...servers] = await lab.members(['client', ...HOSTS5]);
+    let victim: Bus | undefined;
+    for (const s of servers) {
+      s.serve('status', () => {
+        if (s.name === 's3') {
+          victim = s;
+          lab.crash(s.name);
+          return never();
+        }
+        return s.name;
+      });
+    }
+    await lab.serversKnown([client!], 'status', 5);
+    await lab.run(DISCOVERY_MS);
+    let deadAtMs: number | undefined;
+    client!.channel.group!.on('dead', () => (deadAtMs ??= lab.nowMs));
+    const deadlineMs = 10_000;
+    const startMs = lab.nowMs;
+    const { replies, summary } = await gathered(lab, client!.gather('status', 'q', { deadlineMs }));
+    t.is(victim?.name, 's3');
+    t.deepEqual(names(replies.map((r) => r.from)), ['s1', 's2', 's4', 's5']);
+    t.deepEqual(summary.missing, [{ member: { id: victim!.id, name: 's3' }, reason: 'dead' }]);
+    t.is(summary.ended, 'complete'); // nobody left to wait for
+    t.not(deadAtMs, undefined);
+    t.is(summary.durationMs, deadAtMs! - startMs);
+    t.true(summary.durationMs <= client!.channel.group!.timers().deadBoundMs, `took ${summary.durationMs} ms`);
+    t.log(`s3 reported dead after ${summary.durationMs} ms (deadline ${deadlineMs} ms)`);
+  });
+});
+
+test.serial('a server cut off from the requester is reported "timeout" at the deadline', async (t) => {
+  await withLab(t, 'gather-partition', async (lab) => {
+    const [client, ...servers] = await lab.members(['client', ...HOSTS5]);
+    for (const s of servers) s.serve('status', () => s.name);
+    await lab.serversKnown([client!], 'status', 5);
+    await lab.run(DISCOVERY_MS);
+    lab.cutOff('s4');
+    const { replies, summary } = await gathered(lab, client!.gather('status', 'q', { deadlineMs: 300 }));
+    t.deepEqual(names(replies.map((r) => r.from)), ['s1', 's2', 's3', 's5']);
+    t.is(summary.ended, 'deadline');
+    t.is(summary.durationMs, 300);
+    t.deepEqual(summary.missing.map((m) => [m.member.name, m.reason]), [['s4', 'timeout']]);
+    t.is(client!.channel.group!.members().length, 6); // still a member as far as the group knows
+  });
+});
+
+test.serial('a handler that throws in a gather is reported "error" with its message; the others\' answers come', async (t) => {
+  await withLab(t, 'gather-error', async (lab) => {
+    const [client, ...servers] = await lab.members(['client', 's1', 's2', 's3']);
+    for (const s of servers) {
+      s.serve('status', () => {
+        if (s.name === 's2') throw new Error('no stats on s2');
+        return s.name;
+      });
+    }
+    await lab.serversKnown([client!], 'status', 3);
+    await lab.run(DISCOVERY_MS);
+    const { replies, summary } = await gathered(lab, client!.gather('status', 'q', { deadlineMs: 2000 }));
+    t.deepEqual(names(replies.map((r) => r.from)), ['s1', 's3']);
+    t.is(summary.ended, 'complete');
+    t.deepEqual(summary.missing.map((m) => [m.member.name, m.reason, m.message]), [['s2', 'error', 'no stats on s2']]);
+    t.true(summary.durationMs < 10);
+  });
+});
+
+test.serial('a server that joins during a gather is not waited for', async (t) => {
+  await withLab(t, 'gather-join', async (lab) => {
+    const [client, ...servers] = await lab.members(['client', 's1', 's2', 's3']);
+    for (const s of servers) {
+      s.serve('status', async () => {
+        await lab.sleep(1000);
+        return s.name;
+      });
+    }
+    await lab.serversKnown([client!], 'status', 3);
+    await lab.run(DISCOVERY_MS);
+    const g = client!.gather('status', 'q', { deadlineMs: 5000 });
+    const result = gathered(lab, g);
+    const late = await lab.member('late');
+    late.serve('status', () => 'late');
+    await lab.serversKnown([client!], 'status', 4); // known to the requester mid-gather
+    const joinedAtMs = lab.nowMs;
+    const { replies, summary } = await result;
+    t.true(joinedAtMs < lab.nowMs);
+    t.is(summary.ended, 'complete');
+    t.deepEqual(names(summary.expected), ['s1', 's2', 's3']);
+    t.deepEqual(names(replies.map((r) => r.from)), ['s1', 's2', 's3']);
+    t.deepEqual(summary.missing, []);
+    t.true(summary.durationMs >= 1000 && summary.durationMs < 1010, `took ${summary.durationMs} ms`);
+  });
+});
+
+test.serial('a gather expecting 2 ends with the first 2 answers', async (t) => {
+  await withLab(t, 'gather-expect', async (lab) => {
+    const [client, ...servers] = await lab.members(['client', 's1', 's2', 's3', 's4']);
+    servers.forEach((s, i) => s.serve('status', async () => {
+      await lab.sleep(100 * (i + 1));
+      return s.name;
+    }));
+    await lab.serversKnown([client!], 'status', 4);
+    await lab.run(DISCOVERY_MS);
+    const { replies, summary } = await gathered(lab, client!.gather('status', 'q', { expect: 2, deadlineMs: 5000 }));
+    t.deepEqual(replies.map((r) => r.from.name), ['s1', 's2']);
+    t.is(summary.ended, 'complete');
+    t.true(summary.durationMs >= 200 && summary.durationMs < 210, `took ${summary.durationMs} ms`);
+    await lab.run(300);
+    t.is(client!.stats().repliesLate, 2); // s3's and s4's answers came after the end
+  });
+});
+
+// ---- loss ----
+
+test.serial('under 20 % loss on every link, 200 requests and a 5-member gather all complete with the right answers', async (t) => {
+  await withLab(t, 'loss-20', async (lab) => {
+    const [client, ...servers] = await lab.members(['client', ...HOSTS5]);
+    for (const s of servers) {
+      s.serve('square', (req) => String(Number(req.data.toString()) ** 2));
+      s.serve('status', (req) => `${s.name}:${req.data.toString()}`);
+    }
+    await lab.serversKnown([client!], 'status', 5);
+    await lab.serversKnown([client!], 'square', 5);
+    await lab.run(DISCOVERY_MS);
+    const startMs = lab.nowMs;
+    const replies: BusReply[] = [];
+    for (let batch = 0; batch < 10; batch++) {
+      replies.push(...await lab.settle(Promise.all(Array.from({ length: 20 }, (_, i) => client!.request('square', String(batch * 20 + i))))));
+    }
+    t.deepEqual(replies.map((r) => r.data.toString()), Array.from({ length: 200 }, (_, i) => String(i * i)));
+    const requestsMs = lab.nowMs - startMs;
+    const { replies: all, summary } = await gathered(lab, client!.gather('status', 'q', { deadlineMs: 5000 }));
+    t.is(summary.ended, 'complete');
+    t.deepEqual(names(all.map((r) => r.from)), HOSTS5);
+    t.true(all.every((r) => r.data.toString() === `${r.from.name}:q`));
+    const links = lab.net.totalLinkStats();
+    t.true(links.dropped / links.datagrams > 0.18, `lost ${links.dropped} of ${links.datagrams}`);
+    const s = client!.stats();
+    t.log(`200 requests in ${requestsMs} ms, ${s.requestsFailedOver} failed over, ${s.repliesLate} late replies; gather ${summary.durationMs} ms; ${links.dropped} of ${links.datagrams} datagrams lost`);
+  }, { lossRate: 0.2 });
+});

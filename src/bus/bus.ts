@@ -88,7 +88,7 @@ export async function openBusWith(options: BusOptions, openChannel: (options: Op
 
 function integer(options: Record<string, unknown>, name: string, min: number, max: number): number | undefined {
   const v = numberOption(options, name, min, max);
-  if (v !== undefined && !Number.isInteger(v)) throw new InvalidArgumentTypeError(`options.${name} must be an integer, got ${v}`);
+  if (v !== undefined && !Number.isInteger(v)) throw new InvalidArgumentValueError(`options.${name} must be an integer, got ${v}`);
   return v;
 }
 
@@ -201,7 +201,8 @@ class BusMember implements Bus {
     const o = callOptions(options, ['expect', 'deadlineMs', 'signal']);
     const expect = o['expect'] ?? 'members';
     if (expect !== 'members' && !(typeof expect === 'number' && Number.isInteger(expect) && expect >= 1)) {
-      throw new InvalidArgumentTypeError(`options.expect must be 'members' or an integer ≥ 1, got ${describe(expect)}`);
+      const Bad = typeof expect === 'number' ? InvalidArgumentValueError : InvalidArgumentTypeError;
+      throw new Bad(`options.expect must be 'members' or an integer ≥ 1, got ${describe(expect)}`);
     }
     const deadlineMs = numberOption(o, 'deadlineMs', 1, 2 ** 31 - 1) ?? DEFAULT_TIMEOUT_MS;
     return this.requester.gather(subject, data, expect as 'members' | number, deadlineMs, signalOption(o));

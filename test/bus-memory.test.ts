@@ -462,3 +462,378 @@ test.serial('under 20 % loss on every link, 200 requests and a 5-member gather a
     t.log(`200 requests in ${requestsMs} ms, ${s.requestsFailedOver} failed over, ${s.repliesLate} late replies; gather ${summary.durationMs} ms; ${links.dropped} of ${links.datagrams} datagrams lost`);
   }, { lossRate: 0.2 });
 });
+
+// ---- tasks ----
+
+test.serial('1,000 tasks over 5 workers, two crashed mid-task: every submit resolves once with its result, some tasks ran twice', async (t) => {
+  await withLab(t, 'tasks-1000', async (lab) => {
+    const capacities = [2, 3, 4, 2, 3];
+    const [client, ...workers] = await lab.members(['client', 'w1', 'w2', 'w3', 'w4', 'w5']);
+    const crashAfter = new Map([['w2', 30], ['w4', 90]]); // crashes while starting its n-th task
+    const crashed = new Map<string, { atMs: number; running: number }>();
+    const started = new Map<string, number>();
+    const running = new Map<string, number>();
+    const executions = new Map<string, number>();
+    workers.forEach((w, i) => w.work('jobs', async (task) => {
+      if (crashed.has(w.name)) return never(); // a dead process runs nothing
+      executions.set(task.id, (executions.get(task.id) ?? 0) + 1);
+      started.set(w.name, (started.get(w.name) ?? 0) + 1);
+      running.set(w.name, (running.get(w.name) ?? 0) + 1);
+      if (started.get(w.name) === crashAfter.get(w.name)) {
+        crashed.set(w.name, { atMs: lab.nowMs, running: running.get(w.name)! });
+        lab.crash(w.name);
+      }
+      const n = Number(task.data.toString());
+      await lab.sleep(20 + (n % 5) * 10);
+      if (crashed.has(w.name)) return never();
+      running.set(w.name, running.get(w.name)! - 1);
+      return String(n * 3);
+    }, { capacity: capacities[i] }));
+    await lab.workersKnown([client!], 'jobs', 5);
+    await lab.run(DISCOVERY_MS);
+    const startMs = lab.nowMs;
+    const resolutions = new Array<number>(1000).fill(0);
+    const acceptedAtMs = new Array<number>(1000).fill(0);
+    const results = await lab.settle(Promise.all(Array.from({ length: 1000 }, (_, i) => client!.submit('jobs', String(i), { leaseMs: 300 }).then((r) => {
+      resolutions[i]!++;
+      acceptedAtMs[i] = lab.nowMs;
+      return r;
+    }))), 60_000);
+    const tookMs = lab.nowMs - startMs;
+    t.deepEqual(results.map((r) => r.data.toString()), Array.from({ length: 1000 }, (_, i) => String(i * 3)));
+    t.true(resolutions.every((n) => n === 1));
+    t.deepEqual([...crashed.keys()].sort(), ['w2', 'w4']);
+    const lost = [...crashed.values()].reduce((sum, c) => sum + c.running, 0);
+    const total = [...executions.values()].reduce((a, b) => a + b, 0);
+    t.is(executions.size, 1000);
+    t.true(total >= 1000 + lost, `${total} executions, ${lost} lost in the crashes`);
+    const s = client!.stats();
+    t.like(s, { tasksSubmitted: 1000, tasksCompleted: 1000, tasksFailed: 0, tasksPending: 0, tasksInFlight: 0 });
+    t.true(s.leasesExpired > 0 && s.tasksReoffered >= lost, `leases expired ${s.leasesExpired}, re-offered ${s.tasksReoffered}`);
+    t.true(results.filter((r) => r.attempts > 1).length >= lost);
+    // After its crash, no result of a crashed worker was accepted.
+    for (const [name, c] of crashed) {
+      const after = results.filter((r, i) => r.workers[0]!.name === name && acceptedAtMs[i]! > c.atMs + 1);
+      t.is(after.length, 0, `${name}: ${after.length} results accepted after its crash`);
+    }
+    for (const [name, c] of crashed) t.log(`${name} crashed at +${c.atMs - startMs} ms running ${c.running} task(s)`);
+    t.log(`1,000 tasks in ${tookMs} ms: ${total} executions, ${s.leasesExpired} leases expired, ${s.tasksReoffered} re-offered, ${s.resultsLate} late results, ${s.awardsRefused} awards refused`);
+  });
+});
+
+/** Membership slow enough that a worker cut off for 700 ms is suspected at most, not declared dead. */
+const PATIENT_MEMBERSHIP = { probeIntervalMs: 500, probeTimeoutMs: 100, announceIntervalMs: 100 };
+
+test.serial('a worker paused past its lease: the task goes to the other worker, whose result counts; the late one is discarded and counted', async (t) => {
+  await withLab(t, 'tasks-paused', async (lab) => {
+    const [client, ...workers] = await lab.members(['client', 'wa', 'wb'], {}, PATIENT_MEMBERSHIP);
+    let paused: Bus | undefined;
+    const ran: string[] = [];
+    for (const w of workers) {
+      w.work('jobs', async (task) => {
+        ran.push(w.name);
+        if (paused === undefined) {
+          paused = w;
+          lab.cutOff(w.name);
+          lab.net.setTimer(() => lab.heal(), 700);
+          await lab.sleep(500); // finishes while cut off: its result leaves when the link comes back
+        } else {
+          await lab.sleep(50);
+        }
+        return `${w.name}:${task.data.toString()}`;
+      });
+    }
+    await lab.workersKnown([client!], 'jobs', 2);
+    await lab.run(DISCOVERY_MS);
+    const result = await lab.settle(client!.submit('jobs', 'T', { leaseMs: 300 }));
+    const other = workers.find((w) => w !== paused)!;
+    t.is(result.data.toString(), `${other.name}:T`);
+    t.deepEqual(result.workers.map((p) => p.name), [other.name]);
+    t.is(result.attempts, 2);
+    t.deepEqual(ran, [paused!.name, other.name]); // at least once: both ran it
+    await lab.until(() => client!.stats().resultsLate > 0, 3000, 'the paused worker\'s result');
+    const s = client!.stats();
+    t.like(s, { resultsLate: 1, leasesExpired: 1, tasksReoffered: 1, tasksCompleted: 1 });
+    t.is(client!.channel.group!.stats().deathsDeclared, 0);
+  });
+});
+
+test.serial('replicas: 3 runs the task on 3 different workers; equal results are the result', async (t) => {
+  await withLab(t, 'tasks-replicas', async (lab) => {
+    const [client, ...workers] = await lab.members(['client', 'w1', 'w2', 'w3', 'w4']);
+    const ran = new Map<string, string[]>();
+    for (const w of workers) {
+      w.work('jobs', async (task) => {
+        ran.set(task.id, [...(ran.get(task.id) ?? []), w.name]);
+        await lab.sleep(10);
+        return task.data.toString().toUpperCase();
+      }, { capacity: 4 });
+    }
+    await lab.workersKnown([client!], 'jobs', 4);
+    await lab.run(DISCOVERY_MS);
+    const results = await lab.settle(Promise.all(['a', 'b', 'c', 'd', 'e'].map((x) => client!.submit('jobs', x, { replicas: 3 }))));
+    t.deepEqual(results.map((r) => r.data.toString()), ['A', 'B', 'C', 'D', 'E']);
+    for (const r of results) {
+      t.is(new Set(r.workers.map((p) => p.id)).size, 3);
+      t.is(r.attempts, 3);
+    }
+    t.is(ran.size, 5);
+    for (const [id, who] of ran) t.is(new Set(who).size, 3, `${id} ran on ${who.join(', ')}`);
+  });
+});
+
+test.serial('replicas whose results differ: ReconcileError with every result; a custom reconcile makes the result', async (t) => {
+  await withLab(t, 'tasks-reconcile', async (lab) => {
+    const [client, ...workers] = await lab.members(['client', 'w1', 'w2', 'w3']);
+    for (const w of workers) w.work('jobs', () => w.name, { capacity: 2 });
+    await lab.workersKnown([client!], 'jobs', 3);
+    await lab.run(DISCOVERY_MS);
+    const { error } = await lab.outcome(client!.submit('jobs', 'x', { replicas: 3 }));
+    t.true(error instanceof ReconcileError, String(error));
+    const e = error as ReconcileError;
+    t.is(e.code, 'BLIPCAST_BUS_RECONCILE');
+    t.deepEqual(e.results.map((r) => r.data.toString()).sort(), ['w1', 'w2', 'w3']);
+    t.true(e.results.every((r) => r.data.toString() === r.worker.name));
+    let seen = 0;
+    const result = await lab.settle(client!.submit('jobs', 'x', {
+      replicas: 3,
+      reconcile: (results) => {
+        seen = results.length;
+        return results.map((r) => r.data.toString()).sort().join('+');
+      },
+    }));
+    t.is(seen, 3);
+    t.is(result.data.toString(), 'w1+w2+w3');
+    const thrown = await lab.outcome(client!.submit('jobs', 'x', { replicas: 2, reconcile: () => { throw new Error('no quorum'); } }));
+    t.true(thrown.error instanceof ReconcileError);
+    t.regex(thrown.error!.message, /no quorum/);
+  });
+});
+
+test.serial('a handler that always throws: TaskFailedError after maxFailures, with each failure\'s worker and message', async (t) => {
+  await withLab(t, 'tasks-fail', async (lab) => {
+    const [client, ...workers] = await lab.members(['client', 'w1', 'w2']);
+    let runs = 0;
+    for (const w of workers) {
+      w.work('jobs', async () => {
+        runs++;
+        await lab.sleep(5);
+        throw new Error(`bad input on ${w.name}`);
+      });
+    }
+    await lab.workersKnown([client!], 'jobs', 2);
+    await lab.run(DISCOVERY_MS);
+    const { error } = await lab.outcome(client!.submit('jobs', 'x', { maxFailures: 3 }));
+    t.true(error instanceof TaskFailedError, String(error));
+    const e = error as TaskFailedError;
+    t.is(e.code, 'BLIPCAST_BUS_TASK_FAILED');
+    t.is(e.failures.length, 3);
+    t.true(e.failures.every((f) => f.message === `bad input on ${f.worker.name}`));
+    t.is(runs, 3);
+    t.like(client!.stats(), { tasksFailed: 1, tasksCompleted: 0, tasksPending: 0, tasksInFlight: 0 });
+  });
+});
+
+test.serial('submit beyond maxBacklog rejects with BacklogFullError; room comes back as tasks finish', async (t) => {
+  await withLab(t, 'tasks-backlog', async (lab) => {
+    const client = await lab.member('client', { maxBacklog: 3 });
+    const worker = await lab.member('w1');
+    await lab.until(() => client.channel.group!.members().length === 2);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    worker.work('jobs', async (task) => {
+      await gate;
+      return task.data;
+    });
+    await lab.workersKnown([client], 'jobs', 1);
+    const pending = [1, 2, 3].map((i) => client.submit('jobs', String(i)));
+    const { error } = await lab.outcome(client.submit('jobs', '4'));
+    t.true(error instanceof BacklogFullError, String(error));
+    t.is((error as BacklogFullError).limit, 3);
+    t.is((error as BacklogFullError).code, 'BLIPCAST_BUS_BACKLOG_FULL');
+    release();
+    const done = await lab.settle(Promise.all(pending));
+    t.deepEqual(done.map((r) => r.data.toString()), ['1', '2', '3']);
+    const later = await lab.settle(client.submit('jobs', '5'));
+    t.is(later.data.toString(), '5');
+  });
+});
+
+test.serial('two submitters with more tasks than the workers hold: both finish, awards shared while both wait', async (t) => {
+  await withLab(t, 'tasks-fair', async (lab) => {
+    const [c1, c2, ...workers] = await lab.members(['c1', 'c2', 'w1', 'w2']);
+    for (const w of workers) {
+      w.work('jobs', async (task) => {
+        await lab.sleep(20);
+        return task.data;
+      }, { capacity: 2 });
+    }
+    await lab.workersKnown([c1!, c2!], 'jobs', 2);
+    await lab.run(DISCOVERY_MS);
+    const order: string[] = [];
+    const submitAll = (c: Bus): Promise<TaskResult[]> => Promise.all(Array.from({ length: 100 }, (_, i) => c.submit('jobs', `${c.name}/${i}`).then((r) => {
+      order.push(c.name);
+      return r;
+    })));
+    const [r1, r2] = await lab.settle(Promise.all([submitAll(c1!), submitAll(c2!)]));
+    t.true(r1.every((r, i) => r.data.toString() === `c1/${i}`));
+    t.true(r2.every((r, i) => r.data.toString() === `c2/${i}`));
+    // While both had work (until one of them finished), each got about half of the completions.
+    const firstDone = Math.min(order.lastIndexOf('c1'), order.lastIndexOf('c2'));
+    const both = order.slice(0, firstDone + 1);
+    const c1Share = both.filter((n) => n === 'c1').length / both.length;
+    let longestRun = 0;
+    for (let i = 0, run = 0; i < both.length; i++) {
+      run = i > 0 && both[i] === both[i - 1] ? run + 1 : 1;
+      longestRun = Math.max(longestRun, run);
+    }
+    t.log(`both waiting for the first ${both.length} completions: c1 ${(c1Share * 100).toFixed(0)} %, longest run of one submitter ${longestRun}`);
+    t.true(both.length >= 180, `one submitter finished after ${both.length} completions`);
+    t.true(c1Share > 0.4 && c1Share < 0.6);
+    t.true(longestRun <= 8);
+  });
+});
+
+test.serial('a submit whose signal aborts rejects with AbortError and the worker\'s task signal aborts', async (t) => {
+  await withLab(t, 'tasks-abort', async (lab) => {
+    const [client, worker] = await lab.members(['client', 'w1']);
+    let taskSignal: AbortSignal | undefined;
+    worker!.work('jobs', (task) => {
+      taskSignal = task.signal;
+      return never();
+    });
+    await lab.workersKnown([client!], 'jobs', 1);
+    const ac = new AbortController();
+    const pending = lab.outcome(client!.submit('jobs', 'x', { signal: ac.signal }));
+    await lab.until(() => taskSignal !== undefined);
+    ac.abort();
+    const { error } = await pending;
+    t.true(error instanceof AbortError, String(error));
+    await lab.until(() => taskSignal!.aborted, 1000, 'the worker\'s task signal');
+    t.like(client!.stats(), { tasksFailed: 1, tasksInFlight: 0, tasksPending: 0 });
+  });
+});
+
+test.serial('a worker that leaves mid-task loses it to another worker at once', async (t) => {
+  await withLab(t, 'tasks-leave', async (lab) => {
+    const [client, ...workers] = await lab.members(['client', 'w1', 'w2']);
+    let leaver: Bus | undefined;
+    for (const w of workers) {
+      w.work('jobs', (task) => {
+        if (leaver === undefined) {
+          leaver = w;
+          void w.close();
+          return never();
+        }
+        return `${w.name}:${task.data.toString()}`;
+      });
+    }
+    await lab.workersKnown([client!], 'jobs', 2);
+    await lab.run(DISCOVERY_MS);
+    const { value, ms } = await lab.outcome(client!.submit('jobs', 'x', { leaseMs: 60_000 }));
+    t.not(value!.workers[0]!.id, leaver!.id);
+    t.is(value!.data.toString(), `${value!.workers[0]!.name}:x`);
+    t.is(value!.attempts, 2);
+    t.true(ms < 500, `took ${ms} ms with a lease of 60 s`);
+    t.like(client!.stats(), { leasesExpired: 0, tasksReoffered: 1 });
+  });
+});
+
+test.serial('a submit to a queue nobody works rejects with NoServerError after discovery', async (t) => {
+  await withLab(t, 'tasks-none', async (lab) => {
+    const client = await lab.member('client');
+    const { error, ms } = await lab.outcome((async () => {
+      await lab.sleep(DISCOVERY_MS);
+      return client.submit('jobs', 'x');
+    })());
+    t.true(error instanceof NoServerError, String(error));
+    t.regex(error!.message, /works queue 'jobs'/);
+    t.true(ms <= DISCOVERY_MS + 1);
+  });
+});
+
+test.serial('a stopped service answers "not served" and its requests go to the other server', async (t) => {
+  await withLab(t, 'req-stop', async (lab) => {
+    const [client, ...servers] = await lab.members(['client', 's1', 's2']);
+    const services = servers.map((s) => s.serve('echo', () => s.name));
+    await lab.serversKnown([client!], 'echo', 2);
+    // Stopped, but the requester has not heard it yet: the request still goes there first half the time.
+    services[0]!.stop();
+    const replies = await lab.settle(Promise.all(Array.from({ length: 10 }, () => client!.request('echo', 'x', { attemptTimeoutMs: 2000 }))));
+    t.true(replies.every((r) => r.from.name === 's2'));
+    await lab.until(() => client!.servers('echo').length === 1, 1000, 'the stop announced');
+    t.deepEqual(client!.servers('echo').map((p) => p.name), ['s2']);
+  });
+});
+
+// ---- options ----
+
+test.serial('bad options reject openBus with the typed error naming the option, and nothing is opened', async (t) => {
+  const lab = new BusLab('options');
+  lab.net.host('bad');
+  const witness = await lab.member('witness');
+  let opened = 0;
+  const openBad = (extra: Record<string, unknown>): Promise<Bus> => openBusWith(
+    { group: GROUP, transport: 'memory', network: lab.net, host: 'bad', ...extra } as never,
+    (o: OpenOptions) => {
+      opened++;
+      return open({ ...o, seed: 'bad' });
+    },
+  );
+  const cases: [Record<string, unknown>, new (...args: never[]) => Error, RegExp][] = [
+    [{ bogus: 1 }, InvalidArgumentValueError, /unknown option 'bogus'/],
+    [{ name: 42 }, InvalidArgumentTypeError, /options\.name/],
+    [{ name: '' }, InvalidArgumentValueError, /options\.name/],
+    [{ name: 'x'.repeat(256) }, InvalidArgumentValueError, /options\.name/],
+    [{ stream: 7 }, InvalidArgumentTypeError, /options\.stream/],
+    [{ discoveryMs: '100' }, InvalidArgumentTypeError, /options\.discoveryMs/],
+    [{ discoveryMs: -1 }, InvalidArgumentValueError, /options\.discoveryMs/],
+    [{ maxBacklog: 0 }, InvalidArgumentValueError, /options\.maxBacklog/],
+    [{ maxBacklog: 2.5 }, InvalidArgumentValueError, /options\.maxBacklog/],
+  ];
+  for (const [extra, type, message] of cases) {
+    await t.throwsAsync(openBad(extra), { instanceOf: type, message }, JSON.stringify(extra).slice(0, 60));
+  }
+  t.is(opened, 0);
+  // Channel options are open()'s to check, before it opens anything.
+  await t.throwsAsync(openBad({ ttl: 'x' }), { instanceOf: InvalidArgumentTypeError, message: /options\.ttl/ });
+  await t.throwsAsync(openBad({ ttl: 300 }), { instanceOf: InvalidArgumentValueError, message: /options\.ttl/ });
+  await t.throwsAsync(openBad({ signal: 'stop' }), { instanceOf: InvalidArgumentTypeError, message: /options\.signal/ });
+  await t.throwsAsync(openBusWith({ transport: 'memory', network: lab.net, host: 'bad' } as never, open), { instanceOf: InvalidArgumentTypeError, message: /options\.group/ });
+  await lab.run(1000);
+  t.deepEqual(witness.channel.group!.members().map((m) => m.name), ['witness']);
+  await lab.close();
+});
+
+test.serial('bad arguments of serve, request, gather, work and submit throw the typed error naming them', async (t) => {
+  await withLab(t, 'call-options', async (lab) => {
+    const bus = await lab.member('solo');
+    const T = InvalidArgumentTypeError;
+    const V = InvalidArgumentValueError;
+    t.throws(() => bus.serve('', () => 'x'), { instanceOf: V, message: /subject/ });
+    t.throws(() => bus.serve('x'.repeat(256), () => 'x'), { instanceOf: V, message: /subject/ });
+    t.throws(() => bus.serve(5 as never, () => 'x'), { instanceOf: T, message: /subject/ });
+    t.throws(() => bus.serve('s', 'handler' as never), { instanceOf: T, message: /handler/ });
+    t.throws(() => bus.serve('s', () => 'x', { concurrency: 0 }), { instanceOf: V, message: /options\.concurrency/ });
+    t.throws(() => bus.serve('s', () => 'x', { maxQueued: -1 }), { instanceOf: V, message: /options\.maxQueued/ });
+    t.throws(() => bus.serve('s', () => 'x', { nope: 1 } as never), { instanceOf: V, message: /unknown option 'nope'/ });
+    await t.throwsAsync(bus.request('s', 5 as never), { instanceOf: T, message: /payload/ });
+    await t.throwsAsync(bus.request('s', 'x', { timeoutMs: 0 }), { instanceOf: V, message: /options\.timeoutMs/ });
+    await t.throwsAsync(bus.request('s', 'x', { attemptTimeoutMs: '1' as never }), { instanceOf: T, message: /options\.attemptTimeoutMs/ });
+    await t.throwsAsync(bus.request('s', 'x', { signal: {} as never }), { instanceOf: T, message: /options\.signal/ });
+    t.throws(() => bus.gather('s', 'x', { expect: 0 }), { instanceOf: V, message: /options\.expect/ });
+    t.throws(() => bus.gather('s', 'x', { expect: 1.5 }), { instanceOf: V, message: /options\.expect/ });
+    t.throws(() => bus.gather('s', 'x', { expect: 'all' as never }), { instanceOf: T, message: /options\.expect/ });
+    t.throws(() => bus.gather('s', 'x', { deadlineMs: -5 }), { instanceOf: V, message: /options\.deadlineMs/ });
+    t.throws(() => bus.work('q', () => 'x', { capacity: 70_000 }), { instanceOf: V, message: /options\.capacity/ });
+    t.throws(() => bus.work('', () => 'x'), { instanceOf: V, message: /queue/ });
+    await t.throwsAsync(bus.submit('q', 'x', { replicas: 0 }), { instanceOf: V, message: /options\.replicas/ });
+    await t.throwsAsync(bus.submit('q', 'x', { leaseMs: 5 }), { instanceOf: V, message: /options\.leaseMs/ });
+    await t.throwsAsync(bus.submit('q', 'x', { maxFailures: 1.5 }), { instanceOf: V, message: /options\.maxFailures/ });
+    await t.throwsAsync(bus.submit('q', 'x', { reconcile: 'first' as never }), { instanceOf: T, message: /options\.reconcile/ });
+    await t.throwsAsync(bus.submit('q', 5 as never), { instanceOf: T, message: /task/ });
+    t.deepEqual(bus.servers('s'), []);
+    t.deepEqual(bus.workers('q'), []);
+    t.is(bus.stats().tasksSubmitted, 0);
+  });
+});

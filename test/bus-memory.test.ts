@@ -27,8 +27,11 @@ function never<T>(): Promise<T> {
 
 const names = (peers: readonly BusPeer[]): string[] => peers.map((p) => p.name).sort();
 
+/** `BUS_SEED=n` runs every scenario under other seeds than the suite's (a sweep for rare failures). */
+const SEED_SUFFIX = process.env['BUS_SEED'] === undefined ? '' : `#${process.env['BUS_SEED']}`;
+
 async function withLab(t: ExecutionContext, seed: string, fn: (lab: BusLab) => Promise<void>, link?: ConstructorParameters<typeof BusLab>[1]): Promise<void> {
-  const lab = new BusLab(seed, link);
+  const lab = new BusLab(seed + SEED_SUFFIX, link);
   try {
     await fn(lab);
   } finally {
@@ -231,17 +234,25 @@ test.serial('a request whose signal aborts rejects with AbortError; an aborted s
   });
 });
 
-test.serial('closing the bus rejects its pending requests with ClosedError, and later calls too', async (t) => {
+test.serial('closing the bus rejects its pending requests and submits with ClosedError, ends its gathers, and refuses later calls', async (t) => {
   await withLab(t, 'req-close', async (lab) => {
     const [client, server] = await lab.members(['client', 's1']);
     server!.serve('slow', () => never());
+    server!.work('slow', () => never());
     await lab.serversKnown([client!], 'slow', 1);
+    await lab.workersKnown([client!], 'slow', 1);
     const pending = lab.outcome(client!.request('slow', 'x'));
+    const task = lab.outcome(client!.submit('slow', 'x'));
+    const g = gathered(lab, client!.gather('slow', 'x', { expect: 1 }));
     await lab.run(10);
     void client!.close();
     const { error } = await pending;
     t.true(error instanceof ClosedError, String(error));
     t.is(error!.message, 'bus is closed');
+    t.true((await task).error instanceof ClosedError);
+    const { replies, summary } = await g;
+    t.is(summary.ended, 'aborted');
+    t.deepEqual(replies, []);
     await t.throwsAsync(client!.request('slow', 'x'), { instanceOf: ClosedError });
     t.throws(() => client!.serve('x', () => 'y'), { instanceOf: ClosedError });
   });
@@ -835,5 +846,101 @@ test.serial('bad arguments of serve, request, gather, work and submit throw the 
     t.deepEqual(bus.servers('s'), []);
     t.deepEqual(bus.workers('q'), []);
     t.is(bus.stats().tasksSubmitted, 0);
+  });
+});
+
+test.serial('under 20 % loss, 300 tasks over 3 workers, one paused past its leases: each submit gets its own result, late results are discarded', async (t) => {
+  await withLab(t, 'tasks-loss', async (lab) => {
+    const [client, ...workers] = await lab.members(['client', 'w1', 'w2', 'w3'], {}, PATIENT_MEMBERSHIP);
+    const executions = new Map<string, number>();
+    let pausedAtMs: number | undefined;
+    workers.forEach((w) => w.work('jobs', async (task) => {
+      executions.set(task.id, (executions.get(task.id) ?? 0) + 1);
+      if (w.name === 'w2' && pausedAtMs === undefined && executions.size > 50) {
+        pausedAtMs = lab.nowMs;
+        lab.cutOff('w2');
+        lab.net.setTimer(() => lab.heal(), 800);
+      }
+      await lab.sleep(10 + (Number(task.data.toString()) % 7) * 5);
+      return `${task.data.toString()}!`;
+    }, { capacity: 3 }));
+    await lab.workersKnown([client!], 'jobs', 3);
+    await lab.run(DISCOVERY_MS);
+    const results = await lab.settle(Promise.all(Array.from({ length: 300 }, (_, i) => client!.submit('jobs', String(i), { leaseMs: 300 }))), 60_000);
+    t.deepEqual(results.map((r) => r.data.toString()), Array.from({ length: 300 }, (_, i) => `${i}!`));
+    t.not(pausedAtMs, undefined);
+    await lab.run(2000); // the paused worker's results come in after the heal
+    const s = client!.stats();
+    t.log(workers.map((w) => `${w.name} ran ${w.stats().tasksRun}`).join(', '));
+    const total = [...executions.values()].reduce((a, b) => a + b, 0);
+    t.like(s, { tasksCompleted: 300, tasksFailed: 0, tasksPending: 0, tasksInFlight: 0 });
+    t.true(s.leasesExpired > 0 && s.resultsLate > 0, `leases expired ${s.leasesExpired}, late results ${s.resultsLate}`);
+    t.true(total >= 300 + s.resultsLate);
+    const links = lab.net.totalLinkStats();
+    t.log(`${total} executions, ${s.leasesExpired} leases expired, ${s.tasksReoffered} re-offered, ${s.resultsLate} late results; ${links.dropped} of ${links.datagrams} datagrams lost`);
+  }, { lossRate: 0.2 });
+});
+
+test.serial('a worker cut off until declared dead comes back after the heal and is given tasks again', async (t) => {
+  await withLab(t, 'tasks-rejoin', async (lab) => {
+    const [client, ...workers] = await lab.members(['client', 'w1', 'w2']);
+    const ranOn = new Map<string, number>();
+    for (const w of workers) {
+      w.work('jobs', async (task) => {
+        ranOn.set(w.name, (ranOn.get(w.name) ?? 0) + 1);
+        await lab.sleep(20);
+        return task.data;
+      }, { capacity: 2 });
+    }
+    await lab.workersKnown([client!], 'jobs', 2);
+    await lab.run(DISCOVERY_MS);
+    lab.cutOff('w1');
+    const during = await lab.settle(Promise.all(Array.from({ length: 20 }, (_, i) => client!.submit('jobs', `a${i}`, { leaseMs: 300 }))));
+    t.true(during.every((r, i) => r.data.toString() === `a${i}`));
+    await lab.until(() => client!.workers('jobs').length === 1, 5000, 'w1 declared dead');
+    lab.heal();
+    await lab.until(() => client!.workers('jobs').length === 2, 5000, 'w1 back');
+    ranOn.clear();
+    const after = await lab.settle(Promise.all(Array.from({ length: 40 }, (_, i) => client!.submit('jobs', `b${i}`, { leaseMs: 300 }))));
+    t.true(after.every((r, i) => r.data.toString() === `b${i}`));
+    t.log(`after the heal: ${JSON.stringify(Object.fromEntries(ranOn))}`);
+    t.true((ranOn.get('w1') ?? 0) > 5, `w1 ran ${ranOn.get('w1') ?? 0} of 40`);
+  });
+});
+
+test.serial('a server cut off until declared dead comes back after the heal and is asked again', async (t) => {
+  await withLab(t, 'req-rejoin', async (lab) => {
+    const [client, ...servers] = await lab.members(['client', 's1', 's2']);
+    for (const s of servers) s.serve('who', () => s.name);
+    await lab.serversKnown([client!], 'who', 2);
+    lab.cutOff('s1');
+    await lab.until(() => client!.servers('who').length === 1, 5000, 's1 declared dead');
+    lab.heal();
+    await lab.until(() => client!.servers('who').length === 2, 5000, 's1 back');
+    const replies = await lab.settle(Promise.all(Array.from({ length: 40 }, () => client!.request('who'))));
+    const s1 = replies.filter((r) => r.data.toString() === 's1').length;
+    t.true(s1 > 10 && s1 < 30, `s1 answered ${s1} of 40`);
+    t.true(replies.every((r) => r.attempt === 1));
+  });
+});
+
+test.serial('a member serves its own requests and gathers, and works its own tasks, alone or with others', async (t) => {
+  await withLab(t, 'self', async (lab) => {
+    const [a, b] = await lab.members(['a', 'b']);
+    a!.serve('who', (req) => `a:${req.from.name}`);
+    a!.work('jobs', (task) => `a:${task.data.toString()}`);
+    const alone = await lab.settle(a!.request('who'));
+    t.is(alone.data.toString(), 'a:a');
+    t.is(alone.from.id, a!.id);
+    t.is((await lab.settle(a!.submit('jobs', 'x'))).data.toString(), 'a:x');
+    b!.serve('who', (req) => `b:${req.from.name}`);
+    await lab.serversKnown([a!, b!], 'who', 2);
+    await lab.run(DISCOVERY_MS);
+    const { replies, summary } = await gathered(lab, a!.gather('who', 'q', { deadlineMs: 1000 }));
+    t.is(summary.ended, 'complete');
+    t.deepEqual(replies.map((r) => r.data.toString()).sort(), ['a:a', 'b:a']);
+    const spread = await lab.settle(Promise.all(Array.from({ length: 40 }, () => a!.request('who'))));
+    const mine = spread.filter((r) => r.from.id === a!.id).length;
+    t.true(mine > 10 && mine < 30, `a answered ${mine} of its own 40 requests`);
   });
 });

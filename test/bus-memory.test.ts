@@ -98,8 +98,10 @@ for (const raceWinner of ['attempt timeout', 'death'] as const) {
     await withLab(t, `req-crash-${raceWinner}`, async (lab) => {
       const [client, ...servers] = await lab.members(['client', 's1', 's2', 's3']);
       let victim: Bus | undefined;
+      const ids: string[] = [];
       for (const s of servers) {
         s.serve('work', (req) => {
+          ids.push(req.id);
           if (victim === undefined) {
             victim = s;
             lab.crash(s.name); // dies holding the request: no reply, no leave
@@ -119,6 +121,8 @@ for (const raceWinner of ['attempt timeout', 'death'] as const) {
       t.not(reply.from.id, victim!.id);
       t.is(reply.data.toString(), `${reply.from.name}:x`);
       t.is(reply.attempt, 2);
+      t.is(ids.length, 2);
+      t.is(ids[0], ids[1]); // the same request id on the second server
       t.is(client!.stats().requestsFailedOver, 1);
       t.log(`completed after ${tookMs} ms (attempt timeout ${attemptTimeoutMs} ms, death declared ${deadAtMs === undefined ? 'not yet' : `at +${deadAtMs - startMs} ms`}, bound ${deadBoundMs} ms)`);
       if (raceWinner === 'attempt timeout') {
@@ -540,9 +544,11 @@ test.serial('a worker paused past its lease: the task goes to the other worker, 
     const [client, ...workers] = await lab.members(['client', 'wa', 'wb'], {}, PATIENT_MEMBERSHIP);
     let paused: Bus | undefined;
     const ran: string[] = [];
+    const seen: [string, number][] = [];
     for (const w of workers) {
       w.work('jobs', async (task) => {
         ran.push(w.name);
+        seen.push([task.id, task.attempt]);
         if (paused === undefined) {
           paused = w;
           lab.cutOff(w.name);
@@ -562,6 +568,8 @@ test.serial('a worker paused past its lease: the task goes to the other worker, 
     t.deepEqual(result.workers.map((p) => p.name), [other.name]);
     t.is(result.attempts, 2);
     t.deepEqual(ran, [paused!.name, other.name]); // at least once: both ran it
+    t.deepEqual(seen.map(([, attempt]) => attempt), [1, 2]);
+    t.is(seen[0]![0], seen[1]![0]); // the same task id across the re-offer
     await lab.until(() => client!.stats().resultsLate > 0, 3000, 'the paused worker\'s result');
     const s = client!.stats();
     t.like(s, { resultsLate: 1, leasesExpired: 1, tasksReoffered: 1, tasksCompleted: 1 });
@@ -673,9 +681,18 @@ test.serial('submit beyond maxBacklog rejects with BacklogFullError; room comes 
 test.serial('two submitters with more tasks than the workers hold: both finish, awards shared while both wait', async (t) => {
   await withLab(t, 'tasks-fair', async (lab) => {
     const [c1, c2, ...workers] = await lab.members(['c1', 'c2', 'w1', 'w2']);
+    let running = 0;
+    let mostRunning = 0;
     for (const w of workers) {
+      let mine = 0;
       w.work('jobs', async (task) => {
+        mine++;
+        running++;
+        mostRunning = Math.max(mostRunning, running);
+        t.true(mine <= 2, `${w.name} runs ${mine} tasks at once, capacity 2`);
         await lab.sleep(20);
+        mine--;
+        running--;
         return task.data;
       }, { capacity: 2 });
     }
@@ -702,6 +719,7 @@ test.serial('two submitters with more tasks than the workers hold: both finish, 
     t.true(both.length >= 180, `one submitter finished after ${both.length} completions`);
     t.true(c1Share > 0.4 && c1Share < 0.6);
     t.true(longestRun <= 8);
+    t.is(mostRunning, 4); // the workers were kept full
   });
 });
 
@@ -942,5 +960,69 @@ test.serial('a member serves its own requests and gathers, and works its own tas
     const spread = await lab.settle(Promise.all(Array.from({ length: 40 }, () => a!.request('who'))));
     const mine = spread.filter((r) => r.from.id === a!.id).length;
     t.true(mine > 10 && mine < 30, `a answered ${mine} of its own 40 requests`);
+  });
+});
+
+test.serial('a slow server\'s answer that comes after its attempt timeout is still taken when it comes first', async (t) => {
+  await withLab(t, 'req-slow', async (lab) => {
+    const [client, ...servers] = await lab.members(['client', 's1', 's2']);
+    const asked: string[] = [];
+    for (const s of servers) {
+      s.serve('slow', async () => {
+        asked.push(s.name);
+        await lab.sleep(asked.length === 1 ? 700 : 1000); // the first asked answers at 700 ms, the second 300 + 1000 ms
+        return s.name;
+      });
+    }
+    await lab.serversKnown([client!], 'slow', 2);
+    const { value, ms } = await lab.outcome(client!.request('slow', 'x', { attemptTimeoutMs: 300, timeoutMs: 5000 }));
+    t.is(asked.length, 2);
+    t.is(value!.from.name, asked[0]);
+    t.is(value!.attempt, 1);
+    t.true(ms >= 700 && ms < 710, `took ${ms} ms`);
+    await lab.run(1000);
+    t.like(client!.stats(), { requestsFailedOver: 1, repliesReceived: 1, repliesLate: 1 });
+  });
+});
+
+test.serial('a gather called before discovery is over waits for it and expects every server', async (t) => {
+  await withLab(t, 'gather-early', async (lab) => {
+    const servers = await lab.members(HOSTS5);
+    for (const s of servers) s.serve('status', () => s.name);
+    const client = await lab.member('client');
+    const openedMs = lab.nowMs;
+    const { replies, summary } = await gathered(lab, client.gather('status', 'q', { deadlineMs: 5000 }));
+    t.is(summary.ended, 'complete');
+    t.deepEqual(names(summary.expected), HOSTS5);
+    t.deepEqual(names(replies.map((r) => r.from)), HOSTS5);
+    t.true(lab.nowMs - openedMs >= DISCOVERY_MS, `ended ${lab.nowMs - openedMs} ms after opening`);
+  });
+});
+
+test.serial('replicas: 3 with a worker crashed holding one: the replica goes to a fourth worker, 3 different workers make the result', async (t) => {
+  await withLab(t, 'tasks-replica-crash', async (lab) => {
+    const [client, ...workers] = await lab.members(['client', 'w1', 'w2', 'w3', 'w4']);
+    const ran: string[] = [];
+    let victim: string | undefined;
+    for (const w of workers) {
+      w.work('jobs', async (task) => {
+        ran.push(w.name);
+        if (victim === undefined) {
+          victim = w.name;
+          lab.crash(w.name);
+          return never();
+        }
+        await lab.sleep(10);
+        return task.data;
+      });
+    }
+    await lab.workersKnown([client!], 'jobs', 4);
+    await lab.run(DISCOVERY_MS);
+    const result = await lab.settle(client!.submit('jobs', 'same', { replicas: 3, leaseMs: 300 }));
+    t.is(result.data.toString(), 'same');
+    t.is(new Set(result.workers.map((p) => p.name)).size, 3);
+    t.false(result.workers.some((p) => p.name === victim));
+    t.deepEqual([...ran].sort(), ['w1', 'w2', 'w3', 'w4']);
+    t.is(result.attempts, 4);
   });
 });

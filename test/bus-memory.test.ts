@@ -12,7 +12,7 @@ import { open, type OpenOptions } from '../src/api/channel';
 import { openBusWith } from '../src/bus/bus';
 import { BacklogFullError, BusTimeoutError, NoServerError, ReconcileError, RemoteError, TaskFailedError } from '../src/bus/errors';
 import { score } from '../src/bus/payload';
-import type { Bus, BusPeer, BusReply, BusRequest, BusTask, GatherSummary, TaskResult } from '../src/bus/types';
+import type { Bus, BusPeer, BusReply, GatherSummary, TaskResult } from '../src/bus/types';
 import { BusLab, DISCOVERY_MS } from './fixtures/bus-memory';
 import { GROUP } from './helpers/channel-memory';
 

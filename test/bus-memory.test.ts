@@ -1026,3 +1026,46 @@ test.serial('replicas: 3 with a worker crashed holding one: the replica goes to 
     t.is(result.attempts, 4);
   });
 });
+
+test.serial('a stopped worker finishes its running tasks, whose results count, and is given no more', async (t) => {
+  await withLab(t, 'tasks-stop', async (lab) => {
+    const [client, ...workers] = await lab.members(['client', 'w1', 'w2']);
+    const ranOn = new Map<string, number>();
+    const handles = workers.map((w) => w.work('jobs', async (task) => {
+      ranOn.set(w.name, (ranOn.get(w.name) ?? 0) + 1);
+      await lab.sleep(50);
+      return `${w.name}:${task.data.toString()}`;
+    }, { capacity: 2 }));
+    await lab.workersKnown([client!], 'jobs', 2);
+    await lab.run(DISCOVERY_MS);
+    const all = Promise.all(Array.from({ length: 40 }, (_, i) => client!.submit('jobs', String(i))));
+    await lab.until(() => (ranOn.get('w1') ?? 0) >= 4);
+    handles[0]!.stop();
+    const stoppedWith = ranOn.get('w1')!;
+    const results = await lab.settle(all);
+    t.true(results.every((r, i) => r.data.toString() === `${r.workers[0]!.name}:${i}`));
+    t.is(ranOn.get('w1'), stoppedWith);
+    t.is(results.filter((r) => r.workers[0]!.name === 'w1').length, stoppedWith); // its running tasks' results counted
+    t.is(client!.stats().tasksReoffered, 0);
+    await lab.until(() => client!.workers('jobs').length === 1, 1000, 'the stop announced');
+  });
+});
+
+test.serial('a gather whose signal aborts ends "aborted" with the answers so far', async (t) => {
+  await withLab(t, 'gather-abort', async (lab) => {
+    const [client, ...servers] = await lab.members(['client', 's1', 's2', 's3']);
+    servers.forEach((s, i) => s.serve('status', async () => {
+      await lab.sleep(100 * (i + 1));
+      return s.name;
+    }));
+    await lab.serversKnown([client!], 'status', 3);
+    await lab.run(DISCOVERY_MS);
+    const ac = new AbortController();
+    lab.net.setTimer(() => ac.abort(), 250);
+    const { replies, summary } = await gathered(lab, client!.gather('status', 'q', { deadlineMs: 5000, signal: ac.signal }));
+    t.is(summary.ended, 'aborted');
+    t.deepEqual(replies.map((r) => r.from.name), ['s1', 's2']);
+    t.deepEqual(summary.missing.map((m) => [m.member.name, m.reason]), [['s3', 'timeout']]);
+    t.is(summary.durationMs, 250);
+  });
+});

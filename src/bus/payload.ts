@@ -1,0 +1,49 @@
+/** Payloads in and out of the bus, and the limits on names. */
+
+import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../index';
+import { describe } from '../apps/options';
+import type { BusPayload } from './types';
+
+const EMPTY = Buffer.alloc(0);
+
+/** `payload` as bytes without a copy (the channel copies when it writes). @throws InvalidArgumentTypeError */
+export function toBytes(payload: BusPayload | undefined, what: string): Buffer {
+  if (payload === undefined) return EMPTY;
+  if (typeof payload === 'string') return Buffer.from(payload, 'utf8');
+  if (payload instanceof Uint8Array) return Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  throw new InvalidArgumentTypeError(`${what} must be a string or a Uint8Array, got ${describe(payload)}`);
+}
+
+/** A handler's answer as bytes; `undefined` (no return value) is empty. @throws InvalidArgumentTypeError for anything else. */
+export function answerBytes(answer: unknown): Buffer {
+  return toBytes(answer as BusPayload | undefined, 'the handler\'s answer');
+}
+
+/** A subject or queue name: 1..255 UTF-8 bytes. @throws InvalidArgumentTypeError / InvalidArgumentValueError */
+export function checkName(name: unknown, what: 'subject' | 'queue'): string {
+  if (typeof name !== 'string') throw new InvalidArgumentTypeError(`${what} must be a string, got ${describe(name)}`);
+  const n = Buffer.byteLength(name);
+  if (n === 0 || n > 255) throw new InvalidArgumentValueError(`${what} must be 1..255 UTF-8 bytes, got ${n}`);
+  return name;
+}
+
+/** An error's message for the wire: at most 4 KiB. */
+export function errorMessage(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.length > 4096 ? `${text.slice(0, 4093)}...` : text;
+}
+
+/** FNV-1a (32 bits) of a string's UTF-16 code units, then MurmurHash3's finalizer so that near-equal strings score far apart: the rendezvous score. */
+export function score(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}

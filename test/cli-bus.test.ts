@@ -98,7 +98,7 @@ const usageErrors: [string[], RegExp][] = [
   [['serve', '239.255.0.1:5000', '--exec', 'cat'], /missing --subject/],
   [['serve', '239.255.0.1:5000', '--subject', 'x'], /missing --exec/],
   [['serve', '239.255.0.1:5000', '--subject', 'x', '--subject', 'x', '--exec', 'cat'], /--subject x given twice/],
-  [['serve', '239.255.0.1:5000', '--subject', 'x', '--exec', 'cat', '--concurrency', '0'], /--concurrency must be a whole number from 1 to 65535 \(got 0\)/],
+  [['serve', '239.255.0.1:5000', '--subject', 'x', '--exec', 'cat', '--concurrency', '0'], /--concurrency must be a whole number from 1 to 1000000 \(got 0\)/],
   [['request', '239.255.0.1:5000', 'payload'], /missing --subject/],
   [['request', '239.255.0.1:5000', '--subject', 'x', 'one', 'two'], /unexpected argument 'two'/],
   [['request', '239.255.0.1:5000', '--subject', 'x', '--timeout', 'soon'], /--timeout must be a number of seconds/],
@@ -107,7 +107,8 @@ const usageErrors: [string[], RegExp][] = [
   [['work', '239.255.0.1:5000', '--queue', 'q'], /missing --exec/],
   [['work', '239.255.0.1:5000', '--queue', 'q', '--exec', 'cat', '--capacity', 'many'], /--capacity must be a whole number/],
   [['submit', '239.255.0.1:5000'], /missing --queue/],
-  [['submit', '239.255.0.1:5000', '--queue', 'q', '--lease', '0'], /--lease must be more than 0 seconds/],
+  [['submit', '239.255.0.1:5000', '--queue', 'q', '--lease', '0.001'], /--lease must be at least 0.01 seconds \(got 0.001\)/],
+  [['request', '239.255.0.1:5000', '--subject', 'x', '--timeout', '0', 'p'], /--timeout must be at least 0.001 seconds/],
   [['submit', '239.255.0.1:5000', '--queue', 'q', '--replicas', '0'], /--replicas must be a whole number/],
   [['submit', '10.0.0.1:5000', '--queue', 'q'], /not a multicast address/],
   [['submit', '239.255.0.1:5000', '--queue', 'q', '--bogus'], /Unknown option '--bogus'/],
@@ -157,7 +158,8 @@ test.serial("a command that fails is the requester's error: its stderr, exit cod
   const silent = run(['request', group, ...LOOPBACK, '--subject', 'silent', 'x']);
   t.is(silent.code, 1);
   t.is(silent.stderr, "blipcast: 'silent' failed on grumpy: exit code 5\n");
-  t.regex(s.stderr(), /request \S+ on 'fail' from \S+ failed: no such thing: widget/);
+  // spawnSync held this process's event loop: the server's stderr is read now.
+  await until("the server's failure line", () => /request \S+ on 'fail' from \S+ failed: no such thing: widget\n/.test(s.stderr()));
   await stop(t, s);
 });
 

@@ -32,7 +32,7 @@ export async function serve(args: string[], io: { stderr: NodeJS.WritableStream 
   const { groupText, values } = parseCommand('serve', args, OPTIONS);
   const subjects = requiredValues(values, 'subject', 'SUBJECT (what to serve)');
   const command = requiredValue(values, 'exec', 'CMD (the shell command that answers a request)');
-  const concurrency = intOption(values, 'concurrency', 1, 65535);
+  const concurrency = intOption(values, 'concurrency', 1, 1_000_000);
 
   const bus = await openBusFromOptions(groupText, values, io.stderr);
   const handler = async (request: BusRequest): Promise<Buffer> => {

@@ -173,6 +173,25 @@ test.serial('a request nobody serves exits 3 after the discovery wait', (t) => {
   t.log(`${elapsedMs} ms`);
 });
 
+test.serial('a gather nobody serves exits 3; one whose --timeout ends before discovery exits 4', (t) => {
+  const group = randomGroup();
+  const nobody = run(['request', group, ...LOOPBACK, '--subject', 'nobody', '--gather', 'x']);
+  t.is(nobody.code, 3, nobody.stderr);
+  t.is(nobody.stderr, "blipcast: no live member serves subject 'nobody'\n");
+  const early = run(['request', group, ...LOOPBACK, '--subject', 'nobody', '--gather', '--timeout', '1', 'x']);
+  t.is(early.code, 4, early.stderr);
+  t.regex(early.stderr, /--timeout passed before the servers were discovered/);
+});
+
+test.serial('a request its server does not answer within --timeout exits 4', async (t) => {
+  const group = randomGroup();
+  const s = await server(t, group, 'slowpoke', ['slow'], 'sleep 30');
+  const r = run(['request', group, ...LOOPBACK, '--subject', 'slow', '--timeout', '1', 'x']);
+  t.is(r.code, 4, r.stderr);
+  t.is(r.stderr, "blipcast: request 'slow' got no answer in 1000 ms (asked slowpoke)\n");
+  await stop(t, s);
+});
+
 test.serial('gather prints one line per server and exits 0; a server stopped mid-request is named missing and the exit code is 1', async (t) => {
   const group = randomGroup();
   const servers = await Promise.all(['a', 'b', 'c'].map((name) => server(t, group, name, ['who'], `printf '%s\\n' "$(cat) from ${name}"`)));

@@ -7,7 +7,7 @@
 
 import { BusTimeoutError, NoServerError, RemoteError, type Bus, type BusPayload } from '../bus/index';
 import { parseCommand } from './args';
-import { BUS_OPTIONS, EXIT_NO_SERVER, EXIT_TIMEOUT, flushed, openBusFromOptions, positiveSecondsOption, readAll, requiredValue, withoutTrailingNewline, writeBusStats } from './bus-common';
+import { BUS_OPTIONS, DISCOVERY_MS, EXIT_NO_SERVER, EXIT_TIMEOUT, flushed, openBusFromOptions, positiveSecondsOption, readAll, requiredValue, withoutTrailingNewline, writeBusStats } from './bus-common';
 import { onStopSignal, signalExitCode } from './common';
 
 const OPTIONS = {
@@ -94,6 +94,11 @@ async function gatherReplies(call: Call, io: Io): Promise<number> {
     io.stderr.write(`missing ${miss.member.name} (${miss.member.id}): ${miss.reason}${miss.message !== undefined ? `: ${miss.message}` : ''}\n`);
   }
   if (summary.expected.length === 0 && summary.replied.length === 0) {
+    // A gather asks once the discovery wait is over: a deadline before that asked nobody.
+    if (summary.ended === 'deadline') {
+      io.stderr.write(`blipcast: gather '${call.subject}': --timeout passed before the servers were discovered (${DISCOVERY_MS / 1000} s)\n`);
+      return EXIT_TIMEOUT;
+    }
     io.stderr.write(`blipcast: ${new NoServerError(call.subject).message}\n`);
     return EXIT_NO_SERVER;
   }

@@ -106,10 +106,12 @@ export async function submit(args: string[], io: Io): Promise<number> {
 
   try {
     await firstWorker(bus, queue, stop.signal);
-    await pumpLines(io.stdin, submitLine, (resume) => {
-      resumeInput = resume;
-      maybeResume();
-    }, stop.signal);
+    if (!stop.signal.aborted) {
+      await pumpLines(io.stdin, submitLine, (resume) => {
+        resumeInput = resume;
+        maybeResume();
+      }, stop.signal);
+    }
     inputEnded = true;
     if (unresolved === 0) allSettled();
     await settled;

@@ -7,6 +7,7 @@
 
 import { BacklogFullError, NoServerError, type Bus, type SubmitOptions } from '../bus/index';
 import { ClosedError, InvalidArgumentTypeError, InvalidArgumentValueError } from '../index';
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { intOption, parseCommand } from './args';
 import { BUS_OPTIONS, DISCOVERY_MS, EXIT_NO_SERVER, flushed, openBusFromOptions, positiveSecondsOption, requiredValue, withoutTrailingNewline, writeBusStats } from './bus-common';
@@ -24,7 +25,9 @@ const OPTIONS = {
 /**
  * Submits without a result yet beyond which stdin is paused: a bound on
  * this process's memory, well under the bus's own limit (BusOptions.maxBacklog,
- * default 65536) so that submit() never meets BacklogFullError.
+ * default 65536) so that submit() never meets BacklogFullError. The lines of
+ * the chunk being read are still submitted (a 64 KiB chunk holds at most
+ * 32768), so the bound holds within one chunk's lines.
  */
 export const MAX_UNRESOLVED_SUBMITS = 10_000;
 /** Input resumes when the unresolved submits fall to this many (half: one pause per 5000 results, not one per result). */
@@ -51,6 +54,8 @@ export async function submit(args: string[], io: Io): Promise<number> {
   const bus = await openBusFromOptions(groupText, values, io.stderr);
   // Aborted by Ctrl-C / SIGTERM, or by an error that ends the whole run: every pending submit then rejects.
   const stop = new AbortController();
+  // One abort listener per pending submit.
+  setMaxListeners(0, stop.signal);
   let stoppedBy: NodeJS.Signals | undefined;
   let fatal: unknown;
   const unhook = onStopSignal((signal) => {

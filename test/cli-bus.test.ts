@@ -237,6 +237,23 @@ test.serial('two workers run 200 submitted tasks: each index once, each result r
   t.log(workers.map((w) => `${JSON.parse(w.stderr().split('\n').find((l) => l.startsWith('{"event":"stats"'))!).tasksRun} run`).join(', '));
 });
 
+test.serial('a worker killed mid-run loses its tasks to the other: every task still has exactly one result', async (t) => {
+  const group = randomGroup();
+  const command = 'read x; sleep 0.05; echo $((x*x))';
+  const doomed = await worker(t, group, 'doomed', 'squares', command, ['--capacity', '4']);
+  const survivor = await worker(t, group, 'survivor', 'squares', command, ['--capacity', '4']);
+  const input = Array.from({ length: 100 }, (_, i) => `${i}\n`).join('');
+  const s = start(t, ['submit', group, ...LOOPBACK, '--queue', 'squares', '--lease', '2', '--stats'], input);
+  await until('the first results', () => s.stdout().toString().split('\n').length > 10);
+  doomed.child.kill('SIGKILL');
+  t.deepEqual(await s.exit, { code: 0, signal: null }, s.stderr());
+  const lines = s.stdout().toString().split('\n').slice(0, -1);
+  t.deepEqual(lines.sort(), Array.from({ length: 100 }, (_, i) => `${i}\t${i * i}`).sort());
+  const stats = JSON.parse(s.stderr().split('\n').find((l) => l.startsWith('{"event":"stats"'))!) as { tasksReoffered: number; resultsLate: number };
+  t.log(`re-offered ${stats.tasksReoffered}, late results ${stats.resultsLate}`);
+  await stop(t, survivor);
+});
+
 test.serial('a task whose command keeps failing is reported on stderr, not stdout, and the exit code is 1', async (t) => {
   const group = randomGroup();
   const w = await worker(t, group, 'picky', 'q', 'read x; if [ "$x" = seven ]; then echo "$x is bad" >&2; exit 1; fi; echo "$x ok"');

@@ -56,8 +56,8 @@ export async function request(args: string[], io: Io): Promise<number> {
     if (stoppedBy !== undefined) return signalExitCode(stoppedBy);
     throw err;
   } finally {
-    unhook();
     await bus.close();
+    unhook();
     writeBusStats(bus, values, io.stderr);
   }
 }

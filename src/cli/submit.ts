@@ -121,9 +121,10 @@ export async function submit(args: string[], io: Io): Promise<number> {
     if (unresolved === 0) allSettled();
     await settled;
   } finally {
-    unhook();
     out.flush();
+    // A second Ctrl-C while the bus closes exits at once.
     await bus.close();
+    unhook();
     await flushed(io.stdout);
     writeBusStats(bus, values, io.stderr);
   }

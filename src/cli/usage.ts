@@ -275,7 +275,8 @@ INDEX<TAB>RESULT, the result without one trailing newline (any other newline
 in it is printed as it is: a multi-line result spans lines). A task that
 failed prints nothing on stdout and one line on stderr: task INDEX failed:
 MESSAGE. At most 10000 tasks wait for their result at once: stdin is read on
-as results come in.
+as results come in. Should every worker go, the tasks submitted wait for one
+to come back; the next line read then ends the run (exit 3).
 
 Options:
   --queue Q             where the tasks go

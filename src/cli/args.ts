@@ -18,6 +18,8 @@ export interface Parsed {
   group: GroupAddress;
   groupText: string;
   values: Record<string, string | boolean | undefined>;
+  /** The positionals after GROUP:PORT (at most `maxExtra` of them, see parseCommand). */
+  extra: string[];
 }
 
 /**
@@ -49,12 +51,15 @@ function withRealValue(message: string, args: string[]): string {
 }
 
 /**
- * Parses `GROUP:PORT [options]`; every failure becomes a UsageError, `--help` a HelpRequest.
- * An unknown `--interface` is reported by open() (UnknownInterfaceError, exit 2 as well).
+ * Parses `GROUP:PORT [options]`, with up to `maxExtra` more positionals
+ * (`request GROUP:PORT [PAYLOAD]`); every failure becomes a UsageError,
+ * `--help` a HelpRequest. An unknown `--interface` is reported by open()
+ * (UnknownInterfaceError, exit 2 as well).
  */
-export function parseCommand(command: CommandName, args: string[], options: OptionSpec): Parsed {
+export function parseCommand(command: CommandName, args: string[], options: OptionSpec, maxExtra = 0): Parsed {
   const { values, positionals } = parseOptions(command, args, { ...COMMON_OPTIONS, ...options });
-  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'missing GROUP:PORT' : `unexpected argument '${positionals[1]}'`);
+  if (positionals.length === 0) throw new UsageError('missing GROUP:PORT');
+  if (positionals.length > 1 + maxExtra) throw new UsageError(`unexpected argument '${positionals[1 + maxExtra]}'`);
   const groupText = positionals[0]!;
   let group: GroupAddress;
   try {
@@ -62,7 +67,7 @@ export function parseCommand(command: CommandName, args: string[], options: Opti
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  return { group, groupText, values };
+  return { group, groupText, values, extra: positionals.slice(1) };
 }
 
 /** "from 1 to 255", or "of at least 1" when there is no practical upper bound. */

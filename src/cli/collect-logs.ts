@@ -55,7 +55,7 @@ export async function collectLogs(args: string[], io: { stdout: NodeJS.WritableS
 
   let unhook = (): void => {};
   await new Promise<void>((resolve) => {
-    unhook = onStopSignal(resolve);
+    unhook = onStopSignal(() => resolve());
   });
   await collector.close();
   unhook();

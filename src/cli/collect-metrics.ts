@@ -65,7 +65,7 @@ export async function collectMetrics(args: string[], io: { stdout: NodeJS.Writab
   // Ctrl-C / SIGTERM: stop serving, leave the group (the others see 'leave', not 'dead'), exit 0.
   let unhook = (): void => {};
   await new Promise<void>((resolve) => {
-    unhook = onStopSignal(resolve);
+    unhook = onStopSignal(() => resolve());
   });
   if (onUsr1 !== undefined) process.removeListener('SIGUSR1', onUsr1);
   await collector.close();

@@ -51,16 +51,17 @@ function parse(content: Uint8Array, what: string): Uint8Array {
 }
 
 /**
- * Calls `stop` on the first SIGINT or SIGTERM (the command then ends the way
- * it does at end of input: a sender flushes, a member leaves the group);
- * a second signal exits at once with 130. Returns the unhook function.
+ * Calls `stop` (with the signal's name) on the first SIGINT or SIGTERM (the
+ * command then ends the way it does at end of input: a sender flushes, a
+ * member leaves the group); a second signal exits at once with 130 (SIGINT)
+ * or 143 (SIGTERM). Returns the unhook function.
  */
-export function onStopSignal(stop: () => void): () => void {
+export function onStopSignal(stop: (signal: NodeJS.Signals) => void): () => void {
   let stopping = false;
   const handler = (signal: NodeJS.Signals): void => {
-    if (stopping) process.exit(signal === 'SIGINT' ? 130 : 143);
+    if (stopping) process.exit(signalExitCode(signal));
     stopping = true;
-    stop();
+    stop(signal);
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
@@ -68,6 +69,11 @@ export function onStopSignal(stop: () => void): () => void {
     process.removeListener('SIGINT', handler);
     process.removeListener('SIGTERM', handler);
   };
+}
+
+/** The shell's exit code for a process ended by SIGINT (130) or SIGTERM (143): 128 + the signal number. */
+export function signalExitCode(signal: NodeJS.Signals): number {
+  return signal === 'SIGINT' ? 130 : 143;
 }
 
 /** `--stats`: a channel's counters (and `extra`) as one JSON line, `{"event":"stats",…}`. */

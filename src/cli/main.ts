@@ -6,8 +6,12 @@ import { interfaceHint, isInterfaceError, joinFailure } from './interfaces';
 import { collect } from './collect';
 import { listen } from './listen';
 import { members } from './members';
+import { request } from './request';
 import { send } from './send';
+import { serve } from './serve';
+import { submit } from './submit';
 import { COMMAND_USAGE, HelpRequest, USAGE, UsageError, type CommandName } from './usage';
+import { work } from './work';
 
 export function version(): string {
   const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
@@ -48,6 +52,14 @@ export async function main(args: string[]): Promise<number> {
         return await members(rest, { stdout: process.stdout, stderr: process.stderr });
       case 'collect':
         return await collect(rest, { stdout: process.stdout, stderr: process.stderr });
+      case 'serve':
+        return await serve(rest, { stderr: process.stderr });
+      case 'request':
+        return await request(rest, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
+      case 'work':
+        return await work(rest, { stderr: process.stderr });
+      case 'submit':
+        return await submit(rest, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
       case 'demo': {
         const { demo } = await import('./demo.js');
         return await demo(rest, { stdout: process.stdout, stderr: process.stderr });

@@ -9,7 +9,7 @@ export class UsageError extends Error {
 }
 
 /** The subcommands that have a usage text of their own. */
-export type CommandName = 'send' | 'listen' | 'members' | 'demo' | 'collect logs' | 'collect metrics';
+export type CommandName = 'send' | 'listen' | 'members' | 'demo' | 'collect logs' | 'collect metrics' | 'serve' | 'request' | 'work' | 'submit';
 
 /**
  * `--help` / `-h` after a subcommand: not an error. main() prints that
@@ -78,6 +78,19 @@ const DEMO = `  --messages N          messages to send (default 100000)
   --size BYTES          message size (default 64)
   --seed N              seed of the injected loss (default 1)
   -h, --help            this help
+`;
+
+/** Options of the four bus commands (serve, request, work, submit). */
+const BUS = `  --name NAME           member name (default HOST:PID)
+  --stream NAME         the bus's stream (default bus); every member must use the same
+  --stats               print the bus's counters as one JSON line on stderr at exit
+`;
+
+const EXEC = `The command runs as /bin/sh -c CMD in a process group of its own, the
+payload on its stdin; its whole stdout is the answer. When it exits non-zero
+the answer is an error whose message is the end (1 KiB) of its stderr,
+trimmed, or "exit code N" when it wrote nothing there; the failure is also
+one line on this command's stderr. BLIPCAST_KEY is not passed on.
 `;
 
 const EXIT_CODES = `Exit codes: 0 ok, 1 failure or timeout, 2 bad arguments, 3 (send) some
@@ -170,6 +183,118 @@ Exit codes: 0 after Ctrl-C / SIGTERM, 1 failure, 2 bad arguments.
 Example (loopback only):
   blipcast collect logs 239.255.0.1:5000 --interface 127.0.0.1 --ttl 0 --dir ./logs --rotate 10M
 `,
+  serve: `Usage: blipcast serve GROUP:PORT --subject S --exec CMD [options]
+
+Serves requests on the bus (blipcast/bus): each request to subject S runs
+CMD, and what it prints is the reply. Runs until Ctrl-C / SIGTERM, then
+kills the commands still running and leaves the group (requesters waiting on
+it fail over to another server at once) and exits 0.
+
+${EXEC}Its environment also holds BLIPCAST_SUBJECT, BLIPCAST_REQUEST_ID (the same on a
+failover to another server), BLIPCAST_REQUESTER (the requester's name) and
+BLIPCAST_KIND (request or gather).
+
+Options:
+  --subject S           the subject to serve; repeatable (one CMD for all: it
+                        reads BLIPCAST_SUBJECT)
+  --exec CMD            the shell command that answers one request
+  --concurrency N       commands running at once per subject (default 16);
+                        more requests wait, and beyond 1024 waiting this server
+                        says "overloaded" and the requester asks another
+${BUS}${KEY}
+${COMMON_APP}
+Exit codes: 0 after Ctrl-C / SIGTERM, 1 failure, 2 bad arguments.
+
+Example (loopback only):
+  blipcast serve 239.255.0.1:5000 --interface 127.0.0.1 --ttl 0 --subject upper --exec 'tr a-z A-Z'
+`,
+  request: `Usage: blipcast request GROUP:PORT --subject S [options] [PAYLOAD]
+
+Sends one request on the bus (blipcast/bus) with PAYLOAD, or all of stdin when
+no PAYLOAD is given (a PAYLOAD that starts with a dash goes after --). Waits
+for the servers of S to be discovered (2 s at most), asks one; if it does not
+answer in half the timeout, the next one too. Prints the reply on stdout
+exactly as received (no newline added).
+
+With --gather every server of S is asked: each reply is printed as it comes
+as one line NAME<TAB>REPLY (the server's name; the reply without one trailing
+newline, any other newline as it is), then each server that did not answer
+as one line on stderr: missing NAME (ID): REASON, the reason timeout, dead,
+left or error: MESSAGE.
+
+Options:
+  --subject S           whom to ask
+  --gather              ask every server of S, not one
+  --timeout SECONDS     the whole request, discovery included (default 5); with
+                        --gather, when to stop waiting for replies: a gather
+                        asks once the 2 s discovery wait is over, so give it more
+${BUS}${KEY}
+${COMMON_APP}
+Exit codes: 0 a reply (with --gather: every server answered), 1 the server's
+command failed: its message on stderr (with --gather: some server did not
+answer), 2 bad arguments, 3 no live member serves S, 4 no answer within
+--timeout (with --gather: it passed before anybody was asked), 130 / 143
+Ctrl-C / SIGTERM.
+
+Examples (loopback only):
+  blipcast request 239.255.0.1:5000 --interface 127.0.0.1 --ttl 0 --subject upper hello
+  blipcast request 239.255.0.1:5000 --interface 127.0.0.1 --ttl 0 --subject upper --gather < file
+`,
+  work: `Usage: blipcast work GROUP:PORT --queue Q --exec CMD [options]
+
+Takes tasks of queue Q from the bus (blipcast/bus): each task runs CMD, and
+what it prints (its trailing newline included: submit strips one) is the
+task's result; a failure counts against the task's --max-failures. A task
+taken away from this worker (its lease lapsed: this worker seemed gone, or the
+submitter stopped) has its command killed (SIGTERM to its process group).
+Runs until Ctrl-C / SIGTERM, then kills the commands still running, leaves
+the group (their tasks go to the other workers at once) and exits 0.
+
+${EXEC}Its environment also holds BLIPCAST_QUEUE, BLIPCAST_TASK_ID (the same when the
+task is run again), BLIPCAST_ATTEMPT (1, 2, ...) and BLIPCAST_SUBMITTER.
+
+Options:
+  --queue Q             the queue to work on; repeatable (one CMD for all: it
+                        reads BLIPCAST_QUEUE)
+  --exec CMD            the shell command that runs one task
+  --capacity N          tasks running at once per queue (default 1)
+${BUS}${KEY}
+${COMMON_APP}
+Exit codes: 0 after Ctrl-C / SIGTERM, 1 failure, 2 bad arguments.
+
+Example (loopback only):
+  blipcast work 239.255.0.1:5000 --interface 127.0.0.1 --ttl 0 --queue squares --capacity 4 --exec 'read x; echo $((x*x))'
+`,
+  submit: `Usage: blipcast submit GROUP:PORT --queue Q [options]
+
+Each stdin line (without its newline) is one task of queue Q on the bus
+(blipcast/bus), numbered from 0; a last line without a newline is a task too.
+Each task goes to one worker (or --replicas of them), and to another when its
+worker fails or goes. As each result arrives it is printed as one line
+INDEX<TAB>RESULT, the result without one trailing newline (any other newline
+in it is printed as it is: a multi-line result spans lines). A task that
+failed prints nothing on stdout and one line on stderr: task INDEX failed:
+MESSAGE. At most 10000 tasks wait for their result at once: stdin is read on
+as results come in. Should every worker go, the tasks submitted wait for one
+to come back; the next line read then ends the run (exit 3).
+
+Options:
+  --queue Q             where the tasks go
+  --lease SECONDS       how long a worker may hold a task without renewing it
+                        before it goes to another (default 10)
+  --replicas K          run each task on K different workers; the results must
+                        be byte-equal, else the task fails (default 1)
+  --max-failures N      failures of the command after which the task fails
+                        (default 3; lost workers do not count)
+${BUS}${KEY}
+${COMMON_APP}
+Exit codes: 0 every task has a result, 1 some task failed (or another
+failure), 2 bad arguments, 3 no live member works Q, 130 / 143 Ctrl-C /
+SIGTERM (the tasks without a result are counted on stderr).
+
+Example (loopback only):
+  seq 1 100 | blipcast submit 239.255.0.1:5000 --interface 127.0.0.1 --ttl 0 --queue squares
+`,
   'collect metrics': `Usage: blipcast collect metrics GROUP:PORT --listen HOST:PORT [options]
 
 Joins the group as a member and serves every publisher's metrics
@@ -208,6 +333,10 @@ Usage:
   blipcast demo [options]                one sender, three lossy receivers on loopback
   blipcast collect logs GROUP:PORT --dir DIR           log records to files
   blipcast collect metrics GROUP:PORT --listen H:P     metrics for Prometheus
+  blipcast serve GROUP:PORT --subject S --exec CMD     answers requests with CMD
+  blipcast request GROUP:PORT --subject S [PAYLOAD]    asks one server (--gather: all)
+  blipcast work GROUP:PORT --queue Q --exec CMD        runs tasks with CMD
+  blipcast submit GROUP:PORT --queue Q                 each stdin line one task
   blipcast COMMAND --help                one command's options
   blipcast --help | --version
 

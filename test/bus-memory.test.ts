@@ -11,7 +11,7 @@ import { AbortError, ClosedError, InvalidArgumentTypeError, InvalidArgumentValue
 import { open, type OpenOptions } from '../src/api/channel';
 import { openBusWith } from '../src/bus/bus';
 import { BacklogFullError, BusTimeoutError, NoServerError, ReconcileError, RemoteError, TaskFailedError } from '../src/bus/errors';
-import { score } from '../src/bus/payload';
+import { MAX_PAYLOAD_BYTES, score } from '../src/bus/payload';
 import type { Bus, BusPeer, BusReply, GatherSummary, TaskResult } from '../src/bus/types';
 import { BusLab, DISCOVERY_MS } from './fixtures/bus-memory';
 import { GROUP } from './helpers/channel-memory';
@@ -157,6 +157,17 @@ test.serial('a server that leaves (close) mid-request: the request fails over at
     t.not(reply!.from.id, leaver!.id);
     t.is(reply!.attempt, 2);
     t.true(ms < 200, `failed over after ${ms} ms`);
+  });
+});
+
+test.serial('an answer larger than one message fails the handler: the requester gets RemoteError saying so, not a timeout', async (t) => {
+  await withLab(t, 'req-too-big', async (lab) => {
+    const [client, server] = await lab.members(['client', 's1']);
+    server!.serve('huge', () => Buffer.alloc(MAX_PAYLOAD_BYTES + 1));
+    await lab.serversKnown([client!], 'huge', 1);
+    const { error } = await lab.outcome(client!.request('huge', 'x'));
+    t.true(error instanceof RemoteError, String(error));
+    t.regex((error as RemoteError).remoteMessage, /answer must be at most \d+ bytes, got \d+/);
   });
 });
 
@@ -861,6 +872,11 @@ test.serial('bad arguments of serve, request, gather, work and submit throw the 
     await t.throwsAsync(bus.submit('q', 'x', { maxFailures: 1.5 }), { instanceOf: V, message: /options\.maxFailures/ });
     await t.throwsAsync(bus.submit('q', 'x', { reconcile: 'first' as never }), { instanceOf: T, message: /options\.reconcile/ });
     await t.throwsAsync(bus.submit('q', 5 as never), { instanceOf: T, message: /task/ });
+    // One byte more than one channel message can carry with the bus's fields: refused at the call, not lost as a send error.
+    const tooBig = Buffer.alloc(MAX_PAYLOAD_BYTES + 1);
+    await t.throwsAsync(bus.request('s', tooBig), { instanceOf: V, message: /payload must be at most/ });
+    t.throws(() => bus.gather('s', tooBig), { instanceOf: V, message: /payload must be at most/ });
+    await t.throwsAsync(bus.submit('q', tooBig), { instanceOf: V, message: /task must be at most/ });
     t.deepEqual(bus.servers('s'), []);
     t.deepEqual(bus.workers('q'), []);
     t.is(bus.stats().tasksSubmitted, 0);

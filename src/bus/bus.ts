@@ -140,7 +140,9 @@ class BusMember implements Bus {
         if (!this.announceTimer.pending && !this.closing.signal.aborted) this.announceTimer.set(0);
       },
     };
-    const peerOf = (id: string): BusPeer => (id === this.id ? self : this.peers.get(id) ?? { id, name: id });
+    // A member heard before its ANNOUNCE: its name from the group's table when the group knows it, else its id.
+    const peerOf = (id: string): BusPeer =>
+      id === this.id ? self : this.peers.get(id) ?? { id, name: channel.group?.members().find((m) => m.id === id)?.name ?? id };
     this.server = new Server(this.ctx, peerOf);
     this.requester = new Requester(this.ctx, (subject) => this.servers(subject));
     this.submitter = new Submitter(this.ctx, peerOf, maxBacklog);

@@ -310,6 +310,32 @@ test.serial('an overloaded server (concurrency 1, maxQueued 0) answers "overload
   });
 });
 
+test.serial('every server overloaded: the request asks them again after a back-off and gets its answer once one is free, before its deadline', async (t) => {
+  await withLab(t, 'req-all-busy', async (lab) => {
+    const [client, server] = await lab.members(['client', 's1']);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let calls = 0;
+    server!.serve('one', async (req) => {
+      calls++;
+      if (req.data.toString() === 'hold') await released;
+      return `done ${req.data}`;
+    }, { concurrency: 1, maxQueued: 0 });
+    await lab.serversKnown([client!], 'one', 1);
+    const held = client!.request('one', 'hold', { timeoutMs: 20_000 });
+    await lab.until(() => calls === 1);
+    const second = client!.request('one', 'next', { timeoutMs: 10_000 });
+    await lab.run(300); // refused, asked again (20, 40, 80, 160 ms back-off), refused again
+    t.true(server!.stats().requestsRefused >= 2, `refused ${server!.stats().requestsRefused}`);
+    release();
+    const { value, ms, error } = await lab.outcome(second);
+    t.is(error, undefined);
+    t.is(value!.data.toString(), 'done next');
+    t.true(ms < 600, `answered ${ms} ms after the server was free`);
+    t.is((await lab.settle(held)).data.toString(), 'done hold');
+  });
+});
+
 // ---- gather ----
 
 /** Reads the gather to its end while the network runs; returns the replies and the summary. */

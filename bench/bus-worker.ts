@@ -12,6 +12,11 @@
  *   `warmupMs` not recorded) and records each round trip — request() called
  *   to its promise settled — then keeps `window` requests in flight for
  *   `saturationMs` and counts the replies.
+ * - `chan-echo` / `chan-ping`: the same two measurements on a bare channel
+ *   opened as openBus() opens its own (one group for both ways, a group
+ *   member with the bus's role, pacing to bus members, stream `bus`, the
+ *   batch API), without the bus: what the bus adds, and what the channel
+ *   costs, apart.
  * - `dgram-echo` / `dgram-ping`: the same two measurements on raw node:dgram,
  *   unicast UDP: the echo sends every datagram back to where it came from.
  * - `task-work`: a bus member working queue `queue` with `capacity` — at start,
@@ -29,10 +34,11 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { createInterface } from 'node:readline';
 import { openBus, type Bus, type BusStats } from '../src/bus/index';
+import { open as openChannel, type Channel, type MemberInfo, type MessageBatch } from '../src/index';
 import { runWorkerRole } from './worker-main';
 
 export interface BusBenchConfig {
-  role: 'bus-serve' | 'bus-request' | 'dgram-echo' | 'dgram-ping' | 'task-work' | 'task-submit';
+  role: 'bus-serve' | 'bus-request' | 'chan-echo' | 'chan-ping' | 'dgram-echo' | 'dgram-ping' | 'task-work' | 'task-submit';
   /** Bus group `ADDRESS:PORT`. */
   group: string;
   /** This host's address: the multicast interface, and where dgram sockets bind. */
@@ -62,7 +68,7 @@ export interface BusBenchConfig {
 }
 
 export interface RequestResult {
-  role: 'bus-request' | 'dgram-ping';
+  role: 'bus-request' | 'chan-ping' | 'dgram-ping';
   sent: number;
   /** Round trips of the low-rate part, µs. */
   rttUs: number[];
@@ -78,6 +84,8 @@ export interface RequestResult {
   /** Datagrams the requester's socket sent and received per round trip of the low-rate part (every kind: data, heartbeats, status, membership). */
   datagramsSentPerTrip: number;
   datagramsReceivedPerTrip: number;
+  /** The requester's CPU µs per round trip of the low-rate part (idle work included: timers, heartbeats, membership). */
+  cpuUsPerTrip: number;
   stats?: BusStats;
 }
 
@@ -223,8 +231,10 @@ async function measureRoundTrips(
   await paced(rate, need(cfg, 'warmupMs'), one);
   recording = true;
   const before = datagrams();
+  const lowCpu0 = process.cpuUsage();
   const sent = await paced(rate, need(cfg, 'durationMs'), one);
   await until('end of the low-rate part', () => outstanding === 0);
+  const lowCpu = process.cpuUsage(lowCpu0);
   const after = datagrams();
 
   // Saturation: `window` in flight; every completion starts the next until the time is up.
@@ -256,7 +266,8 @@ async function measureRoundTrips(
   const elapsedMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   return {
-    sent, rttUs: rtt, requestLegUs: legs, failed, datagramsSentPerTrip: (after.sent - before.sent) / sent, datagramsReceivedPerTrip: (after.received - before.received) / sent, saturationReplies: replies, saturationMs: Math.min(elapsedMs, saturationMs),
+    sent, rttUs: rtt, requestLegUs: legs, failed, datagramsSentPerTrip: (after.sent - before.sent) / sent, datagramsReceivedPerTrip: (after.received - before.received) / sent,
+    cpuUsPerTrip: (lowCpu.user + lowCpu.system) / sent, saturationReplies: replies, saturationMs: Math.min(elapsedMs, saturationMs),
     saturationP50Us: p50(satRtt), saturationCpuUsPerReply: (cpu.user + cpu.system) / Math.max(1, replies),
   };
 }
@@ -290,6 +301,73 @@ async function busRequest(cfg: BusBenchConfig): Promise<void> {
   const stats = bus.stats();
   await bus.close();
   print({ role: 'bus-request', ...r, lost: 0, stats } satisfies RequestResult);
+}
+
+const BUS_STREAM = 'bus';
+const isBusMember = (m: MemberInfo): boolean => m.metadata['role'] === 'bus-member';
+
+/** A channel with openBus()'s options (src/bus/bus.ts), as a user of the public API would open it. */
+function openLikeBus(cfg: BusBenchConfig, name: string): Promise<Channel> {
+  return openChannel({
+    group: cfg.group, interface: cfg.iface, ttl: cfg.ttl, member: { name, metadata: { role: 'bus-member' } }, paceTo: isBusMember,
+    streams: [BUS_STREAM], lingerMs: 2000, closeQuietMs: 250,
+  });
+}
+
+async function chanEcho(cfg: BusBenchConfig): Promise<void> {
+  const channel = await openLikeBus(cfg, 'bench-chan-echo');
+  channel.subscribe(BUS_STREAM);
+  let echoed = 0;
+  channel.on('messages', (batch: MessageBatch) => {
+    for (let i = 0; i < batch.count; i++) {
+      echoed++;
+      channel.write(stamped(batch.data(i)), BUS_STREAM);
+    }
+  });
+  print({ ready: true });
+  await commands();
+  await channel.close();
+  print({ role: 'chan-echo', echoed });
+}
+
+async function chanPing(cfg: BusBenchConfig): Promise<void> {
+  const channel = await openLikeBus(cfg, 'bench-chan-ping');
+  channel.subscribe(BUS_STREAM);
+  const size = need(cfg, 'size');
+  const waiting = new Map<number, { t0: number; onDone: (us: number, legUs: number) => void }>();
+  let nextId = 0;
+  channel.on('messages', (batch: MessageBatch) => {
+    for (let i = 0; i < batch.count; i++) {
+      const msg = batch.data(i);
+      const w = waiting.get(msg.readUInt32LE(16));
+      if (w === undefined) continue;
+      waiting.delete(msg.readUInt32LE(16));
+      w.onDone((performance.now() - w.t0) * 1000, requestLegUs(msg));
+    }
+  });
+  const send = (onDone: (us: number, legUs: number) => void): void => {
+    const t0 = performance.now();
+    const buf = request(size);
+    const id = nextId++;
+    buf.writeUInt32LE(id, 16);
+    waiting.set(id, { t0, onDone });
+    channel.write(buf, BUS_STREAM);
+  };
+  // The echo hears us once a message came back (a late joiner starts at the next message).
+  let up = false;
+  for (let tries = 0; !up && tries < 400; tries++) {
+    send((us) => (up ||= !Number.isNaN(us)));
+    await sleep(50);
+  }
+  if (!up) throw new Error('no echo');
+  waiting.clear();
+  print({ ready: true });
+  const r = await measureRoundTrips(cfg, send, () => {
+    const t = channel.stats().transport;
+    return { sent: t.datagramsSent, received: t.datagramsReceived };
+  });
+  await channel.close();
+  print({ role: 'chan-ping', ...r, lost: 0 } satisfies RequestResult);
 }
 
 function bind(socket: Socket, port: number, address: string): Promise<void> {
@@ -439,5 +517,5 @@ async function taskSubmit(cfg: BusBenchConfig): Promise<void> {
 }
 
 runWorkerRole<BusBenchConfig>({
-  'bus-serve': busServe, 'bus-request': busRequest, 'dgram-echo': dgramEcho, 'dgram-ping': dgramPing, 'task-work': taskWork, 'task-submit': taskSubmit,
+  'bus-serve': busServe, 'bus-request': busRequest, 'chan-echo': chanEcho, 'chan-ping': chanPing, 'dgram-echo': dgramEcho, 'dgram-ping': dgramPing, 'task-work': taskWork, 'task-submit': taskSubmit,
 });

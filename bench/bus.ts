@@ -13,11 +13,13 @@
  *    stamps its CLOCK_MONOTONIC time into the bytes it returns (the request
  *    carries its send time), which splits each round trip into its request
  *    and reply legs; the requester's datagrams per round trip come from its
- *    channel's transport counters. Beside it,
- *    in the same rounds: a unicast node:dgram echo (same payload, rate and
- *    window; a datagram not back in 500 ms counts as lost), and blipcast's
- *    own channel round trip (bench/latency-worker.ts: one channel per
- *    direction, same payload and rate; no saturation part). The systems run
+ *    channel's transport counters, its CPU from process.cpuUsage(). Beside
+ *    it, in the same rounds: a unicast node:dgram echo (same payload, rate and
+ *    window; a datagram not back in 500 ms counts as lost), a bare channel
+ *    opened as openBus() opens its own with an echo on it (what the bus
+ *    layer adds, apart from the channel), and blipcast's own channel round
+ *    trip (bench/latency-worker.ts: one channel per direction, not group
+ *    members; same payload and rate; no saturation part). The systems run
  *    interleaved, the order rotated every round; each cell is the median of
  *    the runs' values with [min–max]. The issue's goal: bus p50 ≤ 3 × dgram p50.
  * 2. Task throughput: one submitter on h0 submits `tasks` tasks at once to
@@ -33,8 +35,9 @@
  *    (within deadBoundMs) — comes from the submitter's counters.
  *
  * `--profile` runs the low-rate request part once more with `node --cpu-prof`
- * on the requester, then on the server, and prints their top self-time
- * functions and CPU per request.
+ * on the requester, then on the server, then one task run (capacity 4) with
+ * it on the submitter, then on one worker, and prints their top self-time
+ * functions (one side profiled per run: the profiler slows only that side).
  */
 
 import type { ChildProcess } from 'node:child_process';
@@ -198,11 +201,12 @@ interface Settings {
   tasks: number;
 }
 
-type RrSystem = 'bus' | 'dgram' | 'channel';
+type RrSystem = 'bus' | 'bare' | 'channel' | 'dgram';
 const RR_LABELS: Record<RrSystem, string> = {
   bus: 'blipcast/bus request → echo handler → reply',
-  dgram: 'node:dgram unicast UDP echo (raw)',
+  bare: 'blipcast channel opened as the bus opens it, no bus',
   channel: 'blipcast channel round trip (latency-worker)',
+  dgram: 'node:dgram unicast UDP echo (raw)',
 };
 
 interface RrRun {
@@ -216,6 +220,8 @@ interface RrRun {
   /** p50 of the request leg (send → echo) and of the reply leg (echo → settled), µs. */
   requestLeg: number;
   replyLeg: number;
+  /** Requester CPU µs per round trip, low rate. */
+  cpuPerTrip: number;
   /** Requester datagrams sent / received per round trip, low rate. */
   sentPerTrip: number;
   receivedPerTrip: number;
@@ -225,7 +231,7 @@ function rrRun(r: RequestResult): RrRun {
   return {
     p50: percentile(r.rttUs, 0.5), p99: percentile(r.rttUs, 0.99), samples: r.rttUs.length,
     perSec: r.saturationReplies / (r.saturationMs / 1000), satP50: r.saturationP50Us, cpuPerReply: r.saturationCpuUsPerReply, failed: r.failed,
-    sentPerTrip: r.datagramsSentPerTrip, receivedPerTrip: r.datagramsReceivedPerTrip,
+    sentPerTrip: r.datagramsSentPerTrip, receivedPerTrip: r.datagramsReceivedPerTrip, cpuPerTrip: r.cpuUsPerTrip,
     requestLeg: percentile(r.requestLegUs, 0.5), replyLeg: percentile(r.rttUs.map((rtt, i) => rtt - r.requestLegUs[i]!), 0.5),
   };
 }
@@ -247,6 +253,22 @@ async function busOnce(lab: LabType, s: Settings, flags: { requester?: string[];
   } finally {
     requester?.kill();
     server.kill();
+  }
+}
+
+async function bareOnce(lab: LabType, s: Settings): Promise<RrRun> {
+  const group = busGroup();
+  const echo = start(lab, 1, BUS_WORKER, { role: 'chan-echo', group, iface: lab.hosts[1]!.ipv4, ttl: TTL } satisfies BusBenchConfig, 'chan-echo');
+  let ping: Proc | undefined;
+  try {
+    await echo.ready();
+    ping = start(lab, 0, BUS_WORKER, { role: 'chan-ping', group, iface: lab.hosts[0]!.ipv4, ...requestConfig(s) } satisfies BusBenchConfig, 'chan-ping');
+    const result = await ping.result<RequestResult>();
+    await echo.result(true);
+    return rrRun(result);
+  } finally {
+    ping?.kill();
+    echo.kill();
   }
 }
 
@@ -278,7 +300,7 @@ async function channelOnce(lab: LabType, s: Settings): Promise<RrRun> {
     ping = start(lab, 0, LATENCY_WORKER, { ...base, role: 'ping', iface: lab.hosts[0]!.ipv4 }, 'channel-ping');
     const r = await ping.result<PingResult>();
     await echo.result();
-    return { p50: percentile(r.rttUs, 0.5), p99: percentile(r.rttUs, 0.99), samples: r.rttUs.length, perSec: NaN, satP50: NaN, cpuPerReply: NaN, failed: r.sent - r.received, sentPerTrip: NaN, receivedPerTrip: NaN, requestLeg: NaN, replyLeg: NaN };
+    return { p50: percentile(r.rttUs, 0.5), p99: percentile(r.rttUs, 0.99), samples: r.rttUs.length, perSec: NaN, satP50: NaN, cpuPerReply: NaN, failed: r.sent - r.received, sentPerTrip: NaN, receivedPerTrip: NaN, cpuPerTrip: NaN, requestLeg: NaN, replyLeg: NaN };
   } finally {
     ping?.kill();
     echo.kill();
@@ -286,14 +308,14 @@ async function channelOnce(lab: LabType, s: Settings): Promise<RrRun> {
 }
 
 async function requestReply(lab: LabType, s: Settings): Promise<void> {
-  const systems: RrSystem[] = ['bus', 'dgram', 'channel'];
+  const systems: RrSystem[] = ['bus', 'bare', 'channel', 'dgram'];
   const runs = new Map<RrSystem, (RrRun | undefined)[]>(systems.map((x) => [x, []]));
   for (let round = 0; round < s.runs; round++) {
     for (let k = 0; k < systems.length; k++) {
       const system = systems[(k + round) % systems.length]!;
       let run: RrRun | undefined;
       try {
-        run = system === 'bus' ? (await busOnce(lab, s)).run : system === 'dgram' ? await dgramOnce(lab, s) : await channelOnce(lab, s);
+        run = system === 'bus' ? (await busOnce(lab, s)).run : system === 'bare' ? await bareOnce(lab, s) : system === 'dgram' ? await dgramOnce(lab, s) : await channelOnce(lab, s);
         process.stderr.write(`round ${round + 1}/${s.runs} ${system}: p50 ${run.p50.toFixed(0)} µs, p99 ${run.p99.toFixed(0)} µs, ${run.perSec.toFixed(0)} req/s at ${s.window} in flight, ${run.failed} failed, load ${loadavg()[0]!.toFixed(2)}\n`);
       } catch (err) {
         process.stderr.write(`round ${round + 1}/${s.runs} ${system} failed: ${(err as Error).message}\n`);
@@ -301,15 +323,22 @@ async function requestReply(lab: LabType, s: Settings): Promise<void> {
       runs.get(system)!.push(run);
     }
   }
-  const rows = systems.map((system) => {
-    const r = runs.get(system)!.filter((x): x is RrRun => x !== undefined);
+  const done = (system: RrSystem): RrRun[] => runs.get(system)!.filter((x): x is RrRun => x !== undefined);
+  const latencyRows = systems.map((system) => {
+    const r = done(system);
     const failed = r.reduce((sum, x) => sum + x.failed, 0);
     return [
       RR_LABELS[system], `${r.length}/${s.runs}`, String(r.reduce((sum, x) => sum + x.samples, 0)), cell(r.map((x) => x.p50)), cell(r.map((x) => x.p99)),
       `${cell(r.map((x) => x.requestLeg))} / ${cell(r.map((x) => x.replyLeg))}`,
-      cell(r.map((x) => x.perSec), (n) => `${(n / 1000).toFixed(1)} k`), cell(r.map((x) => x.satP50)), cell(r.map((x) => x.cpuPerReply)),
-      `${cell(r.map((x) => x.sentPerTrip), (n) => n.toFixed(2))} / ${cell(r.map((x) => x.receivedPerTrip), (n) => n.toFixed(2))}`,
       system === 'dgram' ? `${failed} lost (> 500 ms)` : system === 'channel' ? `${failed} not echoed` : `${failed} failed`,
+    ];
+  });
+  const costRows = systems.filter((system) => system !== 'channel').map((system) => {
+    const r = done(system);
+    return [
+      RR_LABELS[system], cell(r.map((x) => x.perSec), (n) => `${(n / 1000).toFixed(1)} k`), cell(r.map((x) => x.satP50)),
+      cell(r.map((x) => x.cpuPerTrip)), cell(r.map((x) => x.cpuPerReply)),
+      `${cell(r.map((x) => x.sentPerTrip), (n) => n.toFixed(2))} / ${cell(r.map((x) => x.receivedPerTrip), (n) => n.toFixed(2))}`,
     ];
   });
   // Ratios within a round: the systems of one round ran back to back.
@@ -319,19 +348,29 @@ async function requestReply(lab: LabType, s: Settings): Promise<void> {
   });
   const toDgram = ratio('bus', 'dgram');
   const toChannel = ratio('bus', 'channel');
+  const toBare = ratio('bus', 'bare');
+  const bareToDgram = ratio('bare', 'dgram');
   const channelToDgram = ratio('channel', 'dgram');
+  const bareToChannel = ratio('bare', 'channel');
+  const barePerSec = runs.get('bare')!.map((x) => x?.perSec ?? NaN);
   const busPerSec = runs.get('bus')!.map((x) => x?.perSec ?? NaN);
   const dgramPerSec = runs.get('dgram')!.map((x) => x?.perSec ?? NaN);
   console.log(`\n1. Request/reply h0 → h1 — ${SIZE} B payload; low rate ${s.rate}/s for ${s.durationMs / 1000} s (first ${s.warmupMs / 1000} s before it not recorded), then ${s.window} in flight for ${s.saturationMs / 1000} s`);
   console.log(`   ${s.runs} interleaved rounds (order rotated); median of the runs [min–max]; round trips in µs, request() called → promise settled (dgram: send → reply)\n`);
-  console.log(formatTable(['system', 'runs ok', 'round trips', 'p50 µs', 'p99 µs', 'legs p50 µs: request / reply', `req/s, ${s.window} in flight`, `p50 µs, ${s.window} in flight`, 'requester CPU µs/reply (saturated)', 'requester datagrams sent / received per round trip (low rate)', 'failures'], rows));
+  console.log(formatTable(['system', 'runs ok', 'round trips', 'p50 µs', 'p99 µs', 'legs p50 µs: request / reply', 'failures'], latencyRows));
+  console.log(`\n   saturation (${s.window} in flight) and the requester's cost; CPU = the requester process's user + system time per round trip\n`);
+  console.log(formatTable(['system', 'req/s', 'p50 µs', `CPU µs/trip, ${s.rate}/s`, 'CPU µs/trip, saturated', `datagrams sent / received per trip, ${s.rate}/s`], costRows));
   const f2 = (n: number): string => n.toFixed(2);
   const met = median(toDgram.filter(Number.isFinite)) <= 3;
   console.log('');
   console.log(formatTable(['ratio (per round)', 'median [min–max]'], [
     ['bus p50 ÷ node:dgram p50 (goal ≤ 3)', `${cell(toDgram, f2)} — ${met ? 'met' : 'NOT met'}`],
-    ['bus p50 ÷ channel p50', cell(toChannel, f2)],
-    ['channel p50 ÷ node:dgram p50', cell(channelToDgram, f2)],
+    ['bus p50 ÷ bare channel (as the bus opens it) p50: the bus layer', cell(toBare, f2)],
+    ['bare channel p50 ÷ node:dgram p50', cell(bareToDgram, f2)],
+    ['bare channel p50 ÷ latency-worker channel p50: one group, member, paceTo', cell(bareToChannel, f2)],
+    ['bus p50 ÷ latency-worker channel p50', cell(toChannel, f2)],
+    ['latency-worker channel p50 ÷ node:dgram p50', cell(channelToDgram, f2)],
+    [`bus req/s ÷ bare channel req/s (${s.window} in flight)`, cell(busPerSec.map((b, i) => b / barePerSec[i]!), (n) => n.toFixed(3))],
     [`bus req/s ÷ node:dgram req/s (${s.window} in flight)`, cell(busPerSec.map((b, i) => b / dgramPerSec[i]!), (n) => n.toFixed(3))],
   ]));
 }

@@ -272,12 +272,8 @@ test.serial('submit with nobody working the queue exits 3', (t) => {
   t.is(r.stderr, "blipcast: no live member works queue 'idle'\n");
 });
 
-test.serial("a submitter stopped by Ctrl-C exits 130, and the worker's command for its task is killed", async (t) => {
-  const group = randomGroup();
-  const dir = tempDir(t);
-  const pidFile = join(dir, 'pid');
-  const w = await worker(t, group, 'slow', 'q', `echo $$ > ${pidFile}; sleep 60; cat`);
-  const s = start(t, ['submit', group, ...LOOPBACK, '--queue', 'q'], 'x\n');
+/** The pid the task's command wrote to `pidFile` (`echo $$ > FILE`), once it has started. */
+async function commandPid(pidFile: string): Promise<number> {
   let pid = 0;
   await until('the command to start', () => {
     try {
@@ -287,6 +283,16 @@ test.serial("a submitter stopped by Ctrl-C exits 130, and the worker's command f
     }
     return pid > 0;
   });
+  return pid;
+}
+
+test.serial("a submitter stopped by Ctrl-C exits 130, and the worker's command for its task is killed", async (t) => {
+  const group = randomGroup();
+  const dir = tempDir(t);
+  const pidFile = join(dir, 'pid');
+  const w = await worker(t, group, 'slow', 'q', `echo $$ > ${pidFile}; sleep 60; cat`);
+  const s = start(t, ['submit', group, ...LOOPBACK, '--queue', 'q'], 'x\n');
+  const pid = await commandPid(pidFile);
   t.true(groupAlive(pid));
   s.child.kill('SIGINT');
   t.deepEqual(await s.exit, { code: 130, signal: null });
@@ -302,15 +308,7 @@ test.serial('a worker stopped by SIGTERM kills the command it is running and exi
   const pidFile = join(dir, 'pid');
   const w = await worker(t, group, 'doomed', 'q', `echo $$ > ${pidFile}; sleep 60; cat`);
   start(t, ['submit', group, ...LOOPBACK, '--queue', 'q'], 'x\n');
-  let pid = 0;
-  await until('the command to start', () => {
-    try {
-      pid = Number(readFileSync(pidFile, 'utf8'));
-    } catch {
-      return false;
-    }
-    return pid > 0;
-  });
+  const pid = await commandPid(pidFile);
   await stop(t, w);
   await until("the task's command to be killed", () => !groupAlive(pid), 5_000);
   t.pass();

@@ -217,13 +217,16 @@ export class Submitter {
       bytes += run.data.length;
     }
     for (let i = skipped.length - 1; i >= 0; i--) backlog!.unshift(skipped[i]!);
+    // Stopped by the size limits of one award with tasks left for this bidder: answer as if it had bid that many, so it bids again.
+    const more = tasks.length < free && backlog !== undefined && backlog.length > skipped.length && skipped.length <= 4096;
+    const answered = more ? tasks.length : free;
     if (backlog !== undefined) {
-      if (tasks.length < free) backlog.offered = false; // the bidder heard "nothing more": the next task is offered again
+      if (tasks.length < answered) backlog.offered = false; // the bidder heard "nothing more": the next task is offered again
       if (tasks.length > 0) backlog.lastAwardMs = now;
     }
     this.ctx.counters.awardsSent += tasks.length;
     this.ctx.counters.tasksInFlight = this.inFlight.size;
-    this.ctx.send({ type: MessageType.Award, target: worker, queue, bid: free, tasks });
+    this.ctx.send({ type: MessageType.Award, target: worker, queue, bid: answered, tasks });
     if (tasks.length > 0 && !this.leaseSweep.pending) this.leaseSweep.set(this.sweepMs());
   }
 

@@ -98,7 +98,7 @@ const usageErrors: [string[], RegExp][] = [
   [['serve', '239.255.0.1:5000', '--exec', 'cat'], /missing --subject/],
   [['serve', '239.255.0.1:5000', '--subject', 'x'], /missing --exec/],
   [['serve', '239.255.0.1:5000', '--subject', 'x', '--subject', 'x', '--exec', 'cat'], /--subject x given twice/],
-  [['serve', '239.255.0.1:5000', '--subject', 'x', '--exec', 'cat', '--concurrency', '0'], /--concurrency must be a whole number from 1 to 65535 \(got 0\)/],
+  [['serve', '239.255.0.1:5000', '--subject', 'x', '--exec', 'cat', '--concurrency', '0'], /--concurrency must be a whole number from 1 to 1000000 \(got 0\)/],
   [['request', '239.255.0.1:5000', 'payload'], /missing --subject/],
   [['request', '239.255.0.1:5000', '--subject', 'x', 'one', 'two'], /unexpected argument 'two'/],
   [['request', '239.255.0.1:5000', '--subject', 'x', '--timeout', 'soon'], /--timeout must be a number of seconds/],
@@ -107,7 +107,8 @@ const usageErrors: [string[], RegExp][] = [
   [['work', '239.255.0.1:5000', '--queue', 'q'], /missing --exec/],
   [['work', '239.255.0.1:5000', '--queue', 'q', '--exec', 'cat', '--capacity', 'many'], /--capacity must be a whole number/],
   [['submit', '239.255.0.1:5000'], /missing --queue/],
-  [['submit', '239.255.0.1:5000', '--queue', 'q', '--lease', '0'], /--lease must be more than 0 seconds/],
+  [['submit', '239.255.0.1:5000', '--queue', 'q', '--lease', '0.001'], /--lease must be at least 0.01 seconds \(got 0.001\)/],
+  [['request', '239.255.0.1:5000', '--subject', 'x', '--timeout', '0', 'p'], /--timeout must be at least 0.001 seconds/],
   [['submit', '239.255.0.1:5000', '--queue', 'q', '--replicas', '0'], /--replicas must be a whole number/],
   [['submit', '10.0.0.1:5000', '--queue', 'q'], /not a multicast address/],
   [['submit', '239.255.0.1:5000', '--queue', 'q', '--bogus'], /Unknown option '--bogus'/],
@@ -157,7 +158,8 @@ test.serial("a command that fails is the requester's error: its stderr, exit cod
   const silent = run(['request', group, ...LOOPBACK, '--subject', 'silent', 'x']);
   t.is(silent.code, 1);
   t.is(silent.stderr, "blipcast: 'silent' failed on grumpy: exit code 5\n");
-  t.regex(s.stderr(), /request \S+ on 'fail' from \S+ failed: no such thing: widget/);
+  // spawnSync held this process's event loop: the server's stderr is read now.
+  await until("the server's failure line", () => /request \S+ on 'fail' from \S+ failed: no such thing: widget\n/.test(s.stderr()));
   await stop(t, s);
 });
 
@@ -169,6 +171,25 @@ test.serial('a request nobody serves exits 3 after the discovery wait', (t) => {
   t.is(r.stderr, "blipcast: no live member serves subject 'nobody'\n");
   t.true(elapsedMs >= 1500, `${elapsedMs} ms`);
   t.log(`${elapsedMs} ms`);
+});
+
+test.serial('a gather nobody serves exits 3; one whose --timeout ends before discovery exits 4', (t) => {
+  const group = randomGroup();
+  const nobody = run(['request', group, ...LOOPBACK, '--subject', 'nobody', '--gather', 'x']);
+  t.is(nobody.code, 3, nobody.stderr);
+  t.is(nobody.stderr, "blipcast: no live member serves subject 'nobody'\n");
+  const early = run(['request', group, ...LOOPBACK, '--subject', 'nobody', '--gather', '--timeout', '1', 'x']);
+  t.is(early.code, 4, early.stderr);
+  t.regex(early.stderr, /--timeout passed before the servers were discovered/);
+});
+
+test.serial('a request its server does not answer within --timeout exits 4', async (t) => {
+  const group = randomGroup();
+  const s = await server(t, group, 'slowpoke', ['slow'], 'sleep 30');
+  const r = run(['request', group, ...LOOPBACK, '--subject', 'slow', '--timeout', '1', 'x']);
+  t.is(r.code, 4, r.stderr);
+  t.is(r.stderr, "blipcast: request 'slow' got no answer in 1000 ms (asked slowpoke)\n");
+  await stop(t, s);
 });
 
 test.serial('gather prints one line per server and exits 0; a server stopped mid-request is named missing and the exit code is 1', async (t) => {
@@ -214,6 +235,23 @@ test.serial('two workers run 200 submitted tasks: each index once, each result r
   t.like(stats, { tasksSubmitted: 200, tasksCompleted: 200 });
   for (const w of workers) await stop(t, w);
   t.log(workers.map((w) => `${JSON.parse(w.stderr().split('\n').find((l) => l.startsWith('{"event":"stats"'))!).tasksRun} run`).join(', '));
+});
+
+test.serial('a worker killed mid-run loses its tasks to the other: every task still has exactly one result', async (t) => {
+  const group = randomGroup();
+  const command = 'read x; sleep 0.05; echo $((x*x))';
+  const doomed = await worker(t, group, 'doomed', 'squares', command, ['--capacity', '4']);
+  const survivor = await worker(t, group, 'survivor', 'squares', command, ['--capacity', '4']);
+  const input = Array.from({ length: 100 }, (_, i) => `${i}\n`).join('');
+  const s = start(t, ['submit', group, ...LOOPBACK, '--queue', 'squares', '--lease', '2', '--stats'], input);
+  await until('the first results', () => s.stdout().toString().split('\n').length > 10);
+  doomed.child.kill('SIGKILL');
+  t.deepEqual(await s.exit, { code: 0, signal: null }, s.stderr());
+  const lines = s.stdout().toString().split('\n').slice(0, -1);
+  t.deepEqual(lines.sort(), Array.from({ length: 100 }, (_, i) => `${i}\t${i * i}`).sort());
+  const stats = JSON.parse(s.stderr().split('\n').find((l) => l.startsWith('{"event":"stats"'))!) as { tasksReoffered: number; resultsLate: number };
+  t.log(`re-offered ${stats.tasksReoffered}, late results ${stats.resultsLate}`);
+  await stop(t, survivor);
 });
 
 test.serial('a task whose command keeps failing is reported on stderr, not stdout, and the exit code is 1', async (t) => {

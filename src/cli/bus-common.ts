@@ -5,7 +5,7 @@
  */
 
 import { openBus, type Bus } from '../bus/index';
-import { intOption, type Parsed } from './args';
+import { intOption, secondsOption, type Parsed } from './args';
 import { keyOption, onStopSignal, statsLine, transportOption } from './common';
 import { UsageError } from './usage';
 
@@ -20,6 +20,13 @@ export const BUS_OPTIONS = {
 export const EXIT_NO_SERVER = 3;
 /** Exit code of `request` when no server answered within --timeout. */
 export const EXIT_TIMEOUT = 4;
+
+/**
+ * How long a new member waits to learn who serves and works what before a
+ * request or submit says nobody does, ms: BusOptions.discoveryMs, given
+ * explicitly (its default) because `submit` waits for it too.
+ */
+export const DISCOVERY_MS = 2000;
 
 /** A string option that must not be empty; undefined when absent. */
 export function stringValue(values: Parsed['values'], name: string): string | undefined {
@@ -60,9 +67,18 @@ export async function openBusFromOptions(groupText: string, values: Parsed['valu
     ...keyOption(values, process.env, stderr),
     ...(stream !== undefined ? { stream } : {}),
     ...(name !== undefined ? { name } : {}),
+    discoveryMs: DISCOVERY_MS,
   });
   bus.channel.on('error', (err: Error) => stderr.write(`blipcast: ${err.message}\n`));
   return bus;
+}
+
+/** A positive number of seconds (--timeout, --lease) as whole milliseconds, at least `minMs`; undefined when absent. */
+export function positiveSecondsOption(values: Parsed['values'], name: string, minMs: number): number | undefined {
+  const ms = secondsOption(values, name);
+  if (ms === undefined) return undefined;
+  if (ms < minMs) throw new UsageError(`--${name} must be at least ${minMs / 1000} seconds (got ${String(values[name])})`);
+  return Math.round(ms);
 }
 
 /** `--stats`: the bus's counters as one JSON line on stderr, `{"event":"stats",…}`. */

@@ -6,8 +6,8 @@
  */
 
 import { BusTimeoutError, NoServerError, RemoteError, type Bus, type BusPayload } from '../bus/index';
-import { parseCommand, secondsOption } from './args';
-import { BUS_OPTIONS, EXIT_NO_SERVER, EXIT_TIMEOUT, flushed, openBusFromOptions, readAll, requiredValue, withoutTrailingNewline, writeBusStats } from './bus-common';
+import { parseCommand } from './args';
+import { BUS_OPTIONS, DISCOVERY_MS, EXIT_NO_SERVER, EXIT_TIMEOUT, flushed, openBusFromOptions, positiveSecondsOption, readAll, requiredValue, withoutTrailingNewline, writeBusStats } from './bus-common';
 import { onStopSignal, signalExitCode } from './common';
 
 const OPTIONS = {
@@ -19,6 +19,8 @@ const OPTIONS = {
 
 /** --timeout when none is given: the bus's own default for a request and a gather. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
+/** The shortest --timeout, ms: the bus takes whole milliseconds from 1. */
+const MIN_TIMEOUT_MS = 1;
 
 interface Io {
   stdin: NodeJS.ReadableStream;
@@ -37,7 +39,7 @@ interface Call {
 export async function request(args: string[], io: Io): Promise<number> {
   const { groupText, values, extra } = parseCommand('request', args, OPTIONS, 1);
   const subject = requiredValue(values, 'subject', 'SUBJECT (whom to ask)');
-  const timeoutMs = secondsOption(values, 'timeout') ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const timeoutMs = positiveSecondsOption(values, 'timeout', MIN_TIMEOUT_MS) ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const payload = extra[0] ?? (await readAll(io.stdin));
 
   const bus = await openBusFromOptions(groupText, values, io.stderr);
@@ -54,8 +56,8 @@ export async function request(args: string[], io: Io): Promise<number> {
     if (stoppedBy !== undefined) return signalExitCode(stoppedBy);
     throw err;
   } finally {
-    unhook();
     await bus.close();
+    unhook();
     writeBusStats(bus, values, io.stderr);
   }
 }
@@ -92,6 +94,11 @@ async function gatherReplies(call: Call, io: Io): Promise<number> {
     io.stderr.write(`missing ${miss.member.name} (${miss.member.id}): ${miss.reason}${miss.message !== undefined ? `: ${miss.message}` : ''}\n`);
   }
   if (summary.expected.length === 0 && summary.replied.length === 0) {
+    // A gather asks once the discovery wait is over: a deadline before that asked nobody.
+    if (summary.ended === 'deadline') {
+      io.stderr.write(`blipcast: gather '${call.subject}': --timeout passed before the servers were discovered (${DISCOVERY_MS / 1000} s)\n`);
+      return EXIT_TIMEOUT;
+    }
     io.stderr.write(`blipcast: ${new NoServerError(call.subject).message}\n`);
     return EXIT_NO_SERVER;
   }

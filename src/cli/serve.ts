@@ -6,6 +6,7 @@
  * SIGTERM, then leaves the bus and exits 0.
  */
 
+import { setMaxListeners } from 'node:events';
 import type { BusRequest } from '../bus/index';
 import { intOption, parseCommand } from './args';
 import { BUS_OPTIONS, failureLine, openBusFromOptions, requiredValue, requiredValues, runUntilStopped, writeBusStats } from './bus-common';
@@ -32,10 +33,12 @@ export async function serve(args: string[], io: { stderr: NodeJS.WritableStream 
   const { groupText, values } = parseCommand('serve', args, OPTIONS);
   const subjects = requiredValues(values, 'subject', 'SUBJECT (what to serve)');
   const command = requiredValue(values, 'exec', 'CMD (the shell command that answers a request)');
-  const concurrency = intOption(values, 'concurrency', 1, 65535);
+  const concurrency = intOption(values, 'concurrency', 1, 1_000_000);
 
   const bus = await openBusFromOptions(groupText, values, io.stderr);
   const handler = async (request: BusRequest): Promise<Buffer> => {
+    // Every request's signal is the bus's one close signal: one abort listener per running command, whatever --concurrency.
+    setMaxListeners(0, request.signal);
     try {
       return await runShellCommand(command, request.data, request.signal, requestEnv(request));
     } catch (err) {

@@ -5,13 +5,14 @@
  * newline), each failed task as `task INDEX failed: MESSAGE` on stderr.
  */
 
-import { BacklogFullError, NoServerError, type SubmitOptions } from '../bus/index';
+import { BacklogFullError, NoServerError, type Bus, type SubmitOptions } from '../bus/index';
 import { ClosedError, InvalidArgumentTypeError, InvalidArgumentValueError } from '../index';
-import { intOption, parseCommand, secondsOption } from './args';
-import { BUS_OPTIONS, EXIT_NO_SERVER, flushed, openBusFromOptions, requiredValue, withoutTrailingNewline, writeBusStats } from './bus-common';
+import { setMaxListeners } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { intOption, parseCommand } from './args';
+import { BUS_OPTIONS, DISCOVERY_MS, EXIT_NO_SERVER, flushed, openBusFromOptions, positiveSecondsOption, requiredValue, withoutTrailingNewline, writeBusStats } from './bus-common';
 import { onStopSignal, signalExitCode } from './common';
 import { pumpLines } from './send';
-import { UsageError } from './usage';
 
 const OPTIONS = {
   ...BUS_OPTIONS,
@@ -24,11 +25,18 @@ const OPTIONS = {
 /**
  * Submits without a result yet beyond which stdin is paused: a bound on
  * this process's memory, well under the bus's own limit (BusOptions.maxBacklog,
- * default 65536) so that submit() never meets BacklogFullError.
+ * default 65536) so that submit() never meets BacklogFullError. The lines of
+ * the chunk being read are still submitted (a 64 KiB chunk holds at most
+ * 32768), so the bound holds within one chunk's lines.
  */
 export const MAX_UNRESOLVED_SUBMITS = 10_000;
 /** Input resumes when the unresolved submits fall to this many (half: one pause per 5000 results, not one per result). */
 export const RESUME_SUBMITS_AT = MAX_UNRESOLVED_SUBMITS / 2;
+
+/** The shortest --lease, ms: the bus's own lower bound (SubmitOptions.leaseMs). */
+const MIN_LEASE_MS = 10;
+/** How often the wait for the queue's first worker looks, ms. */
+const WORKER_POLL_MS = 50;
 
 interface Io {
   stdin: NodeJS.ReadableStream;
@@ -39,14 +47,15 @@ interface Io {
 export async function submit(args: string[], io: Io): Promise<number> {
   const { groupText, values } = parseCommand('submit', args, OPTIONS);
   const queue = requiredValue(values, 'queue', 'QUEUE (where the tasks go)');
-  const leaseMs = secondsOption(values, 'lease');
-  if (leaseMs === 0) throw new UsageError('--lease must be more than 0 seconds');
+  const leaseMs = positiveSecondsOption(values, 'lease', MIN_LEASE_MS);
   const replicas = intOption(values, 'replicas', 1, 65535);
-  const maxFailures = intOption(values, 'max-failures', 1, 65535);
+  const maxFailures = intOption(values, 'max-failures', 1, 1_000_000);
 
   const bus = await openBusFromOptions(groupText, values, io.stderr);
   // Aborted by Ctrl-C / SIGTERM, or by an error that ends the whole run: every pending submit then rejects.
   const stop = new AbortController();
+  // One abort listener per pending submit.
+  setMaxListeners(0, stop.signal);
   let stoppedBy: NodeJS.Signals | undefined;
   let fatal: unknown;
   const unhook = onStopSignal((signal) => {
@@ -101,17 +110,21 @@ export async function submit(args: string[], io: Io): Promise<number> {
   };
 
   try {
-    await pumpLines(io.stdin, submitLine, (resume) => {
-      resumeInput = resume;
-      maybeResume();
-    }, stop.signal);
+    await firstWorker(bus, queue, stop.signal);
+    if (!stop.signal.aborted) {
+      await pumpLines(io.stdin, submitLine, (resume) => {
+        resumeInput = resume;
+        maybeResume();
+      }, stop.signal);
+    }
     inputEnded = true;
     if (unresolved === 0) allSettled();
     await settled;
   } finally {
-    unhook();
     out.flush();
+    // A second Ctrl-C while the bus closes exits at once.
     await bus.close();
+    unhook();
     await flushed(io.stdout);
     writeBusStats(bus, values, io.stderr);
   }
@@ -125,6 +138,17 @@ export async function submit(args: string[], io: Io): Promise<number> {
   }
   if (fatal !== undefined) throw fatal;
   return failed > 0 ? 1 : 0;
+}
+
+/**
+ * Resolves once some member works `queue`, or the bus's discovery is over
+ * (submit() then says whether anybody works it). A task submitted during
+ * discovery waits for a worker, however long: without this, input with
+ * nobody to work it would wait forever instead of exiting 3.
+ */
+async function firstWorker(bus: Bus, queue: string, signal: AbortSignal): Promise<void> {
+  const untilMs = Date.now() + DISCOVERY_MS;
+  while (bus.workers(queue).length === 0 && Date.now() < untilMs && !signal.aborted) await sleep(WORKER_POLL_MS);
 }
 
 /** Errors that are not about one task but would meet every one (nobody works the queue, bad options, the bus gone): said once, and the run ends. */

@@ -226,13 +226,15 @@ Options:
   --subject S           whom to ask
   --gather              ask every server of S, not one
   --timeout SECONDS     the whole request, discovery included (default 5); with
-                        --gather, when to stop waiting for replies
+                        --gather, when to stop waiting for replies: a gather
+                        asks once the 2 s discovery wait is over, so give it more
 ${BUS}${KEY}
 ${COMMON_APP}
 Exit codes: 0 a reply (with --gather: every server answered), 1 the server's
 command failed: its message on stderr (with --gather: some server did not
 answer), 2 bad arguments, 3 no live member serves S, 4 no answer within
---timeout, 130 / 143 Ctrl-C / SIGTERM.
+--timeout (with --gather: it passed before anybody was asked), 130 / 143
+Ctrl-C / SIGTERM.
 
 Examples (loopback only):
   blipcast request 239.255.0.1:5000 --interface 127.0.0.1 --ttl 0 --subject upper hello
@@ -273,7 +275,8 @@ INDEX<TAB>RESULT, the result without one trailing newline (any other newline
 in it is printed as it is: a multi-line result spans lines). A task that
 failed prints nothing on stdout and one line on stderr: task INDEX failed:
 MESSAGE. At most 10000 tasks wait for their result at once: stdin is read on
-as results come in.
+as results come in. Should every worker go, the tasks submitted wait for one
+to come back; the next line read then ends the run (exit 3).
 
 Options:
   --queue Q             where the tasks go

@@ -457,6 +457,7 @@ export function runBusRequest(options: ScenarioOptions): Promise<ScenarioResult>
         `request@${host.name}`,
         lab.spawnNode(host, BIN, ['request', bus.target, '--subject', 'square', '--timeout', String(REQUEST_TIMEOUT_S), '--interface', host.ipv4, '--name', 'asker', '--stats', String(payload)], { stdio: ['ignore', 'pipe', 'pipe'] }),
       );
+      const replyTimes = lineTimes(req);
       const startMs = performance.now();
       const failures: string[] = [];
       let victim = -1;
@@ -484,7 +485,7 @@ export function runBusRequest(options: ScenarioOptions): Promise<ScenarioResult>
       );
       note(
         `${req.label}: exit ${exitText(req.exited)} after ${seconds(req.exited!.atMs - startMs)} s` +
-          `${killMs ? ` (${seconds(req.exited!.atMs - killMs)} s after the kill)` : ''}; printed ${JSON.stringify(got)}; ${formatStats(stats, ['requestsSent', 'requestsFailedOver', 'repliesReceived', 'repliesLate'])}${otherStderr(req, /^$/)}`,
+          `${killMs ? ` (${seconds(req.exited!.atMs - killMs)} s after the kill${replyTimes.length ? `, the reply ${seconds(replyTimes[0]! - killMs)} s after it` : ''})` : ''}; printed ${JSON.stringify(got)}; ${formatStats(stats, ['requestsSent', 'requestsFailedOver', 'repliesReceived', 'repliesLate'])}${otherStderr(req, /^$/)}`,
       );
       await stopAll(servers);
       if (other >= 0 && other <= 1) failures.push(...cleanExit(servers[other]!));

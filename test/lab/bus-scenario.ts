@@ -43,11 +43,11 @@ const CAPACITY = 4;
 /** `submit --lease`: short, so a stopped worker loses its tasks quickly. */
 const LEASE_S = 2;
 /** How long a task's command sleeps before it answers: kills land mid-task. */
-const TASK_SLEEP_S = 0.02;
+const TASK_SLEEP_S = 0.05;
 /** The first worker is killed (SIGKILL) once this many results have been printed… */
-const KILL_AT_RESULTS = 250;
+const KILL_AT_RESULTS = 200;
 /** …and the second stopped (SIGSTOP) at this many… */
-const STOP_AT_RESULTS = 450;
+const STOP_AT_RESULTS = 350;
 /** …for this long: longer than the lease (plus a sweep), so its tasks go to the others. */
 const WORKER_STOP_MS = LEASE_S * 1000 + 1500;
 /** `submit` still running this long after it started is killed. */
@@ -262,16 +262,17 @@ async function runBus(
 
 // ---------------------------------------------------------------- bus-tasks
 
-/** Worker k on host k; the submitter on the host after them. */
-export function runBusTasks(options: ScenarioOptions): Promise<ScenarioResult> {
-  return runBus('bus-tasks', 'bustask', WORKERS + 1, options, async (bus, _dir, note) => {
+/** Worker k on host k; the submitter on the host after them. `workerStopMs`: how long the second worker stays stopped (default {@link WORKER_STOP_MS}). */
+export function runBusTasks(options: ScenarioOptions & { workerStopMs?: number }): Promise<ScenarioResult> {
+  const stopMs = options.workerStopMs ?? WORKER_STOP_MS;
+  return runBus('bus-tasks', 'bustask', WORKERS + 1, options, async (bus, dir, note) => {
     const { lab } = bus;
     const workers: Captured[] = [];
     const ids: string[] = [];
     try {
       for (let k = 0; k < WORKERS; k++) {
         const host = lab.hosts[k]!;
-        const command = `read x; sleep ${TASK_SLEEP_S}; echo $((x*x))`;
+        const command = `read x; echo . >> ${join(dir, `w${k}`)}; sleep ${TASK_SLEEP_S}; echo $((x*x))`;
         const w = await startMember(bus, host, `w${k}@${host.name}`, 'work', ['--queue', 'squares', '--name', `w${k}`, '--capacity', String(CAPACITY), '--exec', command]);
         workers.push(w.proc);
         ids.push(w.id);
@@ -291,21 +292,28 @@ export function runBusTasks(options: ScenarioOptions): Promise<ScenarioResult> {
       const failures: string[] = [];
       const killed = workers[0]!;
       const stopped = workers[1]!;
+      const stoppedMarker = join(dir, 'w1');
       let faults = '';
+      let commandsBeforeStop = 0;
+      let commandsAtCont = 0;
+      let contMidRun = false;
       if ((await until(() => submit.lines >= KILL_AT_RESULTS || !running(), SUBMIT_MAX_MS)) && running()) {
         killed.child.kill('SIGKILL');
         faults += `kill -9 ${killed.label} at ${at()}`;
         if (await until(() => submit.lines >= STOP_AT_RESULTS || !running(), SUBMIT_MAX_MS)) {
           if (running()) {
             await stopProcess(stopped);
+            commandsBeforeStop = markerCount(stoppedMarker);
             faults += `; kill -STOP ${stopped.label} at ${at()}`;
-            await sleep(WORKER_STOP_MS);
+            await sleep(stopMs);
+            commandsAtCont = markerCount(stoppedMarker);
             stopped.child.kill('SIGCONT');
-            faults += `, kill -CONT ${WORKER_STOP_MS} ms later at ${at()}`;
+            faults += `, kill -CONT ${stopMs} ms later at ${at()}`;
+            if (running()) contMidRun = true;
           }
         }
       }
-      if (!faults.includes('CONT')) failures.push(`the faults did not all land while submit ran (${faults || 'none'}; submit exit ${exitText(submit.exited)} with ${submit.lines} results): the scenario tested less than it says`);
+      if (!contMidRun) failures.push(`the faults did not all land while submit ran (${faults || 'none'}; submit exit ${exitText(submit.exited)} with ${submit.lines} results): the scenario tested less than it says`);
       await until(() => submit.exited !== undefined, Math.max(0, SUBMIT_MAX_MS - (performance.now() - startMs)));
       if (submit.exited === undefined) submit.child.kill('SIGKILL');
       await submit.exit;
@@ -327,6 +335,7 @@ export function runBusTasks(options: ScenarioOptions): Promise<ScenarioResult> {
           otherStderr(submit, /^task \d+ failed/),
       );
       note(resultPace(times, startMs));
+      note(`${stopped.label} had started ${commandsBeforeStop} commands when stopped, ${commandsAtCont} when continued, ${markerCount(stoppedMarker)} in all`);
       for (const [k, w] of workers.entries()) note(`${w.label} (${ids[k]}): exit ${exitText(w.exited)}; ${w === killed ? 'killed, no stats' : formatStats(statsOf(w), ['tasksRun'])}${otherStderr(w, /^blipcast: working /)}`);
       return { failures, clients: [clientOutcome(submit, startMs, 0)] };
     } finally {

@@ -11,6 +11,7 @@
 import test from 'ava';
 import { createEndpoint } from '../src/protocol/endpoint';
 import type { Endpoint } from '../src/protocol/api';
+import { CloseTracker } from '../src/protocol/close';
 import { encodeHeartbeat, HeartbeatFlag } from '../src/protocol/payload';
 import { StreamReceiver } from '../src/protocol/stream-receiver';
 import { TimerHeap, type TimerEntry } from '../src/protocol/timer-heap';
@@ -180,5 +181,15 @@ test('the timer heap hands out entries by key, then by filing order, through upd
       live.delete(got.id);
     }
     t.is(heap.size, live.size);
+  }
+});
+
+test('a stalled close is stalled at the very time its timer names, whatever the fractions of the clock', (t) => {
+  // 402.2 + 2000 - 402.2 < 2000 in floating point: the close must not wake at 2402.2 and find itself not stalled (forever).
+  for (const startMs of [402.2, 0.1, 1234.567, 99_999.3]) {
+    const close = new CloseTracker(startMs, 2000, 250, -Infinity);
+    const dueMs = close.nextDueMs(startMs);
+    t.true(close.stalled(dueMs), `started at ${startMs}, due at ${dueMs}`);
+    t.false(close.stalled(startMs + 1999));
   }
 });

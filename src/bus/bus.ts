@@ -58,14 +58,23 @@ const realScheduler: Scheduler = {
  * @throws InvalidArgumentTypeError / InvalidArgumentValueError naming the bad
  *   option (nothing opened), and whatever open() throws for the channel options.
  */
-export async function openBus(options: BusOptions): Promise<Bus> {
+export function openBus(options: BusOptions): Promise<Bus> {
+  return openBusWith(options, open);
+}
+
+/**
+ * openBus() on the channel `openChannel` opens (tests: blipcast/internal's
+ * open(), with its `seed` for a repeatable run, membership tuning, loss
+ * injection). Not exported from `blipcast/bus`.
+ */
+export async function openBusWith(options: BusOptions, openChannel: (options: OpenOptions) => Promise<Channel>): Promise<Bus> {
   checkKnown(options, KNOWN_OPTIONS);
   const name = stringOption(options, 'name') ?? `${hostname()}:${process.pid}`;
   const stream = stringOption(options, 'stream') ?? DEFAULT_BUS_STREAM;
   const discoveryMs = numberOption(options, 'discoveryMs', 0, 3_600_000) ?? DEFAULT_DISCOVERY_MS;
   const maxBacklog = integer(options, 'maxBacklog', 1, 1 << 30) ?? DEFAULT_MAX_BACKLOG;
   if (Buffer.byteLength(name) > 255) throw new InvalidArgumentValueError(`options.name must be at most 255 UTF-8 bytes, got ${Buffer.byteLength(name)}`);
-  const channel = await open({
+  const channel = await openChannel({
     ...(passThrough(options, ['group', 'interface', 'ttl', 'transport', 'network', 'host', 'key', 'signal']) as Pick<OpenOptions, 'group'>),
     member: { name, metadata: { role: BUS_ROLE } },
     paceTo: isBusMember,
@@ -79,7 +88,7 @@ export async function openBus(options: BusOptions): Promise<Bus> {
 
 function integer(options: Record<string, unknown>, name: string, min: number, max: number): number | undefined {
   const v = numberOption(options, name, min, max);
-  if (v !== undefined && !Number.isInteger(v)) throw new InvalidArgumentTypeError(`options.${name} must be an integer, got ${v}`);
+  if (v !== undefined && !Number.isInteger(v)) throw new InvalidArgumentValueError(`options.${name} must be an integer, got ${v}`);
   return v;
 }
 
@@ -131,7 +140,9 @@ class BusMember implements Bus {
         if (!this.announceTimer.pending && !this.closing.signal.aborted) this.announceTimer.set(0);
       },
     };
-    const peerOf = (id: string): BusPeer => (id === this.id ? self : this.peers.get(id) ?? { id, name: id });
+    // A member heard before its ANNOUNCE: its name from the group's table when the group knows it, else its id.
+    const peerOf = (id: string): BusPeer =>
+      id === this.id ? self : this.peers.get(id) ?? { id, name: channel.group?.members().find((m) => m.id === id)?.name ?? id };
     this.server = new Server(this.ctx, peerOf);
     this.requester = new Requester(this.ctx, (subject) => this.servers(subject));
     this.submitter = new Submitter(this.ctx, peerOf, maxBacklog);
@@ -192,7 +203,8 @@ class BusMember implements Bus {
     const o = callOptions(options, ['expect', 'deadlineMs', 'signal']);
     const expect = o['expect'] ?? 'members';
     if (expect !== 'members' && !(typeof expect === 'number' && Number.isInteger(expect) && expect >= 1)) {
-      throw new InvalidArgumentTypeError(`options.expect must be 'members' or an integer ≥ 1, got ${describe(expect)}`);
+      const Bad = typeof expect === 'number' ? InvalidArgumentValueError : InvalidArgumentTypeError;
+      throw new Bad(`options.expect must be 'members' or an integer ≥ 1, got ${describe(expect)}`);
     }
     const deadlineMs = numberOption(o, 'deadlineMs', 1, 2 ** 31 - 1) ?? DEFAULT_TIMEOUT_MS;
     return this.requester.gather(subject, data, expect as 'members' | number, deadlineMs, signalOption(o));
@@ -244,7 +256,7 @@ class BusMember implements Bus {
 
   close(): Promise<void> {
     this.closed ??= (async () => {
-      this.closing.abort(new ClosedError('the bus is closed'));
+      this.closing.abort(new ClosedError('bus'));
       this.announceTimer.clear();
       this.helloTimer.clear();
       this.requester.closeAll();
@@ -256,7 +268,7 @@ class BusMember implements Bus {
   }
 
   private open(): void {
-    if (this.closing.signal.aborted) throw new ClosedError('the bus is closed');
+    if (this.closing.signal.aborted) throw new ClosedError('bus');
   }
 
   // ---- the wire ----

@@ -36,7 +36,7 @@ export function newCounters(): BusStats {
 /** The error a pending call rejects with when the bus closes or its own signal aborts. */
 export function stoppedError(ctx: BusContext, signal: AbortSignal | undefined): Error {
   if (signal?.aborted === true) return new AbortError(undefined, { cause: signal.reason });
-  return new ClosedError(ctx.closed.aborted ? 'the bus is closed' : 'stopped');
+  return new ClosedError('bus');
 }
 
 /**

@@ -7,7 +7,11 @@
  * @packageDocumentation
  */
 
-export { openBus } from './bus';
+export {
+  DEFAULT_BUS_STREAM, DEFAULT_CONCURRENCY, DEFAULT_DISCOVERY_MS, DEFAULT_LEASE_MS, DEFAULT_MAX_BACKLOG, DEFAULT_MAX_FAILURES, DEFAULT_MAX_QUEUED,
+  DEFAULT_TIMEOUT_MS, HELLO_MS, openBus,
+} from './bus';
+export { MAX_PAYLOAD_BYTES } from './payload';
 export { BacklogFullError, BusTimeoutError, NoServerError, ReconcileError, RemoteError, TaskFailedError } from './errors';
 export type {
   Bus, BusHandler, BusOptions, BusPayload, BusPeer, BusReply, BusRequest, BusStats, BusTask, Gather, GatherMissReason, GatherOptions,

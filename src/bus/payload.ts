@@ -6,12 +6,21 @@ import type { BusPayload } from './types';
 
 const EMPTY = Buffer.alloc(0);
 
-/** `payload` as bytes without a copy (the channel copies when it writes). @throws InvalidArgumentTypeError */
+/** Largest payload, answer or result: the channel's largest message (16 MiB) less room for the bus's own fields. */
+export const MAX_PAYLOAD_BYTES = 16 * 1024 * 1024 - 1024;
+
+/**
+ * `payload` as bytes without a copy (the channel copies when it writes).
+ * @throws InvalidArgumentTypeError; InvalidArgumentValueError above MAX_PAYLOAD_BYTES (it could not be sent).
+ */
 export function toBytes(payload: BusPayload | undefined, what: string): Buffer {
   if (payload === undefined) return EMPTY;
-  if (typeof payload === 'string') return Buffer.from(payload, 'utf8');
-  if (payload instanceof Uint8Array) return Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-  throw new InvalidArgumentTypeError(`${what} must be a string or a Uint8Array, got ${describe(payload)}`);
+  let bytes: Buffer;
+  if (typeof payload === 'string') bytes = Buffer.from(payload, 'utf8');
+  else if (payload instanceof Uint8Array) bytes = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  else throw new InvalidArgumentTypeError(`${what} must be a string or a Uint8Array, got ${describe(payload)}`);
+  if (bytes.length > MAX_PAYLOAD_BYTES) throw new InvalidArgumentValueError(`${what} must be at most ${MAX_PAYLOAD_BYTES} bytes, got ${bytes.length}`);
+  return bytes;
 }
 
 /** A handler's answer as bytes; `undefined` (no return value) is empty. @throws InvalidArgumentTypeError for anything else. */

@@ -23,6 +23,10 @@ type ReplyMessage = Extract<BusMessage, { type: MessageType.Reply }>;
 /** The servers of a subject, this member included when it serves it. */
 export type ServerList = (subject: string) => BusPeer[];
 
+/** First wait before asking again servers that were all overloaded, ms; doubles up to OVERLOAD_RETRY_MAX_MS. */
+export const OVERLOAD_RETRY_MS = 20;
+const OVERLOAD_RETRY_MAX_MS = 500;
+
 export class Requester {
   private nextNumber = 1;
   private readonly requests = new Map<number, PendingRequest>();
@@ -72,6 +76,12 @@ function peerOf(ctx: BusContext, id: string): BusPeer {
 
 class PendingRequest {
   private readonly tried: BusPeer[] = [];
+  /** Servers not to ask (again): asked, and not (yet) forgiven for an "overloaded". */
+  private readonly excluded = new Set<string>();
+  /** Servers that answered "overloaded": asked again after OVERLOAD_RETRY_MS (doubling) when nobody else is left. */
+  private readonly overloaded = new Set<string>();
+  private overloadRetryMs = OVERLOAD_RETRY_MS;
+  private readonly overloadRetry: Timer;
   /** Servers asked that may still answer. */
   private readonly outstanding = new Set<string>();
   private readonly deadline: Timer;
@@ -95,6 +105,12 @@ class PendingRequest {
   ) {
     this.deadline = new Timer(ctx.scheduler, () => this.settle(new BusTimeoutError(subject, timeoutMs, this.tried)));
     this.attemptTimer = new Timer(ctx.scheduler, () => this.next());
+    this.overloadRetry = new Timer(ctx.scheduler, () => {
+      for (const id of this.overloaded) this.excluded.delete(id);
+      this.overloaded.clear();
+      this.overloadRetryMs = Math.min(this.overloadRetryMs * 2, OVERLOAD_RETRY_MAX_MS);
+      this.next();
+    });
     this.offAbort = onAbort(signal, () => this.stop());
   }
 
@@ -107,7 +123,7 @@ class PendingRequest {
   /** Asks the best-ranked server not asked yet; or waits for one. */
   private next(): void {
     if (this.done) return;
-    const asked = new Set(this.tried.map((p) => p.id));
+    const asked = this.excluded;
     const all = this.servers(this.subject);
     let best: BusPeer | undefined;
     let bestScore = -1;
@@ -122,13 +138,19 @@ class PendingRequest {
     if (best !== undefined) {
       if (this.tried.length > 0) this.ctx.counters.requestsFailedOver++;
       this.tried.push(best);
+      this.excluded.add(best.id);
       this.outstanding.add(best.id);
       this.ctx.counters.requestsSent++;
-      this.ctx.send({ type: MessageType.Request, target: best.id, number: this.number, attempt: this.tried.length, subject: this.subject, data: this.data });
+      this.ctx.send({ type: MessageType.Request, target: best.id, number: this.number, attempt: Math.min(this.tried.length, 255), subject: this.subject, data: this.data });
       this.attemptTimer.set(this.attemptTimeoutMs);
       return;
     }
     if (this.outstanding.size > 0) return; // a server asked may still answer
+    if (this.overloaded.size > 0) {
+      // Everybody left was busy: ask them again in a while (before the deadline says no).
+      if (!this.overloadRetry.pending) this.overloadRetry.set(this.overloadRetryMs);
+      return;
+    }
     if (all.length === 0 && this.ctx.scheduler.nowMs() >= this.ctx.discoveredAtMs) {
       return this.settle(new NoServerError(this.subject));
     }
@@ -165,6 +187,7 @@ class PendingRequest {
         return true;
       default:
         // Overloaded, or it stopped serving the subject: the next server, now.
+        if (m.status === ReplyStatus.Overloaded) this.overloaded.add(from);
         this.next();
         return true;
     }
@@ -185,6 +208,7 @@ class PendingRequest {
     this.waitingForPeers = false;
     this.deadline.clear();
     this.attemptTimer.clear();
+    this.overloadRetry.clear();
     this.offAbort();
     this.forget();
     if (err !== undefined) this.reject(err);

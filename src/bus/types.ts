@@ -39,7 +39,7 @@ export interface BusOptions {
    * How long after opening a gather with `expect: 'members'`, or a request or
    * submit that knows no server or worker yet, waits for the group to be
    * discovered, ms (default 2000: one membership announce interval, then one
-   * bus announce).
+   * bus announce, or the HELLO round that recovers a missed one).
    */
   discoveryMs?: number;
   /** Tasks submit() holds at once, waiting or running, beyond which it rejects with BacklogFullError (default 65536). */

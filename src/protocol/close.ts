@@ -54,9 +54,9 @@ export class CloseTracker {
     this.announcedMs = nowMs;
   }
 
-  /** Nothing moved for lingerMs. */
+  /** Nothing moved for lingerMs. The same sum as nextDueMs: `now - last >= linger` can be false at the very time it names (floating point), and the close would wake at that time forever. */
   stalled(nowMs: number): boolean {
-    return nowMs - this.lastProgressMs >= this.lingerMs;
+    return nowMs >= this.lastProgressMs + this.lingerMs;
   }
 
   /** The end is announced, nobody asked for anything for quietMs, and receivers had time to make themselves known. */

@@ -8,9 +8,9 @@
  */
 
 import { labTest } from './lab/availability';
-import { SCENARIOS } from './lab/scenarios';
+import { DELIVERY_SCENARIOS } from './lab/scenarios';
 
-for (const scenario of SCENARIOS) {
+for (const scenario of DELIVERY_SCENARIOS) {
   labTest.serial(scenario.title, async (t) => {
     t.timeout(scenario.budgetMs + 30_000);
     const result = await scenario.run({ log: (line) => t.log(line) });

@@ -241,7 +241,7 @@ function startSender(lab: Lab, host: LabHost, plan: SenderPlan, target: string, 
 }
 
 /** SIGSTOPs a lab process (its pid is the command itself: `ip netns exec` execs) and waits until the kernel shows it stopped. */
-async function stopProcess(proc: Captured): Promise<void> {
+export async function stopProcess(proc: Captured): Promise<void> {
   const pid = proc.child.pid;
   if (pid === undefined) throw new Error(`${proc.label} has no pid`);
   if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('blipcast.js')) throw new Error(`pid ${pid} is not ${proc.label}`);

@@ -1,6 +1,8 @@
 /**
- * Delivery scenarios for issue 10 ("nothing lost for a live receiver"), run
- * with real processes on lab hosts: `blipcast send` / `blipcast listen` (or,
+ * The lab scenarios: delivery scenarios for issue 10 ("nothing lost for a
+ * live receiver"), the logging ones of issue 12, and the service bus's of
+ * issue 13 ({@link BUS_SCENARIOS}, test/lab/bus-scenario.ts, which says what
+ * they check). The delivery scenarios run with real processes on lab hosts: `blipcast send` / `blipcast listen` (or,
  * for the slow reader, two fixture programs on the public API) under the
  * faults users meet — a receiver paused across the end of the stream, several
  * senders at once, burst loss, CPU load, a rate-limited sender, a slow reader.
@@ -11,7 +13,7 @@
  * - each sender's exit code matches the outcome: 0 when every receiver got all
  *   of its lines, 3 (with one JSON line per receiver it gave up on) otherwise.
  *
- * Shared by the AVA tests (test/delivery-lab.test.ts, one run each) and the
+ * Shared by the AVA tests (test/delivery-lab.test.ts and test/bus-lab.test.ts, one run each) and the
  * repeat runner (bench/lab-scenarios.ts, N runs in a row), so this module does
  * not import AVA. A run never throws for a delivery failure: it returns a
  * {@link ScenarioResult}; it throws only when the lab itself breaks.
@@ -20,6 +22,7 @@
 import { runCli, seqLines, type SenderPlan, shortLines, variedLines } from './cli-scenario';
 import type { BurstLoss } from './lab';
 import type { Scenario } from './scenario-result';
+import { runBusGather, runBusRequest, runBusTasks } from './bus-scenario';
 import { runLogging } from './logging-scenario';
 import { runSlowReader } from './slow-reader-scenario';
 
@@ -50,7 +53,8 @@ const multiInput = lazy(() => threeSenders('stdin'));
 const sixInput = lazy(() => variedLines(SIX_LINES, 'line', 0x9e3779b9, 160, 1000));
 const rateInput = lazy(() => seqLines(RATE_LINES));
 
-export const SCENARIOS: readonly Scenario[] = [
+/** The scenarios test/delivery-lab.test.ts runs: delivery (issue 10) and logging (issue 12). */
+export const DELIVERY_SCENARIOS: readonly Scenario[] = [
   {
     name: 'paused-receiver',
     title: 'a receiver stopped before the first line and continued after the input ended still prints all 50,000 lines, and the sender waits for it',
@@ -113,6 +117,31 @@ export const SCENARIOS: readonly Scenario[] = [
     run: (options = {}) => runLogging({ ...options, restart: true }),
   },
 ];
+
+/** The service bus's scenarios (issue 13), run by test/bus-lab.test.ts. */
+export const BUS_SCENARIOS: readonly Scenario[] = [
+  {
+    name: 'bus-tasks',
+    title: 'submit of 1,000 tasks to three workers, one killed (SIGKILL) and one stopped past its lease mid-run, at 5 % loss, prints exactly one right result per task and exits 0',
+    budgetMs: 60_000,
+    run: (options = {}) => runBusTasks(options),
+  },
+  {
+    name: 'bus-gather',
+    title: 'request --gather to five servers, one stopped (SIGSTOP) while it handles it, prints the four replies, names the fifth as missing and exits 1; continued, the fifth answers the next gather',
+    budgetMs: 45_000,
+    run: (options = {}) => runBusGather(options),
+  },
+  {
+    name: 'bus-request',
+    title: 'a request whose server is killed (SIGKILL) while it handles it is answered by the other server',
+    budgetMs: 40_000,
+    run: (options = {}) => runBusRequest(options),
+  },
+];
+
+/** Every scenario, for the repeat runner (bench/lab-scenarios.ts). */
+export const SCENARIOS: readonly Scenario[] = [...DELIVERY_SCENARIOS, ...BUS_SCENARIOS];
 
 /** The scenario called `name`. @throws RangeError naming the known ones. */
 export function scenarioByName(name: string): Scenario {

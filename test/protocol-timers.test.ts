@@ -12,6 +12,7 @@ import test from 'ava';
 import { createEndpoint } from '../src/protocol/endpoint';
 import type { Endpoint } from '../src/protocol/api';
 import { CloseTracker } from '../src/protocol/close';
+import { ReceiverTable } from '../src/protocol/receiver-table';
 import { encodeHeartbeat, HeartbeatFlag } from '../src/protocol/payload';
 import { StreamReceiver } from '../src/protocol/stream-receiver';
 import { TimerHeap, type TimerEntry } from '../src/protocol/timer-heap';
@@ -191,5 +192,16 @@ test('a stalled close is stalled at the very time its timer names, whatever the 
     const dueMs = close.nextDueMs(startMs);
     t.true(close.stalled(dueMs), `started at ${startMs}, due at ${dueMs}`);
     t.false(close.stalled(startMs + 1999));
+  }
+});
+
+test('a silent receiver expires at the very time nextExpiryMs names, whatever the fractions of the clock', (t) => {
+  // The same floating-point trap as the close: a receiver table that says "due at T" must expire the receiver at T.
+  for (const startMs of [402.2, 0.1, 1234.567, 99_999.3]) {
+    const table = new ReceiverTable();
+    table.upsert('r', { id: '0000000000000001', address: '198.18.0.2', port: 5000 }, startMs);
+    const dueMs = table.nextExpiryMs(2000)!;
+    t.is(table.expire(startMs + 1999, 2000).length, 0);
+    t.is(table.expire(dueMs, 2000).length, 1, `heard at ${startMs}, due at ${dueMs}`);
   }
 });

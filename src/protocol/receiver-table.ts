@@ -52,11 +52,15 @@ export class ReceiverTable {
     return r;
   }
 
-  /** Removes and returns receivers silent for `timeoutMs` (group members excepted). */
+  /**
+   * Removes and returns receivers silent for `timeoutMs` (group members excepted). The same sum as
+   * nextExpiryMs: `now - last >= timeout` can be false at the very time it names (floating point), and the
+   * sender would wake at that time forever.
+   */
   expire(nowMs: number, timeoutMs: number): ReceiverRecord[] {
     const gone: ReceiverRecord[] = [];
     for (const [key, r] of this.byKey) {
-      if (!r.member && nowMs - r.lastHeardMs >= timeoutMs) {
+      if (!r.member && nowMs >= r.lastHeardMs + timeoutMs) {
         this.byKey.delete(key);
         gone.push(r);
       }

@@ -319,7 +319,8 @@ export class Receiver {
 
   /** The timers of one source: its timeout, its streams' NAKs, a closed source's end, its status. */
   private runTimers(s: SourceState, nowMs: number): void {
-    if (nowMs - s.lastHeardMs >= this.ctx.tuning.sourceTimeoutMs) {
+    // The same sum as the source's nextDueMs (not now - last): at the time the timer names it must be true.
+    if (nowMs >= s.lastHeardMs + this.ctx.tuning.sourceTimeoutMs) {
       // Data never confirmed by a heartbeat (no stream started) is not delivered: a
       // real sender heartbeats within heartbeatMinMs of its data; a forger need not.
       if (!s.established && !s.anyStarted()) this.discardSource(s, 'timeout');

@@ -14,6 +14,7 @@
 import { hostname } from 'node:os';
 import { ClosedError, InvalidArgumentTypeError, InvalidArgumentValueError, open, type Channel, type MemberInfo, type MessageBatch, type OpenOptions, type Scheduler } from '../index';
 import { checkKnown, describe, numberOption, passThrough, stringOption } from '../apps/options';
+import { realScheduler } from '../apps/scheduler';
 import { decode, MessageType, targetOf, encode, type BusMessage } from './codec';
 import { newCounters, Timer, type BusContext } from './context';
 import { BacklogFullError, NoServerError } from './errors';
@@ -46,12 +47,6 @@ const BUS_CLOSE_QUIET_MS = 250;
 const MAX_HELLO_IDS = 64;
 
 const KNOWN_OPTIONS = ['group', 'interface', 'ttl', 'transport', 'network', 'host', 'key', 'name', 'stream', 'discoveryMs', 'maxBacklog', 'signal'] as const;
-
-const realScheduler: Scheduler = {
-  nowMs: () => performance.now(),
-  setTimer: (fn, delayMs) => setTimeout(fn, Math.max(0, delayMs)),
-  clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
 
 /**
  * Opens a member of the bus on `options.group`.
@@ -139,14 +134,12 @@ class BusMember implements Bus {
       announceSoon: () => {
         if (!this.announceTimer.pending && !this.closing.signal.aborted) this.announceTimer.set(0);
       },
+      peerOf: (id) => (id === this.id ? self : this.peers.get(id) ?? { id, name: channel.group?.members().find((m) => m.id === id)?.name ?? id }),
     };
-    // A member heard before its ANNOUNCE: its name from the group's table when the group knows it, else its id.
-    const peerOf = (id: string): BusPeer =>
-      id === this.id ? self : this.peers.get(id) ?? { id, name: channel.group?.members().find((m) => m.id === id)?.name ?? id };
-    this.server = new Server(this.ctx, peerOf);
+    this.server = new Server(this.ctx);
     this.requester = new Requester(this.ctx, (subject) => this.servers(subject));
-    this.submitter = new Submitter(this.ctx, peerOf, maxBacklog);
-    this.worker = new WorkerRole(this.ctx, peerOf);
+    this.submitter = new Submitter(this.ctx, maxBacklog);
+    this.worker = new WorkerRole(this.ctx);
     this.announceTimer = new Timer(scheduler, () => this.announce());
     this.helloTimer = new Timer(scheduler, () => this.hello());
 
@@ -251,7 +244,7 @@ class BusMember implements Bus {
   }
 
   stats(): BusStats {
-    return { ...this.ctx.counters };
+    return { ...this.ctx.counters, tasksInFlight: this.submitter.inFlightCount };
   }
 
   close(): Promise<void> {

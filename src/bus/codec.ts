@@ -64,9 +64,6 @@ export type BusMessage =
   | { type: MessageType.Result; target: string; number: number; attempt: number; ok: boolean; queue: string; bid: number; data: Buffer }
   | { type: MessageType.Cancel; target: string; attempts: AttemptRef[] };
 
-/** Most attempts one Refuse/Renew/Cancel names; more go in several messages. */
-export const MAX_REFS = 4096;
-
 class Writer {
   private buf: Buffer;
   private at = 0;

@@ -23,6 +23,8 @@ export interface BusContext {
   readonly discoveredAtMs: number;
   /** The announce changed (a service or worker started or stopped): send it soon. */
   announceSoon(): void;
+  /** The member `id` as a BusPeer: this member, a known peer, else its name from the group (heard before its ANNOUNCE), else its id. */
+  peerOf(id: string): BusPeer;
 }
 
 export function newCounters(): BusStats {

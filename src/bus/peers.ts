@@ -95,10 +95,6 @@ export class PeerTable {
     return out;
   }
 
-  isLive(id: string): boolean {
-    return this.states.get(id)?.live === true;
-  }
-
   /** Resolves at the next change of the table (a join, an announce, a departure). */
   nextChange(): Promise<void> {
     return new Promise((resolve) => this.waiters.push(resolve));

@@ -69,11 +69,6 @@ export class Requester {
   }
 }
 
-function peerOf(ctx: BusContext, id: string): BusPeer {
-  if (id === ctx.self.id) return ctx.self;
-  return ctx.peers.get(id) ?? { id, name: id };
-}
-
 class PendingRequest {
   private readonly tried: BusPeer[] = [];
   /** Servers not to ask (again): asked, and not (yet) forgiven for an "overloaded". */
@@ -177,7 +172,7 @@ class PendingRequest {
   onReply(from: string, m: ReplyMessage): boolean {
     if (this.done || !this.outstanding.has(from)) return false;
     this.outstanding.delete(from);
-    const peer = peerOf(this.ctx, from);
+    const peer = this.ctx.peerOf(from);
     switch (m.status) {
       case ReplyStatus.Ok:
         this.settle(undefined, { data: m.data, from: peer, attempt: m.attempt });
@@ -273,7 +268,7 @@ class GatherRun implements Gather {
 
   onReply(from: string, m: ReplyMessage): boolean {
     if (this.ended !== undefined || !this.sent) return false;
-    const peer = this.expected.get(from) ?? peerOf(this.ctx, from);
+    const peer = this.expected.get(from) ?? this.ctx.peerOf(from);
     if (this.replied.some((p) => p.id === from) || this.missing.some((x) => x.member.id === from)) return false;
     this.waiting.delete(from);
     if (m.status === ReplyStatus.Ok) {

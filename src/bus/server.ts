@@ -10,7 +10,7 @@
 import { MessageType, ReplyStatus, type BusMessage } from './codec';
 import type { BusContext } from './context';
 import { answerBytes, errorMessage } from './payload';
-import type { BusHandler, BusPeer, Service } from './types';
+import type { BusHandler, Service } from './types';
 
 type Incoming = Extract<BusMessage, { type: MessageType.Request | MessageType.Gather }>;
 
@@ -43,7 +43,7 @@ class ServiceState implements Service {
 export class Server {
   private readonly services = new Map<string, ServiceState>();
 
-  constructor(private readonly ctx: BusContext, private readonly peerOf: (id: string) => BusPeer) {}
+  constructor(private readonly ctx: BusContext) {}
 
   serves(subject: string): boolean {
     return this.services.has(subject);
@@ -87,7 +87,7 @@ export class Server {
     let out: Buffer;
     try {
       out = answerBytes(await s.handler({
-        data: job.data, subject: s.subject, from: this.peerOf(job.from), id: `${job.from}/${job.number}`,
+        data: job.data, subject: s.subject, from: this.ctx.peerOf(job.from), id: `${job.from}/${job.number}`,
         kind: job.gather ? 'gather' : 'request', signal: this.ctx.closed,
       }));
     } catch (err) {

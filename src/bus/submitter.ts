@@ -113,13 +113,18 @@ export class Submitter {
   private readonly offerRepeat: Timer;
   private offerSoon = new Set<string>();
 
-  constructor(private readonly ctx: BusContext, private readonly peerOf: (id: string) => BusPeer, private readonly maxBacklog: number) {
+  constructor(private readonly ctx: BusContext, private readonly maxBacklog: number) {
     this.leaseSweep = new Timer(ctx.scheduler, () => this.sweepLeases());
     this.offerRepeat = new Timer(ctx.scheduler, () => this.repeatOffers());
   }
 
   get size(): number {
     return this.runs.size;
+  }
+
+  /** Attempts awarded and not answered, now. */
+  get inFlightCount(): number {
+    return this.inFlight.size;
   }
 
   submit(queue: string, data: Buffer, o: Required<Pick<SubmitOptions, 'leaseMs' | 'replicas' | 'maxFailures'>> & SubmitOptions): Promise<TaskResult> {
@@ -225,7 +230,6 @@ export class Submitter {
       if (tasks.length > 0) backlog.lastAwardMs = now;
     }
     this.ctx.counters.awardsSent += tasks.length;
-    this.ctx.counters.tasksInFlight = this.inFlight.size;
     this.ctx.send({ type: MessageType.Award, target: worker, queue, bid: answered, tasks });
     if (tasks.length > 0 && !this.leaseSweep.pending) this.leaseSweep.set(this.sweepMs());
   }
@@ -237,7 +241,7 @@ export class Submitter {
       this.ctx.counters.resultsLate++;
     } else {
       this.release(active);
-      const peer = this.peerOf(worker);
+      const peer = this.ctx.peerOf(worker);
       if (m.ok) {
         run.results.push({ data: m.data, worker: peer });
         if (run.results.length === run.replicas) this.complete(run);
@@ -302,7 +306,6 @@ export class Submitter {
   private release(active: ActiveAttempt): void {
     active.run.active.delete(active.attempt);
     this.inFlight.delete(`${active.run.number}/${active.attempt}`);
-    this.ctx.counters.tasksInFlight = this.inFlight.size;
   }
 
   private reoffer(run: TaskRun): void {

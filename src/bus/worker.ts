@@ -13,7 +13,7 @@
 import { MessageType, type AttemptRef, type BusMessage } from './codec';
 import { Timer, type BusContext } from './context';
 import { answerBytes, errorMessage } from './payload';
-import type { BusPeer, TaskHandler, Worker } from './types';
+import type { TaskHandler, Worker } from './types';
 
 /** How long a bid holds its slots without an answer, ms. */
 export const BID_HOLD_MS = 2000;
@@ -57,7 +57,7 @@ export class WorkerRole {
   private readonly heard = new Map<string, Set<string>>();
   private readonly running = new Map<string, RunningTask>();
 
-  constructor(private readonly ctx: BusContext, private readonly peerOf: (id: string) => BusPeer) {}
+  constructor(private readonly ctx: BusContext) {}
 
   queueList(): { queue: string; capacity: number }[] {
     return [...this.queues.values()].map((w) => ({ queue: w.queue, capacity: w.capacity }));
@@ -199,7 +199,7 @@ export class WorkerRole {
     let out: Buffer;
     try {
       out = answerBytes(await w.handler({
-        data, queue: w.queue, from: this.peerOf(task.submitter), id: `${task.submitter}/${task.ref.number}`, attempt: task.ref.attempt, signal: task.abort.signal,
+        data, queue: w.queue, from: this.ctx.peerOf(task.submitter), id: `${task.submitter}/${task.ref.number}`, attempt: task.ref.attempt, signal: task.abort.signal,
       }));
     } catch (err) {
       ok = false;

@@ -92,10 +92,3 @@ export interface LogCollectorEvents {
   divergence: [line: DivergenceLine];
   loss: [line: LossLine];
 }
-
-/** The real clock and timers, for a collector outside tests. */
-export const realScheduler: Scheduler = {
-  nowMs: () => performance.now(),
-  setTimer: (fn, delayMs) => setTimeout(fn, Math.max(0, delayMs)),
-  clearTimer: (h) => clearTimeout(h as NodeJS.Timeout),
-};

@@ -9,6 +9,7 @@
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { open, type Channel, type LossInfo, type MemberInfo, type MessageBatch, type Scheduler, type SourceInfo } from '../index';
+import { realScheduler } from '../apps/scheduler';
 import { checkpointKey, indexFiles, loadCheckpoint, recoverTail, saveCheckpoint, type CheckpointEntry } from './checkpoint';
 import {
   DEFAULT_LOG_STREAM, isLogCollector, LOG_COLLECTOR_ROLE, logMember, LOSS_COLLECTOR_BACKLOG, LOSS_COLLECTOR_RESTART, ledgerStream,
@@ -17,7 +18,7 @@ import {
 import { decodeLedgerMessage, DEFAULT_LEDGER_BLOCK_SEQS, encodeLedgerMessages, Ledger, type BlockHead, type Divergence } from './ledger';
 import {
   COLLECTOR_CLOSE_QUIET_MS, COLLECTOR_LINGER_MS, DEFAULT_CHECKPOINT_INTERVAL_MS, DEFAULT_COLLECTOR_NAME, DEFAULT_HOLD_BYTES, DEFAULT_HOLD_MS, DEFAULT_LEDGER_INTERVAL_MS, DEFAULT_MAX_BACKLOG_BYTES, MAX_ENDED_SOURCES,
-  MAX_REMEMBERED_MEMBERS, realScheduler, type LogCollectorCounters, type LogCollectorEvents, type LogCollectorOptions,
+  MAX_REMEMBERED_MEMBERS, type LogCollectorCounters, type LogCollectorEvents, type LogCollectorOptions,
 } from './collector-options';
 import { fileStem, recordLine, seqSpan } from './lines';
 import { RECENT_END_MS, RestartGaps } from './restart-gaps';

@@ -12,7 +12,7 @@ const DIR = join(__dirname, '..', 'examples');
 const EXAMPLES = readdirSync(DIR).filter((f) => f.endsWith('.js'));
 
 test('there are examples to run', (t) => {
-  t.true(EXAMPLES.includes('hello.js') && EXAMPLES.includes('logging.js') && EXAMPLES.includes('metrics.js') && EXAMPLES.includes('bus.js'), EXAMPLES.join(', '));
+  t.true(EXAMPLES.includes('hello.js') && EXAMPLES.includes('logging.js') && EXAMPLES.includes('metrics.js') && EXAMPLES.includes('bus.js') && EXAMPLES.includes('sessions.js'), EXAMPLES.join(', '));
 });
 
 // hello.js runs in test/cli.test.ts, where its output is checked line by line.

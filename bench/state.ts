@@ -382,8 +382,8 @@ async function main(): Promise<void> {
     const loop = median(bulk);
     out.push('', `3. Snapshot cycle while quiet (${s.entries} entries, no writes), over ${s.quietMs} ms; loopback reference: bare channel ${Number.isFinite(loop) ? `${mb(loop)} MB/s` : 'not measured (--only)'} (part 1, bulk)`, '');
     const share = (v: number[], of: number): string => cell(v.map((x) => (x / of) * 100), pct);
-    const row = (label: string, v: number[]): string[] => [label, cell(v, (n) => (n / 1e6).toFixed(3)), share(v, LINK_BYTES_PER_SEC['1 Gbit/s']), share(v, LINK_BYTES_PER_SEC['10 Gbit/s']), Number.isFinite(loop) ? share(v, loop) : '—'];
-    out.push(formatTable(['replica, bytes', 'MB/s', 'share of 1 Gbit/s', 'share of 10 Gbit/s', 'share of loopback (bulk)'], [
+    const row = (label: string, v: number[]): string[] => [label, cell(v, (n) => (n / 1e3).toFixed(1)), share(v, LINK_BYTES_PER_SEC['1 Gbit/s']), share(v, LINK_BYTES_PER_SEC['10 Gbit/s']), Number.isFinite(loop) ? share(v, loop) : '—'];
+    out.push(formatTable(['replica, bytes', 'kB/s', 'share of 1 Gbit/s', 'share of 10 Gbit/s', 'share of loopback (bulk)'], [
       row('seed alone: snapshot payload', joins.map((j) => j.aloneSnapshot)),
       row('seed alone: all datagram bytes', joins.map((j) => j.aloneWire)),
       row('seed, joiner synced: snapshot payload', joins.map((j) => j.seedSnapshot)),

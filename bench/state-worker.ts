@@ -87,6 +87,8 @@ export interface StatsLine {
   map: ReplicatedMapStats;
   bytesSent: number;
   datagramsSent: number;
+  /** Snapshot bytes of the last cycle this replica sent between two cycle starts (≈ one whole cycle when they run back to back); 0 until one. */
+  cycleBytes: number;
 }
 
 /** A reader reports once nothing changed for this long, if it has not applied all it was told to expect. */
@@ -361,17 +363,26 @@ async function rawRead(cfg: StateBenchConfig): Promise<void> {
   await channel.close();
 }
 
-function statsLine(map: ReplicatedMap<string>, channel: Channel): StatsLine {
-  const t = channel.stats().transport;
-  return { at: now(), size: map.size, digest: map.digest(), map: map.stats(), bytesSent: t.bytesSent, datagramsSent: t.datagramsSent };
-}
-
 /** Answers `stats` with a StatsLine until `stop` (or stdin ends), then closes. */
 async function serveStats(map: ReplicatedMap<string>, channel: Channel): Promise<void> {
+  // A cycle's bytes: snapshotBytesSent from one cycle start to the next (polled; the first chunk of the next cycle falls on either side).
+  let cycles = map.stats().snapshotsSent;
+  let bytesAtStart = NaN;
+  let cycleBytes = 0;
+  const poll = setInterval(() => {
+    const st = map.stats();
+    if (st.snapshotsSent === cycles) return;
+    if (st.snapshotsSent === cycles + 1 && Number.isFinite(bytesAtStart)) cycleBytes = st.snapshotBytesSent - bytesAtStart;
+    cycles = st.snapshotsSent;
+    bytesAtStart = st.snapshotBytesSent;
+  }, 10);
   const next = commands();
   for (let line = await next(); line !== null && line !== 'stop'; line = await next()) {
-    if (line === 'stats') print({ stats: statsLine(map, channel) });
+    if (line !== 'stats') continue;
+    const t = channel.stats().transport;
+    print({ stats: { at: now(), size: map.size, digest: map.digest(), map: map.stats(), bytesSent: t.bytesSent, datagramsSent: t.datagramsSent, cycleBytes } satisfies StatsLine });
   }
+  clearInterval(poll);
   await map.close();
   await channel.close();
 }

@@ -5,7 +5,7 @@
  *
  *   npm run bench:state                  (= npm run build && node dist/bench/state.js)
  *   node dist/bench/state.js [--runs 5] [--only updates,join] [--systems map,batched,entry,bulk] [--duration-ms 3000]
- *       [--batch 100] [--entries 100000] [--quiet-ms 5000] [--verbose]
+ *       [--batch 100] [--entries 100000] [--quiet-ms 5000] [--verbose] [--profile]
  *
  * 1. Updates: three replicas of one map, each its own process. One sets fresh
  *    keys (`key-000123` → a 30-character string) for `duration-ms`, `batch`
@@ -32,14 +32,17 @@
  *
  * Each round runs part 1's four systems (the order rotated every round), then
  * parts 2 and 3 on one seed; every cell is the median of the rounds with
- * [min–max].
+ * [min–max]. `--profile` adds one map run with the writer under
+ * `node --cpu-prof` and one with a reader, and prints their top functions.
  */
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpus, loadavg } from 'node:os';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_SNAPSHOT_BYTES_PER_SEC } from '../src/state/index';
+import { topFunctions } from './reliable-profile';
 import { randomGroup, randomPort } from './runner';
 import type { JoinResult, RawMode, ReadResult, StateBenchConfig, StatsLine, WriteResult } from './state-worker';
 import { formatTable, median } from './table';
@@ -70,8 +73,8 @@ class Proc {
   private readonly timer: NodeJS.Timeout;
   private readonly child: ChildProcess;
 
-  constructor(cfg: StateBenchConfig, readonly name: string) {
-    this.child = spawn(process.execPath, [WORKER, JSON.stringify(cfg)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  constructor(cfg: StateBenchConfig, readonly name: string, nodeFlags: string[] = []) {
+    this.child = spawn(process.execPath, [...nodeFlags, WORKER, JSON.stringify(cfg)], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => {
       out += d;
@@ -206,17 +209,18 @@ interface Settings {
   quietMs: number;
 }
 
-async function updatesOnce(system: System, s: Settings): Promise<UpdatesRun> {
+/** `profile`: node flags for the writer or the first reader (--profile). */
+async function updatesOnce(system: System, s: Settings, profile: { writer?: string[]; reader?: string[] } = {}): Promise<UpdatesRun> {
   const base = { group: newGroup(), name: 'bench', socketBufferBytes: SOCKET_BUFFER_BYTES };
   const map = system === 'map';
-  const readers = Array.from({ length: READERS }, (_, i) => new Proc({ ...base, role: map ? 'map-read' : 'raw-read', ...(map ? {} : { mode: system }) }, `${system}-read${i + 1}`));
+  const readers = Array.from({ length: READERS }, (_, i) => new Proc({ ...base, role: map ? 'map-read' : 'raw-read', ...(map ? {} : { mode: system }) }, `${system}-read${i + 1}`, i === 0 ? profile.reader : []));
   let writer: Proc | undefined;
   try {
     await Promise.all(readers.map((r) => r.ready()));
     writer = new Proc({
       ...base, role: map ? 'map-write' : 'raw-write', readers: READERS, durationMs: s.durationMs,
       batch: system === 'bulk' ? BULK_PER_TURN : s.batch, ...(map ? {} : { mode: system }),
-    }, `${system}-write`);
+    }, `${system}-write`, profile.writer);
     const w = await writer.line<WriteResult>('result', (l) => 'role' in l);
     for (const r of readers) r.send(`report ${w.writes}`);
     const rs = await Promise.all(readers.map((r) => r.line<ReadResult>('result', (l) => 'role' in l)));
@@ -249,6 +253,8 @@ interface JoinRun {
   chunksReceived: number;
   syncRequestsSent: number;
   equal: boolean;
+  /** Snapshot bytes of one whole cycle of the seed's map. */
+  cycleBytes: number;
   /** Bytes per second while quiet: snapshot payload and all datagram bytes, the seed alone, then seed and joiner. */
   aloneSnapshot: number;
   aloneWire: number;
@@ -284,6 +290,7 @@ async function joinOnce(s: Settings): Promise<JoinRun> {
       snapshotBytes: after.map.snapshotBytesSent - a1.map.snapshotBytesSent,
       chunksReceived: j.stats.snapshotChunksReceived,
       syncRequestsSent: j.stats.syncRequestsSent,
+      cycleBytes: Math.max(a1.cycleBytes, after.cycleBytes, q1[0].cycleBytes, q1[1].cycleBytes),
       equal: j.size === filled.size && filled.size === s.entries && j.digest === filled.digest && q1[1].digest === q1[0].digest,
       aloneSnapshot: perSec(a0, a1, snap), aloneWire: perSec(a0, a1, wire),
       seedSnapshot: perSec(q0[0], q1[0], snap), seedWire: perSec(q0[0], q1[0], wire),
@@ -294,6 +301,23 @@ async function joinOnce(s: Settings): Promise<JoinRun> {
   }
 }
 
+/** One map run with the writer under `node --cpu-prof`, then one with a reader: their top self-time functions. */
+async function profileMap(s: Settings): Promise<string[]> {
+  const out: string[] = [];
+  for (const side of ['writer', 'reader'] as const) {
+    const dir = mkdtempSync(join(tmpdir(), 'blipcast-state-prof-'));
+    try {
+      const r = await updatesOnce('map', s, { [side]: ['--cpu-prof', '--cpu-prof-dir', dir] });
+      const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+      out.push(`map ${side} under --cpu-prof: ${k(r.writesPerSec)} writes/s, applied/s ${r.appliedPerSec.map(k).join(' / ')}`, '');
+      out.push(file === undefined ? '(no profile written)' : formatTable(['function (self time)', 'ms', 'share'], topFunctions(join(dir, file), 15)), '');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<void> {
@@ -301,6 +325,7 @@ async function main(): Promise<void> {
     options: {
       runs: { type: 'string', default: '5' }, only: { type: 'string' }, systems: { type: 'string' }, 'duration-ms': { type: 'string', default: '3000' }, batch: { type: 'string', default: '100' },
       entries: { type: 'string', default: '100000' }, 'quiet-ms': { type: 'string', default: '5000' }, verbose: { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false },
     },
   });
   verbose = values.verbose!;
@@ -374,8 +399,8 @@ async function main(): Promise<void> {
   }
   if (only.has('join')) {
     out.push('', `2. Late join: a seed holds ${s.entries} entries (key-000123 → 30-char JSON string), quiet; a new replica opens and waits for synced(); snapshot rate ${DEFAULT_SNAPSHOT_BYTES_PER_SEC} B/s (default)`, '');
-    out.push(formatTable(['entries', 'runs', 'seed fill, ms', 'time to synced, ms', 'snapshot MB sent by the seed meanwhile', 'snapshot chunks received', 'sync requests sent', 'size and digest equal'], [[
-      String(s.entries), `${joins.length}/${s.runs}`, cell(joins.map((j) => j.fillMs)), cell(joins.map((j) => j.syncMs)), cell(joins.map((j) => j.snapshotBytes), mb),
+    out.push(formatTable(['entries', 'runs', 'seed fill, ms', 'one snapshot cycle, MB', 'time to synced, ms', 'snapshot MB sent by the seed meanwhile', 'snapshot chunks received', 'sync requests sent', 'size and digest equal'], [[
+      String(s.entries), `${joins.length}/${s.runs}`, cell(joins.map((j) => j.fillMs)), cell(joins.map((j) => j.cycleBytes), mb), cell(joins.map((j) => j.syncMs)), cell(joins.map((j) => j.snapshotBytes), mb),
       cell(joins.map((j) => j.chunksReceived)), cell(joins.map((j) => j.syncRequestsSent)), `${joins.filter((j) => j.equal).length}/${joins.length}`,
     ]]));
     const bulk = updates.get('bulk')!.map((x) => x.readerBytesPerSec);
@@ -391,6 +416,7 @@ async function main(): Promise<void> {
       row('both replicas: all datagram bytes', joins.map((j) => j.seedWire + j.joinerWire)),
     ]));
   }
+  if (values.profile) out.push('', ...(await profileMap(s)));
   if (failures.size > 0) out.push('', `failed runs: ${[...failures].map(([w, n]) => `${w} ${n}`).join(', ')}`);
   process.stdout.write(`${out.join('\n')}\n`);
   if (failures.size > 0) process.exitCode = 1;

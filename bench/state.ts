@@ -5,7 +5,7 @@
  *
  *   npm run bench:state                  (= npm run build && node dist/bench/state.js)
  *   node dist/bench/state.js [--runs 5] [--only updates,join] [--systems map,batched,entry,bulk] [--duration-ms 3000]
- *       [--batch 100] [--entries 100000] [--quiet-ms 5000] [--verbose] [--profile]
+ *       [--batch 100] [--entries 100000] [--quiet-ms 5000] [--verbose] [--profile] [--defer-to PATTERN]
  *
  * 1. Updates: three replicas of one map, each its own process. One sets fresh
  *    keys (`key-000123` → a 30-character string) for `duration-ms`, `batch`
@@ -34,9 +34,12 @@
  * parts 2 and 3 on one seed; every cell is the median of the rounds with
  * [min–max]. `--profile` adds one map run with the writer under
  * `node --cpu-prof` and one with a reader, and prints their top functions.
+ * `--defer-to PATTERN` (a `pgrep -f` pattern, e.g. lab-scenarios) shares a
+ * machine: no run starts while such a process runs, and a run that one
+ * overlapped is discarded and run again.
  */
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,6 +65,9 @@ const LINK_BYTES_PER_SEC = { '1 Gbit/s': 1e9 / 8, '10 Gbit/s': 10e9 / 8 };
 let verbose = false;
 
 type Line = Record<string, unknown>;
+
+/** Every worker process still running (--defer-to kills them all at once). */
+const live = new Set<Proc>();
 
 /** A worker process: its JSON lines as they come, commands on stdin. */
 class Proc {
@@ -89,7 +95,9 @@ class Proc {
     });
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.err += d));
     this.child.stdin!.on('error', () => undefined);
+    live.add(this);
     this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => {
+      live.delete(this);
       this.exit = { code, signal };
       clearTimeout(this.timer);
       if (code !== 0 && this.err.trim()) process.stderr.write(`[${name}] ${this.err.trim().split('\n').slice(-8).join(`\n[${name}] `)}\n`);
@@ -318,6 +326,48 @@ async function profileMap(s: Settings): Promise<string[]> {
   return out;
 }
 
+// ---------------------------------------------------------------- sharing the machine
+
+/** --defer-to: a `pgrep -f` pattern of processes (another team's lab series) that no run may overlap. */
+let deferTo: string | undefined;
+
+function deferredRunning(): boolean {
+  if (deferTo === undefined) return false;
+  try {
+    const pids = execFileSync('pgrep', ['-f', deferTo], { encoding: 'utf8' }).split('\n').map(Number);
+    return pids.some((pid) => pid > 0 && pid !== process.pid);
+  } catch {
+    return false; // pgrep exits 1 when nothing matches
+  }
+}
+
+/** Runs `body` when no --defer-to process runs; when one started meanwhile, discards the run and waits to run it again. */
+async function deferring<T>(body: () => Promise<T>): Promise<T> {
+  for (;;) {
+    if (deferredRunning()) {
+      process.stderr.write(`waiting: a '${deferTo}' process runs\n`);
+      while (deferredRunning()) await sleep(5000);
+      await sleep(10_000); // its processes' exit and the load they leave behind
+    }
+    let overlapped = false;
+    // The moment one starts, this run's processes are killed: the lab gets the machine, the run is discarded.
+    const watch = deferTo === undefined ? undefined : setInterval(() => {
+      if (overlapped || !deferredRunning()) return;
+      overlapped = true;
+      for (const p of live) p.kill();
+    }, 1000);
+    try {
+      const r = await body();
+      if (!overlapped) return r;
+    } catch (err) {
+      if (!overlapped) throw err;
+    } finally {
+      clearInterval(watch);
+    }
+    process.stderr.write(`a '${deferTo}' process started during the run: killed it, discarded, run again\n`);
+  }
+}
+
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<void> {
@@ -325,10 +375,11 @@ async function main(): Promise<void> {
     options: {
       runs: { type: 'string', default: '5' }, only: { type: 'string' }, systems: { type: 'string' }, 'duration-ms': { type: 'string', default: '3000' }, batch: { type: 'string', default: '100' },
       entries: { type: 'string', default: '100000' }, 'quiet-ms': { type: 'string', default: '5000' }, verbose: { type: 'boolean', default: false },
-      profile: { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false }, 'defer-to': { type: 'string' },
     },
   });
   verbose = values.verbose!;
+  deferTo = values['defer-to'];
   const s: Settings = {
     runs: Number(values.runs), durationMs: Number(values['duration-ms']), batch: Number(values.batch), entries: Number(values.entries), quietMs: Number(values['quiet-ms']),
   };
@@ -348,7 +399,7 @@ async function main(): Promise<void> {
       for (let i = 0; i < SYSTEMS.length; i++) {
         const system = SYSTEMS[(i + round) % SYSTEMS.length]!;
         try {
-          const r = await updatesOnce(system, s);
+          const r = await deferring(() => updatesOnce(system, s));
           updates.get(system)!.push(r);
           process.stderr.write(`round ${round + 1}/${s.runs} ${system}: ${k(r.writesPerSec)} writes/s, applied/s ${r.appliedPerSec.map(k).join(' / ')}, ${(r.appliedShare * 100).toFixed(1)} % applied, lag ${r.lagMs.toFixed(0)} ms, ${r.drainWaits} drain waits, load ${loadavg()[0]!.toFixed(2)}\n`);
         } catch (err) {
@@ -358,7 +409,7 @@ async function main(): Promise<void> {
     }
     if (only.has('join')) {
       try {
-        const j = await joinOnce(s);
+        const j = await deferring(() => joinOnce(s));
         joins.push(j);
         process.stderr.write(`round ${round + 1}/${s.runs} join: ${s.entries} entries synced in ${j.syncMs.toFixed(0)} ms, ${mb(j.snapshotBytes)} MB of snapshot meanwhile, equal ${j.equal}; quiet snapshot B/s alone ${j.aloneSnapshot.toFixed(0)}, seed ${j.seedSnapshot.toFixed(0)}, joiner ${j.joinerSnapshot.toFixed(0)}, load ${loadavg()[0]!.toFixed(2)}\n`);
       } catch (err) {

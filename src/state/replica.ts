@@ -177,7 +177,7 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
     super();
     this.id = channel.info.sessionId;
     this.stream = streamOf(name);
-    this.knowledge = new Knowledge(this.id);
+    this.knowledge = new Knowledge(this.id, () => scheduler.nowMs());
     this.hlc = new Hlc(wallMs);
     this.startedMs = scheduler.nowMs();
     this.baseline = settings.owner;
@@ -516,6 +516,7 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
     this.updateSynced();
     this.sendSummary();
     if (!this.syncedNow) this.requestSync();
+    this.knowledge.prune(this.settings.tombstoneMs, (w) => this.peers.has(w));
     const collected = this.store.collect(this.wallMs());
     this.counters.tombstonesCollected += collected;
     if (this.cycle === undefined && this.isBackgroundCycler() && now - this.lastCycleStartMs >= this.settings.snapshotIntervalMs) this.startCycle();

@@ -156,6 +156,8 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
   /** A request asked for a newer base than the cycle being sent: start another after it. */
   private cycleAgain = false;
   private cycleTimer: unknown;
+  private soonTimer: unknown;
+  private lastRequestMs = -Infinity;
   private summaryTimer: unknown;
   private closedPromise: Promise<void> | undefined;
   private closing = false;
@@ -431,7 +433,11 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
   private onSummary(from: string, flags: number, dseq: number, vector: Vector): void {
     const owner = (flags & FLAG_OWNER) !== 0;
     if (owner) this.ownerSeen(from);
+    const isNew = !this.peers.has(from);
     this.peers.set(from, { lastHeardMs: this.scheduler.nowMs(), synced: (flags & FLAG_SYNCED) !== 0, owner, vector });
+    // A newcomer learns at once who holds the map (not at the next summary), and asks at once.
+    if (isNew && this.syncedNow) this.summarySoon();
+    if (!this.syncedNow && this.scheduler.nowMs() - this.lastRequestMs >= this.settings.summaryMs) queueMicrotask(() => this.requestSync());
     if (this.ownerId !== undefined && from !== this.ownerId) return; // a reader of an owned map: nothing it says is a write
     if (dseq > 0 && this.knowledge.claimed(from, dseq)) this.lostSome();
     // A writer that is not heard itself any more (gone) can only be caught up with through others: what they hold of it, this replica must too.
@@ -523,6 +529,14 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
     this.summaryTimer = this.scheduler.setTimer(() => this.tick(), this.settings.summaryMs);
   }
 
+  private summarySoon(): void {
+    if (this.soonTimer !== undefined || this.closing) return;
+    this.soonTimer = this.scheduler.setTimer(() => {
+      this.soonTimer = undefined;
+      if (!this.closing) this.sendSummary();
+    }, 0);
+  }
+
   private sendSummary(): void {
     let flags = 0;
     if (this.syncedNow) flags |= FLAG_SYNCED;
@@ -544,6 +558,7 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
 
   /** Asks the replica best placed to send what this one lacks for a snapshot cycle. */
   private requestSync(): void {
+    if (this.syncedNow || this.closing) return;
     const needs = this.knowledge.needs();
     let best: string | undefined;
     let bestScore = -1;
@@ -559,6 +574,7 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
     }
     if (best === undefined) return;
     this.counters.syncRequestsSent++;
+    this.lastRequestMs = this.scheduler.nowMs();
     this.send(encodeRequest(best, needs));
   }
 
@@ -652,7 +668,8 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
       }
       if (this.summaryTimer !== undefined) this.scheduler.clearTimer(this.summaryTimer as never);
       if (this.cycleTimer !== undefined) this.scheduler.clearTimer(this.cycleTimer as never);
-      this.summaryTimer = this.cycleTimer = undefined;
+      if (this.soonTimer !== undefined) this.scheduler.clearTimer(this.soonTimer as never);
+      this.summaryTimer = this.cycleTimer = this.soonTimer = undefined;
       this.cycle = undefined;
       this.channel.off('messages', this.onMessages);
       this.channel.off('loss', this.onLoss);

@@ -345,3 +345,46 @@ test('the map leaves the channel\'s other streams alone: an unfiltered channel s
   t.true(channel.isSubscribed('state/m'));
   await lab.close();
 });
+
+// ---- resync ----
+
+test('a joiner\'s request is answered by one replica of five, not all', async (t) => {
+  const lab = new StateLab('one-answers', {}, { snapshotIntervalMs: 3_600_000 });
+  const first = await lab.replica('r0');
+  for (let i = 0; i < 2000; i++) first.set(`k${i}`, i);
+  for (let i = 1; i < 5; i++) await lab.replica(`r${i}`);
+  await lab.converged();
+  const answeredBefore = [...lab.replicas.values()].reduce((n, r) => n + r.map.stats().syncRequestsAnswered, 0);
+  const sentBefore = [...lab.replicas.values()].reduce((n, r) => n + r.map.stats().snapshotsSent, 0);
+  const joiner = await lab.replica('joiner');
+  await lab.until(() => joiner.isSynced, 10_000, 'the joiner synced');
+  t.is(joiner.size, 2000);
+  const others = [...lab.replicas.values()].filter((r) => r.host !== 'joiner');
+  t.is(others.reduce((n, r) => n + r.map.stats().syncRequestsAnswered, 0) - answeredBefore, 1);
+  t.is(others.reduce((n, r) => n + r.map.stats().snapshotsSent, 0) - sentBefore, 1);
+  await lab.close();
+});
+
+test('a replica that lost deltas the channel could not repair (cut off while the writer\'s window turned over) resyncs and converges', async (t) => {
+  const small = { windowBytes: 64 * 1024, maxMessageBytes: 64 * 1024 };
+  const lab = new StateLab('resync', {}, { snapshotBytesPerSec: 500_000 });
+  const w = await lab.replica('w', {}, 'm', 0, small);
+  const r = await lab.replica('r', {}, 'm', 0, small);
+  await lab.converged();
+  const model = new Map<string, unknown>();
+  lab.partition(['w'], ['r']);
+  for (let round = 0; round < 40; round++) {
+    for (let i = 0; i < 100; i++) {
+      const key = `k${(round * 100 + i) % 1500}`;
+      w.set(key, `${round}:${i}:${'x'.repeat(40)}`);
+      model.set(key, `${round}:${i}:${'x'.repeat(40)}`);
+    }
+    await lab.run(400); // 16 s cut off: longer than the writer keeps a silent receiver, so its window moves on without r
+  }
+  lab.heal();
+  await lab.converged(modelDigest(model));
+  t.true(r.stats().resyncs >= 1, JSON.stringify(r.stats()));
+  t.true(r.stats().snapshotsCompleted >= 1);
+  t.deepEqual(dump(r), dump(w));
+  await lab.close();
+});

@@ -85,11 +85,10 @@ export class Knowledge {
     }
   }
 
-  /** A summary said writer `w` sent up to `dseq`. Returns whether that shows deltas this replica lacks. */
-  claimed(w: string, dseq: number): boolean {
+  /** A summary said writer `w` sent up to `dseq` (more than this replica has: it lacks some). */
+  claimed(w: string, dseq: number): void {
     const s = this.state(w);
     if (dseq > s.seen) s.seen = dseq;
-    return s.have < s.seen;
   }
 
   /** A complete snapshot whose cycle began with vector `base`. */

@@ -439,11 +439,11 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
     if (isNew && this.syncedNow) this.summarySoon();
     if (!this.syncedNow && this.scheduler.nowMs() - this.lastRequestMs >= this.settings.summaryMs) queueMicrotask(() => this.requestSync());
     if (this.ownerId !== undefined && from !== this.ownerId) return; // a reader of an owned map: nothing it says is a write
-    if (dseq > 0 && this.knowledge.claimed(from, dseq)) this.lostSome();
+    if (dseq > 0) this.knowledge.claimed(from, dseq);
     // A writer that is not heard itself any more (gone) can only be caught up with through others: what they hold of it, this replica must too.
     for (const [w, d] of vector) {
       if (w === this.id || this.peers.has(w)) continue;
-      if (this.knowledge.claimed(w, d)) this.lostSome();
+      this.knowledge.claimed(w, d);
     }
   }
 
@@ -471,7 +471,6 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
       this.store.clear();
       this.knowledge.reset();
       this.baseline = false;
-      this.counters.resyncs++;
     }
   }
 
@@ -484,10 +483,6 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
   private sourceGone(id: string): void {
     this.peers.delete(id);
     this.knowledge.dropAssembly(id);
-  }
-
-  private lostSome(): void {
-    if (this.syncedNow) this.counters.resyncs++;
   }
 
   // ---- synced ----
@@ -505,6 +500,7 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
       }
       this.emit('synced');
     } else {
+      this.counters.resyncs++;
       this.emit('unsynced');
     }
   }

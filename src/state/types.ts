@@ -66,7 +66,7 @@ export interface ReplicatedMapStats {
   /** Requests for a snapshot this replica sent, and those it answered. */
   syncRequestsSent: number;
   syncRequestsAnswered: number;
-  /** Times this replica found a gap in what it had from a writer (lost deltas) and had to resync. */
+  /** Times this replica went from synced to not synced: it found deltas it lacks (lost), or a new owner replaced the map. */
   resyncs: number;
   /** Writes refused as another writer's on an owned map (single-writer mode). */
   writesIgnored: number;

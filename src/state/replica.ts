@@ -288,7 +288,8 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
   delete(key: string): boolean {
     this.checkWrite(key);
     const had = this.has(key);
-    if (had || this.store.entries.has(key) === false) this.write(key, undefined, undefined);
+    // Always a write, even of a key this replica holds no value for: it must win over the older writes still on their way.
+    this.write(key, undefined, undefined);
     return had;
   }
 

@@ -57,6 +57,7 @@ test('a late joiner syncs 5,000 entries from the snapshot cycle while writes go 
 type Op =
   | { kind: 'set'; host: number; key: number; value: number }
   | { kind: 'delete'; host: number; key: number }
+  | { kind: 'bulk'; host: number; from: number; count: number; value: number }
   | { kind: 'wait'; ms: number }
   | { kind: 'join' }
   | { kind: 'restart'; host: number }
@@ -65,6 +66,7 @@ type Op =
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 10, arbitrary: fc.record({ kind: fc.constant('set' as const), host: fc.nat(7), key: fc.nat(11), value: fc.nat(999) }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('delete' as const), host: fc.nat(7), key: fc.nat(11) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('bulk' as const), host: fc.nat(7), from: fc.nat(2000), count: fc.integer({ min: 100, max: 1500 }), value: fc.nat(999) }) },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('wait' as const), ms: fc.integer({ min: 1, max: 3000 }) }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'join' as const }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('restart' as const), host: fc.nat(7) }) },
@@ -102,6 +104,12 @@ async function runModel(seed: number, lossRate: number, ops: readonly Op[]): Pro
           lab.map(host).delete(`k${op.key}`);
           model.delete(`k${op.key}`);
           break;
+        case 'bulk': // enough keys for snapshots of many chunks
+          for (let k = op.from; k < op.from + op.count; k++) {
+            lab.map(host).set(`k${k}`, `${op.value}:${'v'.repeat(k % 50)}`);
+            model.set(`k${k}`, `${op.value}:${'v'.repeat(k % 50)}`);
+          }
+          break;
         case 'wait':
           await lab.run(op.ms);
           break;
@@ -130,7 +138,7 @@ async function runModel(seed: number, lossRate: number, ops: readonly Op[]): Pro
       await lab.converged(want, 120_000);
     } catch {
       const lines = [...lab.replicas.values()].map((r) => `${r.host}: synced=${r.map.isSynced} size=${r.map.size} digest=${r.map.digest()} ${JSON.stringify(r.map.stats())}`);
-      return { ok: false, why: `want ${want} (${[...model].map(([k, v]) => `${k}=${String(v)}`).sort().join(' ')})\n${lines.join('\n')}\n${[...lab.replicas.values()].map((r) => `${r.host}: ${dump(r.map).join(' ')}`).join('\n')}` };
+      return { ok: false, why: `want ${want} (${model.size} keys: ${[...model].slice(0, 40).map(([k, v]) => `${k}=${String(v)}`).sort().join(' ')})\n${lines.join('\n')}\n${[...lab.replicas.values()].map((r) => `${r.host}: ${dump(r.map).slice(0, 40).join(' ')}`).join('\n')}` };
     }
     for (const r of lab.replicas.values()) {
       totals.resyncs += r.map.stats().resyncs;

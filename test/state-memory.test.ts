@@ -422,3 +422,22 @@ test('deleting a key this replica holds no value for still wins over an older wr
   t.false(b.has('k'));
   await lab.close();
 });
+
+test('settled() waits until every replica heard is synced and agrees: a new writer\'s updates are in', async (t) => {
+  const lab = new StateLab('settled', { lossRate: 0.1 });
+  const a = await lab.replica('a');
+  for (let i = 0; i < 500; i++) a.set(`k${i}`, i);
+  const b = await lab.replica('b');
+  await lab.settle(b.synced());
+  const w = await lab.replica('w');
+  for (let i = 0; i < 300; i++) w.set(`k${i}`, 'updated');
+  await lab.run(5);
+  t.false(b.isSettled, 'b has heard w, which is not synced yet');
+  await lab.settle(b.settled());
+  t.true(b.isSettled);
+  t.is(b.digest(), w.digest());
+  t.is(b.digest(), a.digest());
+  t.is(b.get('k299'), 'updated');
+  t.is(b.size, 500);
+  await lab.close();
+});

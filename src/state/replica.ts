@@ -110,8 +110,17 @@ interface Settings {
   tombstoneMs: number;
 }
 
+interface Waiter {
+  /** 'settled': synced, and every replica heard is synced and holds the same content. */
+  until: 'synced' | 'settled';
+  resolve: () => void;
+  reject: (e: Error) => void;
+  off: () => void;
+}
+
 interface Peer {
   lastHeardMs: number;
+  digest: string;
   synced: boolean;
   owner: boolean;
   vector: Vector;
@@ -149,7 +158,7 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
   /** A complete picture was reached once: the first replica, the owner, or a complete snapshot. */
   private baseline: boolean;
   private syncedNow = false;
-  private waiters: Array<{ resolve: () => void; reject: (e: Error) => void; off: () => void }> = [];
+  private waiters: Waiter[] = [];
   private cycle: Cycle | undefined;
   private cycleNumber = 0;
   private lastCycleStartMs = -Infinity;
@@ -236,17 +245,33 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
   }
 
   synced(options?: { signal?: AbortSignal }): Promise<void> {
+    return this.wait('synced', options);
+  }
+
+  settled(options?: { signal?: AbortSignal }): Promise<void> {
+    return this.wait('settled', options);
+  }
+
+  /** Synced, and every replica heard is synced and holds what this one does (by the digest of its last summary). */
+  get isSettled(): boolean {
+    if (!this.syncedNow) return false;
+    const digest = this.store.digest();
+    for (const p of this.peers.values()) if (!p.synced || p.digest !== digest) return false;
+    return true;
+  }
+
+  private wait(until: Waiter['until'], options: { signal?: AbortSignal } | undefined): Promise<void> {
     if (this.closing) return Promise.reject(new ClosedError('map'));
     const signal = options?.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidArgumentTypeError(`options.signal must be an AbortSignal, got ${describe(signal)}`);
     if (signal?.aborted === true) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
-    if (this.syncedNow) return Promise.resolve();
+    if (until === 'synced' ? this.syncedNow : this.isSettled) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const onAbort = (): void => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
         reject(new AbortError(undefined, { cause: signal?.reason }));
       };
-      const waiter = { resolve, reject, off: () => signal?.removeEventListener('abort', onAbort) };
+      const waiter: Waiter = { until, resolve, reject, off: () => signal?.removeEventListener('abort', onAbort) };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.waiters.push(waiter);
     });
@@ -379,7 +404,7 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
       case Type.Chunk:
         return this.onChunk(from, m);
       case Type.Summary:
-        return this.onSummary(from, m.flags, m.dseq, m.vector);
+        return this.onSummary(from, m.flags, m.dseq, m.digest, m.vector);
       case Type.Request:
         if (m.target === this.id) this.onRequest(m.needs);
         return;
@@ -431,11 +456,11 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
     this.baseline = true;
   }
 
-  private onSummary(from: string, flags: number, dseq: number, vector: Vector): void {
+  private onSummary(from: string, flags: number, dseq: number, digest: string, vector: Vector): void {
     const owner = (flags & FLAG_OWNER) !== 0;
     if (owner) this.ownerSeen(from);
     const isNew = !this.peers.has(from);
-    this.peers.set(from, { lastHeardMs: this.scheduler.nowMs(), synced: (flags & FLAG_SYNCED) !== 0, owner, vector });
+    this.peers.set(from, { lastHeardMs: this.scheduler.nowMs(), digest, synced: (flags & FLAG_SYNCED) !== 0, owner, vector });
     // A newcomer learns at once who holds the map (not at the next summary), and asks at once.
     if (isNew && this.syncedNow) this.summarySoon();
     if (!this.syncedNow && this.scheduler.nowMs() - this.lastRequestMs >= this.settings.summaryMs) queueMicrotask(() => this.requestSync());
@@ -490,19 +515,23 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
 
   private updateSynced(): void {
     const now = this.baseline && this.knowledge.complete;
-    if (now === this.syncedNow) return;
-    this.syncedNow = now;
-    if (now) {
-      const waiters = this.waiters;
-      this.waiters = [];
-      for (const w of waiters) {
+    if (now !== this.syncedNow) {
+      this.syncedNow = now;
+      if (now) this.emit('synced');
+      else {
+        this.counters.resyncs++;
+        this.emit('unsynced');
+      }
+    }
+    if (this.waiters.length > 0 && now) {
+      const settled = this.isSettled;
+      const done = this.waiters.filter((w) => w.until === 'synced' || settled);
+      if (done.length === 0) return;
+      this.waiters = this.waiters.filter((w) => !done.includes(w));
+      for (const w of done) {
         w.off();
         w.resolve();
       }
-      this.emit('synced');
-    } else {
-      this.counters.resyncs++;
-      this.emit('unsynced');
     }
   }
 

@@ -441,3 +441,22 @@ test('settled() waits until every replica heard is synced and agrees: a new writ
   t.is(b.size, 500);
   await lab.close();
 });
+
+test('two newcomers that do not hear the replica holding the map do not make each other synced with nothing (found in the lab under load)', async (t) => {
+  const lab = new StateLab('newcomers');
+  const a = await lab.replica('a');
+  await lab.until(() => a.isSynced);
+  for (let i = 0; i < 2000; i++) a.set(`k${i}`, `v${i}`);
+  await lab.run(500);
+  lab.partition(['a'], ['x', 'y']);
+  const x = await lab.replica('x');
+  const y = await lab.replica('y');
+  await lab.run(1500);
+  t.false(x.isSynced, 'x has only had y\'s empty cycle');
+  t.false(y.isSynced, 'y has only had x\'s empty cycle');
+  lab.heal();
+  await lab.converged(a.digest());
+  t.is(x.size, 2000);
+  t.is(y.size, 2000);
+  await lab.close();
+});

@@ -18,7 +18,7 @@ import { AbortError, ClosedError, InvalidArgumentTypeError, InvalidArgumentValue
 import { checkKnown, choiceOption, describe, numberOption } from '../apps/options';
 import { realScheduler } from '../apps/scheduler';
 import {
-  BUCKETS, decode, encodeChunk, encodeDelta, encodeRequest, encodeSummary, entryBytes, FLAG_LAST, FLAG_OWNER, FLAG_SYNCED, Type, type Stamp, type StateMessage,
+  BUCKETS, decode, encodeChunk, encodeDelta, encodeRequest, encodeSummary, entryBytes, FLAG_BASELINE, FLAG_LAST, FLAG_OWNER, FLAG_READ_ONLY, FLAG_SYNCED, Type, type Stamp, type StateMessage,
   type Vector, type WireEntry,
 } from './codec';
 import { ReadOnlyError } from './errors';
@@ -27,7 +27,7 @@ import { bucketOf, Hlc, Store, UNSET, type Entry } from './store';
 import type { ChangeEvent, ReplicatedMap, ReplicatedMapStats, ReplicateOptions, ValueCodec } from './types';
 
 export const DEFAULT_SNAPSHOT_BYTES_PER_SEC = 1024 * 1024;
-export const DEFAULT_SNAPSHOT_INTERVAL_MS = 1000;
+export const DEFAULT_SNAPSHOT_INTERVAL_MS = 30_000;
 export const DEFAULT_SUMMARY_MS = 1000;
 export const DEFAULT_TOMBSTONE_MS = 3_600_000;
 /** Longest key, UTF-8 bytes. */
@@ -121,6 +121,10 @@ interface Waiter {
 interface Peer {
   lastHeardMs: number;
   digest: string;
+  /** It has had a complete picture (its snapshot gives one). */
+  baseline: boolean;
+  /** It never answers a REQUEST. */
+  readOnly: boolean;
   synced: boolean;
   owner: boolean;
   vector: Vector;
@@ -453,14 +457,17 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
     if (base === undefined) return;
     this.counters.snapshotsCompleted++;
     this.knowledge.snapshot(base);
-    this.baseline = true;
+    // Only a sender that had a complete picture gives one: two newcomers must not make each other synced with nothing.
+    if ((m.flags & FLAG_BASELINE) !== 0) this.baseline = true;
   }
 
   private onSummary(from: string, flags: number, dseq: number, digest: string, vector: Vector): void {
     const owner = (flags & FLAG_OWNER) !== 0;
     if (owner) this.ownerSeen(from);
     const isNew = !this.peers.has(from);
-    this.peers.set(from, { lastHeardMs: this.scheduler.nowMs(), digest, synced: (flags & FLAG_SYNCED) !== 0, owner, vector });
+    this.peers.set(from, {
+      lastHeardMs: this.scheduler.nowMs(), digest, synced: (flags & FLAG_SYNCED) !== 0, baseline: (flags & FLAG_BASELINE) !== 0, readOnly: (flags & FLAG_READ_ONLY) !== 0, owner, vector,
+    });
     // A newcomer learns at once who holds the map (not at the next summary), and asks at once.
     if (isNew && this.syncedNow) this.summarySoon();
     if (!this.syncedNow && this.scheduler.nowMs() - this.lastRequestMs >= this.settings.summaryMs) queueMicrotask(() => this.requestSync());
@@ -474,7 +481,7 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
   }
 
   private onRequest(needs: Vector): void {
-    if (this.settings.readOnly || (this.ownerId !== undefined && this.ownerId !== this.id)) return;
+    if (!this.answers()) return;
     if (this.cycle !== undefined) {
       if (!covers(this.cycle.base, needs)) this.cycleAgain = true;
       return;
@@ -542,8 +549,8 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
     if (this.closing) return;
     const now = this.scheduler.nowMs();
     for (const [id, p] of this.peers) if (now - p.lastHeardMs > PEER_SILENCE_INTERVALS * this.settings.summaryMs) this.peers.delete(id);
-    if (!this.baseline && this.peers.size === 0 && now - this.startedMs >= FIRST_WAIT_INTERVALS * this.settings.summaryMs) {
-      this.baseline = true; // nobody else holds the map: this replica's (empty) content is all there is
+    if (!this.baseline && now - this.startedMs >= FIRST_WAIT_INTERVALS * this.settings.summaryMs && this.isFirst()) {
+      this.baseline = true; // nobody else holds the map: this replica's content is all there is
     }
     this.updateSynced();
     this.sendSummary();
@@ -563,10 +570,38 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
     }, 0);
   }
 
-  private sendSummary(): void {
+  /**
+   * Whether this replica, without a baseline after the first wait, is to take its own content as the map's: no
+   * replica heard has a baseline to give, and of those that could give one (they answer requests), it has the lowest
+   * id — the others then sync from it. One that never answers (read-only, or a reader of an owned map) decides for
+   * itself alone.
+   */
+  private isFirst(): boolean {
+    for (const [id, p] of this.peers) {
+      if (this.ownerId !== undefined && id !== this.ownerId) continue; // on an owned map only the owner's picture counts
+      if (p.baseline && !p.readOnly) return false;
+    }
+    if (!this.answers()) return true;
+    for (const [id, p] of this.peers) if (!p.readOnly && id < this.id) return false;
+    return true;
+  }
+
+  /** Whether this replica answers REQUESTs (sends snapshots). */
+  private answers(): boolean {
+    return !this.settings.readOnly && (this.ownerId === undefined || this.ownerId === this.id);
+  }
+
+  private flags(): number {
     let flags = 0;
     if (this.syncedNow) flags |= FLAG_SYNCED;
     if (this.settings.owner) flags |= FLAG_OWNER;
+    if (this.baseline) flags |= FLAG_BASELINE;
+    return flags;
+  }
+
+  private sendSummary(): void {
+    let flags = this.flags();
+    if (!this.answers()) flags |= FLAG_READ_ONLY;
     this.send(encodeSummary(flags, this.dseq, this.store.size, this.store.digest(), this.knowledge.vector(MAX_VECTOR)));
   }
 
@@ -578,7 +613,7 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
     if (this.settings.readOnly) return false;
     if (this.ownerId !== undefined) return this.ownerId === this.id;
     if (!this.syncedNow) return false;
-    for (const [id, p] of this.peers) if (p.synced && !p.owner && id < this.id) return false;
+    for (const [id, p] of this.peers) if (p.synced && !p.owner && !p.readOnly && id < this.id) return false;
     return true;
   }
 
@@ -589,10 +624,11 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
     let best: string | undefined;
     let bestScore = -1;
     for (const [id, p] of this.peers) {
+      if (p.readOnly) continue;
       if (this.ownerId !== undefined && id !== this.ownerId) continue;
       if (this.ownerId === undefined && p.owner) continue;
-      // Most needs covered first, then a synced replica, then the lowest id (the background cycler).
-      const score = coverage(p.vector, needs) * 4 + (p.synced ? 2 : 0);
+      // Most needs covered first, then one with a baseline (only its snapshot gives one), then a synced one, then the lowest id.
+      const score = coverage(p.vector, needs) * 8 + (p.baseline ? 4 : 0) + (p.synced ? 2 : 0);
       if (score > bestScore || (score === bestScore && best !== undefined && id < best)) {
         best = id;
         bestScore = score;
@@ -656,9 +692,7 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
     }
     const last = pos >= c.keys.length;
     if (last) to = BUCKETS;
-    let flags = last ? FLAG_LAST : 0;
-    if (this.syncedNow) flags |= FLAG_SYNCED;
-    if (this.settings.owner) flags |= FLAG_OWNER;
+    const flags = this.flags() | (last ? FLAG_LAST : 0);
     const bytes = encodeChunk(c.number, c.index, flags, from, to, c.index === 0 ? c.base : undefined, entries, size);
     c.index++;
     c.pos = pos;

@@ -19,7 +19,7 @@ export interface ReplicateOptions {
   readOnly?: boolean;
   /** Most bytes per second the snapshot cycle sends (default 1 MiB/s). */
   snapshotBytesPerSec?: number;
-  /** Least time between the starts of two snapshot cycles, ms (default 1000): a small map is not resent many times a second. */
+  /** Least time between the starts of two background snapshot cycles, ms (default 30,000). A cycle a replica asks for starts at once. */
   snapshotIntervalMs?: number;
   /** How often a replica says what it holds (a summary), ms (default 1000). */
   summaryMs?: number;

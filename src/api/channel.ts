@@ -218,6 +218,11 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
     return this;
   }
 
+  /** Whether messages of `stream` are delivered: subscribed, or no filtering yet (every stream is). */
+  isSubscribed(stream: string): boolean {
+    return !this.filtering || this.subscribed.has(stream === DEFAULT_STREAM ? 0 : this.streams.idOf(stream));
+  }
+
   /** Stops delivering `stream`. With filtering on and nothing subscribed, nothing is delivered. */
   unsubscribe(stream: string): this {
     this.subscribed.delete(stream === DEFAULT_STREAM ? 0 : this.streams.idOf(stream));

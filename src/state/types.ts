@@ -114,7 +114,8 @@ export interface ReplicatedMap<V = unknown> {
   /** Lost deltas were found and the replica is rebuilding from a snapshot (isSynced is false until 'synced'). */
   on(event: 'unsynced', listener: () => void): this;
   on(event: 'close', listener: () => void): this;
-  off(event: string, listener: (...args: never[]) => void): this;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  off(event: 'change' | 'synced' | 'unsynced' | 'close', listener: (...args: any[]) => void): this;
   once(event: 'change', listener: (change: ChangeEvent<V>) => void): this;
   once(event: 'synced' | 'unsynced' | 'close', listener: () => void): this;
   /** Stops the map: its timers, its reading of the channel. Does not close the channel. */

@@ -155,7 +155,7 @@ export async function state(args: string[], io: { stdout: NodeJS.WritableStream;
   const startMs = performance.now();
   let map: ReplicatedMap<unknown> | undefined;
   try {
-    map = replicate<unknown>(channel, a.name, a.options);
+    map = await replicate<unknown>(channel, a.name, a.options);
     const m = map;
     const what = `map '${a.name}' on ${a.groupText}`;
     io.stderr.write(`blipcast: replicating ${what} as ${m.id}\n`);

@@ -3,8 +3,9 @@
  * scenario of STATE_SCENARIOS (test/lab/state-scenario.ts) once. Two
  * `blipcast state --dump` at 10 % loss must print exactly the 20,000 entries
  * another host loaded, with the 1,000 updates a third host wrote as they
- * synced. bench/lab-scenarios.ts runs it many times in a row:
- * `node dist/bench/lab-scenarios.js --scenario state-sync --runs 20`.
+ * synced (state-sync) or just before they started (state-sync-after-update).
+ * bench/lab-scenarios.ts runs them many times in a row:
+ * `node dist/bench/lab-scenarios.js --scenario state-sync,state-sync-after-update --runs 20`.
  */
 
 import { labTest } from './lab/availability';

@@ -142,13 +142,19 @@ export const BUS_SCENARIOS: readonly Scenario[] = [
   },
 ];
 
-/** The replicated map's scenario (issue 14), run by test/state-lab.test.ts. */
+/** The replicated map's scenarios (issue 14, test/lab/state-scenario.ts), run by test/state-lab.test.ts. */
 export const STATE_SCENARIOS: readonly Scenario[] = [
   {
     name: 'state-sync',
     title: 'two `state --dump` at 10 % loss, started 3 s after another host loaded 20,000 entries and while a third loads 1,000 updates, each print exactly the 20,000 entries with the updates',
     budgetMs: 150_000,
-    run: (options = {}) => runStateSync(options),
+    run: (options = {}) => runStateSync({ ...options, dumpers: 'with-updater' }),
+  },
+  {
+    name: 'state-sync-after-update',
+    title: 'two `state --dump` at 10 % loss, started once another host has written 1,000 updates over the 20,000 entries a third loaded, each print exactly the 20,000 entries with the updates',
+    budgetMs: 150_000,
+    run: (options = {}) => runStateSync({ ...options, dumpers: 'after-updates' }),
   },
 ];
 

@@ -11,6 +11,13 @@
  *   as missing, extra and wrong values (the wrong ones split into still the
  *   old value of an updated key, and anything else).
  *
+ * - state-sync-after-update: the same, but B and C start the moment D has
+ *   set its updates (they are on the wire, and A applies them while its
+ *   snapshot cycles run), so the updates happen before the dumpers start and
+ *   every dump must hold them. In state-sync the three start together and
+ *   become synced off the same snapshot cycle within milliseconds of each
+ *   other, so a dump printed at sync time may come before D's updates arrive.
+ *
  * Every process runs with --stats; the notes say when each dumper was synced
  * and when D wrote, so a dump without the updates shows which came first.
  * Does not import AVA.
@@ -198,8 +205,13 @@ function outcome(c: Captured, startMs: number): SenderOutcome {
 
 // ---------------------------------------------------------------- state-sync
 
-export async function runStateSync(options: ScenarioOptions): Promise<ScenarioResult> {
-  const name = 'state-sync';
+/**
+ * `dumpers`: 'with-updater' starts B, C and D together (state-sync); 'after-updates' starts B and C once D
+ * has set its updates (state-sync-after-update).
+ */
+export async function runStateSync(options: ScenarioOptions & { dumpers: 'with-updater' | 'after-updates' }): Promise<ScenarioResult> {
+  const after = options.dumpers === 'after-updates';
+  const name = after ? 'state-sync-after-update' : 'state-sync';
   const startedMs = performance.now();
   const { notes, note } = runNotes(options);
   const load = options.load === true ? CpuLoad.start({}) : undefined;
@@ -219,7 +231,7 @@ export async function runStateSync(options: ScenarioOptions): Promise<ScenarioRe
     writeFileSync(baseFile, loadFile(Array.from({ length: STATE_ENTRIES }, (_, i): [string, string] => [stateKey(i), stateValue(i, 0)])));
     writeFileSync(updateFile, loadFile(updates));
 
-    return await withLab({ hosts: 4, name: 'state', gsoRuns: options.gsoRuns === true }, async (lab) => {
+    return await withLab({ hosts: 4, name: after ? 'statea' : 'state', gsoRuns: options.gsoRuns === true }, async (lab) => {
       const [hostA, hostB, hostC, hostD] = lab.hosts as [LabHost, LabHost, LabHost, LabHost];
       for (const host of [hostB, hostC]) await lab.setLoss(host, DUMPER_LOSS_RATE);
       const group = randomGroup4();
@@ -239,19 +251,28 @@ export async function runStateSync(options: ScenarioOptions): Promise<ScenarioRe
         await sleep(DUMPERS_AFTER_MS);
 
         const clientsStartMs = performance.now();
-        const dumpers = [hostB, hostC].map((host, k) => stateProcess(lab, host, `${'BC'[k]}(dump)@${host.name}`, target, ['--dump', '--timeout', String(DUMP_TIMEOUT_S)]));
         const d = stateProcess(lab, hostD, `D(load ${STATE_UPDATES} updates)@${hostD.name}`, target, ['--load', updateFile]);
-        all.push(...dumpers, d);
-        const synced = dumpers.map((p) => stderrTime(p, /synced: /));
+        all.push(d);
         const dSynced = stderrTime(d, /synced: /);
         const dSet = stderrTime(d, /set \d+ entries/);
+        let dumpersStartMs = clientsStartMs;
+        if (after) {
+          if (!(await until(() => dSet.atMs !== undefined || d.exited !== undefined, CLIENT_MAX_MS)) || dSet.atMs === undefined) {
+            failures.push(`${d.label} did not set its updates (exit ${exitText(d.exited)}): ${tail(d.stderr)}`);
+          }
+          dumpersStartMs = performance.now();
+        }
+        const dumpers = [hostB, hostC].map((host, k) => stateProcess(lab, host, `${'BC'[k]}(dump)@${host.name}`, target, ['--dump', '--timeout', String(DUMP_TIMEOUT_S)]));
+        all.push(...dumpers);
+        const synced = dumpers.map((p) => stderrTime(p, /synced: /));
         for (const p of [...dumpers, d]) {
           if (!(await until(() => p.exited !== undefined, Math.max(0, CLIENT_MAX_MS - (performance.now() - clientsStartMs))))) p.child.kill('SIGKILL');
           await p.exit;
         }
         const at = (ms: number | undefined): string => (ms === undefined ? 'never' : `${seconds(ms - clientsStartMs)} s`);
         note(
-          `state-sync: ${STATE_ENTRIES} entries loaded by A; ${seconds(DUMPERS_AFTER_MS)} s later B and C (${DUMPER_LOSS_RATE * 100} % receive loss) start --dump --timeout ${DUMP_TIMEOUT_S} and D starts --load of ${STATE_UPDATES} updates; times below from then`,
+          `${name}: ${STATE_ENTRIES} entries loaded by A; ${seconds(DUMPERS_AFTER_MS)} s later D starts --load of ${STATE_UPDATES} updates and ` +
+            `${after ? `once it has set them (${seconds(dumpersStartMs - clientsStartMs)} s later) ` : ''}B and C (${DUMPER_LOSS_RATE * 100} % receive loss) start --dump --timeout ${DUMP_TIMEOUT_S}; times below from D's start`,
         );
         note(`${d.label}: synced at ${at(dSynced.atMs)}, set its updates at ${at(dSet.atMs)}, exit ${exitText(d.exited)} at ${at(d.exited?.atMs)}; ${formatStats(statsOf(d), STAT_KEYS)}`);
         if (d.exited?.code !== 0) failures.push(`${d.label} exited ${exitText(d.exited)}, not 0: ${tail(d.stderr)}`);

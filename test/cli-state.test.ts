@@ -129,7 +129,7 @@ test('blipcast state --help prints its usage with the exit codes and exits 0', (
   const r = run(['state', '--help']);
   t.is(r.code, 0, r.stderr);
   t.regex(r.stdout, /^Usage: blipcast state GROUP:PORT --map NAME/);
-  for (const word of ['--load FILE', '--dump', '--watch', '--serve SECONDS', '--timeout SECONDS', '--owner', '--read-only', '--snapshot-rate', '--key-file', '1 not\nsynced within --timeout', '2 bad arguments']) t.true(r.stdout.includes(word), word);
+  for (const word of ['--load FILE', '--dump', '--watch', '--serve SECONDS', '--timeout SECONDS', '--owner', '--read-only', '--snapshot-rate', '--key-file', '1 not\nsynced (--load) or not settled (--dump) within --timeout', '2 bad arguments']) t.true(r.stdout.includes(word), word);
   t.true(run(['--help']).stdout.includes('blipcast state GROUP:PORT --map NAME'));
 });
 
@@ -143,16 +143,16 @@ test.serial('a map loaded by one process is dumped by another, sorted by key, ea
   const d = await dump(t, group, 'config');
   t.is(d.code, 0, d.stderr);
   t.is(d.stdout, 'alpha=1\ndup=second\nempty=\nnaïve=café ☕\nurl=http://x/?a=b&c=d\nzeta=last\n');
-  t.regex(d.stderr, /synced: 6 entries/);
+  t.regex(d.stderr, /settled: 6 entries, the same on 1 other replica/);
   await stop(t, l);
 });
 
-test.serial('--dump of a map nobody holds is synced alone, prints nothing and exits 0', async (t) => {
+test.serial('--dump of a map nobody holds is settled alone, prints nothing and exits 0', async (t) => {
   const started = Date.now();
   const d = await dump(t, randomGroup(), 'empty', ['--timeout', '20']);
   t.is(d.code, 0, d.stderr);
   t.is(d.stdout, '');
-  t.regex(d.stderr, /synced: 0 entries/);
+  t.regex(d.stderr, /settled: 0 entries, the same on 0 other replica/);
   t.log(`exit ${((Date.now() - started) / 1000).toFixed(1)} s after the start`);
 });
 

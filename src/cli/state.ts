@@ -1,7 +1,8 @@
 /**
  * `blipcast state GROUP:PORT --map NAME`: one replica of a replicated map
  * (blipcast/state). `--load FILE` sets its `key=value` lines once the replica
- * is synced, `--dump` prints every entry once synced, `--watch` prints each
+ * is synced, `--dump` prints every entry once the group is settled (every
+ * replica heard synced, with the same content), `--watch` prints each
  * change as a JSON line; `--serve SECONDS` keeps the replica in the group
  * (serving snapshots to those that join) for that long after.
  */
@@ -29,9 +30,9 @@ const OPTIONS = {
   stats: { type: 'boolean' },
 } as const;
 
-/** How long `--load` and `--dump` wait for the replica to be synced unless --timeout says otherwise, seconds. */
+/** How long `--load` waits to be synced and `--dump` to be settled unless --timeout says otherwise, seconds (from the start). */
 export const DEFAULT_SYNC_TIMEOUT_S = 30;
-/** Exit code when the replica was not synced within --timeout (nothing loaded, nothing dumped). */
+/** Exit code when the replica was not synced (--load) or settled (--dump) within --timeout: nothing loaded or dumped. */
 export const EXIT_NOT_SYNCED = 1;
 
 /** One `key=value` line of a --load file. */
@@ -105,7 +106,7 @@ function parseStateArgs(args: string[]): StateArgs {
   if (loadPath === undefined && !dump && !watch) throw new UsageError('nothing to do: give --load FILE, --dump or --watch');
   if (readOnly && owner) throw new UsageError('--read-only and --owner exclude each other (the owner is the one that writes)');
   if (readOnly && loadPath !== undefined) throw new UsageError('--read-only cannot --load (a read-only replica never writes)');
-  if (values.timeout !== undefined && loadPath === undefined && !dump) throw new UsageError('--timeout applies to --load and --dump (how long they wait to be synced)');
+  if (values.timeout !== undefined && loadPath === undefined && !dump) throw new UsageError('--timeout applies to --load and --dump (how long they wait to be synced / settled)');
   const timeoutMs = Math.round(secondsOption(values, 'timeout') ?? DEFAULT_SYNC_TIMEOUT_S * 1000);
   const serveMs = Math.round(secondsOption(values, 'serve') ?? 0);
   const snapshotRate = intOption(values, 'snapshot-rate', 1, Number.MAX_SAFE_INTEGER);
@@ -177,17 +178,25 @@ export async function state(args: string[], io: { stdout: NodeJS.WritableStream;
     // --watch alone prints from the start: the entries that arrive as this replica syncs are changes too.
     if (a.watch && a.load === undefined && !a.dump) watchNow();
 
-    if (a.load !== undefined || a.dump) {
-      const outcome = await waitSynced(m, a.timeoutMs, stop.signal);
+    // --load writes once synced (its writes then come after what the group holds); --dump prints once settled: a
+    // dump at mere sync could miss a write another replica made as this one synced (test/lab/state-scenario.ts).
+    const deadlineMs = startMs + a.timeoutMs;
+    for (const until of [...(a.load !== undefined ? (['synced'] as const) : []), ...(a.dump ? (['settled'] as const) : [])]) {
+      const outcome = await waitFor(m, until, deadlineMs - performance.now(), stop.signal);
       if (outcome === 'stopped') return signalExitCode(stoppedBy ?? 'SIGINT');
       if (outcome === 'timeout') {
-        io.stderr.write(`blipcast: ${what} not synced within ${seconds(a.timeoutMs)} s (${m.size} entries so far, ${m.stats().replicas} other replica(s) heard): nothing ${a.load !== undefined ? 'loaded' : 'dumped'}\n`);
+        const peers = m.stats().replicas;
+        io.stderr.write(
+          `blipcast: ${what} not ${until} within ${seconds(a.timeoutMs)} s (${m.isSynced ? 'synced' : 'not synced'}, ${m.size} entries, ${peers} other replica(s) heard): nothing ${until === 'synced' ? 'loaded' : 'dumped'}\n`,
+        );
         return EXIT_NOT_SYNCED;
       }
-    }
-    if (a.load !== undefined) {
-      for (const { key, value } of a.load.entries) m.set(key, value);
-      io.stderr.write(`blipcast: set ${a.load.entries.length} entries from ${a.load.path}; the map holds ${m.size}\n`);
+      if (until === 'synced') {
+        for (const { key, value } of a.load!.entries) m.set(key, value);
+        io.stderr.write(`blipcast: set ${a.load!.entries.length} entries from ${a.load!.path}; the map holds ${m.size}\n`);
+      } else {
+        io.stderr.write(`blipcast: ${what} settled: ${m.size} entries, the same on ${m.stats().replicas} other replica(s) heard, after ${seconds(performance.now() - startMs)} s\n`);
+      }
     }
     if (a.dump) {
       io.stdout.write(dumpLines(m.entries()));
@@ -213,12 +222,12 @@ export async function state(args: string[], io: { stdout: NodeJS.WritableStream;
   }
 }
 
-/** Resolves once `map` is synced ('synced'), `timeoutMs` has passed ('timeout') or `stop` aborts ('stopped'). */
-async function waitSynced(map: ReplicatedMap<unknown>, timeoutMs: number, stop: AbortSignal): Promise<'synced' | 'timeout' | 'stopped'> {
-  const timeout = AbortSignal.timeout(timeoutMs);
+/** Resolves once `map` is synced or settled (`until`: 'done'), `timeoutMs` has passed ('timeout') or `stop` aborts ('stopped'). */
+async function waitFor(map: ReplicatedMap<unknown>, until: 'synced' | 'settled', timeoutMs: number, stop: AbortSignal): Promise<'done' | 'timeout' | 'stopped'> {
+  const timeout = AbortSignal.timeout(Math.max(0, Math.round(timeoutMs)));
   try {
-    await map.synced({ signal: AbortSignal.any([stop, timeout]) });
-    return 'synced';
+    await (until === 'synced' ? map.synced({ signal: AbortSignal.any([stop, timeout]) }) : map.settled({ signal: AbortSignal.any([stop, timeout]) }));
+    return 'done';
   } catch (err) {
     if (stop.aborted) return 'stopped';
     if (timeout.aborted) return 'timeout';

@@ -308,8 +308,10 @@ JSON).
                         skipped; a line without = is a usage error naming it,
                         and nothing is sent); then exit once the writes have
                         reached the replicas heard (or serve: --serve)
-  --dump                once synced, print every entry as key=value, sorted by
-                        key, and exit (after --load: the map as loaded)
+  --dump                once settled (this replica synced, and every replica it
+                        hears synced with the same content: the group agrees),
+                        print every entry as key=value, sorted by key, and exit
+                        (after --load: once the others hold the load too)
   --watch               print each change as one JSON line
                         {"key","value","previous","origin"} (value absent for a
                         delete, previous absent for a new key; origin is the
@@ -319,7 +321,8 @@ JSON).
                         serving snapshots to replicas that join (default 0;
                         with --watch: until Ctrl-C / SIGTERM). Ctrl-C / SIGTERM
                         ends it early, cleanly (exit 0)
-  --timeout SECONDS     how long --load and --dump wait to be synced (default 30)
+  --timeout SECONDS     how long --load waits to be synced and --dump to be
+                        settled, from the start (default 30)
 
 Options:
   --map NAME            the map (every replica of it uses the same NAME)
@@ -333,9 +336,10 @@ Options:
 ${KEY}
 ${COMMON_APP}
 Exit codes: 0 ok (and after Ctrl-C / SIGTERM while serving or watching), 1 not
-synced within --timeout (nothing loaded or dumped) or another failure (e.g.
---load on a map whose owner is another replica), 2 bad arguments, 130 / 143
-Ctrl-C / SIGTERM before the load or dump was done.
+synced (--load) or not settled (--dump) within --timeout: nothing loaded or
+dumped; or another failure (e.g. --load on a map whose owner is another
+replica), 2 bad arguments, 130 / 143 Ctrl-C / SIGTERM before the load or dump
+was done.
 
 Examples (loopback only):
   blipcast state 239.255.0.1:5000 --interface 127.0.0.1 --ttl 0 --map config --load config.txt --serve 60

@@ -9,14 +9,16 @@
  *   (different values), so the updates are written as the dumpers sync. Both
  *   dumps must be exactly the 20,000 entries with the 1,000 updated: counted
  *   as missing, extra and wrong values (the wrong ones split into still the
- *   old value of an updated key, and anything else).
+ *   old value of an updated key, and anything else). A dump is printed once
+ *   its replica is settled (synced, and every replica heard synced with the
+ *   same digest); when it printed at mere sync, the three became synced off
+ *   the same snapshot cycle within milliseconds and 19 runs of 20 dumped
+ *   without D's updates.
  *
  * - state-sync-after-update: the same, but B and C start the moment D has
  *   set its updates (they are on the wire, and A applies them while its
  *   snapshot cycles run), so the updates happen before the dumpers start and
- *   every dump must hold them. In state-sync the three start together and
- *   become synced off the same snapshot cycle within milliseconds of each
- *   other, so a dump printed at sync time may come before D's updates arrive.
+ *   every dump must hold them.
  *
  * Every process runs with --stats; the notes say when each dumper was synced
  * and when D wrote, so a dump without the updates shows which came first.
@@ -265,6 +267,7 @@ export async function runStateSync(options: ScenarioOptions & { dumpers: 'with-u
         const dumpers = [hostB, hostC].map((host, k) => stateProcess(lab, host, `${'BC'[k]}(dump)@${host.name}`, target, ['--dump', '--timeout', String(DUMP_TIMEOUT_S)]));
         all.push(...dumpers);
         const synced = dumpers.map((p) => stderrTime(p, /synced: /));
+        const settled = dumpers.map((p) => stderrTime(p, /settled: /));
         for (const p of [...dumpers, d]) {
           if (!(await until(() => p.exited !== undefined, Math.max(0, CLIENT_MAX_MS - (performance.now() - clientsStartMs))))) p.child.kill('SIGKILL');
           await p.exit;
@@ -282,12 +285,13 @@ export async function runStateSync(options: ScenarioOptions & { dumpers: 'with-u
           const check = checkDump(lines, want, stale);
           if (p.exited?.code !== 0) failures.push(`${p.label} exited ${exitText(p.exited)}, not 0: ${tail(p.stderr)}`);
           if (check.problems.length > 0) {
-            const order = dSet.atMs !== undefined && synced[k]!.atMs !== undefined ? (synced[k]!.atMs! < dSet.atMs ? ` (it was synced ${seconds(dSet.atMs - synced[k]!.atMs!)} s BEFORE D set its updates)` : ` (synced ${seconds(synced[k]!.atMs! - dSet.atMs)} s after D set its updates)`) : '';
+            const dumpedMs = settled[k]!.atMs;
+            const order = dSet.atMs !== undefined && dumpedMs !== undefined ? (dumpedMs < dSet.atMs ? ` (it was settled ${seconds(dSet.atMs - dumpedMs)} s BEFORE D set its updates)` : ` (settled ${seconds(dumpedMs - dSet.atMs)} s after D set its updates)`) : '';
             failures.push(`${p.label}: ${lines.length} lines for ${want.size} entries: ${check.problems.join('; ')}${order}`);
           }
           const drops = await lab.lossDrops(k === 0 ? hostB : hostC);
           note(
-            `${p.label}: synced at ${at(synced[k]!.atMs)}, exit ${exitText(p.exited)} at ${at(p.exited?.atMs)}; ${lines.length} lines: missing ${check.missing}, extra ${check.extra}, wrong ${check.wrong} (${check.staleValues} still the old value); ` +
+            `${p.label}: synced at ${at(synced[k]!.atMs)}, settled (dumped) at ${at(settled[k]!.atMs)}, exit ${exitText(p.exited)} at ${at(p.exited?.atMs)}; ${lines.length} lines: missing ${check.missing}, extra ${check.extra}, wrong ${check.wrong} (${check.staleValues} still the old value); ` +
               `${drops} datagrams dropped by its loss rule; ${formatStats(statsOf(p), STAT_KEYS)}`,
           );
         }

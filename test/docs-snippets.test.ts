@@ -1,6 +1,6 @@
 /**
  * Every ```ts / ```js block of README.md, docs/api.md and the apps' pages
- * (docs/logging.md, docs/logging-senders.md, docs/metrics.md, docs/bus.md) runs as pasted: each
+ * (docs/logging.md, docs/logging-senders.md, docs/metrics.md, docs/bus.md, docs/state.md) runs as pasted: each
  * is written to a temporary directory where `blipcast` resolves to this
  * repository (node_modules/blipcast → the repo), TypeScript is transpiled with
  * `transpileModule`, and the result runs as an ES module in its own Node
@@ -21,17 +21,18 @@ import { join } from 'node:path';
 import ts from 'typescript';
 
 const ROOT = join(__dirname, '..', '..');
-const FILES = ['README.md', 'docs/api.md', 'docs/logging.md', 'docs/logging-senders.md', 'docs/metrics.md', 'docs/bus.md'] as const;
+const FILES = ['README.md', 'docs/api.md', 'docs/logging.md', 'docs/logging-senders.md', 'docs/metrics.md', 'docs/bus.md', 'docs/state.md'] as const;
 /** Packages besides blipcast that snippets import (devDependencies or dependencies of this repository). */
 const SNIPPET_PACKAGES = ['pino', 'winston', 'prom-client'];
 /** What each file holds; update when a block is added, removed or marked. */
 const EXPECTED: Record<(typeof FILES)[number], { run: number; fragment: number; other: number }> = {
-  'README.md': { run: 8, fragment: 0, other: 5 },
+  'README.md': { run: 9, fragment: 0, other: 5 },
   'docs/api.md': { run: 8, fragment: 2, other: 0 },
   'docs/logging.md': { run: 1, fragment: 0, other: 8 },
   'docs/logging-senders.md': { run: 2, fragment: 2, other: 1 },
   'docs/metrics.md': { run: 1, fragment: 0, other: 4 },
   'docs/bus.md': { run: 1, fragment: 3, other: 1 },
+  'docs/state.md': { run: 1, fragment: 0, other: 1 },
 };
 /** Generous: the lab tests that load the machine on purpose (busy loops, process churn) run beside this file. */
 const SNIPPET_TIMEOUT_MS = 60_000;

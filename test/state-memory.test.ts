@@ -57,6 +57,7 @@ test('a late joiner syncs 5,000 entries from the snapshot cycle while writes go 
 type Op =
   | { kind: 'set'; host: number; key: number; value: number }
   | { kind: 'delete'; host: number; key: number }
+  | { kind: 'bulk'; host: number; from: number; count: number; value: number }
   | { kind: 'wait'; ms: number }
   | { kind: 'join' }
   | { kind: 'restart'; host: number }
@@ -65,6 +66,7 @@ type Op =
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 10, arbitrary: fc.record({ kind: fc.constant('set' as const), host: fc.nat(7), key: fc.nat(11), value: fc.nat(999) }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('delete' as const), host: fc.nat(7), key: fc.nat(11) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('bulk' as const), host: fc.nat(7), from: fc.nat(2000), count: fc.integer({ min: 100, max: 1500 }), value: fc.nat(999) }) },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('wait' as const), ms: fc.integer({ min: 1, max: 3000 }) }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'join' as const }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('restart' as const), host: fc.nat(7) }) },
@@ -76,7 +78,10 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
  * replica is synced and holds exactly the model's content: every write in time order, the last one winning (one op per
  * virtual millisecond at most, on one shared clock, so the stamps order the writes as time does).
  */
+const totals = { runs: 0, resyncs: 0, snapshots: 0 };
+
 async function runModel(seed: number, lossRate: number, ops: readonly Op[]): Promise<{ ok: boolean; why: string }> {
+  totals.runs++;
   const lab = new StateLab(seed, { lossRate }, { summaryMs: 500, snapshotBytesPerSec: 100_000 });
   const model = new Map<string, unknown>();
   let hosts = ['h0', 'h1', 'h2'];
@@ -98,6 +103,12 @@ async function runModel(seed: number, lossRate: number, ops: readonly Op[]): Pro
         case 'delete':
           lab.map(host).delete(`k${op.key}`);
           model.delete(`k${op.key}`);
+          break;
+        case 'bulk': // enough keys for snapshots of many chunks
+          for (let k = op.from; k < op.from + op.count; k++) {
+            lab.map(host).set(`k${k}`, `${op.value}:${'v'.repeat(k % 50)}`);
+            model.set(`k${k}`, `${op.value}:${'v'.repeat(k % 50)}`);
+          }
           break;
         case 'wait':
           await lab.run(op.ms);
@@ -127,7 +138,11 @@ async function runModel(seed: number, lossRate: number, ops: readonly Op[]): Pro
       await lab.converged(want, 120_000);
     } catch {
       const lines = [...lab.replicas.values()].map((r) => `${r.host}: synced=${r.map.isSynced} size=${r.map.size} digest=${r.map.digest()} ${JSON.stringify(r.map.stats())}`);
-      return { ok: false, why: `want ${want} (${[...model].map(([k, v]) => `${k}=${String(v)}`).sort().join(' ')})\n${lines.join('\n')}\n${[...lab.replicas.values()].map((r) => `${r.host}: ${dump(r.map).join(' ')}`).join('\n')}` };
+      return { ok: false, why: `want ${want} (${model.size} keys: ${[...model].slice(0, 40).map(([k, v]) => `${k}=${String(v)}`).sort().join(' ')})\n${lines.join('\n')}\n${[...lab.replicas.values()].map((r) => `${r.host}: ${dump(r.map).slice(0, 40).join(' ')}`).join('\n')}` };
+    }
+    for (const r of lab.replicas.values()) {
+      totals.resyncs += r.map.stats().resyncs;
+      totals.snapshots += r.map.stats().snapshotsCompleted;
     }
     return { ok: true, why: '' };
   } finally {
@@ -146,6 +161,7 @@ test('every replica converges on the model after concurrent writes, loss to 20 %
     }),
     { numRuns: runs, seed: Number(process.env['STATE_SEED'] ?? 42), endOnFailure: true },
   );
+  t.log(`${totals.runs} runs: ${totals.snapshots} snapshots assembled, ${totals.resyncs} resyncs (synced → not) by the replicas still up at the end`);
   t.pass();
 });
 
@@ -343,5 +359,104 @@ test('the map leaves the channel\'s other streams alone: an unfiltered channel s
   const channel = lab.replicas.get('a')!.channel;
   t.true(channel.isSubscribed('other'));
   t.true(channel.isSubscribed('state/m'));
+  await lab.close();
+});
+
+// ---- resync ----
+
+test('a joiner\'s request is answered by one replica of five, not all', async (t) => {
+  const lab = new StateLab('one-answers', {}, { snapshotIntervalMs: 3_600_000 });
+  const first = await lab.replica('r0');
+  for (let i = 0; i < 2000; i++) first.set(`k${i}`, i);
+  for (let i = 1; i < 5; i++) await lab.replica(`r${i}`);
+  await lab.converged();
+  const answeredBefore = [...lab.replicas.values()].reduce((n, r) => n + r.map.stats().syncRequestsAnswered, 0);
+  const sentBefore = [...lab.replicas.values()].reduce((n, r) => n + r.map.stats().snapshotsSent, 0);
+  const joiner = await lab.replica('joiner');
+  await lab.until(() => joiner.isSynced, 10_000, 'the joiner synced');
+  t.is(joiner.size, 2000);
+  const others = [...lab.replicas.values()].filter((r) => r.host !== 'joiner');
+  t.is(others.reduce((n, r) => n + r.map.stats().syncRequestsAnswered, 0) - answeredBefore, 1);
+  t.is(others.reduce((n, r) => n + r.map.stats().snapshotsSent, 0) - sentBefore, 1);
+  await lab.close();
+});
+
+test('a replica that lost deltas the channel could not repair (cut off while the writer\'s window turned over) resyncs and converges', async (t) => {
+  const small = { windowBytes: 64 * 1024, maxMessageBytes: 64 * 1024 };
+  const lab = new StateLab('resync', {}, { snapshotBytesPerSec: 500_000 });
+  const w = await lab.replica('w', {}, 'm', 0, small);
+  const r = await lab.replica('r', {}, 'm', 0, small);
+  await lab.converged();
+  const model = new Map<string, unknown>();
+  lab.partition(['w'], ['r']);
+  for (let round = 0; round < 40; round++) {
+    for (let i = 0; i < 100; i++) {
+      const key = `k${(round * 100 + i) % 1500}`;
+      w.set(key, `${round}:${i}:${'x'.repeat(40)}`);
+      model.set(key, `${round}:${i}:${'x'.repeat(40)}`);
+    }
+    await lab.run(400); // 16 s cut off: longer than the writer keeps a silent receiver, so its window moves on without r
+  }
+  lab.heal();
+  await lab.converged(modelDigest(model));
+  t.true(r.stats().resyncs >= 1, JSON.stringify(r.stats()));
+  t.true(r.stats().snapshotsCompleted >= 1);
+  t.deepEqual(dump(r), dump(w));
+  await lab.close();
+});
+
+test('deleting a key this replica holds no value for still wins over an older write on its way (found by the property test)', async (t) => {
+  const lab = new StateLab('delete-absent');
+  const a = await lab.replica('a');
+  const b = await lab.replica('b');
+  a.set('k', 'first');
+  a.delete('k');
+  await lab.converged();
+  lab.partition(['a'], ['b']);
+  a.set('k', 'older');
+  await lab.run(5);
+  t.false(b.delete('k'), 'b has no value for k (a tombstone)');
+  lab.heal();
+  await lab.converged();
+  t.false(a.has('k'));
+  t.false(b.has('k'));
+  await lab.close();
+});
+
+test('settled() waits until every replica heard is synced and agrees: a new writer\'s updates are in', async (t) => {
+  const lab = new StateLab('settled', { lossRate: 0.1 });
+  const a = await lab.replica('a');
+  for (let i = 0; i < 500; i++) a.set(`k${i}`, i);
+  const b = await lab.replica('b');
+  await lab.settle(b.synced());
+  const w = await lab.replica('w');
+  for (let i = 0; i < 300; i++) w.set(`k${i}`, 'updated');
+  await lab.run(5);
+  t.false(b.isSettled, 'b has heard w, which is not synced yet');
+  await lab.settle(b.settled());
+  t.true(b.isSettled);
+  t.is(b.digest(), w.digest());
+  t.is(b.digest(), a.digest());
+  t.is(b.get('k299'), 'updated');
+  t.is(b.size, 500);
+  await lab.close();
+});
+
+test('two newcomers that do not hear the replica holding the map do not make each other synced with nothing (found in the lab under load)', async (t) => {
+  const lab = new StateLab('newcomers');
+  const a = await lab.replica('a');
+  await lab.until(() => a.isSynced);
+  for (let i = 0; i < 2000; i++) a.set(`k${i}`, `v${i}`);
+  await lab.run(500);
+  lab.partition(['a'], ['x', 'y']);
+  const x = await lab.replica('x');
+  const y = await lab.replica('y');
+  await lab.run(1500);
+  t.false(x.isSynced, 'x has only had y\'s empty cycle');
+  t.false(y.isSynced, 'y has only had x\'s empty cycle');
+  lab.heal();
+  await lab.converged(a.digest());
+  t.is(x.size, 2000);
+  t.is(y.size, 2000);
   await lab.close();
 });

@@ -9,6 +9,7 @@ import { members } from './members';
 import { request } from './request';
 import { send } from './send';
 import { serve } from './serve';
+import { state } from './state';
 import { submit } from './submit';
 import { COMMAND_USAGE, HelpRequest, USAGE, UsageError, type CommandName } from './usage';
 import { work } from './work';
@@ -60,6 +61,8 @@ export async function main(args: string[]): Promise<number> {
         return await work(rest, { stderr: process.stderr });
       case 'submit':
         return await submit(rest, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
+      case 'state':
+        return await state(rest, { stdout: process.stdout, stderr: process.stderr });
       case 'demo': {
         const { demo } = await import('./demo.js');
         return await demo(rest, { stdout: process.stdout, stderr: process.stderr });

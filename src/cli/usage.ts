@@ -9,7 +9,7 @@ export class UsageError extends Error {
 }
 
 /** The subcommands that have a usage text of their own. */
-export type CommandName = 'send' | 'listen' | 'members' | 'demo' | 'collect logs' | 'collect metrics' | 'serve' | 'request' | 'work' | 'submit';
+export type CommandName = 'send' | 'listen' | 'members' | 'demo' | 'collect logs' | 'collect metrics' | 'serve' | 'request' | 'work' | 'submit' | 'state';
 
 /**
  * `--help` / `-h` after a subcommand: not an error. main() prints that
@@ -295,6 +295,57 @@ SIGTERM (the tasks without a result are counted on stderr).
 Example (loopback only):
   seq 1 100 | blipcast submit 239.255.0.1:5000 --interface 127.0.0.1 --ttl 0 --queue squares
 `,
+  state: `Usage: blipcast state GROUP:PORT --map NAME [--load FILE] [--dump] [--watch] [options]
+
+One replica of the replicated map NAME (blipcast/state, stream state/NAME).
+It first gets what the group holds (a snapshot from the others, then their
+changes), which takes about 2 s when nobody else holds the map; progress goes
+to stderr. Values are strings (other JSON values written by programs print as
+JSON).
+
+  --load FILE           once synced, set each line key=value of FILE (split at
+                        the first =; blank lines and lines starting with # are
+                        skipped; a line without = is a usage error naming it,
+                        and nothing is sent); then exit once the writes have
+                        reached the replicas heard (or serve: --serve)
+  --dump                once settled (this replica synced, and every replica it
+                        hears synced with the same content: the group agrees),
+                        print every entry as key=value, sorted by key, and exit
+                        (after --load: once the others hold the load too)
+  --watch               print each change as one JSON line
+                        {"key","value","previous","origin"} (value absent for a
+                        delete, previous absent for a new key; origin is the
+                        writer's id) until Ctrl-C / SIGTERM; after --load or
+                        --dump, the changes from then on; alone, from the start
+  --serve SECONDS       stay in the group this long after the load or dump,
+                        serving snapshots to replicas that join (default 0;
+                        with --watch: until Ctrl-C / SIGTERM). Ctrl-C / SIGTERM
+                        ends it early, cleanly (exit 0)
+  --timeout SECONDS     how long --load waits to be synced and --dump to be
+                        settled, from the start (default 30)
+
+Options:
+  --map NAME            the map (every replica of it uses the same NAME)
+  --owner               single-writer mode: this replica is the map's only
+                        writer; the others that hear it become read-only
+  --read-only           never write (no --load)
+  --snapshot-rate BYTES_PER_SEC
+                        most bytes per second this replica's snapshots send
+                        (default 1048576)
+  --stats               print the map's counters as one JSON line on stderr at exit
+${KEY}
+${COMMON_APP}
+Exit codes: 0 ok (and after Ctrl-C / SIGTERM while serving or watching), 1 not
+synced (--load) or not settled (--dump) within --timeout: nothing loaded or
+dumped; or another failure (e.g. --load on a map whose owner is another
+replica), 2 bad arguments, 130 / 143 Ctrl-C / SIGTERM before the load or dump
+was done.
+
+Examples (loopback only):
+  blipcast state 239.255.0.1:5000 --interface 127.0.0.1 --ttl 0 --map config --load config.txt --serve 60
+  blipcast state 239.255.0.1:5000 --interface 127.0.0.1 --ttl 0 --map config --dump
+  blipcast state 239.255.0.1:5000 --interface 127.0.0.1 --ttl 0 --map config --watch
+`,
   'collect metrics': `Usage: blipcast collect metrics GROUP:PORT --listen HOST:PORT [options]
 
 Joins the group as a member and serves every publisher's metrics
@@ -337,6 +388,7 @@ Usage:
   blipcast request GROUP:PORT --subject S [PAYLOAD]    asks one server (--gather: all)
   blipcast work GROUP:PORT --queue Q --exec CMD        runs tasks with CMD
   blipcast submit GROUP:PORT --queue Q                 each stdin line one task
+  blipcast state GROUP:PORT --map NAME --load F|--dump|--watch   a replicated map
   blipcast COMMAND --help                one command's options
   blipcast --help | --version
 

@@ -13,9 +13,11 @@
  * REQUEST  target id, vector (what the requester needs: writer → dseq)
  *
  * vector = u16 count, count × { writer id, u48 dseq }.
- * Entry flag bit 0: tombstone (no value). CHUNK/SUMMARY flag bit 0: the
- * sender is synced, bit 1: it is the map's owner (DELTA too), bit 2 (CHUNK):
- * last chunk of the cycle.
+ * Entry flag bit 0: tombstone (no value). Message flags: bit 0 the sender is
+ * synced, bit 1 it is the map's owner (DELTA too), bit 2 (CHUNK) last chunk
+ * of the cycle, bit 3 the sender has had a complete picture (a baseline:
+ * only its snapshot gives one), bit 4 (SUMMARY) it is read-only (never
+ * answers a REQUEST).
  */
 
 export const VERSION = 1;
@@ -31,6 +33,8 @@ export const FLAG_TOMBSTONE = 1;
 export const FLAG_SYNCED = 1;
 export const FLAG_OWNER = 2;
 export const FLAG_LAST = 4;
+export const FLAG_BASELINE = 8;
+export const FLAG_READ_ONLY = 16;
 
 /** Buckets of the key space a snapshot cycle walks (by key hash): chunks name the range they cover. */
 export const BUCKETS = 65_536;

@@ -25,6 +25,8 @@ interface WriterState {
   /** The latest run of deltas received beyond have + 1: [runFrom, runTo]; runFrom 0 when none. */
   runFrom: number;
   runTo: number;
+  /** When this replica last learned something of the writer (ms, the map's clock). */
+  touchedMs: number;
 }
 
 /** A snapshot being assembled from one replica's chunks. */
@@ -40,15 +42,26 @@ export class Knowledge {
   private readonly writers = new Map<string, WriterState>();
   private readonly assemblies = new Map<string, Assembly>();
 
-  constructor(private readonly self: string) {}
+  constructor(private readonly self: string, private readonly nowMs: () => number) {}
 
   private state(w: string): WriterState {
     let s = this.writers.get(w);
     if (s === undefined) {
-      s = { have: 0, seen: 0, runFrom: 0, runTo: 0 };
+      s = { have: 0, seen: 0, runFrom: 0, runTo: 0, touchedMs: 0 };
       this.writers.set(w, s);
     }
+    s.touchedMs = this.nowMs();
     return s;
+  }
+
+  /**
+   * Forgets the writers nothing was learned of for `idleMs` (and of which nothing is lacking) unless `keep(w)`: a
+   * summary names every writer, and sessions come and go. A replica cut off for longer than that cannot be told what
+   * it lacks of them any more — the same horizon as a delete's tombstone (docs/state.md, "Limits").
+   */
+  prune(idleMs: number, keep: (w: string) => boolean): void {
+    const before = this.nowMs() - idleMs;
+    for (const [w, s] of this.writers) if (s.touchedMs < before && s.have >= s.seen && w !== this.self && !keep(w)) this.writers.delete(w);
   }
 
   /** This replica sent its delta `dseq`. */
@@ -72,11 +85,10 @@ export class Knowledge {
     }
   }
 
-  /** A summary said writer `w` sent up to `dseq`. Returns whether that shows deltas this replica lacks. */
-  claimed(w: string, dseq: number): boolean {
+  /** A summary said writer `w` sent up to `dseq` (more than this replica has: it lacks some). */
+  claimed(w: string, dseq: number): void {
     const s = this.state(w);
     if (dseq > s.seen) s.seen = dseq;
-    return s.have < s.seen;
   }
 
   /** A complete snapshot whose cycle began with vector `base`. */

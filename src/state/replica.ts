@@ -18,7 +18,7 @@ import { AbortError, ClosedError, InvalidArgumentTypeError, InvalidArgumentValue
 import { checkKnown, choiceOption, describe, numberOption } from '../apps/options';
 import { realScheduler } from '../apps/scheduler';
 import {
-  BUCKETS, decode, encodeChunk, encodeDelta, encodeRequest, encodeSummary, entryBytes, FLAG_LAST, FLAG_OWNER, FLAG_SYNCED, Type, type Stamp, type StateMessage,
+  BUCKETS, decode, encodeChunk, encodeDelta, encodeRequest, encodeSummary, entryBytes, FLAG_BASELINE, FLAG_LAST, FLAG_OWNER, FLAG_READ_ONLY, FLAG_SYNCED, Type, type Stamp, type StateMessage,
   type Vector, type WireEntry,
 } from './codec';
 import { ReadOnlyError } from './errors';
@@ -27,7 +27,7 @@ import { bucketOf, Hlc, Store, UNSET, type Entry } from './store';
 import type { ChangeEvent, ReplicatedMap, ReplicatedMapStats, ReplicateOptions, ValueCodec } from './types';
 
 export const DEFAULT_SNAPSHOT_BYTES_PER_SEC = 1024 * 1024;
-export const DEFAULT_SNAPSHOT_INTERVAL_MS = 1000;
+export const DEFAULT_SNAPSHOT_INTERVAL_MS = 30_000;
 export const DEFAULT_SUMMARY_MS = 1000;
 export const DEFAULT_TOMBSTONE_MS = 3_600_000;
 /** Longest key, UTF-8 bytes. */
@@ -110,8 +110,21 @@ interface Settings {
   tombstoneMs: number;
 }
 
+interface Waiter {
+  /** 'settled': synced, and every replica heard is synced and holds the same content. */
+  until: 'synced' | 'settled';
+  resolve: () => void;
+  reject: (e: Error) => void;
+  off: () => void;
+}
+
 interface Peer {
   lastHeardMs: number;
+  digest: string;
+  /** It has had a complete picture (its snapshot gives one). */
+  baseline: boolean;
+  /** It never answers a REQUEST. */
+  readOnly: boolean;
   synced: boolean;
   owner: boolean;
   vector: Vector;
@@ -149,13 +162,15 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
   /** A complete picture was reached once: the first replica, the owner, or a complete snapshot. */
   private baseline: boolean;
   private syncedNow = false;
-  private waiters: Array<{ resolve: () => void; reject: (e: Error) => void; off: () => void }> = [];
+  private waiters: Waiter[] = [];
   private cycle: Cycle | undefined;
   private cycleNumber = 0;
   private lastCycleStartMs = -Infinity;
   /** A request asked for a newer base than the cycle being sent: start another after it. */
   private cycleAgain = false;
   private cycleTimer: unknown;
+  private soonTimer: unknown;
+  private lastRequestMs = -Infinity;
   private summaryTimer: unknown;
   private closedPromise: Promise<void> | undefined;
   private closing = false;
@@ -177,7 +192,7 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
     super();
     this.id = channel.info.sessionId;
     this.stream = streamOf(name);
-    this.knowledge = new Knowledge(this.id);
+    this.knowledge = new Knowledge(this.id, () => scheduler.nowMs());
     this.hlc = new Hlc(wallMs);
     this.startedMs = scheduler.nowMs();
     this.baseline = settings.owner;
@@ -234,17 +249,33 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
   }
 
   synced(options?: { signal?: AbortSignal }): Promise<void> {
+    return this.wait('synced', options);
+  }
+
+  settled(options?: { signal?: AbortSignal }): Promise<void> {
+    return this.wait('settled', options);
+  }
+
+  /** Synced, and every replica heard is synced and holds what this one does (by the digest of its last summary). */
+  get isSettled(): boolean {
+    if (!this.syncedNow) return false;
+    const digest = this.store.digest();
+    for (const p of this.peers.values()) if (!p.synced || p.digest !== digest) return false;
+    return true;
+  }
+
+  private wait(until: Waiter['until'], options: { signal?: AbortSignal } | undefined): Promise<void> {
     if (this.closing) return Promise.reject(new ClosedError('map'));
     const signal = options?.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidArgumentTypeError(`options.signal must be an AbortSignal, got ${describe(signal)}`);
     if (signal?.aborted === true) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
-    if (this.syncedNow) return Promise.resolve();
+    if (until === 'synced' ? this.syncedNow : this.isSettled) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const onAbort = (): void => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
         reject(new AbortError(undefined, { cause: signal?.reason }));
       };
-      const waiter = { resolve, reject, off: () => signal?.removeEventListener('abort', onAbort) };
+      const waiter: Waiter = { until, resolve, reject, off: () => signal?.removeEventListener('abort', onAbort) };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.waiters.push(waiter);
     });
@@ -286,7 +317,8 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
   delete(key: string): boolean {
     this.checkWrite(key);
     const had = this.has(key);
-    if (had || this.store.entries.has(key) === false) this.write(key, undefined, undefined);
+    // Always a write, even of a key this replica holds no value for: it must win over the older writes still on their way.
+    this.write(key, undefined, undefined);
     return had;
   }
 
@@ -376,7 +408,7 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
       case Type.Chunk:
         return this.onChunk(from, m);
       case Type.Summary:
-        return this.onSummary(from, m.flags, m.dseq, m.vector);
+        return this.onSummary(from, m.flags, m.dseq, m.digest, m.vector);
       case Type.Request:
         if (m.target === this.id) this.onRequest(m.needs);
         return;
@@ -425,24 +457,31 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
     if (base === undefined) return;
     this.counters.snapshotsCompleted++;
     this.knowledge.snapshot(base);
-    this.baseline = true;
+    // Only a sender that had a complete picture gives one: two newcomers must not make each other synced with nothing.
+    if ((m.flags & FLAG_BASELINE) !== 0) this.baseline = true;
   }
 
-  private onSummary(from: string, flags: number, dseq: number, vector: Vector): void {
+  private onSummary(from: string, flags: number, dseq: number, digest: string, vector: Vector): void {
     const owner = (flags & FLAG_OWNER) !== 0;
     if (owner) this.ownerSeen(from);
-    this.peers.set(from, { lastHeardMs: this.scheduler.nowMs(), synced: (flags & FLAG_SYNCED) !== 0, owner, vector });
+    const isNew = !this.peers.has(from);
+    this.peers.set(from, {
+      lastHeardMs: this.scheduler.nowMs(), digest, synced: (flags & FLAG_SYNCED) !== 0, baseline: (flags & FLAG_BASELINE) !== 0, readOnly: (flags & FLAG_READ_ONLY) !== 0, owner, vector,
+    });
+    // A newcomer learns at once who holds the map (not at the next summary), and asks at once.
+    if (isNew && this.syncedNow) this.summarySoon();
+    if (!this.syncedNow && this.scheduler.nowMs() - this.lastRequestMs >= this.settings.summaryMs) queueMicrotask(() => this.requestSync());
     if (this.ownerId !== undefined && from !== this.ownerId) return; // a reader of an owned map: nothing it says is a write
-    if (dseq > 0 && this.knowledge.claimed(from, dseq)) this.lostSome();
+    if (dseq > 0) this.knowledge.claimed(from, dseq);
     // A writer that is not heard itself any more (gone) can only be caught up with through others: what they hold of it, this replica must too.
     for (const [w, d] of vector) {
       if (w === this.id || this.peers.has(w)) continue;
-      if (this.knowledge.claimed(w, d)) this.lostSome();
+      this.knowledge.claimed(w, d);
     }
   }
 
   private onRequest(needs: Vector): void {
-    if (this.settings.readOnly || (this.ownerId !== undefined && this.ownerId !== this.id)) return;
+    if (!this.answers()) return;
     if (this.cycle !== undefined) {
       if (!covers(this.cycle.base, needs)) this.cycleAgain = true;
       return;
@@ -465,7 +504,6 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
       this.store.clear();
       this.knowledge.reset();
       this.baseline = false;
-      this.counters.resyncs++;
     }
   }
 
@@ -480,26 +518,27 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
     this.knowledge.dropAssembly(id);
   }
 
-  private lostSome(): void {
-    if (this.syncedNow) this.counters.resyncs++;
-  }
-
   // ---- synced ----
 
   private updateSynced(): void {
     const now = this.baseline && this.knowledge.complete;
-    if (now === this.syncedNow) return;
-    this.syncedNow = now;
-    if (now) {
-      const waiters = this.waiters;
-      this.waiters = [];
-      for (const w of waiters) {
+    if (now !== this.syncedNow) {
+      this.syncedNow = now;
+      if (now) this.emit('synced');
+      else {
+        this.counters.resyncs++;
+        this.emit('unsynced');
+      }
+    }
+    if (this.waiters.length > 0 && now) {
+      const settled = this.isSettled;
+      const done = this.waiters.filter((w) => w.until === 'synced' || settled);
+      if (done.length === 0) return;
+      this.waiters = this.waiters.filter((w) => !done.includes(w));
+      for (const w of done) {
         w.off();
         w.resolve();
       }
-      this.emit('synced');
-    } else {
-      this.emit('unsynced');
     }
   }
 
@@ -510,22 +549,59 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
     if (this.closing) return;
     const now = this.scheduler.nowMs();
     for (const [id, p] of this.peers) if (now - p.lastHeardMs > PEER_SILENCE_INTERVALS * this.settings.summaryMs) this.peers.delete(id);
-    if (!this.baseline && this.peers.size === 0 && now - this.startedMs >= FIRST_WAIT_INTERVALS * this.settings.summaryMs) {
-      this.baseline = true; // nobody else holds the map: this replica's (empty) content is all there is
+    if (!this.baseline && now - this.startedMs >= FIRST_WAIT_INTERVALS * this.settings.summaryMs && this.isFirst()) {
+      this.baseline = true; // nobody else holds the map: this replica's content is all there is
     }
     this.updateSynced();
     this.sendSummary();
     if (!this.syncedNow) this.requestSync();
+    this.knowledge.prune(this.settings.tombstoneMs, (w) => this.peers.has(w));
     const collected = this.store.collect(this.wallMs());
     this.counters.tombstonesCollected += collected;
     if (this.cycle === undefined && this.isBackgroundCycler() && now - this.lastCycleStartMs >= this.settings.snapshotIntervalMs) this.startCycle();
     this.summaryTimer = this.scheduler.setTimer(() => this.tick(), this.settings.summaryMs);
   }
 
-  private sendSummary(): void {
+  private summarySoon(): void {
+    if (this.soonTimer !== undefined || this.closing) return;
+    this.soonTimer = this.scheduler.setTimer(() => {
+      this.soonTimer = undefined;
+      if (!this.closing) this.sendSummary();
+    }, 0);
+  }
+
+  /**
+   * Whether this replica, without a baseline after the first wait, is to take its own content as the map's: no
+   * replica heard has a baseline to give, and of those that could give one (they answer requests), it has the lowest
+   * id — the others then sync from it. One that never answers (read-only, or a reader of an owned map) decides for
+   * itself alone.
+   */
+  private isFirst(): boolean {
+    for (const [id, p] of this.peers) {
+      if (this.ownerId !== undefined && id !== this.ownerId) continue; // on an owned map only the owner's picture counts
+      if (p.baseline && !p.readOnly) return false;
+    }
+    if (!this.answers()) return true;
+    for (const [id, p] of this.peers) if (!p.readOnly && id < this.id) return false;
+    return true;
+  }
+
+  /** Whether this replica answers REQUESTs (sends snapshots). */
+  private answers(): boolean {
+    return !this.settings.readOnly && (this.ownerId === undefined || this.ownerId === this.id);
+  }
+
+  private flags(): number {
     let flags = 0;
     if (this.syncedNow) flags |= FLAG_SYNCED;
     if (this.settings.owner) flags |= FLAG_OWNER;
+    if (this.baseline) flags |= FLAG_BASELINE;
+    return flags;
+  }
+
+  private sendSummary(): void {
+    let flags = this.flags();
+    if (!this.answers()) flags |= FLAG_READ_ONLY;
     this.send(encodeSummary(flags, this.dseq, this.store.size, this.store.digest(), this.knowledge.vector(MAX_VECTOR)));
   }
 
@@ -537,20 +613,22 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
     if (this.settings.readOnly) return false;
     if (this.ownerId !== undefined) return this.ownerId === this.id;
     if (!this.syncedNow) return false;
-    for (const [id, p] of this.peers) if (p.synced && !p.owner && id < this.id) return false;
+    for (const [id, p] of this.peers) if (p.synced && !p.owner && !p.readOnly && id < this.id) return false;
     return true;
   }
 
   /** Asks the replica best placed to send what this one lacks for a snapshot cycle. */
   private requestSync(): void {
+    if (this.syncedNow || this.closing) return;
     const needs = this.knowledge.needs();
     let best: string | undefined;
     let bestScore = -1;
     for (const [id, p] of this.peers) {
+      if (p.readOnly) continue;
       if (this.ownerId !== undefined && id !== this.ownerId) continue;
       if (this.ownerId === undefined && p.owner) continue;
-      // Most needs covered first, then a synced replica, then the lowest id (the background cycler).
-      const score = coverage(p.vector, needs) * 4 + (p.synced ? 2 : 0);
+      // Most needs covered first, then one with a baseline (only its snapshot gives one), then a synced one, then the lowest id.
+      const score = coverage(p.vector, needs) * 8 + (p.baseline ? 4 : 0) + (p.synced ? 2 : 0);
       if (score > bestScore || (score === bestScore && best !== undefined && id < best)) {
         best = id;
         bestScore = score;
@@ -558,6 +636,7 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
     }
     if (best === undefined) return;
     this.counters.syncRequestsSent++;
+    this.lastRequestMs = this.scheduler.nowMs();
     this.send(encodeRequest(best, needs));
   }
 
@@ -613,9 +692,7 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
     }
     const last = pos >= c.keys.length;
     if (last) to = BUCKETS;
-    let flags = last ? FLAG_LAST : 0;
-    if (this.syncedNow) flags |= FLAG_SYNCED;
-    if (this.settings.owner) flags |= FLAG_OWNER;
+    const flags = this.flags() | (last ? FLAG_LAST : 0);
     const bytes = encodeChunk(c.number, c.index, flags, from, to, c.index === 0 ? c.base : undefined, entries, size);
     c.index++;
     c.pos = pos;
@@ -651,7 +728,8 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
       }
       if (this.summaryTimer !== undefined) this.scheduler.clearTimer(this.summaryTimer as never);
       if (this.cycleTimer !== undefined) this.scheduler.clearTimer(this.cycleTimer as never);
-      this.summaryTimer = this.cycleTimer = undefined;
+      if (this.soonTimer !== undefined) this.scheduler.clearTimer(this.soonTimer as never);
+      this.summaryTimer = this.cycleTimer = this.soonTimer = undefined;
       this.cycle = undefined;
       this.channel.off('messages', this.onMessages);
       this.channel.off('loss', this.onLoss);

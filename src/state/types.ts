@@ -19,7 +19,7 @@ export interface ReplicateOptions {
   readOnly?: boolean;
   /** Most bytes per second the snapshot cycle sends (default 1 MiB/s). */
   snapshotBytesPerSec?: number;
-  /** Least time between the starts of two snapshot cycles, ms (default 1000): a small map is not resent many times a second. */
+  /** Least time between the starts of two background snapshot cycles, ms (default 30,000). A cycle a replica asks for starts at once. */
   snapshotIntervalMs?: number;
   /** How often a replica says what it holds (a summary), ms (default 1000). */
   summaryMs?: number;
@@ -66,7 +66,7 @@ export interface ReplicatedMapStats {
   /** Requests for a snapshot this replica sent, and those it answered. */
   syncRequestsSent: number;
   syncRequestsAnswered: number;
-  /** Times this replica found a gap in what it had from a writer (lost deltas) and had to resync. */
+  /** Times this replica went from synced to not synced: it found deltas it lacks (lost), or a new owner replaced the map. */
   resyncs: number;
   /** Writes refused as another writer's on an owned map (single-writer mode). */
   writesIgnored: number;
@@ -106,6 +106,15 @@ export interface ReplicatedMap<V = unknown> {
    * Rejects with ClosedError when the map closes, AbortError when `signal` aborts.
    */
   synced(options?: { signal?: AbortSignal }): Promise<void>;
+  /** Synced, and every replica heard is synced and holds the same content (the digest of its last summary equals this one's). */
+  readonly isSettled: boolean;
+  /**
+   * Resolves once this replica is synced and every replica it hears (one that said so in the last three summary
+   * intervals) is synced and holds the same content: the group agrees, within one summary interval after writes
+   * stop. Writes that never stop, or a replica that cannot get synced, keep it waiting: use a signal. Rejects as
+   * synced() does.
+   */
+  settled(options?: { signal?: AbortSignal }): Promise<void>;
   /** A hash of the whole content (keys and values, not how they were written): 16 hex digits, equal on every replica once writes stop and they are synced. */
   digest(): string;
   stats(): ReplicatedMapStats;

@@ -2,7 +2,8 @@
  * The lab scenarios: delivery scenarios for issue 10 ("nothing lost for a
  * live receiver"), the logging ones of issue 12, and the service bus's of
  * issue 13 ({@link BUS_SCENARIOS}, test/lab/bus-scenario.ts, which says what
- * they check). The delivery scenarios run with real processes on lab hosts: `blipcast send` / `blipcast listen` (or,
+ * they check) and the replicated map's of issue 14 ({@link STATE_SCENARIOS},
+ * test/lab/state-scenario.ts). The delivery scenarios run with real processes on lab hosts: `blipcast send` / `blipcast listen` (or,
  * for the slow reader, two fixture programs on the public API) under the
  * faults users meet — a receiver paused across the end of the stream, several
  * senders at once, burst loss, CPU load, a rate-limited sender, a slow reader.
@@ -13,7 +14,7 @@
  * - each sender's exit code matches the outcome: 0 when every receiver got all
  *   of its lines, 3 (with one JSON line per receiver it gave up on) otherwise.
  *
- * Shared by the AVA tests (test/delivery-lab.test.ts and test/bus-lab.test.ts, one run each) and the
+ * Shared by the AVA tests (test/delivery-lab.test.ts, test/bus-lab.test.ts and test/state-lab.test.ts, one run each) and the
  * repeat runner (bench/lab-scenarios.ts, N runs in a row), so this module does
  * not import AVA. A run never throws for a delivery failure: it returns a
  * {@link ScenarioResult}; it throws only when the lab itself breaks.
@@ -25,6 +26,7 @@ import type { Scenario } from './scenario-result';
 import { runBusGather, runBusRequest, runBusTasks } from './bus-scenario';
 import { runLogging } from './logging-scenario';
 import { runSlowReader } from './slow-reader-scenario';
+import { runStateSync } from './state-scenario';
 
 export { cliHasStats, seqLines, shortLines, variedLines } from './cli-scenario';
 export { DEFAULT_LINGER_S, explain, SEND_GAVE_UP, type ReceiverOutcome, type Scenario, type ScenarioOptions, type ScenarioResult, type SenderOutcome } from './scenario-result';
@@ -140,8 +142,24 @@ export const BUS_SCENARIOS: readonly Scenario[] = [
   },
 ];
 
+/** The replicated map's scenarios (issue 14, test/lab/state-scenario.ts), run by test/state-lab.test.ts. */
+export const STATE_SCENARIOS: readonly Scenario[] = [
+  {
+    name: 'state-sync',
+    title: 'two `state --dump` at 10 % loss, started 3 s after another host loaded 20,000 entries and while a third loads 1,000 updates, each print exactly the 20,000 entries with the updates',
+    budgetMs: 150_000,
+    run: (options = {}) => runStateSync({ ...options, dumpers: 'with-updater' }),
+  },
+  {
+    name: 'state-sync-after-update',
+    title: 'two `state --dump` at 10 % loss, started once another host has written 1,000 updates over the 20,000 entries a third loaded, each print exactly the 20,000 entries with the updates',
+    budgetMs: 150_000,
+    run: (options = {}) => runStateSync({ ...options, dumpers: 'after-updates' }),
+  },
+];
+
 /** Every scenario, for the repeat runner (bench/lab-scenarios.ts). */
-export const SCENARIOS: readonly Scenario[] = [...DELIVERY_SCENARIOS, ...BUS_SCENARIOS];
+export const SCENARIOS: readonly Scenario[] = [...DELIVERY_SCENARIOS, ...BUS_SCENARIOS, ...STATE_SCENARIOS];
 
 /** The scenario called `name`. @throws RangeError naming the known ones. */
 export function scenarioByName(name: string): Scenario {

@@ -5,7 +5,7 @@
  *
  *   npm run bench:state                  (= npm run build && node dist/bench/state.js)
  *   node dist/bench/state.js [--runs 5] [--only updates,join] [--systems map,batched,entry,bulk] [--duration-ms 3000]
- *       [--batch 100] [--entries 100000] [--quiet-ms 5000] [--verbose] [--profile] [--defer-to PATTERN]
+ *       [--batch 100] [--entries 100000] [--quiet-ms 30000] [--verbose] [--profile] [--defer-to PATTERN]
  *
  * 1. Updates: three replicas of one map, each its own process. One sets fresh
  *    keys (`key-000123` → a 30-character string) for `duration-ms`, `batch`
@@ -26,7 +26,8 @@
  *    Reported: time to synced, the snapshot bytes the seed sent meanwhile,
  *    and that the joiner's size and digest equal the seed's.
  * 3. Snapshot bandwidth while quiet: each replica's snapshotBytesSent (and
- *    all its datagram bytes) over `quiet-ms`, first the seed alone, then with
+ *    all its datagram bytes) over `quiet-ms` (default: one background cycle
+ *    interval, DEFAULT_SNAPSHOT_INTERVAL_MS), first the seed alone, then with
  *    the synced joiner, as a share of a 1 Gbit/s and a 10 Gbit/s link and of
  *    the `bulk` throughput measured in part 1 of the same run.
  *
@@ -44,7 +45,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_SNAPSHOT_BYTES_PER_SEC } from '../src/state/index';
+import { DEFAULT_SNAPSHOT_BYTES_PER_SEC, DEFAULT_SNAPSHOT_INTERVAL_MS } from '../src/state/index';
 import { topFunctions } from './reliable-profile';
 import { randomGroup, randomPort } from './runner';
 import type { JoinResult, RawMode, ReadResult, StateBenchConfig, StatsLine, WriteResult } from './state-worker';
@@ -374,7 +375,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       runs: { type: 'string', default: '5' }, only: { type: 'string' }, systems: { type: 'string' }, 'duration-ms': { type: 'string', default: '3000' }, batch: { type: 'string', default: '100' },
-      entries: { type: 'string', default: '100000' }, 'quiet-ms': { type: 'string', default: '5000' }, verbose: { type: 'boolean', default: false },
+      entries: { type: 'string', default: '100000' }, 'quiet-ms': { type: 'string', default: String(DEFAULT_SNAPSHOT_INTERVAL_MS) }, verbose: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false }, 'defer-to': { type: 'string' },
     },
   });

@@ -460,3 +460,26 @@ test('two newcomers that do not hear the replica holding the map do not make eac
   t.is(y.size, 2000);
   await lab.close();
 });
+
+test('a replica that comes in mid-cycle starts assembling there and is synced within about one cycle, not two', async (t) => {
+  const rate = 200_000;
+  const lab = new StateLab('mid-cycle', {}, { snapshotBytesPerSec: rate, snapshotIntervalMs: 0 });
+  const seed = await lab.replica('seed');
+  await lab.until(() => seed.isSynced);
+  for (let i = 0; i < 20_000; i++) seed.set(`key-${i}`, 'x'.repeat(30));
+  await lab.until(() => seed.stats().snapshotsSent >= 3, 60_000, 'three background cycles'); // cycling all the time now
+  const s0 = seed.stats();
+  await lab.until(() => seed.stats().snapshotsSent >= s0.snapshotsSent + 1, 60_000);
+  const s1 = seed.stats();
+  await lab.until(() => seed.stats().snapshotsSent >= s1.snapshotsSent + 1, 60_000);
+  const cycleMs = ((seed.stats().snapshotBytesSent - s1.snapshotBytesSent) / rate) * 1000;
+  await lab.run(cycleMs / 2); // mid-cycle
+  const startMs = lab.nowMs;
+  const joiner = await lab.replica('joiner');
+  await lab.until(() => joiner.isSynced, 60_000, 'the joiner synced');
+  const syncMs = lab.nowMs - startMs;
+  t.log(`cycle ${cycleMs.toFixed(0)} ms, joiner synced in ${syncMs} ms`);
+  t.true(syncMs < cycleMs * 1.3, `synced in ${syncMs} ms; a cycle takes ${cycleMs.toFixed(0)} ms`);
+  t.is(joiner.digest(), seed.digest());
+  await lab.close();
+});

@@ -8,7 +8,7 @@
  * DELTA    u8 flags, u48 dseq, u16 count, count × { key, stamp, u8 flags, [value] }
  *          the writer is the message's source; dseq counts its deltas from 1
  * CHUNK    u32 cycle, u32 index, u8 flags, u32 bucket from, u32 bucket to,
- *          [index 0: vector], u16 count, count × { key, stamp, writer, u8 flags, [value] }
+ *          [index 0 or flag bit 5: vector], u16 count, count × { key, stamp, writer, u8 flags, [value] }
  * SUMMARY  u8 flags, u48 own dseq, u32 entries, 8-byte digest, vector
  * REQUEST  target id, vector (what the requester needs: writer → dseq)
  *
@@ -17,7 +17,9 @@
  * synced, bit 1 it is the map's owner (DELTA too), bit 2 (CHUNK) last chunk
  * of the cycle, bit 3 the sender has had a complete picture (a baseline:
  * only its snapshot gives one), bit 4 (SUMMARY) it is read-only (never
- * answers a REQUEST).
+ * answers a REQUEST), bit 5 (CHUNK) the cycle's vector is in this chunk
+ * too (not only in the first: a replica that came in mid-cycle can start
+ * assembling there; sent when the vector takes at most 1 KiB).
  */
 
 export const VERSION = 1;
@@ -35,6 +37,7 @@ export const FLAG_OWNER = 2;
 export const FLAG_LAST = 4;
 export const FLAG_BASELINE = 8;
 export const FLAG_READ_ONLY = 16;
+export const FLAG_VECTOR = 32;
 
 /** Buckets of the key space a snapshot cycle walks (by key hash): chunks name the range they cover. */
 export const BUCKETS = 65_536;
@@ -148,7 +151,7 @@ export function encodeChunk(cycle: number, index: number, flags: number, from: n
   w.u8(flags);
   w.u32(from);
   w.u32(to);
-  if (index === 0) w.vector(vector ?? new Map());
+  if (index === 0 || (flags & FLAG_VECTOR) !== 0) w.vector(vector ?? new Map());
   w.u16(entries.length);
   for (const e of entries) w.entry(e, true);
   return w.buf.subarray(0, w.pos);
@@ -270,7 +273,7 @@ export function decode(bytes: Buffer, source: string): StateMessage | undefined 
         const from = r.u32();
         const to = r.u32();
         if (from > to || to > BUCKETS) return undefined;
-        const vector = index === 0 ? r.vector() : undefined;
+        const vector = index === 0 || (flags & FLAG_VECTOR) !== 0 ? r.vector() : undefined;
         const n = r.u16();
         const entries: WireEntry[] = new Array<WireEntry>(n);
         for (let i = 0; i < n; i++) entries[i] = r.entry(undefined);

@@ -152,7 +152,12 @@ export class Knowledge {
       a.cycle = cycle;
       a.next = 0;
     }
-    if (a === undefined) return undefined;
+    if (a === undefined) {
+      // In mid-cycle: a chunk that carries the cycle's vector starts an assembly (the cycle's start comes round in the next one).
+      if (vector === undefined) return undefined;
+      a = { base: vector, cycle, next: index, covered: new Uint8Array(BUCKETS), count: 0 };
+      this.assemblies.set(r, a);
+    }
     if (a.cycle !== cycle || a.next !== index) {
       this.assemblies.delete(r); // a chunk missed: wait for the next cycle's start
       return undefined;

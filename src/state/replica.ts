@@ -18,7 +18,7 @@ import { AbortError, ClosedError, InvalidArgumentTypeError, InvalidArgumentValue
 import { checkKnown, choiceOption, describe, numberOption } from '../apps/options';
 import { realScheduler } from '../apps/scheduler';
 import {
-  BUCKETS, decode, encodeChunk, encodeDelta, encodeRequest, encodeSummary, entryBytes, FLAG_BASELINE, FLAG_LAST, FLAG_OWNER, FLAG_READ_ONLY, FLAG_SYNCED, Type, type Stamp, type StateMessage,
+  BUCKETS, decode, encodeChunk, encodeDelta, encodeRequest, encodeSummary, entryBytes, FLAG_BASELINE, FLAG_LAST, FLAG_VECTOR, vectorBytes, FLAG_OWNER, FLAG_READ_ONLY, FLAG_SYNCED, Type, type Stamp, type StateMessage,
   type Vector, type WireEntry,
 } from './codec';
 import { ReadOnlyError } from './errors';
@@ -139,6 +139,12 @@ interface Cycle {
   buckets: Uint16Array;
   pos: number;
   index: number;
+  /** Whether every chunk carries the vector (it is small enough). */
+  vectorInEvery: boolean;
+  /** Replicas that asked before it began: it serves them whole. */
+  askers: Set<string>;
+  /** Started for askers (not the background cycle): it ends early once they all say they are synced. */
+  requested: boolean;
 }
 
 class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
@@ -171,6 +177,8 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
   private cycleTimer: unknown;
   private soonTimer: unknown;
   private lastRequestMs = -Infinity;
+  /** Replicas that asked for a cycle since the current one began. */
+  private pendingAskers = new Set<string>();
   private summaryTimer: unknown;
   private closedPromise: Promise<void> | undefined;
   private closing = false;
@@ -410,7 +418,7 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
       case Type.Summary:
         return this.onSummary(from, m.flags, m.dseq, m.digest, m.vector);
       case Type.Request:
-        if (m.target === this.id) this.onRequest(m.needs);
+        if (m.target === this.id) this.onRequest(from, m.needs);
         return;
     }
   }
@@ -480,14 +488,22 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
     }
   }
 
-  private onRequest(needs: Vector): void {
+  /**
+   * A REQUEST names this replica. Idle: a cycle starts at once. Cycling: a replica that asked before the cycle began
+   * is served by it, unless it needs a newer vector; one that asks in mid-cycle missed its start, and takes the rest
+   * of this cycle and the start of another, which begins right after this one.
+   */
+  private onRequest(from: string, needs: Vector): void {
     if (!this.answers()) return;
-    if (this.cycle !== undefined) {
-      if (!covers(this.cycle.base, needs)) this.cycleAgain = true;
-      return;
+    this.pendingAskers.add(from);
+    const peer = this.peers.get(from);
+    if (peer !== undefined) peer.synced = false; // it says so by asking (its last summary may be older)
+    if (this.cycle === undefined) {
+      this.counters.syncRequestsAnswered++;
+      this.startCycle();
+    } else if (!this.cycle.askers.has(from) || !covers(this.cycle.base, needs)) {
+      this.cycleAgain = true;
     }
-    this.counters.syncRequestsAnswered++;
-    this.startCycle();
   }
 
   private ownerSeen(id: string): void {
@@ -660,7 +676,11 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
     }
     const base = this.knowledge.vector(MAX_VECTOR);
     if (this.dseq > 0) base.set(this.id, this.dseq);
-    this.cycle = { number: ++this.cycleNumber >>> 0, base, keys: sortedKeys, buckets: sortedBuckets, pos: 0, index: 0 };
+    this.cycle = {
+      number: ++this.cycleNumber >>> 0, base, keys: sortedKeys, buckets: sortedBuckets, pos: 0, index: 0,
+      vectorInEvery: vectorBytes(base) <= 1024, askers: this.pendingAskers, requested: this.pendingAskers.size > 0,
+    };
+    this.pendingAskers = new Set();
     this.counters.snapshotsSent++;
     this.sendChunk();
   }
@@ -670,6 +690,12 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
     this.cycleTimer = undefined;
     const c = this.cycle;
     if (c === undefined || this.closing) return;
+    if (c.requested && [...c.askers].every((id) => this.peers.get(id)?.synced !== false)) {
+      // Everyone it was for is synced (or gone): the rest of the map would be sent for nobody.
+      this.cycle = undefined;
+      if (this.cycleAgain) this.againSoon(0);
+      return;
+    }
     const from = c.pos === 0 ? 0 : c.buckets[c.pos]!;
     const entries: WireEntry[] = [];
     let size = 0;
@@ -692,8 +718,8 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
     }
     const last = pos >= c.keys.length;
     if (last) to = BUCKETS;
-    const flags = this.flags() | (last ? FLAG_LAST : 0);
-    const bytes = encodeChunk(c.number, c.index, flags, from, to, c.index === 0 ? c.base : undefined, entries, size);
+    const flags = this.flags() | (last ? FLAG_LAST : 0) | (c.vectorInEvery ? FLAG_VECTOR : 0);
+    const bytes = encodeChunk(c.number, c.index, flags, from, to, c.index === 0 || c.vectorInEvery ? c.base : undefined, entries, size);
     c.index++;
     c.pos = pos;
     this.counters.snapshotChunksSent++;
@@ -701,14 +727,7 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
     const ok = this.send(bytes);
     if (last) {
       this.cycle = undefined;
-      if (this.cycleAgain) {
-        this.cycleAgain = false;
-        this.counters.syncRequestsAnswered++;
-        this.cycleTimer = this.scheduler.setTimer(() => {
-          this.cycleTimer = undefined;
-          this.startCycle();
-        }, (bytes.length / this.settings.snapshotBytesPerSec) * 1000);
-      }
+      if (this.cycleAgain) this.againSoon((bytes.length / this.settings.snapshotBytesPerSec) * 1000);
       return;
     }
     if (!ok) {
@@ -716,6 +735,18 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
       return;
     }
     this.cycleTimer = this.scheduler.setTimer(() => this.sendChunk(), (bytes.length / this.settings.snapshotBytesPerSec) * 1000);
+  }
+
+  /** Starts the cycle asked for during the last one, after `delayMs`, unless everyone who asked is synced by then. */
+  private againSoon(delayMs: number): void {
+    this.cycleAgain = false;
+    this.cycleTimer = this.scheduler.setTimer(() => {
+      this.cycleTimer = undefined;
+      for (const id of this.pendingAskers) if (this.peers.get(id)?.synced !== false) this.pendingAskers.delete(id);
+      if (this.pendingAskers.size === 0 || this.cycle !== undefined) return;
+      this.counters.syncRequestsAnswered++;
+      this.startCycle();
+    }, delayMs);
   }
 
   // ---- closing ----

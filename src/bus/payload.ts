@@ -3,6 +3,7 @@
 import { InvalidArgumentTypeError, InvalidArgumentValueError } from '../index';
 import { describe } from '../apps/options';
 import type { BusPayload } from './types';
+import { fmix32 } from '../apps/hash';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -49,10 +50,5 @@ export function score(s: string): number {
     h ^= s.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(h);
 }

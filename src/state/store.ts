@@ -9,6 +9,7 @@
  * changes in O(1) per write and does not depend on the order of the writes.
  */
 
+import { fmix32 } from '../apps/hash';
 import type { Stamp, WireEntry } from './codec';
 
 export interface Entry {
@@ -85,12 +86,7 @@ function hash32(seed: number, key: string, value: Buffer): number {
   mix(0x10000 + key.length); // the key's end: ('ab', 'c…') and ('a', 'bc…') differ
   for (let i = 0; i < value.length; i++) mix(value[i]!);
   h ^= value.length;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(h);
 }
 
 export interface Applied {

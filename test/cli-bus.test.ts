@@ -11,14 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-
-const ROOT = join(__dirname, '..', '..');
-const BIN = join(ROOT, 'bin', 'blipcast.js');
-const LOOPBACK = ['--interface', '127.0.0.1', '--ttl', '0'];
-
-function randomGroup(): string {
-  return `239.255.${10 + Math.floor(Math.random() * 200)}.${1 + Math.floor(Math.random() * 250)}:${20000 + Math.floor(Math.random() * 40000)}`;
-}
+import { BIN, LOOPBACK, randomGroup } from './helpers/cli';
 
 interface Proc {
   child: ChildProcessWithoutNullStreams;

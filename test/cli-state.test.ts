@@ -10,14 +10,7 @@ import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:chil
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-
-const ROOT = join(__dirname, '..', '..');
-const BIN = join(ROOT, 'bin', 'blipcast.js');
-const LOOPBACK = ['--interface', '127.0.0.1', '--ttl', '0'];
-
-function randomGroup(): string {
-  return `239.255.${10 + Math.floor(Math.random() * 200)}.${1 + Math.floor(Math.random() * 250)}:${20000 + Math.floor(Math.random() * 40000)}`;
-}
+import { BIN, LOOPBACK, randomGroup } from './helpers/cli';
 
 interface Proc {
   child: ChildProcessWithoutNullStreams;

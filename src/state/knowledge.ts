@@ -114,7 +114,7 @@ export class Knowledge {
     return true;
   }
 
-  /** `have` of every writer (at most `max`, the highest dseqs first… in practice every writer). */
+  /** `have` of every writer it holds something of (the first `max` of them). */
   vector(max: number): Vector {
     const out: Vector = new Map();
     for (const [w, s] of this.writers) {
@@ -122,11 +122,6 @@ export class Knowledge {
       if (s.have > 0) out.set(w, s.have);
     }
     return out;
-  }
-
-  /** The writer's `have`, 0 when unknown. */
-  has(w: string): number {
-    return this.writers.get(w)?.have ?? 0;
   }
 
   reset(): void {
@@ -177,10 +172,6 @@ export class Knowledge {
   /** Replica `r`'s chunks will not come in order any more (lost, or it is gone). */
   dropAssembly(r: string): void {
     this.assemblies.delete(r);
-  }
-
-  get assembling(): number {
-    return this.assemblies.size;
   }
 }
 

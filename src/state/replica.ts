@@ -253,7 +253,7 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
   }
 
   stats(): ReplicatedMapStats {
-    return { entries: this.store.size, tombstones: this.store.tombstones, synced: this.syncedNow, replicas: this.livePeers().length, ...this.counters };
+    return { entries: this.store.size, tombstones: this.store.tombstones, synced: this.syncedNow, replicas: this.peers.size, ...this.counters };
   }
 
   synced(options?: { signal?: AbortSignal }): Promise<void> {
@@ -619,10 +619,6 @@ class Replica<V> extends EventEmitter implements ReplicatedMap<V> {
     let flags = this.flags();
     if (!this.answers()) flags |= FLAG_READ_ONLY;
     this.send(encodeSummary(flags, this.dseq, this.store.size, this.store.digest(), this.knowledge.vector(MAX_VECTOR)));
-  }
-
-  private livePeers(): string[] {
-    return [...this.peers.keys()];
   }
 
   private isBackgroundCycler(): boolean {

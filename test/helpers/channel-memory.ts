@@ -44,3 +44,30 @@ export async function readN(channel: Channel, n: number, into: Message[]): Promi
   }
 }
 
+
+/**
+ * A test's handle on the network's virtual time: `until`, `run` and `settle`
+ * drive it (one step of virtual time, one turn of the real event loop).
+ */
+export class VirtualTime {
+  constructor(readonly net: MemoryNetwork, private readonly untilMaxMs: number) {}
+
+  get nowMs(): number {
+    return this.net.nowMs();
+  }
+
+  /** Drives virtual time until `until()`; throws after `maxMs`. */
+  async until(until: () => boolean, maxMs = this.untilMaxMs, what = 'the condition'): Promise<void> {
+    if (!(await drive(this.net, until, maxMs))) throw new Error(`${what} did not hold within ${maxMs} ms of virtual time`);
+  }
+
+  /** Drives virtual time for `ms`. */
+  async run(ms: number): Promise<void> {
+    const endMs = this.net.nowMs() + ms;
+    await drive(this.net, () => this.net.nowMs() >= endMs, ms + 1);
+  }
+
+  settle<T>(promise: Promise<T>, maxMs = 60_000): Promise<T> {
+    return settle(this.net, promise, maxMs);
+  }
+}

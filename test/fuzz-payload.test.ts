@@ -243,7 +243,7 @@ test('decodeStatus never throws and returns only entries below 2^53', (t) => {
 test('status reports round-trip through encodeStatus and decodeStatus, with and without a health report', (t) => {
   const entry = fc.record({ streamId: u16, nextSeq: edgySeq, freeBytes: u32 });
   const health = fc.option(fc.record({
-    naksSent: u32, repairsReceived: u32, messagesLost: u32, kernelDrops: u32, reorderBytes: u32, gapsOpen: u16, repairLatencyUs: u32,
+    naksSent: u32, repairsReceived: u32, messagesLost: u32, kernelDrops: u32, reorderBytes: u32, gapsOpen: u16, repairLatencyUs: u32, readBacklogBytes: u32,
   }), { nil: undefined });
   check(t, fc.property(origin, u32, u32, fc.array(entry, { maxLength: 30 }), fc.integer({ min: 0, max: 0xff }), health, (o, targetHi, targetLo, entries, flags, hr) => {
     const dg = encodeStatus(o, targetHi, targetLo, entries, flags, hr);
@@ -262,7 +262,7 @@ test('decodeStatus with the HEALTH flag never throws and accepts only entries pl
     if (st === undefined) return true;
     const hr = st.health!;
     return end - start === STATUS_FIXED_BYTES + st.entries.length * STATUS_ENTRY_BYTES + STATUS_HEALTH_BYTES
-      && [hr.naksSent, hr.repairsReceived, hr.messagesLost, hr.kernelDrops, hr.reorderBytes, hr.repairLatencyUs].every((v) => isU(v, 0xffffffff))
+      && [hr.naksSent, hr.repairsReceived, hr.messagesLost, hr.kernelDrops, hr.reorderBytes, hr.repairLatencyUs, hr.readBacklogBytes].every((v) => isU(v, 0xffffffff))
       && isU(hr.gapsOpen, 0xffff);
   };
   check(t, fc.property(window, ([b, start, end]) => prop(b, start, end)));

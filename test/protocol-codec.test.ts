@@ -21,8 +21,8 @@ test('control payloads round-trip through their codecs', (t) => {
   t.true(decodeHeader(hb).ok && decodeHeader(nak).ok && decodeHeader(ncf).ok && decodeHeader(st).ok);
 });
 
-test('STATUS health report: 28 bytes after the entries, flagged HEALTH; without the flag the longer payload is invalid, and counters saturate', (t) => {
-  const health = { naksSent: 12, repairsReceived: 11, messagesLost: 1, kernelDrops: 3, reorderBytes: 9000, gapsOpen: 2, repairLatencyUs: 1500 };
+test('STATUS health report: 32 bytes after the entries, flagged HEALTH; without the flag the longer payload is invalid, and counters saturate', (t) => {
+  const health = { naksSent: 12, repairsReceived: 11, messagesLost: 1, kernelDrops: 3, reorderBytes: 9000, gapsOpen: 2, repairLatencyUs: 1500, readBacklogBytes: 7 };
   const st = encodeStatus(origin, 9, 10, [{ streamId: 1, nextSeq: 123, freeBytes: 4096 }], 0, health);
   t.is(st.length, 32 + STATUS_FIXED_BYTES + STATUS_ENTRY_BYTES + STATUS_HEALTH_BYTES);
   const h = decodeHeader(st);

@@ -25,7 +25,9 @@ export interface SourceStatus {
   messages: number;
   bytes: number;
   datagrams: number;
-  /** Sequence numbers known to exist (from data or its heartbeats) not yet delivered, over its streams. */
+  /** Over its streams, the sum of one past the highest sequence known to exist (from its data or heartbeats). */
+  headSeq: number;
+  /** Sequence numbers known to exist not yet delivered, over its streams. */
   lagMessages: number;
   /** Gaps waiting for repair, and the sequence numbers missing in them. */
   gapsOpen: number;
@@ -73,8 +75,9 @@ export interface ReceiverStatus {
   repairsPerSec: number | undefined;
   /** Its own report from its latest STATUS: NAKs sent, repairs received, messages lost, kernel drops, reorder bytes, gaps, repair latency. */
   report: ReceiverReport | undefined;
-  /** Messages it declared lost, per second (from its reports). */
+  /** Messages it declared lost, and repairs it received, per second (from its reports). */
   lostPerSec: number;
+  repairsReceivedPerSec: number;
   lastHeardMsAgo: number;
   /** Flow control ('min') waits for it right now: it is the receiver holding the sender back. */
   holdsWindow: boolean;
@@ -133,7 +136,7 @@ export function sourceStatuses(list: SourceHealth[], nowMs: number, rates: Rates
     const [messagesPerSec, bytesPerSec, naksPerSec, repairsPerSec, lostPerSec] = rates.rate(`s/${h.source.id}`, nowMs, [h.messages, h.bytes, h.naksSent, h.repairsReceived, h.messagesLost]);
     out.push({
       source: h.source, name: names.get(h.source.id), messagesPerSec: messagesPerSec!, bytesPerSec: bytesPerSec!, messages: h.messages, bytes: h.bytes,
-      datagrams: h.datagrams, lagMessages: Math.max(0, h.headSeq - h.deliveredSeq), gapsOpen: h.gapsOpen, missing: h.missing,
+      datagrams: h.datagrams, headSeq: h.headSeq, lagMessages: Math.max(0, h.headSeq - h.deliveredSeq), gapsOpen: h.gapsOpen, missing: h.missing,
       naksSent: h.naksSent, naksPerSec: naksPerSec!, repairsReceived: h.repairsReceived, repairsPerSec: repairsPerSec!,
       lossesDeclared: h.lossesDeclared, messagesLost: h.messagesLost, lostPerSec: lostPerSec!, reorderBytes: h.reorderBytes,
       reassemblyBytes: h.reassemblyBytes, repairLatencyMs: h.repairLatencyMs, groupSize: h.groupSize, kernelDrops,
@@ -148,11 +151,12 @@ export function receiverStatuses(list: ReceiverHealth[], nowMs: number, rates: R
   const names = namesOf(members);
   const out: ReceiverStatus[] = [];
   for (const h of list) {
-    const [naksPerSec, repairsPerSec, lostPerSec] = rates.rate(`r/${h.receiver.id}/${h.sourceId}`, nowMs, [h.naks, h.repairsSent ?? 0, h.report?.messagesLost ?? 0]);
+    const [naksPerSec, repairsPerSec, lostPerSec, repairsReceivedPerSec] = rates.rate(`r/${h.receiver.id}/${h.sourceId}`, nowMs,
+      [h.naks, h.repairsSent ?? 0, h.report?.messagesLost ?? 0, h.report?.repairsReceived ?? 0]);
     out.push({
       receiver: h.receiver, name: names.get(h.receiver.id), sourceId: h.sourceId, ackSeq: h.ackSeq, lagMessages: h.lagMessages, lagBytes: h.lagBytes,
       naks: h.naks, naksPerSec: naksPerSec!, repairsSent: h.repairsSent, repairsPerSec: h.repairsSent === undefined ? undefined : repairsPerSec!,
-      report: h.report, lostPerSec: lostPerSec!, lastHeardMsAgo: Math.max(0, nowMs - h.lastHeardMs), holdsWindow: h.holdsWindow,
+      report: h.report, lostPerSec: lostPerSec!, repairsReceivedPerSec: repairsReceivedPerSec!, lastHeardMsAgo: Math.max(0, nowMs - h.lastHeardMs), holdsWindow: h.holdsWindow,
       member: h.member, state: h.state, dropReason: h.dropReason,
     });
   }

@@ -196,6 +196,8 @@ export interface ReceiverReport {
   gapsOpen: number;
   /** Smoothed gap-to-repair time, ms; undefined before its first repair. */
   repairLatencyMs: number | undefined;
+  /** Bytes of received messages its application had not read yet (all sources): a slow reader shows here, not in its acknowledgements. */
+  readBacklogBytes: number;
 }
 
 /** The receiving side's view of one source (Endpoint health: `sourceHealth`). Counters are cumulative. */

@@ -12,6 +12,8 @@ import type { StatusHealth, StatusPayload } from './payload';
 export const MAX_OBSERVED = 4096;
 /** A record not heard from for this long is forgotten (a receiver reports every statusIntervalMs). */
 export const OBSERVED_EXPIRY_MS = 30_000;
+/** A receiver silent this long (2.5 status intervals) is stale: everything its source sent since counts as behind. */
+export const OBSERVED_STALE_MS = 500;
 
 export interface ObservedRecord {
   receiver: SourceInfo;
@@ -25,6 +27,8 @@ export interface ObservedRecord {
   lastHeardMs: number;
   /** It said it is leaving (STATUS LEAVING). */
   left: boolean;
+  /** Sequence numbers the source had sent (as far as this endpoint knew) that it had not acknowledged, when its latest STATUS arrived. */
+  lagAtReport: number;
 }
 
 export class ObservedReceivers {
@@ -38,7 +42,7 @@ export class ObservedReceivers {
         this.expire(nowMs);
         if (this.records.size >= MAX_OBSERVED) return undefined;
       }
-      r = { receiver, sourceId, acks: new Map(), health: undefined, naks: 0, lastHeardMs: nowMs, left: false };
+      r = { receiver, sourceId, acks: new Map(), health: undefined, naks: 0, lastHeardMs: nowMs, left: false, lagAtReport: 0 };
       this.records.set(key, r);
     }
     r.lastHeardMs = nowMs;
@@ -46,10 +50,17 @@ export class ObservedReceivers {
     return r;
   }
 
-  onStatus(nowMs: number, receiver: SourceInfo, sourceId: string, status: StatusPayload, leaving: boolean): void {
+  /** `headOf(streamId)`: one past the highest sequence of the source's stream this endpoint knows exists (undefined: unknown). */
+  onStatus(nowMs: number, receiver: SourceInfo, sourceId: string, status: StatusPayload, leaving: boolean, headOf: (streamId: number) => number | undefined): void {
     const r = this.record(receiver, sourceId, nowMs);
     if (r === undefined) return;
     for (const e of status.entries) if (e.nextSeq > (r.acks.get(e.streamId) ?? -1)) r.acks.set(e.streamId, e.nextSeq);
+    let lag = 0;
+    for (const [streamId, ack] of r.acks) {
+      const head = headOf(streamId);
+      if (head !== undefined && head > ack) lag += head - ack;
+    }
+    r.lagAtReport = lag;
     if (status.health !== undefined) r.health = status.health;
     r.left = leaving;
   }

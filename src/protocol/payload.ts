@@ -6,6 +6,7 @@
  */
 
 import { DatagramType, HEADER_BYTES, writeHeader, type Header } from '../wire/header';
+import type { ReceiverReport } from './api';
 
 /** DATA flags. */
 export const DataFlag = {
@@ -56,7 +57,7 @@ export const NAK_FIXED_BYTES = 10;
 export const NCF_FIXED_BYTES = 4;
 export const STATUS_FIXED_BYTES = 10;
 /** Bytes of the health report a STATUS with the HEALTH flag carries after its entries. */
-export const STATUS_HEALTH_BYTES = 28;
+export const STATUS_HEALTH_BYTES = 32;
 /** `repairLatencyUs` of a receiver that has not timed a repair yet. */
 export const NO_REPAIR_LATENCY = 0xffffffff;
 export const HEARTBEAT_FIXED_BYTES = 2;
@@ -193,6 +194,16 @@ export interface StatusHealth {
   gapsOpen: number;
   /** Smoothed time from noticing a gap to its repair, µs ({@link NO_REPAIR_LATENCY} before the first). */
   repairLatencyUs: number;
+  /** Bytes of received messages its application has not read yet (all sources together). */
+  readBacklogBytes: number;
+}
+
+/** A health report as the API shows it (ReceiverReport: latency in ms, undefined before the first repair). */
+export function reportOf(h: StatusHealth): ReceiverReport {
+  return {
+    naksSent: h.naksSent, repairsReceived: h.repairsReceived, messagesLost: h.messagesLost, kernelDrops: h.kernelDrops, reorderBytes: h.reorderBytes,
+    gapsOpen: h.gapsOpen, repairLatencyMs: h.repairLatencyUs === NO_REPAIR_LATENCY ? undefined : h.repairLatencyUs / 1000, readBacklogBytes: h.readBacklogBytes,
+  };
 }
 
 export interface StatusPayload {
@@ -274,7 +285,7 @@ export function decodeStatus(b: Uint8Array, start: number, end: number, flags = 
     if (readU16(b, o + 22) !== 0) return undefined;
     payload.health = {
       naksSent: readU32(b, o), repairsReceived: readU32(b, o + 4), messagesLost: readU32(b, o + 8), kernelDrops: readU32(b, o + 12),
-      reorderBytes: readU32(b, o + 16), gapsOpen: readU16(b, o + 20), repairLatencyUs: readU32(b, o + 24),
+      reorderBytes: readU32(b, o + 16), gapsOpen: readU16(b, o + 20), repairLatencyUs: readU32(b, o + 24), readBacklogBytes: readU32(b, o + 28),
     };
   }
   return payload;
@@ -364,6 +375,7 @@ export function encodeStatus(origin: Origin, targetHi: number, targetLo: number,
     writeU16(buf, o + 20, Math.min(0xffff, Math.max(0, Math.floor(health.gapsOpen))));
     writeU16(buf, o + 22, 0);
     writeU32(buf, o + 24, u32(health.repairLatencyUs));
+    writeU32(buf, o + 28, u32(health.readBacklogBytes));
   }
   return finish(buf, origin, DatagramType.STATUS, flags, 0, 0);
 }

@@ -9,10 +9,10 @@ import type { LossReason, ReceiverHealth, SourceHealth, SourceInfo } from './api
 import { MAX_ENTRIES_PER_CONTROL, MAX_PEERS_PER_SOURCE, MAX_RANGES_PER_NAK, MAX_REMEMBERED_SESSIONS, STATUS_PROGRESS_BYTES } from './constants';
 import {
   decodeHeartbeat, decodeNak, decodeNcf, encodeNak, encodeStatus, HeartbeatFlag, NcfReason,
-  NO_REPAIR_LATENCY, RANGE_BYTES, NAK_FIXED_BYTES, STATUS_ENTRY_BYTES, STATUS_FIXED_BYTES, STATUS_HEALTH_BYTES,
+  NO_REPAIR_LATENCY, RANGE_BYTES, reportOf, NAK_FIXED_BYTES, STATUS_ENTRY_BYTES, STATUS_FIXED_BYTES, STATUS_HEALTH_BYTES,
   StatusFlag, type NakPayload, type Origin, type SeqRange, type StatusEntry, type StatusHealth, type StatusPayload,
 } from './payload';
-import { ObservedReceivers } from './observed';
+import { OBSERVED_STALE_MS, ObservedReceivers } from './observed';
 import { entriesPerDatagram } from './datagram-room';
 import type { ReceiveContext } from './receive-context';
 import { SourceState } from './source';
@@ -302,7 +302,7 @@ export class Receiver {
     const target = sessionIdHex(status.targetHi, status.targetLo);
     const s = this.sources.get(target);
     if (s && !s.notePeer(sessionIdHex(h.sessionHi, h.sessionLo), nowMs, MAX_PEERS_PER_SOURCE)) this.ctx.limits.hit('peers');
-    this.observed?.onStatus(nowMs, receiverInfo(h, from), target, status, (h.flags & StatusFlag.LEAVING) !== 0);
+    this.observed?.onStatus(nowMs, receiverInfo(h, from), target, status, (h.flags & StatusFlag.LEAVING) !== 0, (id) => s?.streams.get(id)?.highestNext);
   }
 
   /** The health of every source tracked (see SourceHealth). */
@@ -328,26 +328,28 @@ export class Receiver {
     return out;
   }
 
-  /** Passive: the receivers overheard, their lag measured against what this endpoint knows of each source's lead. */
+  /**
+   * Passive: the receivers overheard. Their lag is measured when their STATUS arrives, against what this endpoint
+   * knew then of the source's lead (measured now, a fast source would make every receiver look a status interval behind).
+   */
   observedHealth(nowMs: number): ReceiverHealth[] {
     if (this.observed === undefined) return [];
     const out: ReceiverHealth[] = [];
     for (const r of this.observed.list(nowMs)) {
       const s = this.sources.get(r.sourceId);
       let ackSeq = 0;
-      let lag = 0;
+      let lagNow = 0;
       for (const [streamId, ack] of r.acks) {
         ackSeq += ack;
         const head = s?.streams.get(streamId)?.highestNext;
-        if (head !== undefined && head > ack) lag += head - ack;
+        if (head !== undefined && head > ack) lagNow += head - ack;
       }
+      // A receiver that stopped reporting (stalled, gone) falls behind by everything sent since.
+      const lag = nowMs - r.lastHeardMs >= OBSERVED_STALE_MS && !r.left ? lagNow : r.lagAtReport;
       const h = r.health;
       out.push({
         receiver: r.receiver, sourceId: r.sourceId, ackSeq, lagMessages: lag, lagBytes: undefined, naks: r.naks, repairsSent: undefined,
-        report: h === undefined ? undefined : {
-          naksSent: h.naksSent, repairsReceived: h.repairsReceived, messagesLost: h.messagesLost, kernelDrops: h.kernelDrops,
-          reorderBytes: h.reorderBytes, gapsOpen: h.gapsOpen, repairLatencyMs: h.repairLatencyUs === NO_REPAIR_LATENCY ? undefined : h.repairLatencyUs / 1000,
-        },
+        report: h === undefined ? undefined : reportOf(h),
         lastHeardMs: r.lastHeardMs, holdsWindow: false, member: false, state: r.left ? 'dropped' : 'live', dropReason: r.left ? 'left' : undefined,
       });
     }
@@ -438,6 +440,7 @@ export class Receiver {
       naksSent: s.naksSent, repairsReceived: s.repairsReceived, messagesLost: s.messagesLost, kernelDrops: this.ctx.config.kernelDrops?.() ?? 0,
       reorderBytes: s.reorderBytes, gapsOpen: s.gapsOpen(),
       repairLatencyUs: Number.isNaN(s.repairLatencyMs) ? NO_REPAIR_LATENCY : Math.min(NO_REPAIR_LATENCY - 1, Math.round(s.repairLatencyMs * 1000)),
+      readBacklogBytes: this.ctx.totals.readBacklogBytes,
     };
   }
 

@@ -17,7 +17,7 @@ import { NakLimiter } from './nak-limiter';
 import type { Output } from './output';
 import { Packer } from './packer';
 import {
-  encodeHeartbeat, encodeNcf, HEARTBEAT_ENTRY_BYTES, HEARTBEAT_FIXED_BYTES, HeartbeatFlag, NcfReason, NO_REPAIR_LATENCY,
+  encodeHeartbeat, encodeNcf, HEARTBEAT_ENTRY_BYTES, HEARTBEAT_FIXED_BYTES, HeartbeatFlag, NcfReason, reportOf,
   RANGE_BYTES, NCF_FIXED_BYTES, type HeartbeatEntry, type NakPayload, type Origin, type SeqRange, type StatusPayload,
 } from './payload';
 import { entriesPerDatagram } from './datagram-room';
@@ -373,10 +373,7 @@ export class Sender {
     return {
       receiver: r.info, sourceId: sessionIdHex(this.config.sessionHi, this.config.sessionLo), ackSeq, lagMessages: this.missing(r), lagBytes,
       naks: r.naks, repairsSent: r.repairs,
-      report: h === undefined ? undefined : {
-        naksSent: h.naksSent, repairsReceived: h.repairsReceived, messagesLost: h.messagesLost, kernelDrops: h.kernelDrops,
-        reorderBytes: h.reorderBytes, gapsOpen: h.gapsOpen, repairLatencyMs: h.repairLatencyUs === NO_REPAIR_LATENCY ? undefined : h.repairLatencyUs / 1000,
-      },
+      report: h === undefined ? undefined : reportOf(h),
       lastHeardMs: r.lastHeardMs, holdsWindow: this.holdsWindow(r), member: r.member, state: 'live', dropReason: undefined,
     };
   }

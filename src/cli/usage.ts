@@ -65,7 +65,9 @@ const MEMBERS = `  --wait SECONDS        listen this long, then print the table 
                         update) as it happens until Ctrl-C; the first line is self
   --json                the table as one JSON array; with --watch one JSON
                         object per line: {time, event, id, name, state,
-                        incarnation, metadata, self, missed}
+                        incarnation, metadata, self, observer, missed}
+  --stats               print the channel's counters (membership included) as
+                        one JSON line on stderr at exit
 `;
 
 const MEMBERSHIP = `  --name NAME           member name (default: the host name)

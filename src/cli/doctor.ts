@@ -118,7 +118,7 @@ async function openChannel(a: DoctorArgs): Promise<{ channel: Channel } | { fail
     const channel = await open({
       ...openOptions(a),
       ...transportOption(a.values),
-      ...(a.probeSeconds !== undefined ? { member: { name: doctorMemberName(), metadata: { role: 'doctor' } }, lateJoin: 'earliest' as const } : {}),
+      ...(a.probeSeconds !== undefined ? { member: { name: doctorMemberName(), metadata: { role: 'doctor' } } } : {}),
       // The doctor waits for nobody when it leaves: the probe's grace period already let the others finish.
       lingerMs: 0,
       closeQuietMs: 0,

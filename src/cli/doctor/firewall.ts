@@ -92,26 +92,43 @@ function inPrefix(address: string, prefix: string, len: number): boolean | undef
 // ---------------------------------------------------------------- nftables
 
 /** One value of an nft JSON match's right-hand side against a number or string; undefined when it cannot be judged. */
-function nftValueHas(right: unknown, test: (v: string | number) => boolean | undefined, range: (lo: number, hi: number) => boolean | undefined): boolean | undefined {
-  if (typeof right === 'number' || typeof right === 'string') {
-    if (typeof right === 'string' && right.startsWith('@')) return undefined; // a named set: its content is elsewhere
-    return test(right);
+/** Elements of the named sets of a ruleset, by `family table name`. */
+type NamedSets = ReadonlyMap<string, unknown[]>;
+
+interface ValueContext {
+  test: (v: string | number) => boolean | undefined;
+  range: (lo: number, hi: number) => boolean | undefined;
+  sets: NamedSets;
+  /** `family table` of the rule, where its named sets live. */
+  table: string;
+}
+
+function anyOf(items: unknown[], c: ValueContext): boolean | undefined {
+  let unknown = false;
+  for (const item of items) {
+    const r = nftValueHas(item, c);
+    if (r === true) return true;
+    if (r === undefined) unknown = true;
   }
+  return unknown ? undefined : false;
+}
+
+function nftValueHas(right: unknown, c: ValueContext): boolean | undefined {
+  if (typeof right === 'string' && right.startsWith('@')) {
+    const elements = c.sets.get(`${c.table} ${right.slice(1)}`);
+    return elements === undefined ? undefined : anyOf(elements, c);
+  }
+  if (typeof right === 'number' || typeof right === 'string') return c.test(right);
+  if (Array.isArray(right)) return anyOf(right, c);
   if (right !== null && typeof right === 'object') {
     const o = right as Record<string, unknown>;
-    if (Array.isArray(o['range'])) return range(Number(o['range'][0]), Number(o['range'][1]));
-    if (Array.isArray(o['set'])) {
-      let unknown = false;
-      for (const item of o['set']) {
-        const r = nftValueHas(item, test, range);
-        if (r === true) return true;
-        if (r === undefined) unknown = true;
-      }
-      return unknown ? undefined : false;
-    }
+    if (Array.isArray(o['range'])) return c.range(Number(o['range'][0]), Number(o['range'][1]));
+    if (Array.isArray(o['set'])) return anyOf(o['set'], c);
+    // An element with its own counter or timeout: {"elem": {"val": 5000, …}}.
+    if (o['elem'] !== undefined) return nftValueHas((o['elem'] as { val?: unknown }).val, c);
     if (o['prefix'] !== undefined) {
       const p = o['prefix'] as { addr: string; len: number };
-      return test(`${p.addr}/${p.len}`);
+      return c.test(`${p.addr}/${p.len}`);
     }
   }
   return undefined;
@@ -128,12 +145,13 @@ interface NftMatch {
 }
 
 /** Judges one nft `match` statement against the datagram; `label` is what it tests, for the rule's text. */
-function nftMatch(m: NftMatch, d: Datagram): { tri: Tri; label: string } {
+function nftMatch(m: NftMatch, d: Datagram, sets: NamedSets, table: string): { tri: Tri; label: string } {
   const left = m.left as Record<string, Record<string, string> | undefined>;
   const negate = m.op === '!=';
   const port = (v: string | number): boolean | undefined => (typeof v === 'number' ? v === d.port : /^\d+$/.test(v) ? Number(v) === d.port : undefined);
   const portRange = (lo: number, hi: number): boolean => d.port >= lo && d.port <= hi;
   const noRange = (): undefined => undefined;
+  const has = (test: ValueContext['test'], range: ValueContext['range'] = noRange): boolean | undefined => nftValueHas(m.right, { test, range, sets, table });
   const isUdp = (v: string | number): boolean => v === 'udp' || v === 17;
   let tri: Tri = 'maybe';
   let label = 'a condition';
@@ -142,30 +160,49 @@ function nftMatch(m: NftMatch, d: Datagram): { tri: Tri; label: string } {
   if (payload !== undefined) {
     const { protocol, field } = payload as { protocol?: string; field?: string };
     label = `${protocol} ${field}`;
-    if ((protocol === 'udp' || protocol === 'th') && field === 'dport') tri = fromBool(nftValueHas(m.right, port, portRange));
+    if ((protocol === 'udp' || protocol === 'th') && field === 'dport') tri = fromBool(has(port, portRange));
     else if (protocol === 'tcp' || protocol === 'sctp' || protocol === 'dccp') tri = 'never';
-    else if ((protocol === 'ip' && field === 'protocol') || (protocol === 'ip6' && field === 'nexthdr')) tri = fromBool(nftValueHas(m.right, isUdp, noRange));
+    else if ((protocol === 'ip' && field === 'protocol') || (protocol === 'ip6' && field === 'nexthdr')) tri = fromBool(has(isUdp));
     else if (protocol === 'ip' && field === 'daddr' && d.family === 4) {
       const daddr = (v: string | number): boolean | undefined => (typeof v !== 'string' ? undefined : v.includes('/') ? inPrefix(d.address, v.split('/')[0]!, Number(v.split('/')[1])) : v === d.address);
-      tri = fromBool(nftValueHas(m.right, daddr, noRange));
+      tri = fromBool(has(daddr));
     }
     if ((protocol === 'ip' && d.family === 6) || (protocol === 'ip6' && d.family === 4)) tri = 'never';
   } else if (meta !== undefined) {
     const key = (meta as { key?: string }).key;
     label = `meta ${key}`;
-    if (key === 'l4proto') tri = fromBool(nftValueHas(m.right, isUdp, noRange));
-    else if (key === 'nfproto') tri = fromBool(nftValueHas(m.right, (v) => v === (d.family === 4 ? 'ipv4' : 'ipv6'), noRange));
-    else if (key === 'pkttype') tri = fromBool(nftValueHas(m.right, (v) => v === 'multicast', noRange));
+    if (key === 'l4proto') tri = fromBool(has(isUdp));
+    else if (key === 'nfproto') tri = fromBool(has((v) => v === (d.family === 4 ? 'ipv4' : 'ipv6')));
+    else if (key === 'pkttype') tri = fromBool(has((v) => v === 'multicast'));
     else if ((key === 'iifname' || key === 'iif') && d.ifname !== undefined) {
       const name = d.ifname;
-      tri = fromBool(nftValueHas(m.right, (v) => (typeof v !== 'string' ? undefined : v.endsWith('*') ? name.startsWith(v.slice(0, -1)) : v === name), noRange));
+      tri = fromBool(has((v) => (typeof v !== 'string' ? undefined : v.endsWith('*') ? name.startsWith(v.slice(0, -1)) : v === name)));
     }
-  } else if (left['ct'] !== undefined) label = 'ct state';
+  } else if (left['ct'] !== undefined) {
+    const key = (left['ct'] as { key?: string }).key;
+    label = `ct ${key}`;
+    // No reply ever comes from a group address, so conntrack sees every datagram to the group as new.
+    if (key === 'state') tri = fromBool(has((v) => v === 'new'));
+  }
   else if (left['numgen'] !== undefined) label = 'numgen';
   return { tri: negate ? not(tri) : tri, label };
 }
 
-function nftRule(r: Record<string, unknown>, d: Datagram): Rule {
+/** The right-hand side of a match as nft prints it: `5000`, `6000-6100`, `{ 5000, 5353 }`, `@blocked`, `10.0.0.0/8`. */
+function nftValueText(right: unknown): string {
+  if (typeof right === 'number' || typeof right === 'string') return String(right);
+  if (Array.isArray(right)) return `{ ${right.map(nftValueText).join(', ')} }`;
+  if (right !== null && typeof right === 'object') {
+    const o = right as Record<string, unknown>;
+    if (Array.isArray(o['range'])) return `${String(o['range'][0])}-${String(o['range'][1])}`;
+    if (Array.isArray(o['set'])) return nftValueText(o['set']);
+    if (o['prefix'] !== undefined) return `${(o['prefix'] as { addr: string }).addr}/${(o['prefix'] as { len: number }).len}`;
+    if (o['elem'] !== undefined) return nftValueText((o['elem'] as { val?: unknown }).val);
+  }
+  return '…';
+}
+
+function nftRule(r: Record<string, unknown>, d: Datagram, sets: NamedSets): Rule {
   const { family, table, chain, handle } = r as { family: string; table: string; chain: string; handle: number };
   const exprs = (r['expr'] as Record<string, unknown>[] | undefined) ?? [];
   let match: Tri = 'always';
@@ -175,10 +212,10 @@ function nftRule(r: Record<string, unknown>, d: Datagram): Rule {
   let target: string | undefined;
   for (const e of exprs) {
     if (e['match'] !== undefined) {
-      const { tri, label } = nftMatch(e['match'] as NftMatch, d);
+      const { tri, label } = nftMatch(e['match'] as NftMatch, d, sets, `${family} ${table}`);
       match = and(match, tri);
       if (tri === 'maybe') unknowns.push(label);
-      words.push(tri === 'always' && label.endsWith('dport') ? `${label} ${d.port}` : label);
+      words.push(`${label}${(e['match'] as NftMatch).op === '!=' ? ' !=' : ''} ${nftValueText((e['match'] as NftMatch).right)}`);
     } else if ('drop' in e || 'reject' in e || 'accept' in e || 'return' in e) {
       verdict = ('drop' in e ? 'drop' : 'reject' in e ? 'reject' : 'accept' in e ? 'accept' : 'return') as Verdict;
       words.push(verdict);
@@ -196,9 +233,10 @@ function nftRule(r: Record<string, unknown>, d: Datagram): Rule {
       }
     }
   }
+  const comment = typeof r['comment'] === 'string' ? ` comment "${r['comment']}"` : '';
   return {
     where: `nft rule ${family} ${table} ${chain} handle ${handle}`,
-    text: words.join(' '),
+    text: words.join(' ') + comment,
     deleteFix: `nft delete rule ${family} ${table} ${chain} handle ${handle}`,
     match,
     unknowns,
@@ -213,7 +251,10 @@ export function parseNftRuleset(json: string, d: Datagram): Ruleset {
   const chains = new Map<string, Chain>();
   const bases: { key: string; prio: number; hook: number }[] = [];
   const families = d.family === 4 ? ['ip', 'inet', 'netdev'] : ['ip6', 'inet', 'netdev'];
+  const sets = new Map<string, unknown[]>();
   for (const item of doc.nftables ?? []) {
+    const set = item['set'] as { family: string; table: string; name: string; elem?: unknown[] } | undefined;
+    if (set !== undefined) sets.set(`${set.family} ${set.table} ${set.name}`, set.elem ?? []);
     const c = item['chain'];
     if (c === undefined) continue;
     const { family, table, name, hook, policy, prio } = c as { family: string; table: string; name: string; hook?: string; policy?: string; prio?: number };
@@ -230,7 +271,7 @@ export function parseNftRuleset(json: string, d: Datagram): Ruleset {
     const r = item['rule'];
     if (r === undefined) continue;
     const { family, table, chain } = r as { family: string; table: string; chain: string };
-    chains.get(`${family} ${table} ${chain}`)?.rules.push(nftRule(r, d));
+    chains.get(`${family} ${table} ${chain}`)?.rules.push(nftRule(r, d, sets));
   }
   bases.sort((a, b) => a.hook - b.hook || a.prio - b.prio);
   return { tool: 'nft', chains, bases: bases.map((b) => b.key) };
@@ -273,7 +314,8 @@ function iptRule(tool: 'iptables' | 'ip6tables', table: string, chain: string, i
       const inside = d.family === 4 ? inPrefix(d.address, addr!, len === undefined ? 32 : Number(len)) : undefined;
       judge(fromBool(inside), 'destination');
       i++;
-    } else if (w === '--pkt-type') (judge(v === 'multicast' ? 'always' : 'never', 'pkt-type'), i++);
+    } else if (w === '--state' || w === '--ctstate') (judge(v.split(',').includes('NEW') ? 'always' : 'never', 'state'), i++);
+    else if (w === '--pkt-type') (judge(v === 'multicast' ? 'always' : 'never', 'pkt-type'), i++);
     else if (w === '-j' || w === '-g') {
       const t = v.toUpperCase();
       // A target that is no chain of the table is an extension (LOG, MARK, CT…): it lets the datagram go on.

@@ -75,7 +75,7 @@ function ms(v: number): string {
 
 /** One check result per peer heard, or a warning that nobody answered. */
 export function summarize(o: ProbeOutcome): CheckResult[] {
-  const repairs = `the network lost ${o.naksSent === 0 ? 'nothing blipcast had to ask for again' : `enough for ${o.naksSent} NAK${o.naksSent > 1 ? 's' : ''} and ${o.repairsReceived} repair${o.repairsReceived === 1 ? '' : 's'}`}`;
+  const repairs = o.naksSent === 0 ? 'no NAK needed (no loss on the way in)' : `${o.naksSent} NAK${o.naksSent > 1 ? 's' : ''} sent, ${o.repairsReceived} repair${o.repairsReceived === 1 ? '' : 's'} received (the network lost datagrams; blipcast repaired them)`;
   if (o.peers.length === 0) {
     return [
       {
@@ -87,23 +87,26 @@ export function summarize(o: ProbeOutcome): CheckResult[] {
     ];
   }
   return o.peers.map((p) => {
-    const peerSent = p.peerSent ?? p.seenUpTo;
-    const missing = Math.max(0, peerSent - p.heard.size);
-    const lossPct = peerSent === 0 ? 0 : (100 * missing) / peerSent;
+    // Doctors start at slightly different times: what each could hear starts at the first probe it heard (the channel starts a new source at the next message).
+    const first = p.heard.size > 0 ? Math.min(...p.heard) : 0;
+    const expected = Math.max(0, (p.peerSent ?? p.seenUpTo) - first);
+    const lossPct = expected === 0 ? 0 : (100 * Math.max(0, expected - p.heard.size)) / expected;
     const rtts = [...p.roundTripsMs.values()];
     const echoed = rtts.length;
+    const firstEchoed = echoed > 0 ? Math.min(...p.roundTripsMs.keys()) : 0;
+    const echoable = o.sent - firstEchoed;
     const rtt = echoed > 0 ? `round trip p50 ${ms(quantile(rtts, 0.5))} ms, p99 ${ms(quantile(rtts, 0.99))} ms` : 'no round trip (none of our probes echoed)';
     const who = `${p.host}${p.address !== undefined ? ` (${p.address})` : ''}`;
-    const detail = `probe ${who}: received ${p.heard.size}/${peerSent} (${lossPct.toFixed(1)}% lost), ${echoed}/${o.sent} of ours echoed, ${rtt}; ${repairs}`;
-    // The channel repairs loss: a probe still missing after the run means the repair failed too, or the peer started too late.
-    if (echoed === 0 || lossPct > 0 || echoed < o.sent) {
+    const detail = `probe ${who}: received ${p.heard.size}/${expected} of its probes (${lossPct.toFixed(1)}% lost), ${echoed}/${echoable} of ours echoed, ${rtt}; ${repairs}`;
+    // The channel repairs loss: a probe still missing after the run means the repair failed too.
+    if (echoed === 0 || lossPct > 0 || echoed < echoable) {
       return {
         name: 'probe',
         status: echoed === 0 || p.heard.size === 0 ? 'fail' : 'warn',
         detail,
         fix: echoed === 0
           ? `${p.host} hears nothing from this host: check the firewall and --ttl on this side, IGMP snooping on the switch (a querier), rp_filter on ${p.host}`
-          : 'start the doctors within a second of each other; if they did, look at the loss between the hosts (blipcast listen --stats shows NAKs and repairs)',
+          : 'a probe missing after blipcast\'s repair means heavy loss or a peer that stalled: look at the loss between the hosts (blipcast listen --stats shows NAKs and repairs)',
       };
     }
     return { name: 'probe', status: 'pass', detail };

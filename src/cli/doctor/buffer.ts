@@ -27,7 +27,7 @@ export interface BufferFacts {
   requestedBytes: number;
   /** What getsockopt(SO_RCVBUF) reports afterwards. Linux doubles the request for its bookkeeping, so about half holds payload. */
   grantedBytes: number | undefined;
-  /** net.core.rmem_max: the most an unprivileged SO_RCVBUF gets; undefined when not readable (inside a network namespace it is the host's). */
+  /** net.core.rmem_max: the most an unprivileged SO_RCVBUF gets; undefined when not readable. */
   rmemMaxBytes: number | undefined;
   /** --rate, bytes per second. */
   rateBytesPerSec: number | undefined;

@@ -69,7 +69,7 @@ export function checkInterface(requested: string, link: LinkState | undefined, k
     return {
       name: 'interface',
       status: 'fail',
-      detail: `interface ${name}: MULTICAST flag off — the kernel will not join groups or send multicast on it`,
+      detail: `interface ${name}: MULTICAST flag off — the interface is declared unable to carry multicast: depending on the driver the group is dropped, and routing daemons and tools skip it`,
       fix: `ip link set ${name} multicast on`,
     };
   }

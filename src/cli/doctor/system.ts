@@ -102,7 +102,7 @@ export function readRpFilter(ifname: string): RpFilter {
   return { ...(all !== undefined ? { all } : {}), ...(iface !== undefined ? { iface } : {}) };
 }
 
-/** net.core.rmem_max; undefined where it is not readable (e.g. inside a network namespace, where it is not per namespace). */
+/** net.core.rmem_max; undefined where it is not readable. */
 export function readRmemMax(): number | undefined {
   return readInt('/proc/sys/net/core/rmem_max');
 }

@@ -77,6 +77,19 @@ test('a route names the interface the group is joined on; the default route is p
   t.is(checkRoute('239.255.1.2:5000', 4, 'eth0', undefined).status, 'skip');
 });
 
+test('no route out of the given interface fails: sends would (IPv6 on lo has none by default)', (t) => {
+  const c = checkRoute('[ff15::1]:5000', 6, 'lo', { ok: false, error: 'Network is unreachable' });
+  assertExplainedFailure(t, c, /none out of lo .* every send fails \(ENETUNREACH\)/, /^ip -6 route add ff00::\/8 dev lo table local$/);
+});
+
+test('conntrack sees multicast as new: an established,related accept does not let it past a drop policy', (t) => {
+  const ruleset = JSON.stringify({ nftables: [
+    { chain: { family: 'inet', table: 'f', name: 'in', handle: 1, type: 'filter', hook: 'input', prio: 0, policy: 'drop' } },
+    { rule: { family: 'inet', table: 'f', chain: 'in', handle: 2, expr: [{ match: { op: 'in', left: { ct: { key: 'state' } }, right: ['established', 'related'] } }, { accept: null }] } },
+  ] });
+  assertExplainedFailure(t, checkFirewall([{ tool: 'nft', ruleset: parseNftRuleset(ruleset, TO(5000)) }], TO(5000)), /nft chain inet f in: policy drop, and no rule accepts udp to port 5000$/, /^nft insert rule inet f in udp dport 5000 accept$/);
+});
+
 test('strict rp_filter warns with the sysctl that makes it loose; the larger of all and the interface applies', (t) => {
   const strict = checkRpFilter(ETH0, 4, { all: 1, iface: 0 });
   t.is(strict.status, 'warn');

@@ -134,7 +134,7 @@ async function openChannel(a: DoctorArgs): Promise<{ channel: Channel } | { fail
 }
 
 /** Runs every check; `progress` gets a line before the probe (text mode only). */
-export async function diagnose(a: DoctorArgs, progress: (line: string) => void): Promise<CheckResult[]> {
+async function diagnose(a: DoctorArgs, progress: (line: string) => void): Promise<CheckResult[]> {
   const { address, family, port } = a.group;
   const { name, route } = chooseInterface(a);
   const link = name === undefined ? undefined : readLink(name);

@@ -109,10 +109,11 @@ export function checkRoute(group: string, family: 4 | 6, requestedIf: string | u
   if (lookup === undefined) return { name: 'route', status: 'skip', detail: `route to ${group}: not checked ('ip' from iproute2 not found)` };
   if (requestedIf !== undefined) {
     if (!lookup.ok) {
+      // The join needs no route, but every send looks one up with the interface as its output: receivers send too (NAKs, status).
       return {
         name: 'route',
-        status: 'warn',
-        detail: `route to ${group}: the kernel finds none out of ${requestedIf} (${lookup.error}); sends there may fail with ENETUNREACH`,
+        status: 'fail',
+        detail: `route to ${group}: none out of ${requestedIf} (${lookup.error}) — the join works, but every send fails (ENETUNREACH), and blipcast receivers send too (NAKs, status)`,
         fix: multicastRouteFix(family, requestedIf),
       };
     }

@@ -38,9 +38,17 @@ export function formatText(r: DoctorReport): string {
       lines.push(`    fix: ${first}`, ...rest.map((l) => `         ${l}`));
     }
   }
-  const counts = (['fail', 'warn'] as const).map((s) => [s, r.checks.filter((c) => c.status === s).length] as const).filter(([, n]) => n > 0);
-  lines.push(r.ok ? `doctor: ok${counts.length > 0 ? ` (${counts.map(([s, n]) => `${n} ${s === 'warn' ? 'warning' : s}${n > 1 ? 's' : ''}`).join(', ')})` : ''}` : `doctor: ${counts.map(([s, n]) => `${n} ${s === 'fail' ? 'failed' : `warning${n > 1 ? 's' : ''}`}`).join(', ')}`);
+  lines.push(verdict(r));
   return lines.join('\n') + '\n';
+}
+
+/** The last line: `doctor: ok`, `doctor: ok (2 warnings)`, `doctor: 1 failed, 2 warnings`. */
+function verdict(r: DoctorReport): string {
+  const failed = r.checks.filter((c) => c.status === 'fail').length;
+  const warned = r.checks.filter((c) => c.status === 'warn').length;
+  const warnings = warned === 0 ? '' : `${warned} warning${warned > 1 ? 's' : ''}`;
+  if (failed > 0) return `doctor: ${failed} failed${warnings ? `, ${warnings}` : ''}`;
+  return `doctor: ok${warnings ? ` (${warnings})` : ''}`;
 }
 
 /** Exit code of `blipcast doctor`: 0 when every check passed or warned, 1 when one failed. */

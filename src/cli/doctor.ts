@@ -91,7 +91,17 @@ function interfaceCheck(a: DoctorArgs, name: string | undefined, link: LinkState
 
 /** An interface to name in a fix: the first multicast-capable one that is not loopback, else 'eth0'. */
 function exampleInterface(): string {
-  return linkNames().find((n) => { const l = readLink(n); return l !== undefined && l.up && l.multicast && !l.loopback; }) ?? 'eth0';
+  const usable = (n: string): boolean => {
+    const l = readLink(n);
+    return l !== undefined && l.up && l.multicast && !l.loopback;
+  };
+  return linkNames().find(usable) ?? 'eth0';
+}
+
+function routeCheck(a: DoctorArgs, link: LinkState | undefined, route: RouteLookup | undefined): CheckResult {
+  if (a.interface === undefined) return checkRoute(a.groupText, a.group.family, undefined, route, exampleInterface());
+  if (link === undefined) return skipped('route', `route to ${a.groupText}: not checked (no interface ${a.interface})`);
+  return checkRoute(a.groupText, a.group.family, link.name, route);
 }
 
 function openOptions(a: DoctorArgs): { group: string; interface?: string; ttl: number } {
@@ -123,13 +133,15 @@ async function openChannel(a: DoctorArgs): Promise<{ channel: Channel } | { fail
       lingerMs: 0,
       closeQuietMs: 0,
     });
+    // A send that fails at run time (no route out, a firewall on output) shows in the probe as missing echoes, not as a crash.
     channel.on('error', () => undefined);
     channel.readable.resume();
     return { channel };
   } catch (err) {
     const e = err as Error & { code?: string; syscall?: string };
-    const error = isInterfaceError(e) ? joinFailure(e) : `${e.message}${e.code !== undefined ? ` (${e.code})` : ''}`;
-    return { failure: { ok: false, error, fix: interfaceHint() } };
+    if (isInterfaceError(e)) return { failure: { ok: false, error: joinFailure(e), fix: interfaceHint() } };
+    if (e.code === 'BLIPCAST_ERR_UNKNOWN_INTERFACE') return { failure: { ok: false, error: e.message, fix: interfaceHint() } };
+    return { failure: { ok: false, error: `${e.message}${e.code !== undefined ? ` (${e.code})` : ''}` } };
   }
 }
 
@@ -138,13 +150,14 @@ async function diagnose(a: DoctorArgs, progress: (line: string) => void): Promis
   const { address, family, port } = a.group;
   const { name, route } = chooseInterface(a);
   const link = name === undefined ? undefined : readLink(name);
+  const datagram = { family, address, port, ifname: name };
   const checks: CheckResult[] = [
     interfaceCheck(a, name, link),
-    a.interface !== undefined && name === undefined ? skipped('route', `route to ${a.groupText}: not checked (no interface ${a.interface})`) : checkRoute(a.groupText, family, a.interface !== undefined ? name : undefined, route, exampleInterface()),
+    routeCheck(a, link, route),
     checkRpFilter(link, family, name === undefined ? undefined : readRpFilter(name)),
     await bufferCheck(a),
     checkTtl(a.ttl, a.ttlGiven, link, address, family),
-    checkFirewall(readFirewall({ family, address, port, ifname: name }), { family, address, port, ifname: name }),
+    checkFirewall(readFirewall(datagram), datagram),
   ];
   const opened = await openChannel(a);
   if ('failure' in opened) {

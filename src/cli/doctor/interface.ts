@@ -178,8 +178,9 @@ export function isLinkLocalGroup(address: string, family: 4 | 6): boolean {
  */
 export function checkTtl(ttl: number, given: boolean, link: LinkState | undefined, address: string, family: 4 | 6): CheckResult {
   const label = `TTL ${ttl}${given ? '' : ' (default)'}`;
-  const loopback = link?.loopback === true;
-  const ifName = link?.name ?? 'the interface';
+  if (link === undefined) return { name: 'ttl', status: 'pass', detail: `${label}: ${ttl === 0 ? 'this host only' : ttl === 1 ? 'this subnet' : `this subnet and up to ${ttl - 1} multicast routers beyond`} (no interface to weigh it against)` };
+  const loopback = link.loopback;
+  const ifName = link.name;
   if (ttl === 0) {
     if (loopback) return { name: 'ttl', status: 'pass', detail: `${label}: this host only (loopback)` };
     return {

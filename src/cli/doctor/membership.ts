@@ -67,13 +67,13 @@ export function devicesWith(table: GroupTable, address: string, family: 4 | 6): 
   return [...table].filter(([, groups]) => groups.includes(key ?? '')).map(([dev]) => dev);
 }
 
-export type JoinOutcome = { ok: true; ifname: string | undefined } | { ok: false; error: string; fix: string };
+export type JoinOutcome = { ok: true; ifname: string | undefined } | { ok: false; error: string; fix?: string };
 
 /** Whether the join reached the kernel: the group listed on the interface it was joined on. */
 export function checkIgmp(join: JoinOutcome, table: GroupTable | undefined, address: string, family: 4 | 6, ifname: string | undefined, loopback = false): CheckResult {
   const proc = family === 4 ? '/proc/net/igmp' : '/proc/net/igmp6';
   const what = family === 4 ? 'IGMP' : 'MLD';
-  if (!join.ok) return { name: 'igmp', status: 'fail', detail: `${what}: cannot join ${address}: ${join.error}`, fix: join.fix };
+  if (!join.ok) return { name: 'igmp', status: 'fail', detail: `${what}: cannot join ${address}: ${join.error}`, ...(join.fix !== undefined ? { fix: join.fix } : {}) };
   if (table === undefined) return { name: 'igmp', status: 'skip', detail: `${what}: ${proc} not readable` };
   const devices = devicesWith(table, address, family);
   const on = ifname ?? join.ifname;

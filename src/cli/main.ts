@@ -12,6 +12,7 @@ import { send } from './send';
 import { serve } from './serve';
 import { state } from './state';
 import { submit } from './submit';
+import { top } from './top';
 import { COMMAND_USAGE, HelpRequest, USAGE, UsageError, type CommandName } from './usage';
 import { work } from './work';
 
@@ -64,6 +65,8 @@ export async function main(args: string[]): Promise<number> {
         return await submit(rest, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
       case 'state':
         return await state(rest, { stdout: process.stdout, stderr: process.stderr });
+      case 'top':
+        return await top(rest, { stdout: process.stdout, stderr: process.stderr });
       case 'doctor':
         return await doctor(rest, { stdout: process.stdout, stderr: process.stderr });
       case 'demo': {

@@ -75,7 +75,7 @@ function ms(v: number): string {
 
 /** One check result per peer heard, or a warning that nobody answered. */
 export function summarize(o: ProbeOutcome): CheckResult[] {
-  const repairs = o.naksSent === 0 ? 'no NAK needed (no loss on the way in)' : `${o.naksSent} NAK${o.naksSent > 1 ? 's' : ''} sent, ${o.repairsReceived} repair${o.repairsReceived === 1 ? '' : 's'} received (the network lost datagrams; blipcast repaired them)`;
+  const repairs = o.naksSent === 0 ? 'no NAK needed (no loss on the way in)' : `${o.naksSent} NAK${o.naksSent > 1 ? 's' : ''} sent, ${o.repairsReceived} repair${o.repairsReceived === 1 ? '' : 's'} received (datagrams that went missing on the way in — the network or a full socket buffer — repaired by blipcast)`;
   if (o.peers.length === 0) {
     return [
       {

@@ -21,18 +21,20 @@ import { join } from 'node:path';
 import ts from 'typescript';
 
 const ROOT = join(__dirname, '..', '..');
-const FILES = ['README.md', 'docs/api.md', 'docs/logging.md', 'docs/logging-senders.md', 'docs/metrics.md', 'docs/bus.md', 'docs/state.md'] as const;
+const FILES = ['README.md', 'docs/api.md', 'docs/logging.md', 'docs/logging-senders.md', 'docs/metrics.md', 'docs/bus.md', 'docs/state.md', 'docs/observe.md', 'docs/doctor.md'] as const;
 /** Packages besides blipcast that snippets import (devDependencies or dependencies of this repository). */
 const SNIPPET_PACKAGES = ['pino', 'winston', 'prom-client'];
 /** What each file holds; update when a block is added, removed or marked. */
 const EXPECTED: Record<(typeof FILES)[number], { run: number; fragment: number; other: number }> = {
-  'README.md': { run: 9, fragment: 0, other: 5 },
+  'README.md': { run: 9, fragment: 0, other: 9 },
   'docs/api.md': { run: 9, fragment: 2, other: 0 },
   'docs/logging.md': { run: 1, fragment: 0, other: 8 },
   'docs/logging-senders.md': { run: 2, fragment: 2, other: 1 },
   'docs/metrics.md': { run: 1, fragment: 0, other: 4 },
   'docs/bus.md': { run: 1, fragment: 3, other: 1 },
   'docs/state.md': { run: 1, fragment: 0, other: 1 },
+  'docs/observe.md': { run: 1, fragment: 0, other: 2 },
+  'docs/doctor.md': { run: 0, fragment: 0, other: 8 },
 };
 /** Generous: the lab tests that load the machine on purpose (busy loops, process churn) run beside this file. */
 const SNIPPET_TIMEOUT_MS = 60_000;

@@ -337,9 +337,12 @@ interface Json {
 
 const NAMES = ['interface', 'route', 'rp_filter', 'receive-buffer', 'ttl', 'firewall', 'igmp', 'multicast-all'];
 
-test('doctor on loopback passes every check and exits 0 (--json)', async (t) => {
-  const r = await doctor([...LOOPBACK, '--group', randomGroup(), '--json']);
+test('doctor on loopback passes every check and exits 0 (--json), with the channel counters on stderr (--stats)', async (t) => {
+  const r = await doctor([...LOOPBACK, '--group', randomGroup(), '--json', '--stats']);
   t.is(r.code, 0, r.stdout + r.stderr);
+  const stats = JSON.parse(r.stderr.trim().split('\n').pop()!) as { event: string; transport: { datagramsReceived: number } };
+  t.is(stats.event, 'stats');
+  t.is(typeof stats.transport.datagramsReceived, 'number');
   const json = JSON.parse(r.stdout) as Json;
   t.true(json.ok);
   t.deepEqual(json.checks.map((c) => c.name), NAMES);

@@ -9,7 +9,7 @@
 import { networkInterfaces } from 'node:os';
 import { createTransport, open, type Channel, type GroupAddress } from '../index';
 import { COMMON_OPTIONS, groupArgument, intOption, parseOptions, secondsOption, type Parsed } from './args';
-import { transportOption } from './common';
+import { statsLine, transportOption } from './common';
 import { BLIPCAST_RECV_BUFFER_BYTES, checkReceiveBuffer } from './doctor/buffer';
 import { checkFirewall } from './doctor/firewall';
 import { checkInterface, checkRoute, checkRpFilter, checkTtl, interfaceName, type LinkState, type RouteLookup } from './doctor/interface';
@@ -37,6 +37,7 @@ const OPTIONS = {
   probe: { type: 'boolean' },
   'probe-seconds': { type: 'string' },
   json: { type: 'boolean' },
+  stats: { type: 'boolean' },
 } as const;
 
 interface DoctorArgs {
@@ -145,8 +146,8 @@ async function openChannel(a: DoctorArgs): Promise<{ channel: Channel } | { fail
   }
 }
 
-/** Runs every check; `progress` gets a line before the probe (text mode only). */
-async function diagnose(a: DoctorArgs, progress: (line: string) => void): Promise<CheckResult[]> {
+/** Runs every check; `progress` gets a line before the probe (text mode only); `onClosed` gets the channel's counters once it is closed. */
+async function diagnose(a: DoctorArgs, progress: (line: string) => void, onClosed: (stats: object) => void): Promise<CheckResult[]> {
   const { address, family, port } = a.group;
   const { name, route } = chooseInterface(a);
   const link = name === undefined ? undefined : readLink(name);
@@ -176,15 +177,23 @@ async function diagnose(a: DoctorArgs, progress: (line: string) => void): Promis
     }
   } finally {
     await channel.close();
+    onClosed(channel.stats());
   }
   return checks;
 }
 
 export async function doctor(args: string[], io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }): Promise<number> {
   const a = parse(args);
-  const checks = await diagnose(a, (line) => {
-    if (!a.json) io.stderr.write(`${line}\n`);
-  });
+  const checks = await diagnose(
+    a,
+    (line) => {
+      if (!a.json) io.stderr.write(`${line}\n`);
+    },
+    (stats) => {
+      // --stats: the counters of the channel the join and the probe used (none when the group could not be joined).
+      if (a.values.stats === true) io.stderr.write(statsLine(stats));
+    },
+  );
   const r = report(checks);
   io.stdout.write(a.json ? `${JSON.stringify(r)}\n` : formatText(r));
   return exitCode(r);

@@ -368,6 +368,8 @@ Options:
                         probes received, loss and round trip p50/p99
   --probe-seconds S     how long to probe (default 3; at least 1)
   --json                one JSON object: {ok, checks: [{name, status, detail, fix?}]}
+  --stats               print the counters of the channel the join (and the probe)
+                        used as one JSON line on stderr at exit
   --transport KIND      auto | native | dgram (default auto; env BLIPCAST_TRANSPORT)
   -h, --help            this help
 

@@ -28,6 +28,9 @@ export function open(options: OpenOptions): Promise<Channel> {
   return openChannel(options);
 }
 export { MessageBatch } from './api/message-batch';
+/** The receive buffer open() asks for on a real socket (the kernel may grant less), and the default multicast TTL. */
+export { DEFAULT_RECV_BUFFER_BYTES } from './api/options';
+export { DEFAULT_TTL } from './transport/options';
 export type {
   ChangesOptions, GroupChange, GroupEvents, MemberFilter, MemberInfo, MemberOptions, MemberState, MembershipEvent, MembershipEventType,
   MembershipStats, MembershipTuning, ScaledTimers,

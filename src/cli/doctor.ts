@@ -7,7 +7,7 @@
  */
 
 import { networkInterfaces } from 'node:os';
-import { createTransport, open, type Channel, type GroupAddress } from '../index';
+import { createTransport, DEFAULT_TTL, open, type Channel, type GroupAddress } from '../index';
 import { COMMON_OPTIONS, groupArgument, intOption, parseOptions, secondsOption, type Parsed } from './args';
 import { statsLine, transportOption } from './common';
 import { BLIPCAST_RECV_BUFFER_BYTES, checkReceiveBuffer } from './doctor/buffer';
@@ -22,8 +22,6 @@ import { UsageError } from './usage';
 
 /** The group checked without --group: the one of the README's examples. */
 export const DEFAULT_DOCTOR_GROUP = '239.255.0.1:5000';
-/** The TTL open() uses when none is given (link-local), as the checks must assume it. */
-const DEFAULT_TTL = 1;
 /** Longest --probe-seconds: a probe is a check, not a load test. */
 const MAX_PROBE_SECONDS = 600;
 

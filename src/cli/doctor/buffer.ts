@@ -4,14 +4,11 @@
  * a real transport opened by doctor.ts and from /proc/sys/net/core/rmem_max.
  */
 
+import { DEFAULT_RECV_BUFFER_BYTES } from '../../index';
 import type { CheckResult } from './report';
 
-/**
- * The receive buffer blipcast's channels ask for on real sockets: 8 MiB.
- * Mirrors DEFAULT_RECV_BUFFER_BYTES of src/api/options.ts, which the public
- * API does not export (see docs/doctor.md).
- */
-export const BLIPCAST_RECV_BUFFER_BYTES = 8 * 1024 * 1024;
+/** The receive buffer blipcast's channels ask for on real sockets (8 MiB). */
+export const BLIPCAST_RECV_BUFFER_BYTES = DEFAULT_RECV_BUFFER_BYTES;
 
 /**
  * How long a receiver may not read its socket while the sender goes on at

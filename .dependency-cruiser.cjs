@@ -2,7 +2,7 @@
  * The layers of ARCHITECTURE.md, enforced: a module imports only from its own
  * layer and the layers below it. `npm test` runs this (script `lint:layers`).
  *
- *   apps      src/cli, src/logs, src/metrics, src/bus, src/state — the public API only (src/index.ts);
+ *   apps      src/cli, src/logs, src/metrics, src/bus, src/state, src/observe — the public API only (src/index.ts);
  *             src/apps holds what they share (option checks), on the same rule
  *   api       src/api                          — Channel, options, the driver
  *   group     src/group    crypto  src/crypto  — sans-IO wrappers of the core (siblings)
@@ -42,9 +42,9 @@ module.exports = {
       comment: 'An app is a client: it imports the library only through its public entry (src/index.ts). The CLI may also use the apps and, for the demo, the test hooks of src/internal.ts.',
       severity: 'error',
       from: { path: '^src/cli/' },
-      to: { path: '^src/', pathNot: ['^src/(cli|logs|metrics|bus|state|apps)/', '^src/(index|internal)\\.ts$'] },
+      to: { path: '^src/', pathNot: ['^src/(cli|logs|metrics|bus|state|observe|apps)/', '^src/(index|internal)\\.ts$'] },
     },
-    ...['logs', 'metrics', 'bus', 'state', 'apps'].map((app) => ({
+    ...['logs', 'metrics', 'bus', 'state', 'observe', 'apps'].map((app) => ({
       name: `app-${app}-uses-public-api`,
       comment: `src/${app} is an app on the public API: it imports only itself, src/apps (what the apps share) and src/index.ts.`,
       severity: 'error',

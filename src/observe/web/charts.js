@@ -54,7 +54,7 @@ class Chart {
     this.id = figure.dataset.chart;
     this.plotElement = figure.querySelector('.plot');
     this.colorOf = colorOf;
-    this.keys = [];
+    this.signature = '';
     this.plot = undefined;
     // While the pointer is on the chart the legend follows it (uPlot's own); otherwise it shows the newest values.
     this.hovered = false;
@@ -88,9 +88,11 @@ class Chart {
       history.map((s) => s.time / 1000),
       ...keys.map((key) => history.map((s) => pointsOf(s)[this.id].get(key)?.value ?? null)),
     ];
-    if (this.plot === undefined || keys.join('\n') !== this.keys.join('\n')) {
+    // A new series, one gone, or a new label (a source's member name heard after its first data): draw anew.
+    const signature = keys.map((key) => `${key}\t${labels.get(key)}`).join('\n');
+    if (this.plot === undefined || signature !== this.signature) {
       this.plot?.destroy();
-      this.keys = keys;
+      this.signature = signature;
       this.plot = new uPlot(this.options(keys.map((k) => ({ key: k, label: labels.get(k) }))), data, this.plotElement);
     } else {
       this.plot.setData(data);

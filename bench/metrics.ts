@@ -98,7 +98,7 @@ function serveHeld(snapshots: MetricsSnapshot[]): Promise<{ server: Server; serv
   const members: MemberInfo[] = snapshots.map((snapshot, i) => {
     const id = i.toString(16).padStart(16, '0');
     table.store(performance.now(), id, snapshot);
-    return { id, name: `app-${i}`, metadata: { role: 'metrics-publisher', host: 'bench', pid: String(i) }, incarnation: 0, state: 'alive', self: false };
+    return { id, name: `app-${i}`, metadata: { role: 'metrics-publisher', host: 'bench', pid: String(i) }, incarnation: 0, state: 'alive', self: false, observer: false };
   });
   const server = createServer((req, res) => {
     const live = table.live(performance.now(), members);

@@ -38,6 +38,8 @@ export type {
   ReceiverDroppedReason, SourceGoneReason, UnflushedReceiver,
 } from './api/channel';
 export type { OpenOptions, TransportChoice, TuningOptions } from './api/options';
+export type { ReceiverStatus, SourceStatus } from './api/health';
+export type { ReceiverReport } from './protocol/api';
 export type { CloseOutcome, FlowControl, InvalidReason, LateJoin, LimitReason, LossReason, ProtocolStats, ReceiverDropReason, SourceInfo } from './protocol/api';
 export { INVALID_REASONS, LIMIT_REASONS } from './protocol/api';
 export type { NakBackoff, ProtocolTuning } from './protocol/tuning';

@@ -65,9 +65,13 @@ test('members prints the table with itself and the other members, their names an
     t.regex(self, /^[0-9a-f]{16}\* +probe +alive +0 +a=1 b=x=y$/);
     t.regex(rows.find((r) => r.includes('watcher'))!, /^[0-9a-f]{16} +watcher +alive +0 +role=observer$/);
 
-    const json = spawnSync(process.execPath, [BIN, 'members', group, ...LOOPBACK, '--name', 'probe2', '--json', '--wait', '1.5'], { encoding: 'utf8', timeout: 20_000 });
+    const json = spawnSync(process.execPath, [BIN, 'members', group, ...LOOPBACK, '--name', 'probe2', '--json', '--wait', '1.5', '--stats'], { encoding: 'utf8', timeout: 20_000 });
     t.is(json.status, 0, json.stderr);
-    const list = JSON.parse(json.stdout) as { id: string; name: string; state: string; incarnation: number; metadata: Record<string, string>; self: boolean }[];
+    const stats = JSON.parse(json.stderr.trim().split('\n').pop()!) as { event: string; group: { announcesSent: number; members: number } };
+    t.is(stats.event, 'stats');
+    t.true(stats.group.announcesSent >= 1);
+    const list = JSON.parse(json.stdout) as { id: string; name: string; state: string; incarnation: number; metadata: Record<string, string>; self: boolean; observer: boolean }[];
+    t.false(list.some((m) => m.observer));
     t.deepEqual(list.map((m) => [m.name, m.self, m.state]).sort(), [['probe2', true, 'alive'], ['watcher', false, 'alive']]);
     t.deepEqual(list.find((m) => m.name === 'watcher')!.metadata, { role: 'observer' });
     t.is(list.find((m) => m.name === 'watcher')!.id, events(w, 'self')[0]!['id'] as string);

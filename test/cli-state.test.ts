@@ -6,48 +6,10 @@
  */
 
 import test, { type ExecutionContext } from 'ava';
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, LOOPBACK, randomGroup } from './helpers/cli';
-
-interface Proc {
-  child: ChildProcessWithoutNullStreams;
-  stdout: () => string;
-  stderr: () => string;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** A `blipcast` process, killed at the end of the test if it is still running. */
-function start(t: ExecutionContext, args: string[]): Proc {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  child.stdin.end();
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  t.teardown(() => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGKILL');
-  });
-  return { child, stdout: () => out, stderr: () => err, exit };
-}
-
-/** A finished `blipcast` process (for those that exit at once: spawnSync blocks this test's event loop). */
-function run(args: string[], timeoutMs = 30_000): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { input: '', encoding: 'utf8', timeout: timeoutMs });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-async function until(what: string, predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { LOOPBACK, randomGroup, run, start, until, type Proc } from './helpers/cli';
 
 function tempFile(t: ExecutionContext, content: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'blipcast-cli-state-'));

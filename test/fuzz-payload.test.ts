@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import {
   decodeHeartbeat, decodeNak, decodeNcf, decodeStatus, encodeHeartbeat, encodeNak, encodeNcf, encodeStatus,
   parseFragment, parsePacked, FRAGMENT_PREFIX_BYTES, HEARTBEAT_ENTRY_BYTES, HEARTBEAT_FIXED_BYTES, NAK_FIXED_BYTES,
-  NCF_FIXED_BYTES, RANGE_BYTES, STATUS_ENTRY_BYTES, STATUS_FIXED_BYTES, writeU32,
+  NCF_FIXED_BYTES, RANGE_BYTES, STATUS_ENTRY_BYTES, STATUS_FIXED_BYTES, STATUS_HEALTH_BYTES, StatusFlag, writeU32,
   type FragmentInfo, type SeqRange,
 } from '../src/protocol/payload';
 import { decodeHeader, decodeHeaderInto } from '../src/wire/decode';
@@ -240,12 +240,30 @@ test('decodeStatus never throws and returns only entries below 2^53', (t) => {
   check(t, fc.property(counted(STATUS_FIXED_BYTES, STATUS_ENTRY_BYTES, 8), (b) => prop(b, 0, b.length)));
 });
 
-test('status reports round-trip through encodeStatus and decodeStatus', (t) => {
+test('status reports round-trip through encodeStatus and decodeStatus, with and without a health report', (t) => {
   const entry = fc.record({ streamId: u16, nextSeq: edgySeq, freeBytes: u32 });
-  check(t, fc.property(origin, u32, u32, fc.array(entry, { maxLength: 30 }), fc.integer({ min: 0, max: 0xff }), (o, targetHi, targetLo, entries, flags) => {
-    const dg = encodeStatus(o, targetHi, targetLo, entries, flags);
+  const health = fc.option(fc.record({
+    naksSent: u32, repairsReceived: u32, messagesLost: u32, kernelDrops: u32, reorderBytes: u32, gapsOpen: u16, repairLatencyUs: u32, readBacklogBytes: u32,
+  }), { nil: undefined });
+  check(t, fc.property(origin, u32, u32, fc.array(entry, { maxLength: 30 }), fc.integer({ min: 0, max: 0xff }), health, (o, targetHi, targetLo, entries, flags, hr) => {
+    const dg = encodeStatus(o, targetHi, targetLo, entries, flags, hr);
     const h = decodeHeader(dg);
-    return h.ok && h.header.type === DatagramType.STATUS && h.header.flags === flags && h.header.payloadLength <= MAX_PAYLOAD_BYTES
-      && JSON.stringify(decodeStatus(dg, HEADER_BYTES, dg.length)) === JSON.stringify({ targetHi, targetLo, entries });
+    // The HEALTH flag says whether a report follows: encodeStatus sets it exactly when one is given.
+    const wantFlags = hr === undefined ? flags & ~StatusFlag.HEALTH : flags | StatusFlag.HEALTH;
+    const want = hr === undefined ? { targetHi, targetLo, entries } : { targetHi, targetLo, entries, health: hr };
+    return h.ok && h.header.type === DatagramType.STATUS && h.header.flags === wantFlags && h.header.payloadLength <= MAX_PAYLOAD_BYTES
+      && JSON.stringify(decodeStatus(dg, HEADER_BYTES, dg.length, h.header.flags)) === JSON.stringify(want);
   }));
+});
+
+test('decodeStatus with the HEALTH flag never throws and accepts only entries plus exactly one health report', (t) => {
+  const prop = (b: Uint8Array, start: number, end: number): boolean => {
+    const st = decodeStatus(b, start, end, StatusFlag.HEALTH);
+    if (st === undefined) return true;
+    const hr = st.health!;
+    return end - start === STATUS_FIXED_BYTES + st.entries.length * STATUS_ENTRY_BYTES + STATUS_HEALTH_BYTES
+      && [hr.naksSent, hr.repairsReceived, hr.messagesLost, hr.kernelDrops, hr.reorderBytes, hr.repairLatencyUs, hr.readBacklogBytes].every((v) => isU(v, 0xffffffff))
+      && isU(hr.gapsOpen, 0xffff);
+  };
+  check(t, fc.property(window, ([b, start, end]) => prop(b, start, end)));
 });

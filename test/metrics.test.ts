@@ -305,7 +305,7 @@ test('NaN and infinities survive the wire', (t) => {
 });
 
 test('instance labels: the member name when unique, host:pid when shared or empty, the session id when that is shared too', (t) => {
-  const m = (id: string, name: string, metadata: Record<string, string>): MemberInfo => ({ id, name, metadata, incarnation: 0, state: 'alive', self: false });
+  const m = (id: string, name: string, metadata: Record<string, string>): MemberInfo => ({ id, name, metadata, incarnation: 0, state: 'alive', self: false, observer: false });
   const labels = instanceLabels([
     m('01', 'api', { host: 'h1', pid: '10' }),
     m('02', 'api', { host: 'h2', pid: '10' }),

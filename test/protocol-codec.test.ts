@@ -4,7 +4,7 @@ import { createEndpoint } from '../src/protocol/endpoint';
 import { splitMessages } from './helpers/split-messages';
 import { DatagramType, encodeDatagram } from '../src/wire/header';
 import { decodeHeader } from '../src/wire/decode';
-import { decodeHeartbeat, decodeNak, decodeNcf, decodeStatus, encodeHeartbeat, encodeNak, encodeNcf, encodeStatus, NcfReason } from '../src/protocol/payload';
+import { decodeHeartbeat, decodeNak, decodeNcf, decodeStatus, encodeHeartbeat, encodeNak, encodeNcf, encodeStatus, NcfReason, STATUS_ENTRY_BYTES, STATUS_FIXED_BYTES, STATUS_HEALTH_BYTES, StatusFlag } from '../src/protocol/payload';
 import { account, message, seededRandom, testConfig } from './helpers/sim';
 
 const origin = { sessionHi: 0x01020304, sessionLo: 0x05060708 };
@@ -19,6 +19,23 @@ test('control payloads round-trip through their codecs', (t) => {
   const st = encodeStatus(origin, 9, 10, [{ streamId: 1, nextSeq: 123, freeBytes: 4096 }]);
   t.deepEqual(decodeStatus(st, 32, st.length), { targetHi: 9, targetLo: 10, entries: [{ streamId: 1, nextSeq: 123, freeBytes: 4096 }] });
   t.true(decodeHeader(hb).ok && decodeHeader(nak).ok && decodeHeader(ncf).ok && decodeHeader(st).ok);
+});
+
+test('STATUS health report: 32 bytes after the entries, flagged HEALTH; without the flag the longer payload is invalid, and counters saturate', (t) => {
+  const health = { naksSent: 12, repairsReceived: 11, messagesLost: 1, kernelDrops: 3, reorderBytes: 9000, gapsOpen: 2, repairLatencyUs: 1500, readBacklogBytes: 7 };
+  const st = encodeStatus(origin, 9, 10, [{ streamId: 1, nextSeq: 123, freeBytes: 4096 }], 0, health);
+  t.is(st.length, 32 + STATUS_FIXED_BYTES + STATUS_ENTRY_BYTES + STATUS_HEALTH_BYTES);
+  const h = decodeHeader(st);
+  t.true(h.ok);
+  if (!h.ok) return;
+  t.is(h.header.flags & StatusFlag.HEALTH, StatusFlag.HEALTH);
+  t.deepEqual(decodeStatus(st, 32, st.length, h.header.flags)?.health, health);
+  t.is(decodeStatus(st, 32, st.length, 0), undefined, 'an endpoint that does not read the flag rejects the length');
+  const big = encodeStatus(origin, 9, 10, [], 0, { ...health, naksSent: 2 ** 40, gapsOpen: 1e6, repairLatencyUs: -5 });
+  const hb = decodeStatus(big, 32, big.length, StatusFlag.HEALTH)!.health!;
+  t.is(hb.naksSent, 0xffffffff);
+  t.is(hb.gapsOpen, 0xffff);
+  t.is(hb.repairLatencyUs, 0);
 });
 
 test('random payloads under valid headers are counted as invalid, never thrown, and never break in-order exactly-once delivery', (t) => {

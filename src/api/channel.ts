@@ -20,7 +20,8 @@ import { AbortError, ClosedError, InvalidArgumentTypeError, InvalidArgumentValue
 import { Group } from './group';
 import type { GroupedEvent } from '../group/grouped-endpoint';
 import { resolveOptions, type OpenOptions, type ResolvedOptions, type TestHooks } from './options';
-import type { Endpoint } from '../protocol/api';
+import type { Endpoint, HealthReader } from '../protocol/api';
+import { Rates, receiverStatuses, sourceStatuses, type ReceiverStatus, type SourceStatus } from './health';
 import { describeLimit } from '../protocol/limits';
 import { ReadQueue } from './read-queue';
 import { DEFAULT_STREAM, StreamRegistry } from './streams';
@@ -79,6 +80,10 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
   private readonly reads: ReadQueue;
   /** The channel's counters registry: `stats()` is a snapshot of it. */
   private readonly registry: Counters;
+  private readonly health: HealthReader;
+  private readonly scheduler: Scheduler;
+  private readonly sourceRates = new Rates();
+  private readonly receiverRates = new Rates();
   /** This channel's own section of it. */
   private readonly counters: ChannelCounters;
 
@@ -92,6 +97,8 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
     const composed = composeEndpoint(this.options, this.registry);
     this.endpoint = composed.endpoint;
     this.sealed = composed.sealed;
+    this.health = composed.health;
+    this.scheduler = args.scheduler;
     const sessionId = sessionIdHex(composed.sessionHi, composed.sessionLo);
     this.group = composed.membership === undefined ? undefined : new Group(composed.membership, sessionId);
     const t = this.transport.info;
@@ -259,6 +266,27 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
     const s = this.registry.snapshot() as unknown as ChannelStats;
     s.crypto ??= undefined;
     return s;
+  }
+
+  /**
+   * Repair health per source this channel receives from (docs/api.md, "Health"): rates, gaps open, NAKs sent,
+   * repairs received, losses, reorder bytes, repair latency, and the socket's kernel drops. Rates are per second
+   * since the previous call at least a second ago. Empty after close.
+   */
+  sources(): SourceStatus[] {
+    const nowMs = this.scheduler.nowMs();
+    return sourceStatuses(this.health.sourceHealth(nowMs), nowMs, this.sourceRates, this.group?.members(), this.transport.stats().kernelDrops);
+  }
+
+  /**
+   * Repair health per receiver (docs/api.md, "Health"): for this channel's own sends, every receiver it heard — how
+   * far behind it is (messages and bytes), NAKs received and repairs sent for it, its own report (from its STATUS),
+   * whether it holds the flow-control window, live or dropped and why (dropped ones stay a minute). On a `passive`
+   * channel, also every receiver of every source it overhears (`sourceId` says which).
+   */
+  receivers(): ReceiverStatus[] {
+    const nowMs = this.scheduler.nowMs();
+    return receiverStatuses(this.health.receiverHealth(nowMs), nowMs, this.receiverRates, this.group?.members());
   }
 
   /**

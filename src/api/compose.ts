@@ -13,7 +13,7 @@ import { SealedEndpoint, type SealedEvent } from '../crypto/sealed-endpoint';
 import type { Membership } from '../group/api';
 import { GroupedEndpoint, type GroupedEvent } from '../group/grouped-endpoint';
 import { createMembership } from '../group/membership';
-import type { Endpoint } from '../protocol/api';
+import type { Endpoint, HealthReader } from '../protocol/api';
 import { createEndpoint } from '../protocol/endpoint';
 import { realScheduler } from '../util/clock';
 import type { Counters } from '../util/counters';
@@ -35,6 +35,8 @@ export interface ComposedEndpoint {
   sealed: SealedEndpoint<GroupedEvent> | undefined;
   /** Joins the group (queues the first ANNOUNCE); a no-op for a channel that is not a member. */
   join(nowMs: number): void;
+  /** The protocol core's health of sources and receivers (channel.sources() / receivers()). */
+  health: HealthReader;
 }
 
 export function composeEndpoint(resolved: ResolvedOptions, counters: Counters): ComposedEndpoint {
@@ -63,6 +65,8 @@ export function composeEndpoint(resolved: ResolvedOptions, counters: Counters): 
       // Sealed datagrams carry the seal's counter in the CRC field: computing the CRC would be wasted.
       checksum: resolved.key === undefined,
       rejects,
+      passive: resolved.passive,
+      kernelDrops: () => (counters.read('transport') as { kernelDrops?: number } | undefined)?.kernelDrops ?? 0,
     },
     resolved.tuning,
   );
@@ -72,7 +76,7 @@ export function composeEndpoint(resolved: ResolvedOptions, counters: Counters): 
   let grouped: GroupedEndpoint | undefined;
   const member = resolved.member;
   if (member !== undefined) {
-    const membership = createMembership({ sessionHi, sessionLo, name: member.name, metadata: member.metadata, random, maxDatagramBytes: resolved.maxDatagramBytes }, member.tuning);
+    const membership = createMembership({ sessionHi, sessionLo, name: member.name, metadata: member.metadata, random, maxDatagramBytes: resolved.maxDatagramBytes, observer: resolved.passive }, member.tuning);
     endpoint = grouped = new GroupedEndpoint(reliable, membership, rejects, resolved.paceTo);
     counters.addReader('group', () => membership.stats());
   }
@@ -93,6 +97,7 @@ export function composeEndpoint(resolved: ResolvedOptions, counters: Counters): 
     membership: grouped?.membership,
     sealed,
     join: (nowMs) => grouped?.join(nowMs),
+    health: reliable,
   };
 }
 

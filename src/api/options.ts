@@ -124,6 +124,16 @@ export interface OpenOptions extends TuningOptions {
    */
   paceTo?: (member: MemberInfo) => boolean;
   /**
+   * Listen without taking part (an observer such as `blipcast top`): the
+   * channel sends no STATUS and no NAK, so no sender paces to it, waits for
+   * it or repairs for it, and gaps it sees are reported lost ('retries')
+   * rather than repaired. It overhears the other receivers' STATUS and NAKs:
+   * `channel.receivers()` lists every receiver of every source. As a group
+   * member it is marked `observer` and senders never pace to it. Writing is
+   * unaffected. Default false.
+   */
+  passive?: boolean;
+  /**
    * Encrypts the group (AES-256-GCM, docs/security.md): the 32-byte group key
    * (key id 1), or `{ id, key }` with an id 1..255. Every member needs the same
    * key; datagrams without it, or under an unknown key id, are dropped and
@@ -189,6 +199,7 @@ export interface ResolvedOptions {
   wrapTransport: ((transport: Transport) => Transport) | undefined;
   member: ResolvedMember | undefined;
   paceTo: ((member: MemberInfo) => boolean) | undefined;
+  passive: boolean;
   key: GroupKey | undefined;
   keyGraceMs: number;
   signingKey: KeyObject | undefined;
@@ -198,7 +209,7 @@ export interface ResolvedOptions {
 const CHANNEL_KEYS = new Set<string>([
   'group', 'interface', 'ttl', 'loopback', 'source', 'recvBufferBytes', 'sendBufferBytes', 'transport', 'network', 'host', 'streams',
   'lateJoin', 'flowControl', 'windowBytes', 'windowMessages', 'rateBytesPerSec', 'sendQueueBytes', 'maxMessageBytes', 'maxDatagramBytes',
-  'maxReorderBytes', 'maxReassemblyBytes', 'lingerMs', 'closeQuietMs', 'readHighWaterMark', 'maxReadBufferBytes', 'signal', 'seed', 'wrapTransport', 'member', 'paceTo',
+  'maxReorderBytes', 'maxReassemblyBytes', 'lingerMs', 'closeQuietMs', 'readHighWaterMark', 'maxReadBufferBytes', 'signal', 'seed', 'wrapTransport', 'member', 'paceTo', 'passive',
   'key', 'keyGraceMs', 'signingKey', 'trustedKeys',
 ]);
 const TUNING_KEYS = new Set<string>(Object.keys(DEFAULT_TUNING));
@@ -391,6 +402,8 @@ export function resolveOptions(input: OpenOptions & TestHooks): ResolvedOptions 
     if (member === undefined) throw new InvalidArgumentValueError('options.paceTo needs options.member (the channel learns the members by being one)');
     paceTo = options.paceTo as (member: MemberInfo) => boolean;
   }
+  if (options.passive !== undefined && typeof options.passive !== 'boolean') throw typeError('passive', 'a boolean', options.passive);
+  const passive = options.passive === true;
   const key = options.key === undefined ? undefined : checkGroupKey(options.key, 'options.key');
   let keyGraceMs = DEFAULT_KEY_GRACE_MS;
   if (options.keyGraceMs !== undefined) {
@@ -418,6 +431,7 @@ export function resolveOptions(input: OpenOptions & TestHooks): ResolvedOptions 
     host,
     transportOptions,
     paceTo,
+    passive,
     interfaceName: transport === 'memory' ? (options.interface as string | undefined) : checked.interfaceName,
     streams,
     lateJoin,

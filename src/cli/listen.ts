@@ -1,5 +1,6 @@
 /** `blipcast listen`: prints each message followed by a newline, exactly as sent, in order. */
 
+import { once } from 'node:events';
 import { open } from '../index';
 import { choiceOption, intOption, parseCommand, secondsOption } from './args';
 import { keyOption, onStopSignal, statsLine, transportOption } from './common';
@@ -72,11 +73,15 @@ export async function listen(args: string[], io: { stdout: NodeJS.WritableStream
   }, ENCRYPTED_HINT_AFTER_MS);
   const pending: (Buffer | string)[] = [];
   let flushScheduled = false;
+  // Set while stdout is over its high-water mark: the loop stops reading the channel until it drains, so a slow
+  // consumer of our output holds the channel's readers back (and a 'min' sender with them) instead of our memory growing.
+  let stdoutFull: Promise<void> | undefined;
   const flush = (): void => {
     flushScheduled = false;
     if (pending.length === 0) return;
-    io.stdout.write(pending.length === 1 ? pending[0]! : Buffer.concat(pending.map((p) => (typeof p === 'string' ? Buffer.from(p) : p))));
+    const ok = io.stdout.write(pending.length === 1 ? pending[0]! : Buffer.concat(pending.map((p) => (typeof p === 'string' ? Buffer.from(p) : p))));
     pending.length = 0;
+    if (!ok && stdoutFull === undefined) stdoutFull = once(io.stdout, 'drain').then(() => (stdoutFull = undefined));
   };
   const NEWLINE = Buffer.from('\n');
 
@@ -91,6 +96,7 @@ export async function listen(args: string[], io: { stdout: NodeJS.WritableStream
       }
       received++;
       if (count !== undefined && received >= count) break;
+      if (stdoutFull !== undefined) await stdoutFull;
     }
   } catch (err) {
     if (!timedOut) throw err;

@@ -11,6 +11,7 @@ import { send } from './send';
 import { serve } from './serve';
 import { state } from './state';
 import { submit } from './submit';
+import { top } from './top';
 import { COMMAND_USAGE, HelpRequest, USAGE, UsageError, type CommandName } from './usage';
 import { work } from './work';
 
@@ -63,6 +64,8 @@ export async function main(args: string[]): Promise<number> {
         return await submit(rest, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
       case 'state':
         return await state(rest, { stdout: process.stdout, stderr: process.stderr });
+      case 'top':
+        return await top(rest, { stdout: process.stdout, stderr: process.stderr });
       case 'dashboard': {
         // Loaded when used: the web server and its dependencies are not every command's start-up cost.
         const { dashboard } = await import('./dashboard.js');

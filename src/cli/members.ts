@@ -9,7 +9,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { open, type GroupChange, type MemberInfo, type MemberOptions } from '../index';
 import { intOption, parseCommand, secondsOption, type Parsed } from './args';
-import { transportOption } from './common';
+import { statsLine, transportOption } from './common';
 import { UsageError } from './usage';
 
 /** Beyond one announce interval, the default --wait: time for the announces of the others to arrive and be handled. */
@@ -24,6 +24,7 @@ export const MEMBER_OPTIONS = {
 const OPTIONS = {
   ...MEMBER_OPTIONS,
   json: { type: 'boolean' },
+  stats: { type: 'boolean' },
   watch: { type: 'boolean' },
   wait: { type: 'string' },
 } as const;
@@ -49,7 +50,7 @@ function metaText(m: MemberInfo): string {
 }
 
 function memberJson(m: MemberInfo): Record<string, unknown> {
-  return { id: m.id, name: m.name, state: m.state, incarnation: m.incarnation, metadata: m.metadata, self: m.self };
+  return { id: m.id, name: m.name, state: m.state, incarnation: m.incarnation, metadata: m.metadata, self: m.self, observer: m.observer };
 }
 
 /** A fixed-width table: one row per member, self marked with '*'. */
@@ -110,6 +111,7 @@ export async function members(args: string[], io: { stdout: NodeJS.WritableStrea
   } finally {
     // Leaves the group: LEAVE goes out before the socket closes.
     await channel.close();
+    if (values.stats === true) io.stderr.write(statsLine(channel.stats()));
     await new Promise<void>((resolve) => io.stdout.write('', () => resolve()));
   }
 }

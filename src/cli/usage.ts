@@ -9,7 +9,7 @@ export class UsageError extends Error {
 }
 
 /** The subcommands that have a usage text of their own. */
-export type CommandName = 'send' | 'listen' | 'members' | 'demo' | 'collect logs' | 'collect metrics' | 'serve' | 'request' | 'work' | 'submit' | 'state' | 'dashboard';
+export type CommandName = 'send' | 'listen' | 'members' | 'demo' | 'collect logs' | 'collect metrics' | 'serve' | 'request' | 'work' | 'submit' | 'state' | 'top' | 'dashboard';
 
 /**
  * `--help` / `-h` after a subcommand: not an error. main() prints that
@@ -65,7 +65,9 @@ const MEMBERS = `  --wait SECONDS        listen this long, then print the table 
                         update) as it happens until Ctrl-C; the first line is self
   --json                the table as one JSON array; with --watch one JSON
                         object per line: {time, event, id, name, state,
-                        incarnation, metadata, self, missed}
+                        incarnation, metadata, self, observer, missed}
+  --stats               print the channel's counters (membership included) as
+                        one JSON line on stderr at exit
 `;
 
 const MEMBERSHIP = `  --name NAME           member name (default: the host name)
@@ -398,6 +400,32 @@ Exit codes: 0 on Ctrl-C / SIGTERM, 1 failure (e.g. the port is in use),
 Example (loopback only):
   blipcast collect metrics 239.255.0.1:5000 --interface 127.0.0.1 --ttl 0 --listen 127.0.0.1:9464
 `,
+  top: `Usage: blipcast top GROUP:PORT [options]
+
+A live view of the group: receivers worst first (how far behind, NAKs per
+second, repairs, messages lost, gaps open, kernel drops, repair latency, last
+heard), sources with their rates, members with their metadata. Rows marked !
+need a look. It joins passively, as an observer member: it sends no status
+and no NAK, so no sender paces to it or waits for it. On a terminal it redraws
+in place; otherwise it prints one block per interval. docs/observe.md.
+
+Options:
+  --interval SECONDS    time between refreshes (default 1)
+  --once                print one snapshot after --wait, then exit
+  --wait SECONDS        with --once: listen this long first (default 3)
+  --json                snapshots as JSON, one per line (the GroupSnapshot of
+                        docs/observe.md)
+  --name NAME           its member name (default blipcast-top)
+  --stats               print the channel's counters as one JSON line on stderr
+                        at exit
+${KEY}
+${COMMON.split('\n').filter((l) => !l.includes('--stream')).join('\n')}
+Exit codes: 0 ok (and on Ctrl-C / SIGTERM), 1 failure, 2 bad arguments.
+
+Examples (loopback only):
+  blipcast top 239.255.0.1:5000 --interface 127.0.0.1 --ttl 0
+  blipcast top 239.255.0.1:5000 --interface 127.0.0.1 --ttl 0 --once --json
+`,
 };
 
 export const USAGE = `blipcast — reliable IP multicast
@@ -414,6 +442,7 @@ Usage:
   blipcast work GROUP:PORT --queue Q --exec CMD        runs tasks with CMD
   blipcast submit GROUP:PORT --queue Q                 each stdin line one task
   blipcast state GROUP:PORT --map NAME --load F|--dump|--watch   a replicated map
+  blipcast top GROUP:PORT [--once --json]              who is behind, NAKing, losing
   blipcast dashboard GROUP:PORT --listen H:P           the group live in a web page
   blipcast COMMAND --help                one command's options
   blipcast --help | --version

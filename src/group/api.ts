@@ -23,6 +23,8 @@ export interface MemberInfo {
   state: MemberState;
   /** True for the local member. */
   self: boolean;
+  /** A passive observer (`open({ passive: true })`, e.g. `blipcast top`): it never acknowledges data, and senders never pace to it. */
+  observer: boolean;
 }
 
 /**
@@ -77,6 +79,8 @@ export interface MembershipConfig {
   streamId?: number;
   /** Largest datagram emitted, header included (default 1472). */
   maxDatagramBytes?: number;
+  /** This member is a passive observer (its CONTROL datagrams carry the OBSERVER flag). Default false. */
+  observer?: boolean;
 }
 
 /** Timers derived from the group size n (members known alive or suspect, self included). */

@@ -89,7 +89,15 @@ export interface ControlHeader {
   sessionHi: number;
   sessionLo: number;
   sequence: number;
+  /** Header flags ({@link ControlFlag}); default 0. */
+  flags?: number;
 }
+
+/** CONTROL header flags. */
+export const ControlFlag = {
+  /** The sender is a passive observer (`open({ passive: true })`): senders never pace to it. Set on every CONTROL datagram it sends; read from its ANNOUNCE. */
+  OBSERVER: 0x01,
+} as const;
 
 /**
  * Encodes a complete CONTROL datagram (header + payload). `updates` must
@@ -156,7 +164,7 @@ export function encodeControl(h: ControlHeader, msg: ControlMessage): Buffer {
     o += 4;
   }
   writeHeader(buf, 0, {
-    type: DatagramType.CONTROL, flags: 0, keyId: 0, streamId: h.streamId,
+    type: DatagramType.CONTROL, flags: h.flags ?? 0, keyId: 0, streamId: h.streamId,
     sessionHi: h.sessionHi, sessionLo: h.sessionLo, sequence: h.sequence, payloadLength: payloadBytes,
   });
   return buf;

@@ -130,8 +130,10 @@ export class GroupedEndpoint implements Endpoint<GroupedEvent> {
     this.reliable.ignoreReceiver(nowMs, id);
   }
 
-  /** Whether the sender paces to `member`; a `paceTo` that throws counts as yes (the safe side: nothing is lost). */
+  /** Whether the sender paces to `member`: never to an observer; a `paceTo` that throws counts as yes (the safe side: nothing is lost). */
   private pacesTo(member: MemberInfo): boolean {
+    // An observer never acknowledges anything: pacing to it would stall the sender.
+    if (member.observer) return false;
     if (this.paceTo === undefined) return true;
     try {
       return this.paceTo(member) !== false;

@@ -19,7 +19,7 @@ import { DatagramType, HEADER_BYTES, sessionIdHex, type Header } from '../wire/h
 import type {
   MemberFilter, MemberInfo, Membership, MembershipConfig, MembershipEvent, MembershipEventType, MembershipStats, MembershipTuning, ScaledTimers,
 } from './api';
-import { bodyBytes, ControlKind, decodeControl, encodeControl, PREFIX_BYTES, UPDATE_BYTES, UPDATE_COUNT_BYTES, UpdateState, type ControlBody, type Update } from './codec';
+import { bodyBytes, ControlFlag, ControlKind, decodeControl, encodeControl, PREFIX_BYTES, UPDATE_BYTES, UPDATE_COUNT_BYTES, UpdateState, type ControlBody, type Update } from './codec';
 import * as C from './constants';
 import { DEFAULT_MAX_DATAGRAM_BYTES } from '../protocol/constants';
 import { entriesThatFit } from '../protocol/datagram-room';
@@ -30,6 +30,7 @@ import { DEFAULT_MEMBERSHIP_TUNING, scaledTimers } from './timers';
 interface Entry extends ProbedMember {
   name: string;
   metadata: Readonly<Record<string, string>>;
+  observer: boolean;
   /** When a suspicion turns into death (state 'suspect' only). */
   suspectDeadlineMs: number;
 }
@@ -39,7 +40,7 @@ interface Tombstone {
   incarnation: number;
   atMs: number;
   /** The record, when we knew it: a refutation brings the member back with it. */
-  record: { name: string; metadata: Readonly<Record<string, string>> } | undefined;
+  record: { name: string; metadata: Readonly<Record<string, string>>; observer: boolean } | undefined;
 }
 
 function checkConfig(c: MembershipConfig, maxDatagramBytes: number, metadata: [string, string][]): void {
@@ -65,6 +66,7 @@ class MembershipImpl implements Membership {
   private readonly hi: number;
   private readonly lo: number;
   private readonly name: string;
+  private readonly observer: boolean;
   private readonly metadataList: [string, string][];
   private readonly metadata: Readonly<Record<string, string>>;
   private readonly streamId: number;
@@ -99,6 +101,7 @@ class MembershipImpl implements Membership {
     this.lo = config.sessionLo;
     this.selfId = sessionIdHex(this.hi, this.lo);
     this.name = config.name;
+    this.observer = config.observer === true;
     this.metadata = Object.freeze(Object.fromEntries(this.metadataList));
     this.streamId = config.streamId ?? C.MEMBERSHIP_STREAM_ID;
     this.random = config.random;
@@ -155,7 +158,7 @@ class MembershipImpl implements Membership {
     }
     const sender = sessionIdHex(header.sessionHi, header.sessionLo);
     const b = msg.body;
-    if (b.kind === ControlKind.ANNOUNCE) this.heardAnnounce(nowMs, sender, msg.incarnation, b.name, b.metadata);
+    if (b.kind === ControlKind.ANNOUNCE) this.heardAnnounce(nowMs, sender, msg.incarnation, b.name, b.metadata, (header.flags & ControlFlag.OBSERVER) !== 0);
     else if (b.kind === ControlKind.LEAVE) this.heardLeave(nowMs, sender, msg.incarnation);
     else this.heardFrom(nowMs, sender, msg.incarnation);
     this.prober.handle(nowMs, sender, b);
@@ -231,12 +234,13 @@ class MembershipImpl implements Membership {
   // ------------------------------------------------------------ receive side
 
   /** The member itself announced: authoritative for its own record and incarnation. */
-  private heardAnnounce(nowMs: number, id: string, incarnation: number, name: string, metadataList: [string, string][]): void {
+  private heardAnnounce(nowMs: number, id: string, incarnation: number, name: string, metadataList: [string, string][], observer: boolean): void {
+    const record = { name, metadata: Object.freeze(Object.fromEntries(metadataList)), observer };
     if (this.table.has(id) || this.tombstones.has(id)) {
-      this.heardFrom(nowMs, id, incarnation, { name, metadata: Object.freeze(Object.fromEntries(metadataList)) });
+      this.heardFrom(nowMs, id, incarnation, record);
       return;
     }
-    this.add(nowMs, id, incarnation, { name, metadata: Object.freeze(Object.fromEntries(metadataList)) });
+    this.add(nowMs, id, incarnation, record);
   }
 
   /** A datagram from member `id` at `incarnation`: it is alive, and may be refuting a suspicion or not know it was declared dead. */
@@ -337,7 +341,7 @@ class MembershipImpl implements Membership {
     }
     this.tombstones.delete(id);
     const e: Entry = {
-      id, name: record.name, metadata: record.metadata, incarnation, state: 'alive', suspectDeadlineMs: 0,
+      id, name: record.name, metadata: record.metadata, observer: record.observer, incarnation, state: 'alive', suspectDeadlineMs: 0,
       lastHeardMs: nowMs, lastProbedMs: nowMs, silenceJitter: this.random(),
     };
     this.table.set(id, e);
@@ -367,7 +371,7 @@ class MembershipImpl implements Membership {
     this.suspects.delete(e.id);
     e.incarnation = incarnation;
     this.emit(state === 'dead' ? 'dead' : 'leave', e);
-    this.bury(nowMs, e.id, state, incarnation, { name: e.name, metadata: e.metadata });
+    this.bury(nowMs, e.id, state, incarnation, { name: e.name, metadata: e.metadata, observer: e.observer });
     this.prober.removed(e.id);
   }
 
@@ -406,7 +410,7 @@ class MembershipImpl implements Membership {
     const max = entriesThatFit(this.maxDatagramBytes, PREFIX_BYTES + bodyBytes(body) + UPDATE_COUNT_BYTES, UPDATE_BYTES, Math.min(this.tuning.maxPiggybackPerDatagram, 255));
     const updates = this.queue.take(max, this.timers().retransmits);
     const dg = encodeControl(
-      { streamId: this.streamId, sessionHi: this.hi, sessionLo: this.lo, sequence: this.sequence++ },
+      { streamId: this.streamId, sessionHi: this.hi, sessionLo: this.lo, sequence: this.sequence++, flags: this.observer ? ControlFlag.OBSERVER : 0 },
       { incarnation: this.incarnation, body, updates },
     );
     this.st.updatesSent += updates.length;
@@ -420,11 +424,11 @@ class MembershipImpl implements Membership {
   }
 
   private info(e: Entry): MemberInfo {
-    return { id: e.id, name: e.name, metadata: e.metadata, incarnation: e.incarnation, state: e.state, self: false };
+    return { id: e.id, name: e.name, metadata: e.metadata, incarnation: e.incarnation, state: e.state, self: false, observer: e.observer };
   }
 
   private selfInfo(): MemberInfo {
-    return { id: this.selfId, name: this.name, metadata: this.metadata, incarnation: this.incarnation, state: 'alive', self: true };
+    return { id: this.selfId, name: this.name, metadata: this.metadata, incarnation: this.incarnation, state: 'alive', self: true, observer: this.observer };
   }
 }
 

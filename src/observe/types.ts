@@ -66,6 +66,8 @@ export interface ReceiverRow {
   reorderBytes: number;
   /** Datagrams its kernel dropped (socket buffer full), whole socket. */
   kernelDrops: number;
+  /** Bytes of received messages its application has not read yet (all sources): a slow reader. */
+  readBacklogBytes: number;
   /** Smoothed time from noticing a gap to receiving its repair, ms (undefined before its first repair). */
   repairLatencyMs: number | undefined;
   /** Milliseconds since its last STATUS. */
@@ -83,6 +85,6 @@ export interface GroupSnapshot {
   self: string;
   members: MemberRow[];
   sources: SourceRow[];
-  /** Worst first: most behind, then most NAKs per second, then most lost. */
+  /** Worst first: live before dropped, then most bytes behind (unacknowledged plus unread), most NAKs per second, most lost. */
   receivers: ReceiverRow[];
 }

@@ -1,14 +1,15 @@
 /**
- * A passive observer of a group: joins it as an observer member (senders
- * never pace to it), overhears every source and every receiver's STATUS, and
- * turns what the channel's public `sources()`, `receivers()` and
- * `group.members()` say into a {@link GroupSnapshot} every `intervalMs`.
- * `blipcast top` prints the snapshots, `blipcast dashboard` streams them.
+ * A passive observer of a group: a channel opened with `passive: true` and
+ * joined as an observer member (senders never pace to it; it sends no STATUS
+ * or NAK), which overhears every source and every receiver's STATUS. Every
+ * `intervalMs` it turns the channel's public `sources()`, `receivers()` and
+ * `group.members()` into a {@link GroupSnapshot}. `blipcast top` prints the
+ * snapshots, `blipcast dashboard` streams them.
  */
 
 import { EventEmitter } from 'node:events';
-import { open, type Channel, type GroupKeyInput, type TransportChoice } from '../index';
-import type { GroupSnapshot, MemberRow, SourceRow } from './types';
+import { open, type Channel, type GroupKeyInput, type ReceiverStatus, type SourceStatus, type TransportChoice } from '../index';
+import type { GroupSnapshot, MemberRow, ReceiverRow, SourceRow } from './types';
 
 export interface WatchOptions {
   /** 'address:port' of the group. */
@@ -31,19 +32,13 @@ export interface GroupWatcherEvents {
 export class GroupWatcher extends EventEmitter<GroupWatcherEvents> {
   private timer: NodeJS.Timeout | undefined;
   private latest: GroupSnapshot;
-  private readonly counts = new Map<string, { messages: number; bytes: number; prevMessages: number; prevBytes: number; prevAt: number; address: string | undefined }>();
 
+  /** `channel` must be passive (see {@link watchGroup}); the watcher reads nothing from it but its health. */
   constructor(readonly channel: Channel, private readonly group: string, intervalMs: number) {
     super();
-    channel.on('messages', (batch) => {
-      let c = this.counts.get(batch.source.id);
-      if (!c) {
-        c = { messages: 0, bytes: 0, prevMessages: 0, prevBytes: 0, prevAt: Date.now(), address: batch.source.address };
-        this.counts.set(batch.source.id, c);
-      }
-      c.messages += batch.count;
-      for (let i = 0; i < batch.count; i++) c.bytes += batch.length(i);
-    });
+    // Messages are not the point: drop them as they come rather than buffer them.
+    channel.on('messages', () => undefined);
+    channel.on('error', (err) => this.emit('error', err));
     this.latest = this.take();
     this.timer = setInterval(() => {
       this.latest = this.take();
@@ -59,25 +54,7 @@ export class GroupWatcher extends EventEmitter<GroupWatcherEvents> {
 
   /** Takes a snapshot now. */
   take(): GroupSnapshot {
-    const now = Date.now();
-    const group = this.channel.group;
-    const members: MemberRow[] = (group?.members() ?? []).map((m) => ({
-      id: m.id, name: m.name, state: m.state, metadata: { ...m.metadata }, observer: false, self: m.self,
-    }));
-    const nameOf = (id: string): string => members.find((m) => m.id === id)?.name ?? '';
-    const sources: SourceRow[] = [];
-    for (const [id, c] of this.counts) {
-      const dt = Math.max(1, now - c.prevAt) / 1000;
-      sources.push({
-        id, name: nameOf(id), address: c.address,
-        messagesPerSec: (c.messages - c.prevMessages) / dt, bytesPerSec: (c.bytes - c.prevBytes) / dt,
-        messages: c.messages, bytes: c.bytes, headSeq: 0, receivers: 0, worstLagMessages: 0,
-      });
-      c.prevMessages = c.messages;
-      c.prevBytes = c.bytes;
-      c.prevAt = now;
-    }
-    return { time: now, group: this.group, self: this.channel.info.sessionId, members, sources, receivers: [] };
+    return buildSnapshot(this.group, this.channel, Date.now());
   }
 
   async close(): Promise<void> {
@@ -85,6 +62,51 @@ export class GroupWatcher extends EventEmitter<GroupWatcherEvents> {
     this.timer = undefined;
     await this.channel.close();
   }
+}
+
+/** One snapshot of what `channel` (a passive group member) sees. */
+export function buildSnapshot(group: string, channel: Channel, time: number): GroupSnapshot {
+  const members: MemberRow[] = (channel.group?.members() ?? []).map((m) => ({
+    id: m.id, name: m.name, state: m.state, metadata: { ...m.metadata }, observer: m.observer, self: m.self,
+  }));
+  const names = new Map(members.map((m) => [m.id, m.name]));
+  const statuses = channel.sources();
+  const bySource = new Map<string, SourceStatus>(statuses.map((s) => [s.source.id, s]));
+  const receivers = channel.receivers().map((r) => receiverRow(r, names, bySource.get(r.sourceId)));
+  receivers.sort(worstFirst);
+  const sources: SourceRow[] = statuses.map((s) => {
+    const mine = receivers.filter((r) => r.sourceId === s.source.id && r.state === 'live');
+    return {
+      id: s.source.id, name: s.name ?? '', address: s.source.address, messagesPerSec: s.messagesPerSec, bytesPerSec: s.bytesPerSec,
+      messages: s.messages, bytes: s.bytes, headSeq: s.headSeq, receivers: mine.length,
+      worstLagMessages: mine.reduce((w, r) => Math.max(w, r.lagMessages), 0),
+    };
+  });
+  sources.sort((a, b) => b.bytesPerSec - a.bytesPerSec || a.id.localeCompare(b.id));
+  return { time, group, self: channel.info.sessionId, members, sources, receivers };
+}
+
+function receiverRow(r: ReceiverStatus, names: Map<string, string>, source: SourceStatus | undefined): ReceiverRow {
+  // The observer knows what the source sends, not what the receiver holds: bytes behind ≈ messages behind × mean message size.
+  const meanBytes = source !== undefined && source.messages > 0 ? source.bytes / source.messages : 0;
+  const report = r.report;
+  return {
+    id: r.receiver.id, name: r.name ?? '', address: r.receiver.address, sourceId: r.sourceId, sourceName: names.get(r.sourceId) ?? '',
+    ackSeq: r.ackSeq, lagMessages: r.lagMessages, lagBytes: r.lagBytes ?? Math.round(r.lagMessages * meanBytes),
+    naksPerSec: r.naksPerSec, naks: r.naks, repairsPerSec: r.repairsReceivedPerSec, repairs: report?.repairsReceived ?? 0,
+    lost: report?.messagesLost ?? 0, lostPerSec: r.lostPerSec, gapsOpen: report?.gapsOpen ?? 0, reorderBytes: report?.reorderBytes ?? 0,
+    kernelDrops: report?.kernelDrops ?? 0, readBacklogBytes: report?.readBacklogBytes ?? 0, repairLatencyMs: report?.repairLatencyMs, lastHeardMsAgo: r.lastHeardMsAgo, state: r.state,
+  };
+}
+
+/** Worst first: live before dropped, then most bytes behind (unacknowledged plus unread), most NAKs per second, most lost. */
+export function worstFirst(a: ReceiverRow, b: ReceiverRow): number {
+  if (a.state !== b.state) return a.state === 'live' ? -1 : 1;
+  return behind(b) - behind(a) || b.naksPerSec - a.naksPerSec || b.lost - a.lost || a.id.localeCompare(b.id);
+}
+
+function behind(r: ReceiverRow): number {
+  return r.lagBytes + r.readBacklogBytes;
 }
 
 /** Opens a passive observer on `options.group`; close it with `close()`. */
@@ -95,6 +117,7 @@ export async function watchGroup(options: WatchOptions): Promise<GroupWatcher> {
     ...(options.ttl !== undefined ? { ttl: options.ttl } : {}),
     ...(options.key !== undefined ? { key: options.key } : {}),
     ...(options.transport !== undefined ? { transport: options.transport } : {}),
+    passive: true,
     member: { name: options.name ?? 'blipcast-top' },
   });
   return new GroupWatcher(channel, options.group, options.intervalMs ?? 1000);

@@ -181,6 +181,92 @@ export interface CloseOutcome {
   durationMs: number;
 }
 
+/**
+ * A receiver's own account of how it fares with one source, as its STATUS
+ * reports carry it (docs/protocol.md, "STATUS"). Counters are cumulative
+ * (saturating at 2^32 − 1).
+ */
+export interface ReceiverReport {
+  naksSent: number;
+  repairsReceived: number;
+  messagesLost: number;
+  /** Datagrams its socket's kernel buffer dropped (its whole socket). */
+  kernelDrops: number;
+  reorderBytes: number;
+  gapsOpen: number;
+  /** Smoothed gap-to-repair time, ms; undefined before its first repair. */
+  repairLatencyMs: number | undefined;
+  /** Bytes of received messages its application had not read yet (all sources): a slow reader shows here, not in its acknowledgements. */
+  readBacklogBytes: number;
+}
+
+/** The receiving side's view of one source (Endpoint health: `sourceHealth`). Counters are cumulative. */
+export interface SourceHealth {
+  source: SourceInfo;
+  /** Something of it reached the application (it had its 'source' event). */
+  established: boolean;
+  /** The source said it is closing. */
+  closed: boolean;
+  datagrams: number;
+  /** DATA payload bytes received (repairs and duplicates included). */
+  bytes: number;
+  messages: number;
+  /** Over its streams: the sum of one past the highest sequence known to exist, and of one past the last delivered. */
+  headSeq: number;
+  deliveredSeq: number;
+  gapsOpen: number;
+  /** Sequence numbers missing in those gaps. */
+  missing: number;
+  naksSent: number;
+  repairsReceived: number;
+  lossesDeclared: number;
+  messagesLost: number;
+  reorderBytes: number;
+  reassemblyBytes: number;
+  /** Smoothed gap-to-repair time, ms; undefined before the first repair. */
+  repairLatencyMs: number | undefined;
+  /** Receivers of it this endpoint knows of (itself included): what its NAK back-off scales with. */
+  groupSize: number;
+  lastHeardMs: number;
+}
+
+/**
+ * One receiver as seen by this endpoint (Endpoint health: `receiverHealth`):
+ * a receiver of this endpoint's own sends (`source` is this endpoint), or, on
+ * a passive endpoint, any receiver it overhears (`source` is whom it reports on).
+ */
+export interface ReceiverHealth {
+  receiver: SourceInfo;
+  /** Session id of the source this record is about. */
+  sourceId: string;
+  /** Sum over streams of one past the highest sequence it acknowledged. */
+  ackSeq: number;
+  /** Sequence numbers sent (or, observed: known to exist) that it has not acknowledged. */
+  lagMessages: number;
+  /** Bytes of those (its own sends only: the window knows them); undefined when observed. */
+  lagBytes: number | undefined;
+  /** NAKs received from it (observed: overheard). */
+  naks: number;
+  /** Repair datagrams queued in answer to its NAKs (own sends only; undefined when observed). */
+  repairsSent: number | undefined;
+  /** Its own report, from its latest STATUS with a health report. */
+  report: ReceiverReport | undefined;
+  lastHeardMs: number;
+  /** Flow control ('min') is waiting for it now: the slowest receiver the sender paces to. */
+  holdsWindow: boolean;
+  /** A group member (its liveness is the membership's). */
+  member: boolean;
+  state: 'live' | 'dropped';
+  /** Why it was dropped (state 'dropped'). */
+  dropReason: ReceiverDropReason | undefined;
+}
+
+/** What an endpoint tells about the health of its sources and receivers (EndpointImpl; the channel reads it). */
+export interface HealthReader {
+  sourceHealth(nowMs: number): SourceHealth[];
+  receiverHealth(nowMs: number): ReceiverHealth[];
+}
+
 /** Everything the core needs to know; the driver fills defaults (src/constants.ts). */
 export interface EndpointConfig {
   /** 64-bit random session id, as two u32 halves. */
@@ -243,6 +329,14 @@ export interface EndpointConfig {
   checksum?: boolean;
   /** The counters section where {@link Endpoint.handleBatch} counts the datagrams it drops before the core (the channel's `stats().rejects`). Default: one of its own. */
   rejects?: RejectCounts;
+  /**
+   * A passive endpoint never speaks as a receiver: no STATUS, no NAK (so no
+   * sender paces to it or repairs for it), and it records the STATUS and NAKs
+   * of the receivers it overhears (`receiverHealth`). Default false.
+   */
+  passive?: boolean;
+  /** Datagrams the socket's kernel buffer dropped so far (read when a STATUS health report is built). Default: unknown (0). */
+  kernelDrops?: () => number;
 }
 
 /**

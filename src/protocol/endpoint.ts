@@ -9,7 +9,7 @@ import { MIN_DATAGRAM_BYTES } from './constants';
 import type { ReceivedBatch } from '../wire/batch';
 import { DatagramType, HEADER_BYTES, MAX_PAYLOAD_BYTES, sessionIdHex, type Header } from '../wire/header';
 import { createRejectCounts } from '../wire/rejects';
-import type { CloseOutcome, Endpoint, EndpointConfig, FlowControl, ProtocolEvent, ProtocolStats, SourceInfo } from './api';
+import type { CloseOutcome, Endpoint, EndpointConfig, FlowControl, HealthReader, ProtocolEvent, ProtocolStats, ReceiverHealth, SourceHealth, SourceInfo } from './api';
 import { BatchReader } from './batch-reader';
 import { NakScheduler } from './nak-scheduler';
 import { Output } from './output';
@@ -48,7 +48,7 @@ function checkConfig(c: EndpointConfig): void {
   }
 }
 
-class EndpointImpl implements Endpoint {
+class EndpointImpl implements Endpoint, HealthReader {
   private readonly out = new Output();
   private readonly statsObj: ProtocolStats = createStats();
   private readonly limits = new Limits(this.statsObj, this.out);
@@ -124,11 +124,11 @@ class EndpointImpl implements Endpoint {
         const nak = this.receiver.decodeNak(datagram, header);
         if (!nak) return;
         if (nak.targetHi === this.hi && nak.targetLo === this.lo) this.sender.handleNak(nowMs, header.streamId, nak, sessionIdHex(header.sessionHi, header.sessionLo));
-        else this.receiver.overheardNak(nowMs, header, nak);
+        else this.receiver.overheardNak(nowMs, header, nak, from);
         return;
       }
       case DatagramType.STATUS: {
-        const status = decodeStatus(datagram, HEADER_BYTES, HEADER_BYTES + header.payloadLength);
+        const status = decodeStatus(datagram, HEADER_BYTES, HEADER_BYTES + header.payloadLength, header.flags);
         if (!status) {
           this.limits.invalid('status');
           return;
@@ -138,7 +138,7 @@ class EndpointImpl implements Endpoint {
           // A receiver closing: stop pacing to it and stop waiting for it at once.
           if ((header.flags & StatusFlag.LEAVING) !== 0) this.sender.handleLeaving(nowMs, status, key);
           else this.sender.handleStatus(nowMs, status, key, { id: key, address: from?.address, port: from?.port });
-        } else this.receiver.overheardStatus(nowMs, header, status);
+        } else this.receiver.overheardStatus(nowMs, header, status, from);
         return;
       }
       default:
@@ -218,6 +218,14 @@ class EndpointImpl implements Endpoint {
     this.receiver.setReadBacklog(nowMs, bytes);
   }
 
+  sourceHealth(nowMs: number): SourceHealth[] {
+    return this.receiver.sourceHealth(nowMs);
+  }
+
+  receiverHealth(nowMs: number): ReceiverHealth[] {
+    return [...this.sender.receiverHealth(nowMs), ...this.receiver.observedHealth(nowMs)];
+  }
+
   stats(): ProtocolStats {
     const s = snapshotStats(this.statsObj);
     s.reorderBytes = this.totals.reorderBytes;
@@ -232,7 +240,7 @@ class EndpointImpl implements Endpoint {
  * take the defaults of src/protocol/constants.ts. Throws InvalidArgumentValueError for a
  * config out of range.
  */
-export function createEndpoint(config: EndpointConfig, tuning: Partial<ProtocolTuning> = {}): Endpoint {
+export function createEndpoint(config: EndpointConfig, tuning: Partial<ProtocolTuning> = {}): Endpoint & HealthReader {
   checkConfig(config);
   const t = { ...DEFAULT_TUNING, ...tuning };
   checkTuningLimits(t);

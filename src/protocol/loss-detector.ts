@@ -22,18 +22,22 @@ export interface Gap {
   dueMs: number;
   /** NAKs sent or overheard for this gap so far. */
   retries: number;
+  /** When the gap was noticed (ms): a repair that fills it measures the repair latency from here. */
+  openedMs: number;
 }
 
 export class GapList {
   readonly gaps: Gap[] = [];
+  /** After a {@link remove} that removed something: the earliest `openedMs` of the gaps it touched. */
+  filledOpenedMs = Infinity;
 
   get length(): number {
     return this.gaps.length;
   }
 
-  /** Adds [from, to] (disjoint from every gap). */
-  add(from: number, to: number, state: number, dueMs: number): void {
-    const g: Gap = { from, to, state, dueMs, retries: 0 };
+  /** Adds [from, to] (disjoint from every gap), noticed at `openedMs`. */
+  add(from: number, to: number, state: number, dueMs: number, openedMs: number): void {
+    const g: Gap = { from, to, state, dueMs, retries: 0, openedMs };
     const gs = this.gaps;
     if (gs.length === 0 || gs[gs.length - 1]!.to < from) {
       gs.push(g);
@@ -90,7 +94,7 @@ export class GapList {
     return inside;
   }
 
-  /** Removes [from, to] from the gaps; returns how many sequence numbers were missing in it. */
+  /** Removes [from, to] from the gaps; returns how many sequence numbers were missing in it (and sets {@link filledOpenedMs}). */
   remove(from: number, to: number): number {
     const gs = this.gaps;
     if (gs.length === 0) return 0;
@@ -98,8 +102,10 @@ export class GapList {
     if (from > last.to) return 0;
     let i = this.firstEndingAtOrAfter(from);
     let removed = 0;
+    let opened = Infinity;
     while (i < gs.length && gs[i]!.from <= to) {
       const g = gs[i]!;
+      if (g.openedMs < opened) opened = g.openedMs;
       const a = Math.max(g.from, from);
       const b = Math.min(g.to, to);
       removed += b - a + 1;
@@ -118,6 +124,7 @@ export class GapList {
         i += 2;
       }
     }
+    if (removed > 0) this.filledOpenedMs = opened;
     return removed;
   }
 

@@ -6,6 +6,7 @@
  */
 
 import { DatagramType, HEADER_BYTES, writeHeader, type Header } from '../wire/header';
+import type { ReceiverReport } from './api';
 
 /** DATA flags. */
 export const DataFlag = {
@@ -31,6 +32,8 @@ export const HeartbeatFlag = {
 export const StatusFlag = {
   /** The receiver is closing: the source stops pacing to it and stops waiting for it. */
   LEAVING: 0x01,
+  /** A health report ({@link StatusHealth}, STATUS_HEALTH_BYTES) follows the entries. */
+  HEALTH: 0x02,
 } as const;
 
 /** NCF reason byte. */
@@ -53,6 +56,10 @@ export const RANGE_BYTES = 16;
 export const NAK_FIXED_BYTES = 10;
 export const NCF_FIXED_BYTES = 4;
 export const STATUS_FIXED_BYTES = 10;
+/** Bytes of the health report a STATUS with the HEALTH flag carries after its entries. */
+export const STATUS_HEALTH_BYTES = 32;
+/** `repairLatencyUs` of a receiver that has not timed a repair yet. */
+export const NO_REPAIR_LATENCY = 0xffffffff;
 export const HEARTBEAT_FIXED_BYTES = 2;
 
 const TWO_32 = 0x1_0000_0000;
@@ -167,10 +174,44 @@ export interface NcfPayload {
   ranges: SeqRange[];
 }
 
+/**
+ * How a receiver fares with the source it reports to (docs/protocol.md,
+ * "STATUS"): cumulative counters (saturating at 2^32 − 1) and gauges, so the
+ * sender's view of its receivers is not a guess.
+ */
+export interface StatusHealth {
+  /** NAKs it sent to this source. */
+  naksSent: number;
+  /** Repair datagrams it received from this source. */
+  repairsReceived: number;
+  /** Messages of this source it declared lost. */
+  messagesLost: number;
+  /** Datagrams its socket's kernel buffer dropped (the whole socket, all sources). */
+  kernelDrops: number;
+  /** Out-of-order bytes it buffers for this source. */
+  reorderBytes: number;
+  /** Gaps it is waiting to have repaired (all streams of this source). */
+  gapsOpen: number;
+  /** Smoothed time from noticing a gap to its repair, µs ({@link NO_REPAIR_LATENCY} before the first). */
+  repairLatencyUs: number;
+  /** Bytes of received messages its application has not read yet (all sources together). */
+  readBacklogBytes: number;
+}
+
+/** A health report as the API shows it (ReceiverReport: latency in ms, undefined before the first repair). */
+export function reportOf(h: StatusHealth): ReceiverReport {
+  return {
+    naksSent: h.naksSent, repairsReceived: h.repairsReceived, messagesLost: h.messagesLost, kernelDrops: h.kernelDrops, reorderBytes: h.reorderBytes,
+    gapsOpen: h.gapsOpen, repairLatencyMs: h.repairLatencyUs === NO_REPAIR_LATENCY ? undefined : h.repairLatencyUs / 1000, readBacklogBytes: h.readBacklogBytes,
+  };
+}
+
 export interface StatusPayload {
   targetHi: number;
   targetLo: number;
   entries: StatusEntry[];
+  /** Present when the HEALTH flag is set. */
+  health?: StatusHealth;
 }
 
 function readRanges(b: Uint8Array, o: number, count: number): SeqRange[] | undefined {
@@ -226,17 +267,33 @@ export function decodeNcf(b: Uint8Array, start: number, end: number): NcfPayload
   return { reason, ranges };
 }
 
-export function decodeStatus(b: Uint8Array, start: number, end: number): StatusPayload | undefined {
+/** `flags`: the header's; with HEALTH the payload must end with the health report. */
+export function decodeStatus(b: Uint8Array, start: number, end: number, flags = 0): StatusPayload | undefined {
   if (end - start < STATUS_FIXED_BYTES) return undefined;
   const count = readU16(b, start + 8);
-  if (end - start !== STATUS_FIXED_BYTES + count * STATUS_ENTRY_BYTES) return undefined;
+  const withHealth = (flags & StatusFlag.HEALTH) !== 0;
+  if (end - start !== STATUS_FIXED_BYTES + count * STATUS_ENTRY_BYTES + (withHealth ? STATUS_HEALTH_BYTES : 0)) return undefined;
   const entries: StatusEntry[] = [];
-  for (let i = 0, o = start + STATUS_FIXED_BYTES; i < count; i++, o += STATUS_ENTRY_BYTES) {
+  let o = start + STATUS_FIXED_BYTES;
+  for (let i = 0; i < count; i++, o += STATUS_ENTRY_BYTES) {
     const nextSeq = readSeq(b, o + 2);
     if (nextSeq < 0) return undefined;
     entries.push({ streamId: readU16(b, o), nextSeq, freeBytes: readU32(b, o + 10) });
   }
-  return { targetHi: readU32(b, start), targetLo: readU32(b, start + 4), entries };
+  const payload: StatusPayload = { targetHi: readU32(b, start), targetLo: readU32(b, start + 4), entries };
+  if (withHealth) {
+    if (readU16(b, o + 22) !== 0) return undefined;
+    payload.health = {
+      naksSent: readU32(b, o), repairsReceived: readU32(b, o + 4), messagesLost: readU32(b, o + 8), kernelDrops: readU32(b, o + 12),
+      reorderBytes: readU32(b, o + 16), gapsOpen: readU16(b, o + 20), repairLatencyUs: readU32(b, o + 24), readBacklogBytes: readU32(b, o + 28),
+    };
+  }
+  return payload;
+}
+
+/** A count as a saturating u32. */
+function u32(v: number): number {
+  return Math.min(0xffffffff, Math.max(0, Math.floor(v)));
 }
 
 /** Fields every control datagram of one endpoint shares. */
@@ -292,9 +349,13 @@ export function encodeNcf(origin: Origin, streamId: number, reason: number, rang
   return finish(buf, origin, DatagramType.NCF, 0, streamId, ranges[0]?.from ?? 0);
 }
 
-/** STATUS: u64 target session, u16 count, then per stream u16 stream id, u64 next, u32 free bytes. Header stream 0, sequence 0. */
-export function encodeStatus(origin: Origin, targetHi: number, targetLo: number, entries: readonly StatusEntry[], flags = 0): Buffer {
-  const buf = Buffer.allocUnsafe(HEADER_BYTES + STATUS_FIXED_BYTES + entries.length * STATUS_ENTRY_BYTES);
+/**
+ * STATUS: u64 target session, u16 count, then per stream u16 stream id, u64 next, u32 free bytes; with `health`
+ * (flag HEALTH, set here) the health report after them. Header stream 0, sequence 0.
+ */
+export function encodeStatus(origin: Origin, targetHi: number, targetLo: number, entries: readonly StatusEntry[], flags = 0, health?: StatusHealth): Buffer {
+  flags = health === undefined ? flags & ~StatusFlag.HEALTH : flags | StatusFlag.HEALTH;
+  const buf = Buffer.allocUnsafe(HEADER_BYTES + STATUS_FIXED_BYTES + entries.length * STATUS_ENTRY_BYTES + (health === undefined ? 0 : STATUS_HEALTH_BYTES));
   writeU32(buf, HEADER_BYTES, targetHi);
   writeU32(buf, HEADER_BYTES + 4, targetLo);
   writeU16(buf, HEADER_BYTES + 8, entries.length);
@@ -304,6 +365,17 @@ export function encodeStatus(origin: Origin, targetHi: number, targetLo: number,
     writeSeq(buf, o + 2, e.nextSeq);
     writeU32(buf, o + 10, Math.min(0xffffffff, Math.max(0, Math.floor(e.freeBytes))));
     o += STATUS_ENTRY_BYTES;
+  }
+  if (health !== undefined) {
+    writeU32(buf, o, u32(health.naksSent));
+    writeU32(buf, o + 4, u32(health.repairsReceived));
+    writeU32(buf, o + 8, u32(health.messagesLost));
+    writeU32(buf, o + 12, u32(health.kernelDrops));
+    writeU32(buf, o + 16, u32(health.reorderBytes));
+    writeU16(buf, o + 20, Math.min(0xffff, Math.max(0, Math.floor(health.gapsOpen))));
+    writeU16(buf, o + 22, 0);
+    writeU32(buf, o + 24, u32(health.repairLatencyUs));
+    writeU32(buf, o + 28, u32(health.readBacklogBytes));
   }
   return finish(buf, origin, DatagramType.STATUS, flags, 0, 0);
 }

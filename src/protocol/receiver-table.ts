@@ -5,6 +5,7 @@
  */
 
 import type { SourceInfo } from './api';
+import type { StatusHealth } from './payload';
 
 export interface ReceiverRecord {
   readonly info: SourceInfo;
@@ -18,6 +19,10 @@ export interface ReceiverRecord {
   /** Fell out of the window under 'max' (reported once until it catches up). */
   lagging: boolean;
   naks: number;
+  /** Repair datagrams queued in answer to its NAKs. */
+  repairs: number;
+  /** Its latest health report (STATUS with HEALTH). */
+  health: StatusHealth | undefined;
   /**
    * A live group member (src/group/grouped-endpoint.ts): its liveness is the
    * membership's, so it never expires by silence; it is removed when the
@@ -38,7 +43,7 @@ export class ReceiverTable {
     let record = this.byKey.get(key);
     const created = record === undefined;
     if (!record) {
-      record = { info, lastHeardMs: nowMs, acks: new Map(), freeBytes: Infinity, limitBytes: Infinity, lagging: false, naks: 0, member: false };
+      record = { info, lastHeardMs: nowMs, acks: new Map(), freeBytes: Infinity, limitBytes: Infinity, lagging: false, naks: 0, repairs: 0, health: undefined, member: false };
       this.byKey.set(key, record);
     }
     record.lastHeardMs = nowMs;

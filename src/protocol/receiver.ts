@@ -5,19 +5,25 @@
  */
 
 import { DatagramType, HEADER_BYTES, sessionIdHex, type Header } from '../wire/header';
-import type { LossReason } from './api';
+import type { LossReason, ReceiverHealth, SourceHealth, SourceInfo } from './api';
 import { MAX_ENTRIES_PER_CONTROL, MAX_PEERS_PER_SOURCE, MAX_RANGES_PER_NAK, MAX_REMEMBERED_SESSIONS, STATUS_PROGRESS_BYTES } from './constants';
 import {
   decodeHeartbeat, decodeNak, decodeNcf, encodeNak, encodeStatus, HeartbeatFlag, NcfReason,
-  RANGE_BYTES, NAK_FIXED_BYTES, STATUS_ENTRY_BYTES, STATUS_FIXED_BYTES,
-  StatusFlag, type NakPayload, type Origin, type SeqRange, type StatusEntry, type StatusPayload,
+  NO_REPAIR_LATENCY, RANGE_BYTES, reportOf, NAK_FIXED_BYTES, STATUS_ENTRY_BYTES, STATUS_FIXED_BYTES, STATUS_HEALTH_BYTES,
+  StatusFlag, type NakPayload, type Origin, type SeqRange, type StatusEntry, type StatusHealth, type StatusPayload,
 } from './payload';
+import { OBSERVED_STALE_MS, ObservedReceivers } from './observed';
 import { entriesPerDatagram } from './datagram-room';
 import type { ReceiveContext } from './receive-context';
 import { SourceState } from './source';
 import { TimerHeap } from './timer-heap';
 
 type From = { address: string; port: number } | undefined;
+
+/** The receiver that sent a NAK or STATUS (header session, datagram source address). */
+function receiverInfo(h: Header, from: From): SourceInfo {
+  return { id: sessionIdHex(h.sessionHi, h.sessionLo), address: from?.address, port: from?.port };
+}
 
 /** Sessions that ended by closing or restarting are ignored this long afterwards (their last heartbeats linger). */
 const GONE_MEMORY_FACTOR = 4;
@@ -61,10 +67,13 @@ export class Receiver {
   private readonly origin: Origin;
   /** The application's unread messages used most of the read budget (see setReadBacklog). */
   private readStarved = false;
+  /** EndpointConfig.passive: what it overhears of other receivers; undefined on an ordinary endpoint. */
+  readonly observed: ObservedReceivers | undefined;
 
   constructor(ctx: Omit<ReceiveContext, 'timers' | 'relieveTotalReorder'>) {
     this.ctx = { ...ctx, timers: this.timers, relieveTotalReorder: (nowMs) => this.relieveTotalReorder(nowMs) };
     this.origin = { sessionHi: ctx.config.sessionHi, sessionLo: ctx.config.sessionLo, checksum: ctx.config.checksum !== false };
+    this.observed = ctx.config.passive === true ? new ObservedReceivers() : undefined;
   }
 
   private lookup(h: Header): SourceState | undefined {
@@ -281,15 +290,70 @@ export class Receiver {
   }
 
   /** Another receiver's NAK to some source: suppresses our own NAKs for the same ranges. */
-  overheardNak(nowMs: number, h: Header, nak: NakPayload): void {
-    const s = this.sources.get(sessionIdHex(nak.targetHi, nak.targetLo));
+  overheardNak(nowMs: number, h: Header, nak: NakPayload, from: From): void {
+    const target = sessionIdHex(nak.targetHi, nak.targetLo);
+    const s = this.sources.get(target);
     s?.streams.get(h.streamId)?.onOverheardNak(nowMs, nak.ranges);
+    this.observed?.onNak(nowMs, receiverInfo(h, from), target);
   }
 
   /** Another receiver's status to some source: it counts in that source's group size. */
-  overheardStatus(nowMs: number, h: Header, status: StatusPayload): void {
-    const s = this.sources.get(sessionIdHex(status.targetHi, status.targetLo));
+  overheardStatus(nowMs: number, h: Header, status: StatusPayload, from: From): void {
+    const target = sessionIdHex(status.targetHi, status.targetLo);
+    const s = this.sources.get(target);
     if (s && !s.notePeer(sessionIdHex(h.sessionHi, h.sessionLo), nowMs, MAX_PEERS_PER_SOURCE)) this.ctx.limits.hit('peers');
+    this.observed?.onStatus(nowMs, receiverInfo(h, from), target, status, (h.flags & StatusFlag.LEAVING) !== 0, (id) => s?.streams.get(id)?.highestNext);
+  }
+
+  /** The health of every source tracked (see SourceHealth). */
+  sourceHealth(nowMs: number): SourceHealth[] {
+    const out: SourceHealth[] = [];
+    for (const s of this.sources.values()) {
+      let headSeq = 0;
+      let deliveredSeq = 0;
+      let missing = 0;
+      for (const st of s.streams.values()) {
+        headSeq += st.highestNext;
+        deliveredSeq += st.nextDeliver;
+        missing += st.gaps.missing();
+      }
+      out.push({
+        source: s.info, established: s.established, closed: s.closed, datagrams: s.datagrams, bytes: s.bytesReceived,
+        messages: s.messagesDelivered, headSeq, deliveredSeq, gapsOpen: s.gapsOpen(), missing, naksSent: s.naksSent,
+        repairsReceived: s.repairsReceived, lossesDeclared: s.lossesDeclared, messagesLost: s.messagesLost,
+        reorderBytes: s.reorderBytes, reassemblyBytes: s.reassemblyBytes,
+        repairLatencyMs: Number.isNaN(s.repairLatencyMs) ? undefined : s.repairLatencyMs, groupSize: s.groupSize(nowMs), lastHeardMs: s.lastHeardMs,
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Passive: the receivers overheard. Their lag is measured when their STATUS arrives, against what this endpoint
+   * knew then of the source's lead (measured now, a fast source would make every receiver look a status interval behind).
+   */
+  observedHealth(nowMs: number): ReceiverHealth[] {
+    if (this.observed === undefined) return [];
+    const out: ReceiverHealth[] = [];
+    for (const r of this.observed.list(nowMs)) {
+      const s = this.sources.get(r.sourceId);
+      let ackSeq = 0;
+      let lagNow = 0;
+      for (const [streamId, ack] of r.acks) {
+        ackSeq += ack;
+        const head = s?.streams.get(streamId)?.highestNext;
+        if (head !== undefined && head > ack) lagNow += head - ack;
+      }
+      // A receiver that stopped reporting (stalled, gone) falls behind by everything sent since.
+      const lag = nowMs - r.lastHeardMs >= OBSERVED_STALE_MS && !r.left ? lagNow : r.lagAtReport;
+      const h = r.health;
+      out.push({
+        receiver: r.receiver, sourceId: r.sourceId, ackSeq, lagMessages: lag, lagBytes: undefined, naks: r.naks, repairsSent: undefined,
+        report: h === undefined ? undefined : reportOf(h),
+        lastHeardMs: r.lastHeardMs, holdsWindow: false, member: false, state: r.left ? 'dropped' : 'live', dropReason: r.left ? 'left' : undefined,
+      });
+    }
+    return out;
   }
 
   private maybeFinish(s: SourceState, nowMs: number): void {
@@ -343,10 +407,12 @@ export class Receiver {
   }
 
   private sendNak(s: SourceState, streamId: number, ranges: SeqRange[]): void {
+    if (this.observed !== undefined) return; // passive: never asks
     const per = entriesPerDatagram(this.ctx.config.maxDatagramBytes, NAK_FIXED_BYTES, RANGE_BYTES, MAX_RANGES_PER_NAK);
     for (let i = 0; i < ranges.length; i += per) {
       this.ctx.out.control.push(encodeNak(this.origin, streamId, s.hi, s.lo, ranges.slice(i, i + per)));
       this.ctx.stats.naksSent++;
+      s.naksSent++;
     }
   }
 
@@ -365,7 +431,17 @@ export class Receiver {
     const entries = this.statusEntries(s);
     if (entries.length === 0) return;
     s.statusSentMs = nowMs;
-    this.pushStatus(s.hi, s.lo, entries);
+    this.pushStatus(s.hi, s.lo, entries, 0, this.healthOf(s));
+  }
+
+  /** What a STATUS to `s` reports of how this receiver fares with it. */
+  private healthOf(s: SourceState): StatusHealth {
+    return {
+      naksSent: s.naksSent, repairsReceived: s.repairsReceived, messagesLost: s.messagesLost, kernelDrops: this.ctx.config.kernelDrops?.() ?? 0,
+      reorderBytes: s.reorderBytes, gapsOpen: s.gapsOpen(),
+      repairLatencyUs: Number.isNaN(s.repairLatencyMs) ? NO_REPAIR_LATENCY : Math.min(NO_REPAIR_LATENCY - 1, Math.round(s.repairLatencyMs * 1000)),
+      readBacklogBytes: this.ctx.totals.readBacklogBytes,
+    };
   }
 
   /**
@@ -380,20 +456,22 @@ export class Receiver {
     for (const s of this.sources.values()) {
       if (s.statusSentMs === -Infinity) continue;
       // With where we stand, so a closing source can tell whether we left with everything.
-      this.pushStatus(s.hi, s.lo, this.statusEntries(s), StatusFlag.LEAVING);
+      this.pushStatus(s.hi, s.lo, this.statusEntries(s), StatusFlag.LEAVING, this.healthOf(s));
     }
   }
 
-  private pushStatus(hi: number, lo: number, entries: StatusEntry[], flags = 0): void {
+  /** Queues STATUS datagrams to source (hi, lo): `entries` split over as many as needed, each with `health` when given. A passive endpoint sends none. */
+  private pushStatus(hi: number, lo: number, entries: StatusEntry[], flags = 0, health?: StatusHealth): void {
+    if (this.observed !== undefined) return;
     if (this.leaving && (flags & StatusFlag.LEAVING) === 0) return;
-    const per = entriesPerDatagram(this.ctx.config.maxDatagramBytes, STATUS_FIXED_BYTES, STATUS_ENTRY_BYTES, MAX_ENTRIES_PER_CONTROL);
+    const per = entriesPerDatagram(this.ctx.config.maxDatagramBytes, STATUS_FIXED_BYTES + (health === undefined ? 0 : STATUS_HEALTH_BYTES), STATUS_ENTRY_BYTES, MAX_ENTRIES_PER_CONTROL);
     if (entries.length === 0) {
-      this.ctx.out.control.push(encodeStatus(this.origin, hi, lo, entries, flags));
+      this.ctx.out.control.push(encodeStatus(this.origin, hi, lo, entries, flags, health));
       this.ctx.stats.statusSent++;
       return;
     }
     for (let i = 0; i < entries.length; i += per) {
-      this.ctx.out.control.push(encodeStatus(this.origin, hi, lo, entries.slice(i, i + per), flags));
+      this.ctx.out.control.push(encodeStatus(this.origin, hi, lo, entries.slice(i, i + per), flags, health));
       this.ctx.stats.statusSent++;
     }
   }

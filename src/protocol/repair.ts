@@ -28,6 +28,8 @@ import { Fifo } from '../util/fifo';
 export interface NakOutcome {
   repairing: SeqRange[];
   unavailable: SeqRange[];
+  /** Datagrams this NAK queued for repair. */
+  queued: number;
 }
 
 export class RepairQueue {
@@ -71,7 +73,7 @@ export class RepairQueue {
    * session's `share` of the repair budget; returns what to confirm.
    */
   onNak(nowMs: number, streamId: number, ranges: readonly SeqRange[], share?: TokenBucket): NakOutcome {
-    const out: NakOutcome = { repairing: [], unavailable: [] };
+    const out: NakOutcome = { repairing: [], unavailable: [], queued: 0 };
     const s = this.window.streams.get(streamId);
     if (!s) return out;
     const trail = Math.min(s.trailSeq, s.sentNextSeq);
@@ -109,6 +111,7 @@ export class RepairQueue {
         e.repairQueued = true;
         this.queue.push(e);
         this.queuedBytes += e.datagram.length;
+        out.queued++;
         addRange(out.repairing, e.firstSeq, e.firstSeq + e.count - 1);
       }
     }

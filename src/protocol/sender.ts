@@ -5,9 +5,10 @@
  * limit, and the graceful close (close.ts decides when it is over).
  */
 
+import { sessionIdHex } from '../wire/header';
 import { ClosedError, InvalidArgumentTypeError, InvalidArgumentValueError } from '../util/errors';
 import { CLOSE_QUIET_MS, DEFAULT_LINGER_MS, MIN_SEND_QUEUE_BYTES, RATE_BURST_MS } from './constants';
-import type { CloseOutcome, EndpointConfig, ProtocolStats, ReceiverDropReason, SourceInfo } from './api';
+import type { CloseOutcome, EndpointConfig, ProtocolStats, ReceiverDropReason, ReceiverHealth, SourceInfo } from './api';
 import { CloseTracker, ReceiverHistory } from './close';
 import { flowControlByName, type FlowControlStrategy } from './flow-control';
 import { HeartbeatSchedule } from './heartbeat';
@@ -16,7 +17,7 @@ import { NakLimiter } from './nak-limiter';
 import type { Output } from './output';
 import { Packer } from './packer';
 import {
-  encodeHeartbeat, encodeNcf, HEARTBEAT_ENTRY_BYTES, HEARTBEAT_FIXED_BYTES, HeartbeatFlag, NcfReason,
+  encodeHeartbeat, encodeNcf, HEARTBEAT_ENTRY_BYTES, HEARTBEAT_FIXED_BYTES, HeartbeatFlag, NcfReason, reportOf,
   RANGE_BYTES, NCF_FIXED_BYTES, type HeartbeatEntry, type NakPayload, type Origin, type SeqRange, type StatusPayload,
 } from './payload';
 import { entriesPerDatagram } from './datagram-room';
@@ -61,6 +62,8 @@ export class Sender {
    * receiver after that, the window only bounds memory. NaN until the first transmission.
    */
   private discoveryUntilMs = Number.NaN;
+  /** Receivers dropped lately (at most RECENT_DROPS, for RECENT_DROP_MS), newest last: receiverHealth() still shows them. */
+  private readonly recentDrops: { health: ReceiverHealth; atMs: number }[] = [];
   /** Who acknowledged everything, who was given up, who left: for the close outcome. */
   readonly history = new ReceiverHistory();
   private closer: CloseTracker | undefined;
@@ -205,6 +208,7 @@ export class Sender {
     const r = this.receivers.byKey.get(receiverKey);
     if (r) r.naks++;
     const outcome = this.repairs.onNak(nowMs, streamId, nak.ranges, budget.repairBytes);
+    if (r) r.repairs += outcome.queued;
     if (outcome.repairing.length > 0) this.sendNcf(streamId, NcfReason.REPAIRING, outcome.repairing);
     if (outcome.unavailable.length > 0) {
       // A live receiver we evicted past (flow control chose to) loses to flow control; anyone else to the window.
@@ -253,6 +257,7 @@ export class Sender {
       if (ack < s.sentNextSeq) complete = false;
       record.freeBytes = e.freeBytes;
     }
+    if (status.health !== undefined) record.health = status.health;
     if (caughtUp) record.lagging = false;
     if (this.closer !== undefined) {
       if (advanced) this.closer.onProgress(nowMs);
@@ -266,6 +271,7 @@ export class Sender {
   handleLeaving(nowMs: number, status: StatusPayload, receiverKey: string): void {
     const r = this.receivers.byKey.get(receiverKey);
     if (r === undefined) return;
+    if (status.health !== undefined) r.health = status.health;
     for (const e of status.entries) {
       const s = this.window.streams.get(e.streamId);
       if (!s) continue;
@@ -334,11 +340,58 @@ export class Sender {
 
   private forget(nowMs: number, r: ReceiverRecord, reason: ReceiverDropReason): void {
     this.stats.receivers = this.receivers.size;
+    if (this.recentDrops.length >= RECENT_DROPS) this.recentDrops.shift();
+    this.recentDrops.push({ health: { ...this.healthOf(r), state: 'dropped', dropReason: reason, holdsWindow: false }, atMs: nowMs });
     // An ignored receiver was never one to wait for: not given up, not in the close outcome.
     if (reason !== 'ignored') this.history.noteGone(r.info, reason, this.missing(r));
     this.out.events.push({ type: 'receiver-dropped', receiver: r.info, reason });
     if (this.limiter === r) this.recomputeLimit();
     this.closer?.onProgress(nowMs);
+  }
+
+  /** Once something was sent: every receiver this sender paces to or heard, and those dropped in the last RECENT_DROP_MS (see ReceiverHealth). */
+  receiverHealth(nowMs: number): ReceiverHealth[] {
+    const out: ReceiverHealth[] = [];
+    // Members are expected from their join, but a sender that never sent has no receivers to speak of.
+    if (this.window.streams.size === 0) return out;
+    for (const r of this.receivers.byKey.values()) out.push(this.healthOf(r));
+    while (this.recentDrops.length > 0 && nowMs - this.recentDrops[0]!.atMs > RECENT_DROP_MS) this.recentDrops.shift();
+    for (const d of this.recentDrops) if (!this.receivers.byKey.has(d.health.receiver.id)) out.push(d.health);
+    return out;
+  }
+
+  private healthOf(r: ReceiverRecord): ReceiverHealth {
+    let ackSeq = 0;
+    let lagBytes = 0;
+    for (const s of this.window.streams.values()) {
+      const ack = r.acks.get(s.streamId) ?? (r.member ? 0 : undefined);
+      if (ack === undefined) continue;
+      ackSeq += ack;
+      if (ack < s.sentNextSeq) lagBytes += s.bytesFrom(Math.max(ack, s.trailSeq));
+    }
+    const h = r.health;
+    return {
+      receiver: r.info, sourceId: sessionIdHex(this.config.sessionHi, this.config.sessionLo), ackSeq, lagMessages: this.missing(r), lagBytes,
+      naks: r.naks, repairsSent: r.repairs,
+      report: h === undefined ? undefined : reportOf(h),
+      lastHeardMs: r.lastHeardMs, holdsWindow: this.holdsWindow(r), member: r.member, state: 'live', dropReason: undefined,
+    };
+  }
+
+  /**
+   * Whether flow control waits for `r` now: under 'min', transmission is
+   * blocked and `r` is the receiver whose advertised space set the limit, or
+   * one whose acknowledgement is the lowest of a stream it has not caught up on.
+   */
+  private holdsWindow(r: ReceiverRecord): boolean {
+    if (!this.flow.pacesTransmit || !this.blocked) return false;
+    if (this.limiter === r && this.window.sentTotalBytes >= this.transmitLimit) return true;
+    for (const s of this.window.streams.values()) {
+      const ack = r.acks.get(s.streamId) ?? (r.member ? 0 : undefined);
+      if (ack === undefined || ack >= s.sentNextSeq) continue;
+      if (ack === this.receivers.ackBounds(s.streamId)?.min) return true;
+    }
+    return false;
   }
 
   /** Sequence numbers transmitted that `r` has not acknowledged, over the streams it reported (all streams for a group member). */
@@ -485,6 +538,10 @@ export class Sender {
     return true;
   }
 }
+
+/** Dropped receivers receiverHealth() keeps showing: at most this many, for this long. */
+const RECENT_DROPS = 64;
+const RECENT_DROP_MS = 60_000;
 
 function sessionKey(r: ReceiverRecord): string {
   return r.info.id;

@@ -31,6 +31,17 @@ export class SourceState implements TimerEntry {
   statusSentMs = -Infinity;
   /** Datagrams (DATA and HEARTBEAT) received from this session. */
   datagrams = 0;
+  /** Health counters of this source (SourceHealth, docs/protocol.md "STATUS"): data payload bytes, repairs, messages delivered and lost, NAKs sent. */
+  bytesReceived = 0;
+  repairsReceived = 0;
+  messagesDelivered = 0;
+  lossesDeclared = 0;
+  messagesLost = 0;
+  naksSent = 0;
+  /** Smoothed time from noticing a gap to the repair that filled it, ms (NaN before the first). */
+  repairLatencyMs = Number.NaN;
+  /** Repairs that filled a gap (the samples of repairLatencyMs). */
+  repairsTimed = 0;
   /**
    * Something of this source reached the application (a message or a loss
    * report, preceded by the 'source' event). Until then it is on probation: it
@@ -64,6 +75,20 @@ export class SourceState implements TimerEntry {
       this.streams.set(streamId, s);
     }
     return s;
+  }
+
+  /** A repair filled a gap noticed `ms` ago: folded into the smoothed repair latency (weight 1/8, like TCP's SRTT). */
+  noteRepairLatency(ms: number): void {
+    if (!(ms >= 0)) return;
+    this.repairsTimed++;
+    this.repairLatencyMs = Number.isNaN(this.repairLatencyMs) ? ms : this.repairLatencyMs + (ms - this.repairLatencyMs) / 8;
+  }
+
+  /** Gaps open over all streams (ranges waiting for repair). */
+  gapsOpen(): number {
+    let n = 0;
+    for (const s of this.streams.values()) n += s.gaps.length;
+    return n;
   }
 
   /** Adds `bytes` (negative: frees) to this source's reorder bytes and to the total. */

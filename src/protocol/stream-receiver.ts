@@ -74,7 +74,12 @@ export class StreamReceiver {
     if (count - 1 > Number.MAX_SAFE_INTEGER - first) return 'data-sequence';
     const last = first + count - 1;
     const stats = this.ctx.stats;
-    if ((h.flags & DataFlag.REPAIR) !== 0) stats.repairsReceived++;
+    const src = this.src;
+    src.bytesReceived += h.payloadLength;
+    if ((h.flags & DataFlag.REPAIR) !== 0) {
+      stats.repairsReceived++;
+      src.repairsReceived++;
+    }
 
     if (!this.started) {
       // A repair answers someone else's old NAK: 'next' starts at live data only.
@@ -96,7 +101,10 @@ export class StreamReceiver {
       if (first > this.highestNext) this.addGap(this.highestNext, first - 1, nowMs);
       if (last + 1 > this.highestNext) this.highestNext = last + 1;
     }
-    if (filled > 0 && first < prevHighest && (h.flags & DataFlag.REPAIR) === 0) stats.reordered++;
+    if (filled > 0) {
+      if ((h.flags & DataFlag.REPAIR) !== 0) src.noteRepairLatency(nowMs - this.gaps.filledOpenedMs);
+      else if (first < prevHighest) stats.reordered++;
+    }
 
     if (count > 1 && !isFragment && first === this.nextDeliver && this.buffer.size === 0 && this.lost.length === 0 && this.reasm === undefined) {
       // Fast path: the next datagram in order, nothing held back: its messages go out as one event, one copy.
@@ -104,6 +112,7 @@ export class StreamReceiver {
       this.joinSkip = false;
       this.src.establish();
       stats.messagesDelivered += count;
+      src.messagesDelivered += count;
       this.ctx.out.events.push({ type: 'messages', source: this.src.info, streamId: this.streamId, firstSeq: first, count, payload: copyBytes(dg, start, end) });
       this.nextDeliver = last + 1;
       if (hadGaps && this.gaps.length === 0) this.src.statusSoon(nowMs);
@@ -326,7 +335,7 @@ export class StreamReceiver {
       this.giveUp(oldest.from, oldest.to, 'memory');
     }
     const dueMs = nowMs + this.ctx.naks.backoffMs(this.src.groupSize(nowMs));
-    this.gaps.add(from, to, GapState.BACKOFF, dueMs);
+    this.gaps.add(from, to, GapState.BACKOFF, dueMs, nowMs);
     this.src.dueBy(dueMs);
   }
 
@@ -394,6 +403,7 @@ export class StreamReceiver {
     const count = item.count - skip;
     const payload = skip === 0 ? item.data : item.data.subarray(new PackedView(item.data, item.count).offset(skip) - PACKED_PREFIX_BYTES);
     this.ctx.stats.messagesDelivered += count;
+    this.src.messagesDelivered += count;
     this.ctx.out.events.push({ type: 'messages', source: this.src.info, streamId: this.streamId, firstSeq: seq, count, payload });
     this.nextDeliver = seq + count;
   }
@@ -475,6 +485,7 @@ export class StreamReceiver {
   private emitMessage(seq: number, data: Buffer): void {
     this.src.establish();
     this.ctx.stats.messagesDelivered++;
+    this.src.messagesDelivered++;
     this.ctx.out.events.push({ type: 'message', source: this.src.info, streamId: this.streamId, seq, data });
   }
 
@@ -491,6 +502,8 @@ export class StreamReceiver {
     const stats = this.ctx.stats;
     stats.lossesDeclared++;
     stats.messagesLost += to - from + 1;
+    this.src.lossesDeclared++;
+    this.src.messagesLost += to - from + 1;
     this.ctx.out.events.push({ type: 'loss', source: this.src.info, streamId: this.streamId, fromSeq: from, toSeq: to, reason });
   }
 }

@@ -34,6 +34,11 @@ export class Counters {
     this.sections.set(name, read);
   }
 
+  /** The current values of section `name` (not a copy: read, do not keep), or undefined. */
+  read(name: string): SectionValues | undefined {
+    return this.sections.get(name)?.();
+  }
+
   /** Every section, deep-copied: the caller may keep it. */
   snapshot(): Record<string, unknown> {
     const out: Record<string, unknown> = {};

@@ -38,14 +38,13 @@ function keep(snapshot) {
 
 function render() {
   const snapshot = history[history.length - 1];
-  const previous = history[history.length - 2];
   $('#group').textContent = snapshot.group;
   document.title = `blipcast ${snapshot.group}`;
-  const bad = problems(snapshot, previous);
+  const bad = problems(snapshot);
   $('#summary').textContent = `${snapshot.members.length} members · ${snapshot.sources.length} sources · ${snapshot.receivers.length} receivers` +
-    (bad > 0 ? ` · ${bad} with problems` : '');
+    (bad > 0 ? ` · ${bad} need a look` : '');
   $('#summary').classList.toggle('bad', bad > 0);
-  renderReceivers($('#receivers tbody'), snapshot, previous);
+  renderReceivers($('#receivers tbody'), snapshot);
   renderSources($('#sources tbody'), snapshot);
   renderMembers($('#members tbody'), snapshot);
   charts.update(history);

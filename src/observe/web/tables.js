@@ -2,12 +2,12 @@
 // what grew). Everything the group says (names, metadata) goes in as text,
 // never as HTML: it comes from the network.
 
-/** A receiver more messages behind than its source sends in this long is flagged, ms. */
-const LAG_WARN_MS = 1000;
-/** ...and never for fewer messages than this (a slow source is not "behind" by a handful). */
-const LAG_WARN_MIN_MESSAGES = 100;
-/** A receiver not heard from for this long is flagged, ms (STATUS comes about every second under traffic). */
-const SILENT_WARN_MS = 3000;
+/** Unread bytes above which a receiver's application counts as a slow reader (as `top`). */
+const UNREAD_WARN_BYTES = 1_000_000;
+/** NAKs per second from which a receiver is flagged (as `top`). */
+const NAKS_WARN_PER_SEC = 10;
+/** A receiver not heard from for this long is flagged, ms (as `top`: it reports every 200 ms while a source sends). */
+const SILENT_WARN_MS = 2000;
 
 export function label(name, id) {
   return name !== '' && name !== undefined ? name : shortId(id);
@@ -47,12 +47,14 @@ function empty(tbody, columns, text) {
   tbody.append(tr);
 }
 
-/** 'bad', 'warn' or '' for one receiver row. */
-export function receiverHealth(r, previous, source) {
-  if (r.state === 'dropped' || r.lostPerSec > 0) return 'bad';
-  const lagLimit = Math.max(LAG_WARN_MIN_MESSAGES, ((source?.messagesPerSec ?? 0) * LAG_WARN_MS) / 1000);
-  const kernelDropsGrew = previous !== undefined && r.kernelDrops > previous.kernelDrops;
-  if (r.naksPerSec > 0 || r.gapsOpen > 0 || r.lagMessages > lagLimit || kernelDropsGrew || r.lastHeardMsAgo > SILENT_WARN_MS) return 'warn';
+/**
+ * 'bad' (dropped by its source, or losing messages), 'warn' (any other reason
+ * `blipcast top` marks it with '!': isTroubled in src/observe/format.ts, the
+ * same rule) or ''.
+ */
+export function receiverHealth(r) {
+  if (r.state !== 'live' || r.lostPerSec > 0) return 'bad';
+  if (r.lagMessages > 0 || r.readBacklogBytes > UNREAD_WARN_BYTES || r.naksPerSec >= NAKS_WARN_PER_SEC || r.lastHeardMsAgo > SILENT_WARN_MS) return 'warn';
   return '';
 }
 
@@ -60,27 +62,28 @@ function memberHealth(m) {
   return m.state === 'dead' ? 'bad' : m.state === 'suspect' ? 'warn' : m.state === 'left' ? 'muted' : '';
 }
 
-const receiverKey = (r) => `${r.id}/${r.sourceId}`;
-
-/** How many receivers and members look bad (for the summary line). */
-export function problems(snapshot, previousSnapshot) {
-  const before = new Map((previousSnapshot?.receivers ?? []).map((r) => [receiverKey(r), r]));
-  const sources = new Map(snapshot.sources.map((s) => [s.id, s]));
-  const receivers = snapshot.receivers.filter((r) => receiverHealth(r, before.get(receiverKey(r)), sources.get(r.sourceId)) === 'bad').length;
-  return receivers + snapshot.members.filter((m) => memberHealth(m) === 'bad').length;
+/** How many receivers need a look and members are dead (for the summary line). */
+export function problems(snapshot) {
+  return snapshot.receivers.filter((r) => receiverHealth(r) !== '').length + snapshot.members.filter((m) => memberHealth(m) === 'bad').length;
 }
 
-export function renderReceivers(tbody, snapshot, previousSnapshot) {
-  const before = new Map((previousSnapshot?.receivers ?? []).map((r) => [receiverKey(r), r]));
-  const sources = new Map(snapshot.sources.map((s) => [s.id, s]));
+export function bytes(n) {
+  if (n === undefined || n === null || Number.isNaN(n)) return '–';
+  if (n < 1000) return `${Math.round(n)} B`;
+  if (n < 1e6) return `${(n / 1e3).toFixed(1)} kB`;
+  return `${(n / 1e6).toFixed(n < 1e7 ? 2 : 1)} MB`;
+}
+
+export function renderReceivers(tbody, snapshot) {
   tbody.replaceChildren();
-  if (snapshot.receivers.length === 0) return empty(tbody, 11, 'no receiver has reported yet');
+  if (snapshot.receivers.length === 0) return empty(tbody, 12, 'no receiver heard yet (receivers report every 200 ms once a source sends)');
   for (const r of snapshot.receivers) {
     const tr = row(tbody, [
       [label(r.name, r.id), 'name'],
       [label(r.sourceName, r.sourceId)],
       [r.state],
       [number(r.lagMessages), 'num'],
+      [bytes(r.readBacklogBytes), 'num'],
       [number(r.naksPerSec, 1), 'num'],
       [number(r.repairsPerSec, 1), 'num'],
       [number(r.lost), 'num'],
@@ -88,7 +91,7 @@ export function renderReceivers(tbody, snapshot, previousSnapshot) {
       [number(r.kernelDrops), 'num'],
       [number(r.gapsOpen), 'num'],
       [`${number(r.lastHeardMsAgo / 1000, 1)} s`, 'num'],
-    ], receiverHealth(r, before.get(receiverKey(r)), sources.get(r.sourceId)));
+    ], receiverHealth(r));
     tr.title = `${r.id}${r.address ? ` at ${r.address}` : ''}`;
   }
 }

@@ -36,9 +36,20 @@ function label(name: string, id: string): string {
   return name === '' ? id : `${name} (${id.slice(0, 6)})`;
 }
 
-/** Whether a receiver deserves a second look: behind, losing, NAKing hard, dropped by its kernel, or silent. */
+/** Bytes behind (unacknowledged, or unread by its application) from which a receiver needs a look. */
+export const TROUBLE_BEHIND_BYTES = 1_000_000;
+/** NAKs per second from which a receiver needs a look (a clean link sends none). */
+export const TROUBLE_NAKS_PER_SEC = 10;
+/** Silence from which a receiver needs a look: five status intervals. */
+export const TROUBLE_SILENCE_MS = 1000;
+
+/**
+ * Whether a receiver deserves a second look: dropped, a megabyte behind (unacknowledged or unread), losing messages,
+ * NAKing hard, its kernel dropping datagrams, or silent. A few messages behind is normal (they are in flight).
+ */
 export function isTroubled(r: ReceiverRow): boolean {
-  return r.state !== 'live' || r.lagMessages > 0 || r.readBacklogBytes > 1_000_000 || r.lostPerSec > 0 || r.naksPerSec >= 10 || r.lastHeardMsAgo > 2000;
+  return r.state !== 'live' || r.lagBytes >= TROUBLE_BEHIND_BYTES || r.readBacklogBytes >= TROUBLE_BEHIND_BYTES || r.lostPerSec > 0
+    || r.naksPerSec >= TROUBLE_NAKS_PER_SEC || r.kernelDrops > 0 || r.lastHeardMsAgo >= TROUBLE_SILENCE_MS;
 }
 
 /** Rows as fixed-width columns (the last column not padded). */

@@ -85,6 +85,6 @@ export interface GroupSnapshot {
   self: string;
   members: MemberRow[];
   sources: SourceRow[];
-  /** Worst first: live before dropped, then most bytes behind (unacknowledged plus unread), most NAKs per second, most lost. */
+  /** Worst first: live receivers that need a look, then dropped ones, then the rest; within each, most bytes behind (unacknowledged plus unread), most NAKs per second, most lost. */
   receivers: ReceiverRow[];
 }

@@ -9,6 +9,7 @@
 
 import { EventEmitter } from 'node:events';
 import { open, type Channel, type GroupKeyInput, type ReceiverStatus, type SourceStatus, type TransportChoice } from '../index';
+import { isTroubled } from './format';
 import type { GroupSnapshot, MemberRow, ReceiverRow, SourceRow } from './types';
 
 export interface WatchOptions {
@@ -99,10 +100,17 @@ function receiverRow(r: ReceiverStatus, names: Map<string, string>, source: Sour
   };
 }
 
-/** Worst first: live before dropped, then most bytes behind (unacknowledged plus unread), most NAKs per second, most lost. */
+/**
+ * Worst first: live receivers that need a look (isTroubled), then dropped ones, then the rest; within each, most
+ * bytes behind (unacknowledged plus unread), most NAKs per second, most lost.
+ */
 export function worstFirst(a: ReceiverRow, b: ReceiverRow): number {
-  if (a.state !== b.state) return a.state === 'live' ? -1 : 1;
-  return behind(b) - behind(a) || b.naksPerSec - a.naksPerSec || b.lost - a.lost || a.id.localeCompare(b.id);
+  return rank(a) - rank(b) || behind(b) - behind(a) || b.naksPerSec - a.naksPerSec || b.lost - a.lost || a.id.localeCompare(b.id);
+}
+
+function rank(r: ReceiverRow): number {
+  if (r.state !== 'live') return 1;
+  return isTroubled(r) ? 0 : 2;
 }
 
 function behind(r: ReceiverRow): number {

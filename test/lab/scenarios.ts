@@ -27,6 +27,7 @@ import { runBusGather, runBusRequest, runBusTasks } from './bus-scenario';
 import { runLogging } from './logging-scenario';
 import { runSlowReader } from './slow-reader-scenario';
 import { runStateSync } from './state-scenario';
+import { runTopLossy } from './top-scenario';
 
 export { cliHasStats, seqLines, shortLines, variedLines } from './cli-scenario';
 export { DEFAULT_LINGER_S, explain, SEND_GAVE_UP, type ReceiverOutcome, type Scenario, type ScenarioOptions, type ScenarioResult, type SenderOutcome } from './scenario-result';
@@ -159,7 +160,17 @@ export const STATE_SCENARIOS: readonly Scenario[] = [
 ];
 
 /** Every scenario, for the repeat runner (bench/lab-scenarios.ts). */
-export const SCENARIOS: readonly Scenario[] = [...DELIVERY_SCENARIOS, ...BUS_SCENARIOS, ...STATE_SCENARIOS];
+/** Observability (issue 15, test/lab/top-scenario.ts), run by test/observe-lab.test.ts. */
+export const OBSERVE_SCENARIOS: readonly Scenario[] = [
+  {
+    name: 'top-finds-lossy',
+    title: 'blipcast top on another host lists every member and the sender, and puts the listener at 5 % loss first and alone among the rows that need a look, with its NAKs, repairs and repair latency',
+    budgetMs: 60_000,
+    run: (options = {}) => runTopLossy(options),
+  },
+];
+
+export const SCENARIOS: readonly Scenario[] = [...DELIVERY_SCENARIOS, ...BUS_SCENARIOS, ...STATE_SCENARIOS, ...OBSERVE_SCENARIOS];
 
 /** The scenario called `name`. @throws RangeError naming the known ones. */
 export function scenarioByName(name: string): Scenario {

@@ -13,7 +13,7 @@ import { createServer, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket } from 'ws';
 import { serveDashboard, type Dashboard, type DashboardOptions } from '../src/observe/dashboard';
-import type { GroupSnapshot } from '../src/observe/types';
+import type { GroupSnapshot, ReceiverRow } from '../src/observe/types';
 import { BIN, LOOPBACK, randomGroup } from './helpers/cli';
 
 /** A stand-in for a GroupWatcher: emits the snapshots it is told to. */
@@ -41,7 +41,15 @@ function snapshot(seq: number, padBytes = 0): GroupSnapshot {
     self: 'observer',
     members: [{ id: 'a1', name: 'sender-a', state: 'alive', metadata: { pad: 'x'.repeat(padBytes) }, observer: false, self: false }],
     sources: [{ id: 'a1', name: 'sender-a', address: '127.0.0.1', messagesPerSec: seq, bytesPerSec: 64 * seq, messages: seq, bytes: 64 * seq, headSeq: seq, receivers: 0, worstLagMessages: 0 }],
-    receivers: [],
+    receivers: [receiver('listener-ok', 0), receiver('listener-lossy', 3)],
+  };
+}
+
+function receiver(name: string, lostPerSec: number): ReceiverRow {
+  return {
+    id: name, name, address: '127.0.0.1', sourceId: 'a1', sourceName: 'sender-a', ackSeq: 0, lagMessages: 0, lagBytes: 0, naksPerSec: 0, naks: 0,
+    repairsPerSec: 0, repairs: 0, lost: lostPerSec, lostPerSec, gapsOpen: 0, reorderBytes: 0, kernelDrops: 0, readBacklogBytes: 0,
+    repairLatencyMs: undefined, lastHeardMsAgo: 100, state: 'live',
   };
 }
 
@@ -130,14 +138,18 @@ test('refuses a request naming another host (DNS rebinding) and a WebSocket from
   t.is(dashboard.stats().refused, 2);
 });
 
-test('/snapshot.json is the latest snapshot', async (t) => {
+test('/snapshot.json is the latest snapshot, each receiver flagged by top\'s rule', async (t) => {
   const { watcher, dashboard } = await serve();
   t.teardown(() => dashboard.close());
   watcher.next();
   const res = await get(`${dashboard.url}snapshot.json`);
   t.is(res.status, 200);
   t.is(res.type, 'application/json; charset=utf-8');
-  t.deepEqual(JSON.parse(res.body), watcher.latest);
+  const { receivers, ...rest } = JSON.parse(res.body) as GroupSnapshot & { receivers: (ReceiverRow & { troubled: boolean })[] };
+  const { receivers: expected, ...expectedRest } = watcher.latest;
+  t.deepEqual(rest, expectedRest);
+  const asJson = (v: unknown): unknown => JSON.parse(JSON.stringify(v));
+  t.deepEqual(receivers, asJson(expected.map((r) => ({ ...r, troubled: r.lostPerSec > 0 }))), "each receiver also says whether top marks it ('!')");
 });
 
 test('a WebSocket client gets the latest snapshot at once, then every snapshot; many clients each get all', async (t) => {

@@ -2,7 +2,7 @@
  * serveDashboard(): a web page of a group, live. Over node:http it serves
  *
  *   GET /                 the page (src/observe/web/) and /vendor/ uPlot, from memory
- *   GET /snapshot.json    the watcher's latest GroupSnapshot
+ *   GET /snapshot.json    the watcher's latest GroupSnapshot (see pageSnapshot)
  *   GET /ws               WebSocket: the latest snapshot at once, then every snapshot, each one JSON text message
  *
  * and nothing else. It binds only where it is told. Requests naming a host
@@ -17,7 +17,8 @@ import { performance } from 'node:perf_hooks';
 import { WebSocketServer } from 'ws';
 import { loadAssets, type Assets } from './assets';
 import { SnapshotFanout, type FanoutStats } from './fanout';
-import type { GroupSnapshot } from './types';
+import { isTroubled } from './format';
+import type { GroupSnapshot, ReceiverRow } from './types';
 
 /** Where `blipcast dashboard` listens without --listen: loopback only; 8080, the usual port of a local web tool. */
 export const DEFAULT_DASHBOARD_LISTEN = { host: '127.0.0.1', port: 8080 } as const;
@@ -101,6 +102,16 @@ function formatUrl(address: AddressInfo): string {
   return `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}/`;
 }
 
+/** A receiver row as the page gets it: also whether `top` marks it with '!' (so that the page holds no rule of its own). */
+export interface PageReceiverRow extends ReceiverRow {
+  troubled: boolean;
+}
+
+/** A snapshot as /snapshot.json and the WebSocket send it: a GroupSnapshot whose receivers say whether they need a look. */
+export function pageSnapshot(snapshot: GroupSnapshot): string {
+  return JSON.stringify({ ...snapshot, receivers: snapshot.receivers.map((r): PageReceiverRow => ({ ...r, troubled: isTroubled(r) })) });
+}
+
 const SECURITY_HEADERS = {
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
@@ -113,7 +124,7 @@ class DashboardServer implements Dashboard {
   private readonly fanout: SnapshotFanout;
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_MESSAGE_BYTES, perMessageDeflate: false });
   private readonly counters = { requests: 0, refused: 0 };
-  private readonly onSnapshot = (snapshot: GroupSnapshot): void => this.fanout.broadcast(performance.now(), JSON.stringify(snapshot));
+  private readonly onSnapshot = (snapshot: GroupSnapshot): void => this.fanout.broadcast(performance.now(), pageSnapshot(snapshot));
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -145,7 +156,7 @@ class DashboardServer implements Dashboard {
     let body: Buffer | string;
     let contentType: string;
     if (path === '/snapshot.json') {
-      body = JSON.stringify(this.source.snapshot());
+      body = pageSnapshot(this.source.snapshot());
       contentType = 'application/json; charset=utf-8';
     } else {
       const asset = this.assets.get(path);
@@ -173,7 +184,7 @@ class DashboardServer implements Dashboard {
     socket.on('error', () => socket.destroy());
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       if (this.closing !== undefined) return ws.terminate();
-      this.fanout.add(ws, JSON.stringify(this.source.snapshot()));
+      this.fanout.add(ws, pageSnapshot(this.source.snapshot()));
     });
   }
 

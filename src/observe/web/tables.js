@@ -1,13 +1,5 @@
-// The page's tables, rebuilt from one snapshot (and the one before it, to see
-// what grew). Everything the group says (names, metadata) goes in as text,
-// never as HTML: it comes from the network.
-
-/** Unread bytes above which a receiver's application counts as a slow reader (as `top`). */
-const UNREAD_WARN_BYTES = 1_000_000;
-/** NAKs per second from which a receiver is flagged (as `top`). */
-const NAKS_WARN_PER_SEC = 10;
-/** A receiver not heard from for this long is flagged, ms (as `top`: it reports every 200 ms while a source sends). */
-const SILENT_WARN_MS = 2000;
+// The page's tables, rebuilt from one snapshot. Everything the group says
+// (names, metadata) goes in as text, never as HTML: it comes from the network.
 
 export function label(name, id) {
   return name !== '' && name !== undefined ? name : shortId(id);
@@ -49,13 +41,12 @@ function empty(tbody, columns, text) {
 
 /**
  * 'bad' (dropped by its source, or losing messages), 'warn' (any other reason
- * `blipcast top` marks it with '!': isTroubled in src/observe/format.ts, the
- * same rule) or ''.
+ * `blipcast top` marks it with '!': the server sends that as `troubled`, from
+ * the one rule, isTroubled in src/observe/format.ts) or ''.
  */
 export function receiverHealth(r) {
   if (r.state !== 'live' || r.lostPerSec > 0) return 'bad';
-  if (r.lagMessages > 0 || r.readBacklogBytes > UNREAD_WARN_BYTES || r.naksPerSec >= NAKS_WARN_PER_SEC || r.lastHeardMsAgo > SILENT_WARN_MS) return 'warn';
-  return '';
+  return r.troubled ? 'warn' : '';
 }
 
 function memberHealth(m) {

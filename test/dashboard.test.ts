@@ -6,7 +6,6 @@
  */
 
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { request } from 'node:http';
 import { createServer, type Socket } from 'node:net';
@@ -14,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket } from 'ws';
 import { serveDashboard, type Dashboard, type DashboardOptions } from '../src/observe/dashboard';
 import type { GroupSnapshot, ReceiverRow } from '../src/observe/types';
-import { BIN, LOOPBACK, randomGroup } from './helpers/cli';
+import { LOOPBACK, randomGroup, run, start, until, type Proc } from './helpers/cli';
 
 /** A stand-in for a GroupWatcher: emits the snapshots it is told to. */
 class FakeWatcher extends EventEmitter<{ snapshot: [GroupSnapshot] }> {
@@ -90,14 +89,6 @@ async function client(dashboard: Dashboard, headers: Record<string, string> = {}
     ws.once('error', reject);
   });
   return { ws, received };
-}
-
-async function until(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 test('serves the page, its modules and uPlot, and nothing else', async (t) => {
@@ -230,34 +221,25 @@ test('close() says goodbye to every client, ends idle HTTP connections and stops
   await dashboard.close(); // a second close is harmless
 });
 
-/** Starts `blipcast dashboard` on loopback; resolves once it printed its URL. */
-function startCli(args: string[]): { output: () => string; exit: Promise<number | null>; url: Promise<string>; kill: (signal: NodeJS.Signals) => void } {
-  const child = spawn(process.execPath, [BIN, 'dashboard', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let output = '';
-  const exit = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-  const url = new Promise<string>((resolve, reject) => {
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-      output += d;
-      const m = /^dashboard: (http:\S+)$/m.exec(output);
-      if (m) resolve(m[1]!);
-    });
-    void exit.then((code) => reject(new Error(`exited ${code}: ${output}`)));
-  });
-  return { output: () => output, exit, url, kill: (signal) => child.kill(signal) };
+/** The URL a running `blipcast dashboard` printed, once it has. */
+async function urlOf(p: Proc): Promise<string> {
+  await until('the dashboard to print its URL', () => /^dashboard: /m.test(p.stderr()) || p.child.exitCode !== null, 15_000);
+  const m = /^dashboard: (http:\S+)$/m.exec(p.stderr());
+  if (m === null) throw new Error(`no URL: ${p.stderr()}`);
+  return m[1]!;
 }
 
 test('blipcast dashboard prints its URL, serves the group it watches and exits 0 on SIGTERM with --stats', async (t) => {
   const group = randomGroup();
-  const cli = startCli([group, ...LOOPBACK, '--listen', '127.0.0.1:0', '--stats']);
-  t.teardown(() => cli.kill('SIGKILL'));
-  const url = await cli.url;
+  const cli = start(t, ['dashboard', group, ...LOOPBACK, '--listen', '127.0.0.1:0', '--stats']);
+  const url = await urlOf(cli);
   t.regex(url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
   const snap = JSON.parse((await get(`${url}snapshot.json`)).body) as GroupSnapshot;
   t.is(snap.group, group);
-  t.true(snap.members.some((m) => m.self && m.name === 'blipcast-dashboard'), JSON.stringify(snap.members));
-  cli.kill('SIGTERM');
-  t.is(await cli.exit, 0, cli.output());
-  t.regex(cli.output(), /^\{"event":"stats",.*"dashboard":\{.*"requests":1/m);
+  t.true(snap.members.some((m) => m.self && m.observer && m.name === 'blipcast-dashboard'), JSON.stringify(snap.members));
+  cli.child.kill('SIGTERM');
+  t.is((await cli.exit).code, 0, cli.stderr());
+  t.regex(cli.stderr(), /^\{"event":"stats",.*"dashboard":\{.*"requests":1/m);
 });
 
 test('blipcast dashboard on a port in use exits 1 and says so', async (t) => {
@@ -265,20 +247,18 @@ test('blipcast dashboard on a port in use exits 1 and says so', async (t) => {
   await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
   t.teardown(() => taken.close());
   const port = (taken.address() as { port: number }).port;
-  const cli = startCli([randomGroup(), ...LOOPBACK, '--listen', `127.0.0.1:${port}`]);
-  cli.url.catch(() => undefined);
-  t.is(await cli.exit, 1);
-  t.regex(cli.output(), new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: EADDRINUSE`));
+  const r = run(['dashboard', randomGroup(), ...LOOPBACK, '--listen', `127.0.0.1:${port}`]);
+  t.is(r.code, 1);
+  t.regex(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: EADDRINUSE`));
 });
 
-test('blipcast dashboard checks its arguments', async (t) => {
+test('blipcast dashboard checks its arguments', (t) => {
   for (const [args, message] of [
     [['--listen', '127.0.0.1:99999'], /--listen must be HOST:PORT/],
     [['--stream', 'x'], /--stream does not apply/],
   ] as const) {
-    const cli = startCli([randomGroup(), ...LOOPBACK, ...args]);
-    cli.url.catch(() => undefined);
-    t.is(await cli.exit, 2, args.join(' '));
-    t.regex(cli.output(), message);
+    const r = run(['dashboard', randomGroup(), ...LOOPBACK, ...args]);
+    t.is(r.code, 2, args.join(' '));
+    t.regex(r.stderr, message);
   }
 });

@@ -240,6 +240,8 @@ test('the package and its subpaths can be loaded with require and with import', 
   t.is(apps.stdout.trim(), 'function function function function function', apps.stderr);
   const appsEsm = spawnSync(process.execPath, ['--input-type=module', '-e', "import pinoModule from 'blipcast/pino'; import { createLogCollector } from 'blipcast/logs'; import { publishMetrics } from 'blipcast/metrics'; console.log(typeof pinoModule.default, typeof createLogCollector, typeof publishMetrics)"], { cwd: ROOT, encoding: 'utf8' });
   t.is(appsEsm.stdout.trim(), 'function function function', appsEsm.stderr);
+  const later = spawnSync(process.execPath, ['-e', "const b = require('blipcast/bus'); const s = require('blipcast/state'); const o = require('blipcast/observe'); console.log(typeof b.openBus, typeof s.replicate, typeof o.watchGroup, typeof o.formatSnapshot)"], { cwd: ROOT, encoding: 'utf8' });
+  t.is(later.stdout.trim(), 'function function function function', later.stderr);
   // The main entry no longer hands out wire internals.
   const main = spawnSync(process.execPath, ['-e', "const b = require('blipcast'); console.log(['MAGIC', 'crc32c', 'decodeHeaderInto', 'Reject', 'SEALED_REJECT_BASE'].filter((k) => k in b).join(',') || 'none')"], { cwd: ROOT, encoding: 'utf8' });
   t.is(main.stdout.trim(), 'none', main.stderr);

@@ -61,13 +61,16 @@ export function parseCommand(command: CommandName, args: string[], options: Opti
   if (positionals.length === 0) throw new UsageError('missing GROUP:PORT');
   if (positionals.length > 1 + maxExtra) throw new UsageError(`unexpected argument '${positionals[1 + maxExtra]}'`);
   const groupText = positionals[0]!;
-  let group: GroupAddress;
+  return { group: groupArgument(groupText), groupText, values, extra: positionals.slice(1) };
+}
+
+/** `GROUP:PORT` (a positional, or an option's value as in `doctor --group`) parsed; a UsageError when it is not a multicast group and port. */
+export function groupArgument(text: string): GroupAddress {
   try {
-    group = parseGroup(groupText);
+    return parseGroup(text);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  return { group, groupText, values, extra: positionals.slice(1) };
 }
 
 /** "from 1 to 255", or "of at least 1" when there is no practical upper bound. */

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { interfaceHint, isInterfaceError, joinFailure } from './interfaces';
 import { collect } from './collect';
+import { doctor } from './doctor';
 import { listen } from './listen';
 import { members } from './members';
 import { request } from './request';
@@ -66,6 +67,8 @@ export async function main(args: string[]): Promise<number> {
         return await state(rest, { stdout: process.stdout, stderr: process.stderr });
       case 'top':
         return await top(rest, { stdout: process.stdout, stderr: process.stderr });
+      case 'doctor':
+        return await doctor(rest, { stdout: process.stdout, stderr: process.stderr });
       case 'dashboard': {
         // Loaded when used: the web server and its dependencies are not every command's start-up cost.
         const { dashboard } = await import('./dashboard.js');

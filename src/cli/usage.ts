@@ -9,7 +9,7 @@ export class UsageError extends Error {
 }
 
 /** The subcommands that have a usage text of their own. */
-export type CommandName = 'send' | 'listen' | 'members' | 'demo' | 'collect logs' | 'collect metrics' | 'serve' | 'request' | 'work' | 'submit' | 'state' | 'top' | 'dashboard';
+export type CommandName = 'send' | 'listen' | 'members' | 'demo' | 'collect logs' | 'collect metrics' | 'serve' | 'request' | 'work' | 'submit' | 'state' | 'top' | 'doctor' | 'dashboard';
 
 /**
  * `--help` / `-h` after a subcommand: not an error. main() prints that
@@ -348,6 +348,35 @@ Examples (loopback only):
   blipcast state 239.255.0.1:5000 --interface 127.0.0.1 --ttl 0 --map config --dump
   blipcast state 239.255.0.1:5000 --interface 127.0.0.1 --ttl 0 --map config --watch
 `,
+  doctor: `Usage: blipcast doctor [--group GROUP:PORT] [options]
+
+Checks this host's multicast setup for the group and prints one line per
+check — ✓ pass, ! warning, ✗ failure, - skipped — with the command that fixes
+it below a warning or failure: the interface (up, MULTICAST flag), the route
+to the group, rp_filter, the receive buffer against --rate, what the TTL
+reaches, nftables/iptables rules that drop the port, the join in
+/proc/net/igmp, IP_MULTICAST_ALL. docs/doctor.md explains each check.
+
+Options:
+  --group GROUP:PORT    the group to check (default 239.255.0.1:5000)
+  --interface IP|NAME   interface to check (default: the one the route to the
+                        group uses)
+  --ttl N               the TTL you use, 0-255 (default 1)
+  --rate BYTES_PER_S    the sender's rate: is the receive buffer big enough?
+  --probe               also exchange probes with the doctors running --probe on
+                        the group at the same time (other hosts): per peer,
+                        probes received, loss and round trip p50/p99
+  --probe-seconds S     how long to probe (default 3; at least 1)
+  --json                one JSON object: {ok, checks: [{name, status, detail, fix?}]}
+  --transport KIND      auto | native | dgram (default auto; env BLIPCAST_TRANSPORT)
+  -h, --help            this help
+
+Exit codes: 0 every check passed (warnings allowed), 1 some check failed,
+2 bad arguments.
+
+Example (loopback only):
+  blipcast doctor --interface 127.0.0.1 --ttl 0 --group 239.255.0.1:5000
+`,
   dashboard: `Usage: blipcast dashboard GROUP:PORT [--listen HOST:PORT] [options]
 
 Watches the group as a passive observer and serves it as a live web page:
@@ -443,6 +472,7 @@ Usage:
   blipcast submit GROUP:PORT --queue Q                 each stdin line one task
   blipcast state GROUP:PORT --map NAME --load F|--dump|--watch   a replicated map
   blipcast top GROUP:PORT [--once --json]              who is behind, NAKing, losing
+  blipcast doctor [--group GROUP:PORT] [--probe]         checks this host's multicast setup
   blipcast dashboard GROUP:PORT --listen H:P           the group live in a web page
   blipcast COMMAND --help                one command's options
   blipcast --help | --version

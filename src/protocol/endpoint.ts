@@ -182,8 +182,10 @@ class EndpointImpl implements Endpoint, HealthReader {
     const { record, created } = this.sender.receivers.upsert(receiver.id, receiver, nowMs);
     record.member = true;
     if (!created) return;
-    // It holds every stream from what has been sent so far: later data waits for its first status.
-    for (const s of this.sender.window.streams.values()) record.acks.set(s.streamId, s.sentNextSeq);
+    // It may have been receiving for a while (this sender may be the newcomer, or the member's announce and status may
+    // have been lost): until its first status says where it stands, it holds every stream at the oldest data still in
+    // the window. (Taking it for having everything sent so far let the window evict what it still needed.)
+    for (const s of this.sender.window.streams.values()) record.acks.set(s.streamId, Math.min(s.trailSeq, s.sentNextSeq));
     this.statsObj.receivers = this.sender.receivers.size;
     this.out.events.push({ type: 'receiver', receiver });
   }

@@ -161,6 +161,34 @@ function openChannels(project: string, env: NodeJS.ProcessEnv): { kinds: string[
   return { kinds, stderr: result.stderr, result };
 }
 
+/** Runs the installed `blipcast dashboard` on loopback in `project`, fetches its page, uPlot and a snapshot, stops it; reports the HTTP statuses. */
+function serveDashboardOnce(project: string, env: NodeJS.ProcessEnv): { statuses: Record<string, number>; result: SpawnSyncReturns<string> } {
+  const script = `
+    const { spawn } = require('node:child_process');
+    const bin = require.resolve('blipcast/package.json').replace(/package\\.json$/, 'bin/blipcast.js');
+    const port = 20000 + Math.floor(Math.random() * 40000);
+    const child = spawn(process.execPath, [bin, 'dashboard', '239.255.0.1:' + port, '--interface', '127.0.0.1', '--ttl', '0', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', async (d) => {
+      err += d;
+      const m = /dashboard: (\\S+)/.exec(err);
+      if (!m) return;
+      child.stderr.removeAllListeners('data');
+      const statuses = {};
+      for (const path of ['', 'app.js', 'vendor/uPlot.iife.min.js', 'snapshot.json']) statuses[path] = (await fetch(m[1] + path)).status;
+      child.kill('SIGTERM');
+      child.on('close', (code) => {
+        console.log(JSON.stringify({ statuses, code }));
+        process.exit(code);
+      });
+    });
+    child.on('close', (code) => { if (!/dashboard: /.test(err)) { console.error(err); process.exit(code || 1); } });`;
+  const result = run(process.execPath, ['-e', script], project, env, 30_000);
+  const last = result.stdout.trim().split('\n').pop() ?? '';
+  const statuses = last.startsWith('{') ? (JSON.parse(last) as { statuses: Record<string, number> }).statuses : {};
+  return { statuses, result };
+}
+
 if (npm === undefined) {
   test.skip('the packed tarball installs without a compiler — skipped: npm is not on PATH, so nothing can be packed or installed.', () => undefined);
 } else {
@@ -178,6 +206,7 @@ if (npm === undefined) {
     const list = run('tar', ['-tzf', packed.tarball], work, process.env, 30_000).stdout.split('\n').filter(Boolean);
     t.true(list.some((file) => /^package\/prebuilds\/linux-x64\/blipcast\..*\.node$/.test(file)), list.join('\n'));
     t.true(list.includes('package/scripts/install.js'));
+    for (const file of ['index.html', 'app.js', 'charts.js', 'tables.js', 'style.css']) t.true(list.includes(`package/src/observe/web/${file}`), `the dashboard's ${file}`);
     const unwanted = list.filter((file) => /\/(test|bench|fuzz)\/|test_header\.cc$|CMakeLists\.txt$|\.map$|\.ts$(?<!\.d\.ts)/.test(file));
     t.deepEqual(unwanted, []);
     t.deepEqual(packed.headerCache, [], 'prebuildify\'s node-gyp header cache (--devdir) stays empty');
@@ -195,6 +224,9 @@ if (npm === undefined) {
     t.deepEqual(opened.kinds, ['native', 'native']);
     t.notRegex(opened.stderr, /Warning/);
     t.deepEqual(readdirSync(join(work, 'home')), [], 'nothing was written to HOME (no node-gyp header cache)');
+    const served = serveDashboardOnce(project, env);
+    t.is(served.result.status, 0, output(served.result));
+    t.deepEqual(served.statuses, { '': 200, 'app.js': 200, 'vendor/uPlot.iife.min.js': 200, 'snapshot.json': 200 }, 'the dashboard serves its page and uPlot from the installed package');
   });
 
   test.serial('without a fitting prebuild and without a compiler, the install exits 0 and channels run on dgram with one warning', (t) => {

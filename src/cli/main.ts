@@ -69,6 +69,11 @@ export async function main(args: string[]): Promise<number> {
         return await top(rest, { stdout: process.stdout, stderr: process.stderr });
       case 'doctor':
         return await doctor(rest, { stdout: process.stdout, stderr: process.stderr });
+      case 'dashboard': {
+        // Loaded when used: the web server and its dependencies are not every command's start-up cost.
+        const { dashboard } = await import('./dashboard.js');
+        return await dashboard(rest, { stderr: process.stderr });
+      }
       case 'demo': {
         const { demo } = await import('./demo.js');
         return await demo(rest, { stdout: process.stdout, stderr: process.stderr });

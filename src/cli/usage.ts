@@ -9,7 +9,7 @@ export class UsageError extends Error {
 }
 
 /** The subcommands that have a usage text of their own. */
-export type CommandName = 'send' | 'listen' | 'members' | 'demo' | 'collect logs' | 'collect metrics' | 'serve' | 'request' | 'work' | 'submit' | 'state' | 'top' | 'doctor';
+export type CommandName = 'send' | 'listen' | 'members' | 'demo' | 'collect logs' | 'collect metrics' | 'serve' | 'request' | 'work' | 'submit' | 'state' | 'top' | 'doctor' | 'dashboard';
 
 /**
  * `--help` / `-h` after a subcommand: not an error. main() prints that
@@ -379,6 +379,31 @@ Exit codes: 0 every check passed (warnings allowed), 1 some check failed,
 Example (loopback only):
   blipcast doctor --interface 127.0.0.1 --ttl 0 --group 239.255.0.1:5000
 `,
+  dashboard: `Usage: blipcast dashboard GROUP:PORT [--listen HOST:PORT] [options]
+
+Watches the group as a passive observer and serves it as a live web page:
+members, sources with their rates, receivers worst first (lag, NAK rate,
+losses, repair latency, kernel drops), and charts of the last five minutes.
+Prints "dashboard: http://HOST:PORT/" on stderr once serving; runs until
+Ctrl-C / SIGTERM, then closes the page's connections, leaves the group and
+exits 0. Also serves GET /snapshot.json (the latest snapshot) and a WebSocket
+at /ws (every snapshot as JSON). docs/observe.md has the details.
+
+Options:
+  --listen HOST:PORT    where to serve (default 127.0.0.1:8080; port 0 picks a
+                        free one). Only this address is bound: the page has no
+                        login, so serve it on loopback or behind a proxy
+  --name NAME           member name (default blipcast-dashboard)
+  --stats               print the channel's and the page server's counters as
+                        one JSON line on stderr at exit
+${KEY}
+${COMMON_APP}
+Exit codes: 0 on Ctrl-C / SIGTERM, 1 failure (e.g. the port is in use),
+2 bad arguments.
+
+Example (loopback only):
+  blipcast dashboard 239.255.0.1:5000 --interface 127.0.0.1 --ttl 0 --listen 127.0.0.1:8080
+`,
   'collect metrics': `Usage: blipcast collect metrics GROUP:PORT --listen HOST:PORT [options]
 
 Joins the group as a member and serves every publisher's metrics
@@ -450,6 +475,7 @@ Usage:
   blipcast state GROUP:PORT --map NAME --load F|--dump|--watch   a replicated map
   blipcast top GROUP:PORT [--once --json]              who is behind, NAKing, losing
   blipcast doctor [--group GROUP:PORT] [--probe]         checks this host's multicast setup
+  blipcast dashboard GROUP:PORT --listen H:P           the group live in a web page
   blipcast COMMAND --help                one command's options
   blipcast --help | --version
 

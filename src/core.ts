@@ -14,8 +14,8 @@
 
 export { createEndpoint, DEFAULT_TUNING } from './protocol/endpoint';
 export type {
-  CloseOutcome, Endpoint, EndpointConfig, FlowControl, InvalidReason, LateJoin, LimitReason, LimitWarningEvent, LossEvent, LossReason,
-  MessageEvent, MessagesEvent, ProtocolEvent, ProtocolStats, ReceiverDropReason, SourceInfo, UnflushedReceiver,
+  CloseOutcome, Endpoint, EndpointConfig, FlowControl, HealthReader, InvalidReason, LateJoin, LimitReason, LimitWarningEvent, LossEvent, LossReason,
+  MessageEvent, MessagesEvent, ProtocolEvent, ProtocolStats, ReceiverDropReason, ReceiverHealth, ReceiverReport, SourceHealth, SourceInfo, UnflushedReceiver,
 } from './protocol/api';
 export { INVALID_REASONS, LIMIT_REASONS } from './protocol/api';
 export type { NakBackoff, ProtocolTuning } from './protocol/tuning';

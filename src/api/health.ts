@@ -3,7 +3,8 @@
  * records (src/protocol/api.ts, SourceHealth / ReceiverHealth) with member
  * names and per-second rates added. Rates are taken between this call and the
  * newest earlier call at least RATE_SPAN_MS before it (so a caller polling
- * every second gets per-second rates, one polling rarely the average since).
+ * every second gets per-second rates, one polling rarely the average since);
+ * a source's first call takes them from when it was first heard.
  */
 
 import type { MemberInfo } from '../group/api';
@@ -11,6 +12,8 @@ import type { ReceiverHealth, ReceiverReport, ReceiverDropReason, SourceHealth, 
 
 /** Shortest span a rate is taken over, ms. */
 export const RATE_SPAN_MS = 1000;
+/** Shortest span a first sample's rate is taken over (from when the counters started). */
+const MIN_FIRST_SPAN_MS = 100;
 /** Samples kept per key (a caller polling faster than this per RATE_SPAN_MS thins them). */
 const MAX_SAMPLES = 32;
 
@@ -98,8 +101,11 @@ export class Rates {
   private readonly samples = new Map<string, Sample[]>();
   private seen = new Set<string>();
 
-  /** Records `values` for `key` at `nowMs` and returns their rates per second (0 on the first sample). */
-  rate(key: string, nowMs: number, values: number[]): number[] {
+  /**
+   * Records `values` for `key` at `nowMs` and returns their rates per second. On the first sample the rates are
+   * taken from `sinceMs` (when the counters were 0) if that is at least MIN_FIRST_SPAN_MS ago, else they are 0.
+   */
+  rate(key: string, nowMs: number, values: number[], sinceMs?: number): number[] {
     this.seen.add(key);
     let list = this.samples.get(key);
     if (list === undefined) {
@@ -108,7 +114,8 @@ export class Rates {
     }
     while (list.length >= 2 && nowMs - list[1]!.atMs >= RATE_SPAN_MS) list.shift();
     if (list.length >= MAX_SAMPLES) list.splice(1, 1);
-    const base = list[0];
+    let base = list[0];
+    if (base === undefined && sinceMs !== undefined && nowMs - sinceMs >= MIN_FIRST_SPAN_MS) base = { atMs: sinceMs, values: values.map(() => 0) };
     list.push({ atMs: nowMs, values });
     if (base === undefined || nowMs <= base.atMs) return values.map(() => 0);
     const dt = (nowMs - base.atMs) / 1000;
@@ -133,7 +140,7 @@ export function sourceStatuses(list: SourceHealth[], nowMs: number, rates: Rates
   const out: SourceStatus[] = [];
   for (const h of list) {
     if (!h.established) continue; // a session that never delivered anything is not a source yet (no 'source' event)
-    const [messagesPerSec, bytesPerSec, naksPerSec, repairsPerSec, lostPerSec] = rates.rate(`s/${h.source.id}`, nowMs, [h.messages, h.bytes, h.naksSent, h.repairsReceived, h.messagesLost]);
+    const [messagesPerSec, bytesPerSec, naksPerSec, repairsPerSec, lostPerSec] = rates.rate(`s/${h.source.id}`, nowMs, [h.messages, h.bytes, h.naksSent, h.repairsReceived, h.messagesLost], h.firstHeardMs);
     out.push({
       source: h.source, name: names.get(h.source.id), messagesPerSec: messagesPerSec!, bytesPerSec: bytesPerSec!, messages: h.messages, bytes: h.bytes,
       datagrams: h.datagrams, headSeq: h.headSeq, lagMessages: Math.max(0, h.headSeq - h.deliveredSeq), gapsOpen: h.gapsOpen, missing: h.missing,

@@ -14,3 +14,5 @@ export { buildSnapshot, GroupWatcher, watchGroup, worstFirst } from './watcher';
 export type { GroupWatcherEvents, WatchOptions } from './watcher';
 export { formatSnapshot, isTroubled, TROUBLE_BEHIND_BYTES, TROUBLE_NAKS_PER_SEC, TROUBLE_SILENCE_MS } from './format';
 export type { GroupSnapshot, MemberRow, ReceiverRow, ReceiverStateName, SourceRow } from './types';
+export { DEFAULT_DASHBOARD_LISTEN, serveDashboard } from './dashboard';
+export type { Dashboard, DashboardOptions, DashboardStats, SnapshotSource } from './dashboard';

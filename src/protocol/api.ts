@@ -228,6 +228,8 @@ export interface SourceHealth {
   /** Receivers of it this endpoint knows of (itself included): what its NAK back-off scales with. */
   groupSize: number;
   lastHeardMs: number;
+  /** When it was first heard: the counters count from here. */
+  firstHeardMs: number;
 }
 
 /**

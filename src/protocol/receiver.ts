@@ -323,6 +323,7 @@ export class Receiver {
         repairsReceived: s.repairsReceived, lossesDeclared: s.lossesDeclared, messagesLost: s.messagesLost,
         reorderBytes: s.reorderBytes, reassemblyBytes: s.reassemblyBytes,
         repairLatencyMs: Number.isNaN(s.repairLatencyMs) ? undefined : s.repairLatencyMs, groupSize: s.groupSize(nowMs), lastHeardMs: s.lastHeardMs,
+        firstHeardMs: s.firstHeardMs,
       });
     }
     return out;

@@ -15,6 +15,8 @@ const GROUP_SIZE_CACHE_MS = 10;
 
 export class SourceState implements TimerEntry {
   lastHeardMs: number;
+  /** When this source was first heard (its health counters count from here). */
+  readonly firstHeardMs: number;
   closed = false;
   readonly streams = new Map<number, StreamReceiver>();
   /** Other receivers of this source (overheard status) → last heard; the NAK back-off scales with them. */
@@ -60,6 +62,7 @@ export class SourceState implements TimerEntry {
 
   constructor(readonly key: string, readonly hi: number, readonly lo: number, readonly info: SourceInfo, nowMs: number, private readonly ctx: ReceiveContext) {
     this.lastHeardMs = nowMs;
+    this.firstHeardMs = nowMs;
     this.statusDueMs = nowMs + ctx.tuning.statusSoonMs;
   }
 

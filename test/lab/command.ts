@@ -4,27 +4,15 @@
  */
 
 import { execFile, execFileSync } from 'node:child_process';
-import { accessSync, constants as fsConstants } from 'node:fs';
-import { join } from 'node:path';
-
-const SYSTEM_DIRS = ['/usr/sbin', '/sbin', '/usr/bin', '/bin', '/usr/local/sbin', '/usr/local/bin'];
+import { systemBinary as findSystemBinary } from '../../src/cli/doctor/system';
 
 /**
- * Absolute path of a system tool. Not a PATH lookup: under `npm test` PATH starts
- * with node_modules/.bin, where `nft` is @vercel/nft (node-file-trace), which
- * prints an error about a missing file and exits 0.
+ * Absolute path of a system tool (the doctor's lookup, src/cli/doctor/system.ts), or the bare name when no system
+ * directory has it. Not a PATH lookup: under `npm test` PATH starts with node_modules/.bin, where `nft` is
+ * @vercel/nft (node-file-trace), which prints an error about a missing file and exits 0.
  */
 export function systemBinary(name: string): string {
-  for (const dir of SYSTEM_DIRS) {
-    const path = join(dir, name);
-    try {
-      accessSync(path, fsConstants.X_OK);
-      return path;
-    } catch {
-      // Not here; try the next directory.
-    }
-  }
-  return name;
+  return findSystemBinary(name) ?? name;
 }
 
 export const IP = systemBinary('ip');

@@ -4,7 +4,9 @@
  * names and per-second rates added. Rates are taken between this call and the
  * newest earlier call at least RATE_SPAN_MS before it (so a caller polling
  * every second gets per-second rates, one polling rarely the average since);
- * a source's first call takes them from when it was first heard.
+ * a source's first call takes them from when it was first heard, and so do a
+ * receiver's NAK and repair rates (not those of its own report, which counts
+ * from before this endpoint heard of it).
  */
 
 import type { MemberInfo } from '../group/api';
@@ -158,8 +160,11 @@ export function receiverStatuses(list: ReceiverHealth[], nowMs: number, rates: R
   const names = namesOf(members);
   const out: ReceiverStatus[] = [];
   for (const h of list) {
-    const [naksPerSec, repairsPerSec, lostPerSec, repairsReceivedPerSec] = rates.rate(`r/${h.receiver.id}/${h.sourceId}`, nowMs,
-      [h.naks, h.repairsSent ?? 0, h.report?.messagesLost ?? 0, h.report?.repairsReceived ?? 0]);
+    const key = `r/${h.receiver.id}/${h.sourceId}`;
+    // What this endpoint counted starts when it first heard of the receiver; the receiver's own report counts from
+    // earlier (an hour-old loss must not look like one per second now): its rates start at the second sample.
+    const [naksPerSec, repairsPerSec] = rates.rate(key, nowMs, [h.naks, h.repairsSent ?? 0], h.firstHeardMs);
+    const [lostPerSec, repairsReceivedPerSec] = rates.rate(`${key}/report`, nowMs, [h.report?.messagesLost ?? 0, h.report?.repairsReceived ?? 0]);
     out.push({
       receiver: h.receiver, name: names.get(h.receiver.id), sourceId: h.sourceId, ackSeq: h.ackSeq, lagMessages: h.lagMessages, lagBytes: h.lagBytes,
       naks: h.naks, naksPerSec: naksPerSec!, repairsSent: h.repairsSent, repairsPerSec: h.repairsSent === undefined ? undefined : repairsPerSec!,

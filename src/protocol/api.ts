@@ -254,6 +254,8 @@ export interface ReceiverHealth {
   /** Its own report, from its latest STATUS with a health report. */
   report: ReceiverReport | undefined;
   lastHeardMs: number;
+  /** When this endpoint first heard of it: `naks` and `repairsSent` count from here. */
+  firstHeardMs: number;
   /** Flow control ('min') is waiting for it now: the slowest receiver the sender paces to. */
   holdsWindow: boolean;
   /** A group member (its liveness is the membership's). */

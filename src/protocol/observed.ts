@@ -25,6 +25,8 @@ export interface ObservedRecord {
   /** NAKs overheard from it to this source. */
   naks: number;
   lastHeardMs: number;
+  /** When the record was created: its NAK count counts from here. */
+  firstHeardMs: number;
   /** It said it is leaving (STATUS LEAVING). */
   left: boolean;
   /** Sequence numbers the source had sent (as far as this endpoint knew) that it had not acknowledged, when its latest STATUS arrived. */
@@ -42,7 +44,7 @@ export class ObservedReceivers {
         this.expire(nowMs);
         if (this.records.size >= MAX_OBSERVED) return undefined;
       }
-      r = { receiver, sourceId, acks: new Map(), health: undefined, naks: 0, lastHeardMs: nowMs, left: false, lagAtReport: 0 };
+      r = { receiver, sourceId, acks: new Map(), health: undefined, naks: 0, lastHeardMs: nowMs, firstHeardMs: nowMs, left: false, lagAtReport: 0 };
       this.records.set(key, r);
     }
     r.lastHeardMs = nowMs;

@@ -10,6 +10,8 @@ import type { StatusHealth } from './payload';
 export interface ReceiverRecord {
   readonly info: SourceInfo;
   lastHeardMs: number;
+  /** When the record was created: its NAK and repair counts count from here. */
+  readonly firstHeardMs: number;
   /** streamId → one past the highest sequence the receiver has contiguously. */
   readonly acks: Map<number, number>;
   /** What it advertised its buffers can still take, bytes (Infinity until its first status with entries). */
@@ -43,7 +45,7 @@ export class ReceiverTable {
     let record = this.byKey.get(key);
     const created = record === undefined;
     if (!record) {
-      record = { info, lastHeardMs: nowMs, acks: new Map(), freeBytes: Infinity, limitBytes: Infinity, lagging: false, naks: 0, repairs: 0, health: undefined, member: false };
+      record = { info, lastHeardMs: nowMs, firstHeardMs: nowMs, acks: new Map(), freeBytes: Infinity, limitBytes: Infinity, lagging: false, naks: 0, repairs: 0, health: undefined, member: false };
       this.byKey.set(key, record);
     }
     record.lastHeardMs = nowMs;

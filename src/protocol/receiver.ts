@@ -351,7 +351,7 @@ export class Receiver {
       out.push({
         receiver: r.receiver, sourceId: r.sourceId, ackSeq, lagMessages: lag, lagBytes: undefined, naks: r.naks, repairsSent: undefined,
         report: h === undefined ? undefined : reportOf(h),
-        lastHeardMs: r.lastHeardMs, holdsWindow: false, member: false, state: r.left ? 'dropped' : 'live', dropReason: r.left ? 'left' : undefined,
+        lastHeardMs: r.lastHeardMs, firstHeardMs: r.firstHeardMs, holdsWindow: false, member: false, state: r.left ? 'dropped' : 'live', dropReason: r.left ? 'left' : undefined,
       });
     }
     return out;

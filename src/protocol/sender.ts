@@ -374,7 +374,7 @@ export class Sender {
       receiver: r.info, sourceId: sessionIdHex(this.config.sessionHi, this.config.sessionLo), ackSeq, lagMessages: this.missing(r), lagBytes,
       naks: r.naks, repairsSent: r.repairs,
       report: h === undefined ? undefined : reportOf(h),
-      lastHeardMs: r.lastHeardMs, holdsWindow: this.holdsWindow(r), member: r.member, state: 'live', dropReason: undefined,
+      lastHeardMs: r.lastHeardMs, firstHeardMs: r.firstHeardMs, holdsWindow: this.holdsWindow(r), member: r.member, state: 'live', dropReason: undefined,
     };
   }
 

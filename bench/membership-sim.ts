@@ -14,6 +14,14 @@
  * --duration S     virtual seconds to run after convergence (default 60)
  * --join-ms MS     spread of the joins (default 1000)
  * --seed N         (default 1)
+ * --json           one JSON object instead of the table: { members, loss,
+ *                  convergenceMs, detectionMs, boundMs, falseDeaths,
+ *                  suspicions, bytesSentPerMemberPerSec,
+ *                  bytesReceivedPerMemberPerSec } (convergenceMs /
+ *                  detectionMs null when it did not happen; detectionMs is
+ *                  the slowest victim's kill → dead at every live member;
+ *                  with --partition also partition: { crossSideDeaths,
+ *                  reunitedMs })
  */
 
 import { parseArgs } from 'node:util';
@@ -28,6 +36,7 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '60' },
     'join-ms': { type: 'string', default: '1000' },
     seed: { type: 'string', default: '1' },
+    json: { type: 'boolean', default: false },
   },
 });
 
@@ -107,6 +116,23 @@ const detection = [...killed.keys()].map((id) => {
   return { complete: times.length >= live.length, first: Math.min(...times), last: Math.max(...times) };
 });
 const wallS = Number(process.hrtime.bigint() - wallStart) / 1e9;
+
+if (values.json === true) {
+  const detected = detection.length > 0 && detection.every((d) => d.complete);
+  console.log(JSON.stringify({
+    members: size,
+    loss,
+    convergenceMs: converged ? convergenceMs : null,
+    detectionMs: detected ? Math.round(Math.max(...detection.map((d) => d.last))) : null,
+    boundMs: Math.round(timers.deadBoundMs),
+    falseDeaths: falseDead,
+    suspicions: falseSuspect,
+    bytesSentPerMemberPerSec: Math.round(txPerMemberPerSec),
+    bytesReceivedPerMemberPerSec: Math.round(rxPerMemberPerSec),
+    ...(partition ? { partition: { crossSideDeaths: crossSideDead, reunitedMs: reunitedMs ?? null } } : {}),
+  }));
+  process.exit(0);
+}
 
 const fmt = (ms: number) => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(2)} s` : 'n/a');
 const rows: [string, string][] = [

@@ -354,13 +354,22 @@ export class Sender {
     const out: ReceiverHealth[] = [];
     // Members are expected from their join, but a sender that never sent has no receivers to speak of.
     if (this.window.streams.size === 0) return out;
-    for (const r of this.receivers.byKey.values()) out.push(this.healthOf(r));
+    // The lowest acknowledgement of each stream, once per call (not per receiver: a sender may have thousands).
+    const minAcks = new Map<number, number>();
+    if (this.flow.pacesTransmit && this.blocked) {
+      for (const s of this.window.streams.values()) {
+        const bounds = this.receivers.ackBounds(s.streamId);
+        if (bounds !== undefined) minAcks.set(s.streamId, bounds.min);
+      }
+    }
+    for (const r of this.receivers.byKey.values()) out.push(this.healthOf(r, minAcks));
     while (this.recentDrops.length > 0 && nowMs - this.recentDrops[0]!.atMs > RECENT_DROP_MS) this.recentDrops.shift();
     for (const d of this.recentDrops) if (!this.receivers.byKey.has(d.health.receiver.id)) out.push(d.health);
     return out;
   }
 
-  private healthOf(r: ReceiverRecord): ReceiverHealth {
+  /** `minAcks`: the lowest acknowledgement per stream while transmission is blocked (empty otherwise: nobody holds the window). */
+  private healthOf(r: ReceiverRecord, minAcks: ReadonlyMap<number, number> = new Map()): ReceiverHealth {
     let ackSeq = 0;
     let lagBytes = 0;
     for (const s of this.window.streams.values()) {
@@ -374,7 +383,7 @@ export class Sender {
       receiver: r.info, sourceId: sessionIdHex(this.config.sessionHi, this.config.sessionLo), ackSeq, lagMessages: this.missing(r), lagBytes,
       naks: r.naks, repairsSent: r.repairs,
       report: h === undefined ? undefined : reportOf(h),
-      lastHeardMs: r.lastHeardMs, firstHeardMs: r.firstHeardMs, holdsWindow: this.holdsWindow(r), member: r.member, state: 'live', dropReason: undefined,
+      lastHeardMs: r.lastHeardMs, firstHeardMs: r.firstHeardMs, holdsWindow: this.holdsWindow(r, minAcks), member: r.member, state: 'live', dropReason: undefined,
     };
   }
 
@@ -383,13 +392,13 @@ export class Sender {
    * blocked and `r` is the receiver whose advertised space set the limit, or
    * one whose acknowledgement is the lowest of a stream it has not caught up on.
    */
-  private holdsWindow(r: ReceiverRecord): boolean {
+  private holdsWindow(r: ReceiverRecord, minAcks: ReadonlyMap<number, number>): boolean {
     if (!this.flow.pacesTransmit || !this.blocked) return false;
     if (this.limiter === r && this.window.sentTotalBytes >= this.transmitLimit) return true;
     for (const s of this.window.streams.values()) {
       const ack = r.acks.get(s.streamId) ?? (r.member ? 0 : undefined);
       if (ack === undefined || ack >= s.sentNextSeq) continue;
-      if (ack === this.receivers.ackBounds(s.streamId)?.min) return true;
+      if (ack === minAcks.get(s.streamId)) return true;
     }
     return false;
   }

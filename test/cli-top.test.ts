@@ -8,6 +8,10 @@
 import test from 'ava';
 import type { GroupSnapshot } from '../src/observe/types';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { BIN, LOOPBACK, randomGroup, run, start, until } from './helpers/cli';
 
 /** Lines for a sender: enough for the whole test at the rate it is held to. */
@@ -63,6 +67,31 @@ test('top without a terminal prints one plain block per interval and exits 0 on 
   t.is(stats.event, 'stats');
   t.is(stats.protocol.statusSent, 0, 'a passive observer sends no status');
   t.is(stats.protocol.naksSent, 0);
+  for (const p of [listener, sender]) p.child.kill('SIGKILL');
+});
+
+test('on an encrypted group top sees the members and the source with --key-file, and without it says the traffic is encrypted', async (t) => {
+  const group = randomGroup();
+  const dir = mkdtempSync(join(tmpdir(), 'blipcast-top-key-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const keyFile = join(dir, 'group.key');
+  writeFileSync(keyFile, randomBytes(32).toString('hex'), { mode: 0o600 });
+  const key = ['--key-file', keyFile];
+  const listener = start(t, ['listen', group, ...LOOPBACK, ...key, '--name', 'l1']);
+  const sender = start(t, ['send', group, ...LOOPBACK, ...key, '--name', 's1', '--rate', '200000', '--linger', '0'], { input: LINES });
+  await until('the listener to print', () => listener.stdout().length > 0, 20_000);
+  const withKey = start(t, ['top', group, ...LOOPBACK, ...key, '--once', '--json', '--wait', '2.5']);
+  const without = start(t, ['top', group, ...LOOPBACK, '--once', '--json', '--wait', '2.5']);
+  const [a, b] = await Promise.all([withKey.exit, without.exit]);
+  t.is(a.code, 0, withKey.stderr());
+  t.is(b.code, 0, without.stderr());
+  const seen = JSON.parse(withKey.stdout()) as GroupSnapshot;
+  t.deepEqual(seen.sources.map((s) => s.name), ['s1']);
+  t.true(seen.receivers.some((r) => r.name === 'l1' && r.sourceName === 's1'));
+  const blind = JSON.parse(without.stdout()) as GroupSnapshot;
+  t.deepEqual(blind.sources, []);
+  t.deepEqual(blind.receivers, []);
+  t.regex(without.stderr(), /encrypted .*--key-file/);
   for (const p of [listener, sender]) p.child.kill('SIGKILL');
 });
 

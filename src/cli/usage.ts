@@ -474,7 +474,7 @@ Usage:
   blipcast submit GROUP:PORT --queue Q                 each stdin line one task
   blipcast state GROUP:PORT --map NAME --load F|--dump|--watch   a replicated map
   blipcast top GROUP:PORT [--once --json]              who is behind, NAKing, losing
-  blipcast doctor [--group GROUP:PORT] [--probe]         checks this host's multicast setup
+  blipcast doctor [--group GROUP:PORT] [--probe]      checks this host's multicast setup
   blipcast dashboard GROUP:PORT --listen H:P           the group live in a web page
   blipcast COMMAND --help                one command's options
   blipcast --help | --version

@@ -80,3 +80,32 @@ export function signalExitCode(signal: NodeJS.Signals): number {
 export function statsLine(stats: object, extra: object = {}): string {
   return JSON.stringify({ event: 'stats', ...stats, ...extra }) + '\n';
 }
+
+/** How long a keyless command hears only sealed datagrams before it says the group is encrypted. */
+export const ENCRYPTED_HINT_AFTER_MS = 1000;
+
+/** The one stderr line of a keyless command that hears only sealed datagrams. */
+export function encryptedHint(sealedDatagrams: number): string {
+  return `blipcast: the group's traffic is encrypted (${sealedDatagrams} sealed datagram(s) dropped, nothing delivered): pass --key-file PATH or set BLIPCAST_KEY with the group's key\n`;
+}
+
+/**
+ * For a command opened without a key: once something arrives, if it was only sealed datagrams (dropped and
+ * counted in `stats().rejects['keyed-on-clear']`), says so on `stderr`, once. `heard(stats)` is what counts as
+ * hearing the group in the clear. Returns the function that stops watching.
+ */
+export function hintIfEncrypted(
+  channel: { stats(): { rejects: Record<string, number>; protocol: { messagesDelivered: number; datagramsReceived: number } } },
+  stderr: NodeJS.WritableStream,
+  heard: (stats: { protocol: { messagesDelivered: number; datagramsReceived: number } }) => number,
+): () => void {
+  const timer = setInterval(() => {
+    const stats = channel.stats();
+    const sealed = stats.rejects['keyed-on-clear'] ?? 0;
+    const clear = heard(stats);
+    if (clear === 0 && sealed === 0) return;
+    clearInterval(timer);
+    if (clear === 0) stderr.write(encryptedHint(sealed));
+  }, ENCRYPTED_HINT_AFTER_MS);
+  return () => clearInterval(timer);
+}

@@ -3,7 +3,7 @@
 import { once } from 'node:events';
 import { open } from '../index';
 import { choiceOption, intOption, parseCommand, secondsOption } from './args';
-import { keyOption, onStopSignal, statsLine, transportOption } from './common';
+import { hintIfEncrypted, keyOption, onStopSignal, statsLine, transportOption } from './common';
 import { MEMBER_OPTIONS, memberOption } from './members';
 
 const OPTIONS = {
@@ -16,13 +16,6 @@ const OPTIONS = {
   stats: { type: 'boolean' },
 } as const;
 
-/** How long a keyless listener hears only sealed datagrams before it says the group is encrypted. */
-export const ENCRYPTED_HINT_AFTER_MS = 1000;
-
-/** The one stderr line of a keyless listener that hears only sealed datagrams. */
-export function encryptedHint(sealedDatagrams: number): string {
-  return `blipcast: the group's traffic is encrypted (${sealedDatagrams} sealed datagram(s) dropped, nothing delivered): pass --key-file PATH or set BLIPCAST_KEY with the group's key\n`;
-}
 
 /** Output is gathered per event-loop turn and written in one call, with stdout back-pressure respected. */
 export async function listen(args: string[], io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }): Promise<number> {
@@ -62,15 +55,8 @@ export async function listen(args: string[], io: { stdout: NodeJS.WritableStream
   const unhook = onStopSignal(() => void channel.close());
 
   let received = 0;
-  // Without a key, sealed datagrams are dropped and counted (stats().rejects['keyed-on-clear']): say why nothing arrives.
-  const encryptedCheck = key.key !== undefined ? undefined : setInterval(() => {
-    const stats = channel.stats();
-    const sealed = stats.rejects['keyed-on-clear'];
-    const delivered = stats.protocol.messagesDelivered;
-    if (delivered === 0 && sealed === 0) return;
-    clearInterval(encryptedCheck);
-    if (delivered === 0) io.stderr.write(encryptedHint(sealed));
-  }, ENCRYPTED_HINT_AFTER_MS);
+  // Without a key, sealed datagrams are dropped and counted: say why nothing arrives.
+  const stopHint = key.key !== undefined ? () => undefined : hintIfEncrypted(channel, io.stderr, (stats) => stats.protocol.messagesDelivered);
   const pending: (Buffer | string)[] = [];
   let flushScheduled = false;
   // Set while stdout is over its high-water mark: the loop stops reading the channel until it drains, so a slow
@@ -102,7 +88,7 @@ export async function listen(args: string[], io: { stdout: NodeJS.WritableStream
     if (!timedOut) throw err;
   } finally {
     if (timer) clearTimeout(timer);
-    clearInterval(encryptedCheck);
+    stopHint();
     flush();
     await channel.close();
     unhook();

@@ -10,8 +10,7 @@ import { watchGroup } from '../observe/watcher';
 import { formatSnapshot } from '../observe/format';
 import type { GroupSnapshot } from '../observe/types';
 import { intOption, parseCommand, secondsOption } from './args';
-import { keyOption, onStopSignal, statsLine, transportOption } from './common';
-import { ENCRYPTED_HINT_AFTER_MS, encryptedHint } from './listen';
+import { hintIfEncrypted, keyOption, onStopSignal, statsLine, transportOption } from './common';
 import { UsageError } from './usage';
 
 const OPTIONS = {
@@ -53,13 +52,7 @@ export async function top(args: string[], io: { stdout: NodeJS.WritableStream & 
   });
   watcher.on('error', (err) => io.stderr.write(`blipcast: ${err.message}\n`));
   // Without a key, sealed datagrams are dropped and counted: say why the group looks empty (as listen does).
-  const encryptedCheck = key.key !== undefined ? undefined : setInterval(() => {
-    const stats = watcher.channel.stats();
-    const sealed = stats.rejects['keyed-on-clear'];
-    if (stats.protocol.datagramsReceived === 0 && sealed === 0) return;
-    clearInterval(encryptedCheck);
-    if (stats.protocol.datagramsReceived === 0) io.stderr.write(encryptedHint(sealed));
-  }, ENCRYPTED_HINT_AFTER_MS);
+  const stopHint = key.key !== undefined ? () => undefined : hintIfEncrypted(watcher.channel, io.stderr, (stats) => stats.protocol.datagramsReceived);
   const render = (s: GroupSnapshot): string => (json ? JSON.stringify(s) + '\n' : formatSnapshot(s, io.stdout.isTTY === true ? Math.max(3, Math.floor(((io.stdout.rows ?? 40) - 12) / 3)) : Infinity));
 
   let stopped: () => void = () => undefined;
@@ -82,7 +75,7 @@ export async function top(args: string[], io: { stdout: NodeJS.WritableStream & 
     }
   } finally {
     unhook();
-    clearInterval(encryptedCheck);
+    stopHint();
     await watcher.close();
     if (values.stats === true) io.stderr.write(statsLine(watcher.channel.stats()));
   }

@@ -175,35 +175,16 @@ export interface NcfPayload {
 }
 
 /**
- * How a receiver fares with the source it reports to (docs/protocol.md,
- * "STATUS"): cumulative counters (saturating at 2^32 − 1) and gauges, so the
- * sender's view of its receivers is not a guess.
+ * The health report of a STATUS (docs/protocol.md, "STATUS"): the fields of
+ * {@link ReceiverReport} as they travel, the repair latency in µs
+ * ({@link NO_REPAIR_LATENCY} before the first repair). Counters saturate at 2^32 − 1.
  */
-export interface StatusHealth {
-  /** NAKs it sent to this source. */
-  naksSent: number;
-  /** Repair datagrams it received from this source. */
-  repairsReceived: number;
-  /** Messages of this source it declared lost. */
-  messagesLost: number;
-  /** Datagrams its socket's kernel buffer dropped (the whole socket, all sources). */
-  kernelDrops: number;
-  /** Out-of-order bytes it buffers for this source. */
-  reorderBytes: number;
-  /** Gaps it is waiting to have repaired (all streams of this source). */
-  gapsOpen: number;
-  /** Smoothed time from noticing a gap to its repair, µs ({@link NO_REPAIR_LATENCY} before the first). */
-  repairLatencyUs: number;
-  /** Bytes of received messages its application has not read yet (all sources together). */
-  readBacklogBytes: number;
-}
+export type StatusHealth = Omit<ReceiverReport, 'repairLatencyMs'> & { repairLatencyUs: number };
 
 /** A health report as the API shows it (ReceiverReport: latency in ms, undefined before the first repair). */
 export function reportOf(h: StatusHealth): ReceiverReport {
-  return {
-    naksSent: h.naksSent, repairsReceived: h.repairsReceived, messagesLost: h.messagesLost, kernelDrops: h.kernelDrops, reorderBytes: h.reorderBytes,
-    gapsOpen: h.gapsOpen, repairLatencyMs: h.repairLatencyUs === NO_REPAIR_LATENCY ? undefined : h.repairLatencyUs / 1000, readBacklogBytes: h.readBacklogBytes,
-  };
+  const { repairLatencyUs, ...counts } = h;
+  return { ...counts, repairLatencyMs: repairLatencyUs === NO_REPAIR_LATENCY ? undefined : repairLatencyUs / 1000 };
 }
 
 export interface StatusPayload {

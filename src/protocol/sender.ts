@@ -62,6 +62,8 @@ export class Sender {
    * receiver after that, the window only bounds memory. NaN until the first transmission.
    */
   private discoveryUntilMs = Number.NaN;
+  /** This sender's session id (16 hex digits): the `sourceId` of its receivers' health. */
+  private readonly sessionId: string;
   /** Receivers dropped lately (at most RECENT_DROPS, for RECENT_DROP_MS), newest last: receiverHealth() still shows them. */
   private readonly recentDrops: { health: ReceiverHealth; atMs: number }[] = [];
   /** Who acknowledged everything, who was given up, who left: for the close outcome. */
@@ -76,6 +78,7 @@ export class Sender {
     private readonly limits: Limits,
   ) {
     this.origin = { sessionHi: config.sessionHi, sessionLo: config.sessionLo, checksum: config.checksum !== false };
+    this.sessionId = sessionIdHex(config.sessionHi, config.sessionLo);
     this.window = new SendWindow(config.windowBytes, config.windowMessages);
     this.packer = new Packer(config.maxDatagramBytes, this.origin, (e) => this.window.append(e));
     this.heartbeat = new HeartbeatSchedule(tuning.heartbeatMinMs, tuning.heartbeatIdleMs, tuning.heartbeatBlockedMs);
@@ -370,17 +373,21 @@ export class Sender {
 
   /** `minAcks`: the lowest acknowledgement per stream while transmission is blocked (empty otherwise: nobody holds the window). */
   private healthOf(r: ReceiverRecord, minAcks: ReadonlyMap<number, number> = new Map()): ReceiverHealth {
+    // One walk for what missing() counts (lagMessages) and its bytes.
     let ackSeq = 0;
+    let lagMessages = 0;
     let lagBytes = 0;
     for (const s of this.window.streams.values()) {
       const ack = r.acks.get(s.streamId) ?? (r.member ? 0 : undefined);
       if (ack === undefined) continue;
       ackSeq += ack;
-      if (ack < s.sentNextSeq) lagBytes += s.bytesFrom(Math.max(ack, s.trailSeq));
+      if (ack >= s.sentNextSeq) continue;
+      lagMessages += s.sentNextSeq - ack;
+      lagBytes += s.bytesFrom(ack);
     }
     const h = r.health;
     return {
-      receiver: r.info, sourceId: sessionIdHex(this.config.sessionHi, this.config.sessionLo), ackSeq, lagMessages: this.missing(r), lagBytes,
+      receiver: r.info, sourceId: this.sessionId, ackSeq, lagMessages, lagBytes,
       naks: r.naks, repairsSent: r.repairs,
       report: h === undefined ? undefined : reportOf(h),
       lastHeardMs: r.lastHeardMs, firstHeardMs: r.firstHeardMs, holdsWindow: this.holdsWindow(r, minAcks), member: r.member, state: 'live', dropReason: undefined,

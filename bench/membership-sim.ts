@@ -138,7 +138,7 @@ const fmt = (ms: number) => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(2)} s`
 const rows: [string, string][] = [
   ['members', String(size)],
   ['loss', `${(loss * 100).toFixed(1)} %`],
-  ['probe period / suspicion / announce', `${fmt(timers.probeIntervalMs)} / ${fmt(timers.suspicionTimeoutMs)} / ${fmt(timers.announceIntervalMs)}`],
+  ['period / suspicion / announce', `${fmt(timers.periodMs)} / ${fmt(timers.suspicionTimeoutMs)} / ${fmt(timers.announceIntervalMs)}`],
   ['convergence after last join', converged ? fmt(convergenceMs) : `not within 120 s`],
   ['detection (kill → dead everywhere)', detection.length === 0 ? 'n/a' : detection.map((d) => `${fmt(d.first)}–${fmt(d.last)}${d.complete ? '' : ' (incomplete)'}`).join(', ')],
   ['documented dead bound', fmt(timers.deadBoundMs)],

@@ -121,7 +121,7 @@ labTest.serial('a member killed with kill -9 is reported dead by every other mem
     const deadLine = (w: Watcher) => w.lines.find((l) => l.event === 'dead' && l.id === victimId);
     await until(`every member to report ${victim.host.name} dead`, () => others.every((w) => deadLine(w) !== undefined), TIMERS.deadBoundMs + 5000, watchers).catch((err: Error) => t.fail(err.message));
     const detection = others.map((w) => ({ host: w.host.name, ms: deadLine(w) === undefined ? Infinity : deadLine(w)!.atMs - killedMs }));
-    t.log(`kill -9 of ${victim.host.name} reported dead after: ${detection.map((d) => `${d.host} ${d.ms.toFixed(0)} ms`).join(', ')} (bound ${TIMERS.deadBoundMs} ms: silence ${TIMERS.silenceMs} + 4 × probe ${TIMERS.probeIntervalMs} + suspicion ${TIMERS.suspicionTimeoutMs})`);
+    t.log(`kill -9 of ${victim.host.name} reported dead after: ${detection.map((d) => `${d.host} ${d.ms.toFixed(0)} ms`).join(', ')} (bound ${TIMERS.deadBoundMs} ms: silence ${TIMERS.silenceMs} + 2.5 periods of ${TIMERS.periodMs} + probe ${TIMERS.probeMs} + suspicion ${TIMERS.suspicionTimeoutMs})`);
     for (const d of detection) t.true(d.ms <= TIMERS.deadBoundMs, `${d.host} reported the death after ${d.ms.toFixed(0)} ms, bound ${TIMERS.deadBoundMs} ms`);
     for (const w of others) {
       t.deepEqual(w.lines.filter((l) => l.event === 'dead' && l.id !== victimId).map((l) => l.name), [], `${w.host.name} declared a live member dead`);
@@ -147,7 +147,7 @@ labTest.serial('a member stopped with kill -STOP for less than the suspicion tim
     await sleep(stopMs - 100);
     process.kill(pid, 'SIGCONT');
     // A suspicion raised while it was stopped would turn into death within the suspicion timeout; wait that long and more.
-    const afterMs = TIMERS.suspicionTimeoutMs + 2 * TIMERS.probeIntervalMs;
+    const afterMs = TIMERS.suspicionTimeoutMs + 2 * TIMERS.periodMs;
     await sleep(afterMs);
     const suspected = watchers.flatMap((w) => w.lines.filter((l) => l.event === 'suspect' && l.id === victimId).map(() => w.host.name));
     const refuted = watchers.flatMap((w) => w.lines.filter((l) => (l.event === 'alive' || l.event === 'update') && l.id === victimId).map(() => w.host.name));

@@ -90,7 +90,7 @@ export async function members(args: string[], io: { stdout: NodeJS.WritableStrea
 
   try {
     if (!watch) {
-      await sleep(waitMs ?? group.timers().announceIntervalMs + CONVERGE_SLACK_MS);
+      await sleep(waitMs ?? group.timers().convergeMs + CONVERGE_SLACK_MS);
       const table = group.members();
       io.stdout.write(json ? JSON.stringify(table.map(memberJson)) + '\n' : formatTable(table));
       return 0;

@@ -48,6 +48,7 @@ export type MemberFilter = Readonly<Record<string, string>> | ((m: MemberInfo) =
 
 /** Timers and budgets; omitted fields take the defaults of src/group/constants.ts. All in ms unless named otherwise. */
 export interface MembershipTuning {
+  /** Base protocol period: the heartbeat interval below the budget's knee, and how long a probe lasts. */
   probeIntervalMs: number;
   probeTimeoutMs: number;
   indirectProbes: number;
@@ -55,8 +56,13 @@ export interface MembershipTuning {
   retransmitMult: number;
   announceIntervalMs: number;
   announceBudgetPerSec: number;
-  probeBudgetPerSec: number;
+  /** Group-wide heartbeats per second: the period grows as n / this above the knee. */
+  heartbeatBudgetPerSec: number;
+  /** Members that watch each member closely (its successors on the id ring). */
+  watchers: number;
   silencePeriods: number;
+  /** Extra silent periods before a member that does not watch a silent member probes it. */
+  backstopPeriods: number;
   tombstoneMs: number;
   maxTombstones: number;
   maxMembers: number;
@@ -85,15 +91,23 @@ export interface MembershipConfig {
 
 /** Timers derived from the group size n (members known alive or suspect, self included). */
 export interface ScaledTimers {
-  probeIntervalMs: number;
+  /** Protocol period: every member heartbeats once per period. */
+  periodMs: number;
+  /** How long a probe (direct, then indirect) lasts. */
+  probeMs: number;
   probeTimeoutMs: number;
   announceIntervalMs: number;
   suspicionTimeoutMs: number;
   retransmits: number;
+  /** A watcher probes a member silent this long (plus up to half a period). */
   silenceMs: number;
+  /** Anyone else probes a member silent this long. */
+  backstopMs: number;
   tombstoneMs: number;
   /** Documented bound on kill → every member declares it dead (docs/protocol.md). */
   deadBoundMs: number;
+  /** Expected time for a member to learn the whole group after it joins (what `blipcast members` waits). */
+  convergeMs: number;
 }
 
 export interface Membership {
@@ -129,6 +143,15 @@ export interface MembershipStats {
   /** Well-formed datagrams ignored: other stream, own datagrams, members over the table cap. */
   ignored: number;
   announcesSent: number;
+  heartbeatsSent: number;
+  /** SUMMARY datagrams sent (answers to a WANT for the summary). */
+  summariesSent: number;
+  /** WANT datagrams sent (asking for a summary, or for the records of buckets). */
+  wantsSent: number;
+  /** Records sent in RECORDS datagrams. */
+  recordsSent: number;
+  /** Members learned from RECORDS instead of their own announce. */
+  recordsLearned: number;
   pingsSent: number;
   acksSent: number;
   pingReqsSent: number;
@@ -144,5 +167,4 @@ export interface MembershipStats {
   tombstones: number;
   piggybackQueued: number;
   pendingRelays: number;
-  probeQueue: number;
 }

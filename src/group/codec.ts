@@ -16,6 +16,10 @@ export const ControlKind = {
   ACK: 3,
   PING_REQ: 4,
   LEAVE: 5,
+  HEARTBEAT: 6,
+  SUMMARY: 7,
+  WANT: 8,
+  RECORDS: 9,
 } as const;
 export type ControlKind = (typeof ControlKind)[keyof typeof ControlKind];
 
@@ -42,12 +46,54 @@ export const UPDATE_BYTES = 13;
 /** The update-count byte that ends every body. */
 export const UPDATE_COUNT_BYTES = 1;
 
+/**
+ * Members are split into {@link BUCKETS} buckets by the top bits of their id
+ * (ids are random), so two tables can be compared bucket by bucket and only
+ * the buckets that differ exchanged (SUMMARY, WANT, RECORDS).
+ */
+export const BUCKETS = 128;
+/** Bytes of one bucket in a SUMMARY: member count u16, XOR of the ids' low 32 bits u32. */
+export const SUMMARY_BUCKET_BYTES = 6;
+
+/** The bucket of member `id` (16 hex digits). */
+export function bucketOf(id: string): number {
+  return parseInt(id.slice(0, 2), 16) >>> 1;
+}
+
+/** The low 32 bits of member `id`, the part of it a table digest XORs. */
+export function idLow32(id: string): number {
+  return parseInt(id.slice(8, 16), 16) >>> 0;
+}
+
+/** One member's record as RECORDS carries it: what its ANNOUNCE says, for a table sync. */
+export interface MemberRecord {
+  id: string;
+  incarnation: number;
+  observer: boolean;
+  name: string;
+  metadata: [string, string][];
+}
+
+/** One bucket of a SUMMARY. */
+export interface BucketSummary {
+  count: number;
+  xor: number;
+}
+
 export type ControlBody =
   | { kind: typeof ControlKind.ANNOUNCE; name: string; metadata: [string, string][] }
   | { kind: typeof ControlKind.PING; target: string; nonce: number; requester: string | undefined }
   | { kind: typeof ControlKind.ACK; requester: string; nonce: number; subject: string }
   | { kind: typeof ControlKind.PING_REQ; target: string; nonce: number; helpers: string[] }
-  | { kind: typeof ControlKind.LEAVE };
+  | { kind: typeof ControlKind.LEAVE }
+  /** Liveness, and the digest of the sender's table (members self included, XOR of the ids' low 32 bits). */
+  | { kind: typeof ControlKind.HEARTBEAT; count: number; digest: number }
+  /** Per-bucket counts and XORs of the sender's table, buckets first … first + buckets.length - 1. */
+  | { kind: typeof ControlKind.SUMMARY; first: number; buckets: BucketSummary[] }
+  /** Asks `target` for the records of `buckets` (none: for its SUMMARY). */
+  | { kind: typeof ControlKind.WANT; target: string; buckets: number[] }
+  /** Member records, the answer to a WANT. */
+  | { kind: typeof ControlKind.RECORDS; records: MemberRecord[] };
 
 export interface ControlMessage {
   /** The sender's incarnation. */
@@ -67,11 +113,8 @@ export function isMemberId(id: string): boolean {
 /** Bytes the body of `b` takes after the prefix (without updates). */
 export function bodyBytes(b: ControlBody): number {
   switch (b.kind) {
-    case ControlKind.ANNOUNCE: {
-      let n = 1 + Buffer.byteLength(b.name) + 1;
-      for (const [k, v] of b.metadata) n += 1 + Buffer.byteLength(k) + 2 + Buffer.byteLength(v);
-      return n;
-    }
+    case ControlKind.ANNOUNCE:
+      return metadataBytes(b.name, b.metadata);
     case ControlKind.PING:
       return 8 + 4 + 8;
     case ControlKind.ACK:
@@ -80,7 +123,30 @@ export function bodyBytes(b: ControlBody): number {
       return 8 + 4 + 1 + 8 * b.helpers.length;
     case ControlKind.LEAVE:
       return 0;
+    case ControlKind.HEARTBEAT:
+      return 2 + 4;
+    case ControlKind.SUMMARY:
+      return 1 + 1 + SUMMARY_BUCKET_BYTES * b.buckets.length;
+    case ControlKind.WANT:
+      return 8 + 1 + b.buckets.length;
+    case ControlKind.RECORDS: {
+      let n = 1;
+      for (const r of b.records) n += recordBytes(r);
+      return n;
+    }
   }
+}
+
+/** Bytes of one record in RECORDS. */
+export function recordBytes(r: MemberRecord): number {
+  return 8 + 4 + 1 + metadataBytes(r.name, r.metadata);
+}
+
+/** Bytes of a name and metadata as ANNOUNCE and RECORDS carry them. */
+function metadataBytes(name: string, metadata: [string, string][]): number {
+  let n = 1 + Buffer.byteLength(name) + 1;
+  for (const [k, v] of metadata) n += 1 + Buffer.byteLength(k) + 2 + Buffer.byteLength(v);
+  return n;
 }
 
 /** Header fields the caller chooses for a CONTROL datagram. */
@@ -125,14 +191,17 @@ export function encodeControl(h: ControlHeader, msg: ControlMessage): Buffer {
     }
     o += buf.write(s, o, 'utf8');
   };
+  const record = (name: string, metadata: [string, string][]) => {
+    str(name, 1);
+    buf[o++] = metadata.length;
+    for (const [k, v] of metadata) {
+      str(k, 1);
+      str(v, 2);
+    }
+  };
   switch (b.kind) {
     case ControlKind.ANNOUNCE:
-      str(b.name, 1);
-      buf[o++] = b.metadata.length;
-      for (const [k, v] of b.metadata) {
-        str(k, 1);
-        str(v, 2);
-      }
+      record(b.name, b.metadata);
       break;
     case ControlKind.PING:
       id(b.target);
@@ -154,6 +223,35 @@ export function encodeControl(h: ControlHeader, msg: ControlMessage): Buffer {
       for (const hlp of b.helpers) id(hlp);
       break;
     case ControlKind.LEAVE:
+      break;
+    case ControlKind.HEARTBEAT:
+      buf.writeUInt16BE(b.count, o);
+      buf.writeUInt32BE(b.digest >>> 0, o + 2);
+      o += 6;
+      break;
+    case ControlKind.SUMMARY:
+      buf[o++] = b.first;
+      buf[o++] = b.buckets.length;
+      for (const k of b.buckets) {
+        buf.writeUInt16BE(k.count, o);
+        buf.writeUInt32BE(k.xor >>> 0, o + 2);
+        o += 6;
+      }
+      break;
+    case ControlKind.WANT:
+      id(b.target);
+      buf[o++] = b.buckets.length;
+      for (const k of b.buckets) buf[o++] = k;
+      break;
+    case ControlKind.RECORDS:
+      buf[o++] = b.records.length;
+      for (const r of b.records) {
+        id(r.id);
+        buf.writeUInt32BE(r.incarnation >>> 0, o);
+        o += 4;
+        buf[o++] = r.observer ? 1 : 0;
+        record(r.name, r.metadata);
+      }
       break;
   }
   buf[o++] = msg.updates.length;
@@ -221,6 +319,22 @@ class Reader {
   }
 }
 
+/** A name and its metadata; undefined for duplicate keys (the reader flags truncation and bad UTF-8 itself). */
+function readRecord(r: Reader): { name: string; metadata: [string, string][] } | undefined {
+  const name = r.str(r.u8());
+  const count = r.u8();
+  const metadata: [string, string][] = [];
+  const keys = new Set<string>();
+  for (let i = 0; i < count && !r.bad; i++) {
+    const k = r.str(r.u8());
+    const v = r.str(r.u16());
+    if (keys.has(k)) return undefined;
+    keys.add(k);
+    metadata.push([k, v]);
+  }
+  return { name, metadata };
+}
+
 /**
  * Decodes the payload `buf[start, end)` of a CONTROL datagram. Returns
  * undefined when it is malformed: unknown version or kind, truncated,
@@ -236,18 +350,9 @@ export function decodeControl(buf: Uint8Array, start: number, end: number): Cont
   let body: ControlBody;
   switch (kind) {
     case ControlKind.ANNOUNCE: {
-      const name = r.str(r.u8());
-      const count = r.u8();
-      const metadata: [string, string][] = [];
-      const keys = new Set<string>();
-      for (let i = 0; i < count && !r.bad; i++) {
-        const k = r.str(r.u8());
-        const v = r.str(r.u16());
-        if (keys.has(k)) return undefined;
-        keys.add(k);
-        metadata.push([k, v]);
-      }
-      body = { kind, name, metadata };
+      const rec = readRecord(r);
+      if (!rec) return undefined;
+      body = { kind, name: rec.name, metadata: rec.metadata };
       break;
     }
     case ControlKind.PING: {
@@ -283,6 +388,45 @@ export function decodeControl(buf: Uint8Array, start: number, end: number): Cont
     case ControlKind.LEAVE:
       body = { kind };
       break;
+    case ControlKind.HEARTBEAT:
+      body = { kind, count: r.u16(), digest: r.u32() };
+      break;
+    case ControlKind.SUMMARY: {
+      const first = r.u8();
+      const n = r.u8();
+      if (first + n > BUCKETS) return undefined;
+      const buckets: BucketSummary[] = [];
+      for (let i = 0; i < n && !r.bad; i++) buckets.push({ count: r.u16(), xor: r.u32() });
+      body = { kind, first, buckets };
+      break;
+    }
+    case ControlKind.WANT: {
+      const target = r.id();
+      const n = r.u8();
+      const buckets: number[] = [];
+      for (let i = 0; i < n && !r.bad; i++) {
+        const k = r.u8();
+        if (k >= BUCKETS) return undefined;
+        buckets.push(k);
+      }
+      if (!isMemberId(target)) return undefined;
+      body = { kind, target, buckets };
+      break;
+    }
+    case ControlKind.RECORDS: {
+      const n = r.u8();
+      const records: MemberRecord[] = [];
+      for (let i = 0; i < n && !r.bad; i++) {
+        const id = r.id();
+        const inc = r.u32();
+        const flags = r.u8();
+        const rec = readRecord(r);
+        if (!rec || !isMemberId(id) || flags > 1) return undefined;
+        records.push({ id, incarnation: inc, observer: flags === 1, name: rec.name, metadata: rec.metadata });
+      }
+      body = { kind, records };
+      break;
+    }
     default:
       return undefined;
   }

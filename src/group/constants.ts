@@ -6,25 +6,29 @@
  */
 
 /**
- * Base probe period: memberlist's LAN default (1 s); SWIM's protocol period.
- * Each member probes one other member per period.
+ * Base protocol period: memberlist's LAN probe interval (1 s). Every member
+ * multicasts a HEARTBEAT once per period, and a probe (PING, then PING_REQ
+ * through k helpers) lasts one base period. The period grows with the group
+ * (HEARTBEAT_BUDGET_PER_SEC); the probe does not.
  */
 export const PROBE_INTERVAL_MS = 1000;
 /**
  * How long a direct probe waits for its ack before asking k helpers:
  * memberlist's LAN ProbeTimeout (500 ms) is for unicast over a WAN-ish
  * network; 300 ms is still hundreds of LAN round trips and leaves the
- * indirect probe most of the period.
+ * indirect probe most of the probe.
  */
 export const PROBE_TIMEOUT_MS = 300;
 /** Helpers asked in an indirect probe: SWIM's k, memberlist's IndirectChecks (3). */
 export const INDIRECT_PROBES = 3;
 /**
- * Suspicion lasts SUSPICION_MULT × max(1, log10(n)) probe periods
- * (memberlist's LAN SuspicionMult is 4): long enough for the suspect to hear
- * of it and refute, growing slowly with the group as gossip takes longer.
+ * Suspicion lasts SUSPICION_MULT protocol periods. On multicast the
+ * suspicion reaches the suspect in one datagram (and hundreds of piggybacked
+ * copies within a period), and its refutation reaches everyone the same way,
+ * so it needs periods, not SWIM's log n gossip rounds: the log n is in the
+ * number of copies (RETRANSMIT_MULT), and the period grows with n.
  */
-export const SUSPICION_MULT = 4;
+export const SUSPICION_MULT = 3;
 /**
  * Each update is piggybacked RETRANSMIT_MULT × ceil(log10(n + 1)) times
  * (SWIM's λ·log n; memberlist's RetransmitMult is 4). On multicast every
@@ -32,32 +36,45 @@ export const SUSPICION_MULT = 4;
  */
 export const RETRANSMIT_MULT = 4;
 /**
- * Base announce interval: a new member is learned within one interval.
- * One second matches the probe period, so announces add at most one
- * datagram per member per period.
+ * Base interval of the periodic ANNOUNCE. A newcomer is learned from its
+ * first announce and, by whoever missed that, from the table sync (SUMMARY,
+ * WANT, RECORDS) that a heartbeat's digest triggers, so the periodic
+ * announce is only a slow refresh.
  */
-export const ANNOUNCE_INTERVAL_MS = 1000;
+export const ANNOUNCE_INTERVAL_MS = 10_000;
+/** Group-wide budget of periodic announces per second: above 200 members the announce interval grows as n / 20 s. */
+export const ANNOUNCE_BUDGET_PER_SEC = 20;
 /**
- * Group-wide budget of periodic announces per second: above 100 members the
- * announce interval grows as n / 100 s, so the announce traffic every member
- * receives stays at ~100 datagrams/s.
+ * Group-wide budget of heartbeats per second: above 500 members the protocol
+ * period grows as n / 500 s. Every heartbeat is multicast, so this caps what
+ * every member receives at ~500 heartbeats/s (~25 kB/s at 1000 members);
+ * detection time grows linearly beyond the knee instead of the traffic
+ * growing quadratically.
  */
-export const ANNOUNCE_BUDGET_PER_SEC = 100;
+export const HEARTBEAT_BUDGET_PER_SEC = 500;
 /**
- * Group-wide budget of probes per second: above 200 members the probe period
- * grows as n / 200 s. Every probe and its ack are multicast, so this caps what
- * every member receives at ~400 probe datagrams/s; detection time grows
- * linearly beyond the knee instead of the traffic growing quadratically.
+ * Watchers per member: its WATCHERS successors on the ring of member ids
+ * probe it after SILENCE_PERIODS silent periods; everyone else only after
+ * BACKSTOP_PERIODS more. With every member watching everyone, some member of
+ * a thousand would always have lost three heartbeats in a row and probe.
  */
-export const PROBE_BUDGET_PER_SEC = 200;
+export const WATCHERS = 3;
 /**
- * A member not heard from for SILENCE_PERIODS probe periods (plus up to
- * one more, random, so members do not all act at once) is probed out of turn.
- * A live member sends at least one ping per period, so three silent periods
- * under 10 % loss happen with probability ~1e-6: it only costs a probe.
- * This turns SWIM's probabilistic first detection into a bound.
+ * A watcher probes a member not heard from for SILENCE_PERIODS periods (plus
+ * up to half a period, random, so watchers do not act at once). A live
+ * member sends a heartbeat every period, so three lost in a row at 10 %
+ * loss happen with probability 1e-3: it only costs a probe.
  */
 export const SILENCE_PERIODS = 3;
+/** Members that do not watch a silent member probe it after this many more periods (in case all its watchers are gone). */
+export const BACKSTOP_PERIODS = 3;
+/**
+ * How soon a member acts on a table digest that differs from its own (a
+ * random delay in [0, this], so that of the members that missed the same
+ * thing one asks and the others overhear), and how often at most.
+ */
+export const SYNC_DELAY_MS = 50;
+export const SYNC_INTERVAL_MS = 500;
 /**
  * Dead and left members are remembered (tombstones) for this long, at least,
  * so that late gossip or a delayed announce of the old incarnation cannot

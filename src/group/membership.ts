@@ -19,12 +19,16 @@ import { DatagramType, HEADER_BYTES, sessionIdHex, type Header } from '../wire/h
 import type {
   MemberFilter, MemberInfo, Membership, MembershipConfig, MembershipEvent, MembershipEventType, MembershipStats, MembershipTuning, ScaledTimers,
 } from './api';
-import { bodyBytes, ControlFlag, ControlKind, decodeControl, encodeControl, PREFIX_BYTES, UPDATE_BYTES, UPDATE_COUNT_BYTES, UpdateState, type ControlBody, type Update } from './codec';
+import {
+  bodyBytes, bucketOf, ControlFlag, ControlKind, decodeControl, encodeControl, PREFIX_BYTES, UPDATE_BYTES, UPDATE_COUNT_BYTES, UpdateState,
+  type ControlBody, type MemberRecord, type Update,
+} from './codec';
 import * as C from './constants';
 import { DEFAULT_MAX_DATAGRAM_BYTES } from '../protocol/constants';
 import { entriesThatFit } from '../protocol/datagram-room';
 import { Dissemination } from './dissemination';
 import { Prober, type ProbedMember } from './prober';
+import { TableSync } from './table-sync';
 import { DEFAULT_MEMBERSHIP_TUNING, scaledTimers } from './timers';
 
 interface Entry extends ProbedMember {
@@ -57,8 +61,9 @@ function checkConfig(c: MembershipConfig, maxDatagramBytes: number, metadata: [s
     if (typeof v !== 'string') throw new InvalidArgumentValueError(`metadata value of ${k} must be a string`);
     if (Buffer.byteLength(k) > C.MAX_METADATA_KEY_BYTES) throw new InvalidArgumentValueError(`metadata key ${k.slice(0, 20)}… is longer than ${C.MAX_METADATA_KEY_BYTES} bytes`);
   }
-  const announceBytes = HEADER_BYTES + PREFIX_BYTES + bodyBytes({ kind: ControlKind.ANNOUNCE, name: c.name, metadata }) + UPDATE_COUNT_BYTES;
-  if (announceBytes > maxDatagramBytes) throw new InvalidArgumentValueError(`name and metadata take ${announceBytes} bytes in an announce; at most ${maxDatagramBytes} fit one datagram`);
+  // The larger of the two datagrams that carry them: our record in RECORDS (table sync).
+  const recordsBytes = HEADER_BYTES + PREFIX_BYTES + bodyBytes({ kind: ControlKind.RECORDS, records: [{ id: '', incarnation: 0, observer: false, name: c.name, metadata }] }) + UPDATE_COUNT_BYTES;
+  if (recordsBytes > maxDatagramBytes) throw new InvalidArgumentValueError(`name and metadata take ${recordsBytes} bytes in a member record; at most ${maxDatagramBytes} fit one datagram`);
 }
 
 class MembershipImpl implements Membership {
@@ -82,15 +87,19 @@ class MembershipImpl implements Membership {
   private readonly tombstones = new Map<string, Tombstone>();
   private readonly queue: Dissemination;
   private readonly prober: Prober<Entry>;
+  private readonly sync: TableSync;
+  /** Member ids, self included, sorted: a member's watchers are its successors here. */
+  private readonly ring: string[] = [];
   private nextAnnounceMs = 0;
+  private nextHeartbeatMs = 0;
 
   private readonly out = new Fifo<Uint8Array>();
   private readonly events = new Fifo<MembershipEvent>();
   private readonly st: MembershipStats = {
     datagramsSent: 0, bytesSent: 0, datagramsReceived: 0, bytesReceived: 0, invalid: 0, ignored: 0,
-    announcesSent: 0, pingsSent: 0, acksSent: 0, pingReqsSent: 0, acksRelayed: 0, probesFailed: 0,
+    announcesSent: 0, heartbeatsSent: 0, summariesSent: 0, wantsSent: 0, recordsSent: 0, recordsLearned: 0, pingsSent: 0, acksSent: 0, pingReqsSent: 0, acksRelayed: 0, probesFailed: 0,
     suspicionsRaised: 0, refutations: 0, deathsDeclared: 0, updatesSent: 0, updatesDropped: 0,
-    members: 0, tombstones: 0, piggybackQueued: 0, pendingRelays: 0, probeQueue: 0,
+    members: 0, tombstones: 0, piggybackQueued: 0, pendingRelays: 0,
   };
 
   constructor(config: MembershipConfig, private readonly tuning: MembershipTuning) {
@@ -112,10 +121,21 @@ class MembershipImpl implements Membership {
       indirectProbes: tuning.indirectProbes,
       random: config.random,
       timers: () => this.timers(),
+      watches: (id, nowMs) => this.watches(id, nowMs),
       send: (body) => this.send(body),
       probeFailed: (nowMs, e) => this.probeFailed(nowMs, e),
       counters: this.st,
     });
+    this.sync = new TableSync({
+      selfId: this.selfId,
+      random: config.random,
+      recordsIn: (bucket) => this.recordsIn(bucket),
+      send: (body) => this.send(body, false),
+      bodyRoomBytes: this.maxDatagramBytes - HEADER_BYTES - PREFIX_BYTES - UPDATE_COUNT_BYTES,
+      counters: this.st,
+    });
+    this.sync.added(this.selfId);
+    this.ringInsert(this.selfId);
   }
 
   // ------------------------------------------------------------ public API
@@ -126,6 +146,8 @@ class MembershipImpl implements Membership {
     const t = this.timers();
     this.sendAnnounce();
     this.nextAnnounceMs = nowMs + this.announceGapMs(t);
+    // A random phase, so members started together do not heartbeat together.
+    this.nextHeartbeatMs = nowMs + this.random() * t.periodMs;
     this.prober.start(nowMs, t);
   }
 
@@ -134,6 +156,7 @@ class MembershipImpl implements Membership {
     for (let i = 0; i < this.tuning.leaveRepeats; i++) this.send({ kind: ControlKind.LEAVE });
     this.left = true;
     this.prober.clear();
+    this.sync.clear();
     this.table.clear();
     this.suspects.clear();
     this.tombstones.clear();
@@ -163,6 +186,22 @@ class MembershipImpl implements Membership {
     else this.heardFrom(nowMs, sender, msg.incarnation);
     this.prober.handle(nowMs, sender, b);
     for (const u of msg.updates) this.applyUpdate(nowMs, u);
+    switch (b.kind) {
+      case ControlKind.HEARTBEAT:
+        this.sync.heardDigest(nowMs, sender, b.count, b.digest);
+        break;
+      case ControlKind.SUMMARY:
+        this.sync.heardSummary(nowMs, sender, b.first, b.buckets);
+        break;
+      case ControlKind.WANT:
+        this.sync.heardWant(nowMs, b.target, b.buckets);
+        break;
+      case ControlKind.RECORDS:
+        for (const r of b.records) this.heardRecord(nowMs, r);
+        break;
+      default:
+        break;
+    }
   }
 
   handleTimeout(nowMs: number): void {
@@ -172,7 +211,12 @@ class MembershipImpl implements Membership {
       this.sendAnnounce();
       this.nextAnnounceMs = nowMs + this.announceGapMs(t);
     }
+    if (nowMs >= this.nextHeartbeatMs) {
+      this.sendHeartbeat();
+      this.nextHeartbeatMs = nowMs + t.periodMs * (0.9 + 0.1 * this.random());
+    }
     this.prober.handleTimeout(nowMs);
+    this.sync.handleTimeout(nowMs);
     for (const id of this.suspects) {
       const e = this.table.get(id);
       if (e && nowMs >= e.suspectDeadlineMs) {
@@ -194,7 +238,7 @@ class MembershipImpl implements Membership {
 
   pollTimeout(): number | undefined {
     if (!this.joined || this.left) return undefined;
-    let next = Math.min(this.nextAnnounceMs, this.prober.nextDeadlineMs());
+    let next = Math.min(this.nextAnnounceMs, this.nextHeartbeatMs, this.prober.nextDeadlineMs(), this.sync.nextDeadlineMs());
     for (const id of this.suspects) {
       const e = this.table.get(id);
       if (e) next = Math.min(next, e.suspectDeadlineMs);
@@ -227,7 +271,6 @@ class MembershipImpl implements Membership {
       tombstones: this.tombstones.size,
       piggybackQueued: this.queue.size,
       pendingRelays: this.prober.pendingRelays,
-      probeQueue: this.prober.queueLength,
     };
   }
 
@@ -256,13 +299,31 @@ class MembershipImpl implements Membership {
       return;
     }
     const tomb = this.tombstones.get(id);
-    if (!tomb) return; // unknown: learned from its next announce
+    if (!tomb) return; // unknown: learned from its announce or by table sync
     // The member itself is talking, after we declared it dead: it was cut
     // off, not dead (a dead process sends nothing, and death takes seconds
     // to declare). Take it back at once; this is how partitions heal.
     // A left member is never taken back this way: its late datagrams are ignored.
     const rec = tomb.record ?? record;
-    if (tomb.state === 'dead' && rec) this.add(nowMs, id, incarnation, rec);
+    if (tomb.state !== 'dead' || !rec) return;
+    this.add(nowMs, id, incarnation, rec);
+    // Others may still hold it dead at this incarnation and take it back only
+    // at a higher one: tell it it was suspected, so it refutes to everyone.
+    if (incarnation <= tomb.incarnation) this.queue.push({ state: UpdateState.SUSPECT, id, incarnation });
+  }
+
+  /** A member's record from RECORDS (table sync): learn a member we missed, never bring back one we buried at that incarnation. */
+  private heardRecord(nowMs: number, r: MemberRecord): void {
+    if (r.id === this.selfId) return;
+    const e = this.table.get(r.id);
+    if (e) {
+      if (r.incarnation > e.incarnation) this.raise(e, r.incarnation);
+      return;
+    }
+    const tomb = this.tombstones.get(r.id);
+    if (tomb && (tomb.state === 'left' || r.incarnation <= tomb.incarnation)) return;
+    this.st.recordsLearned++;
+    this.add(nowMs, r.id, r.incarnation, { name: r.name, metadata: Object.freeze(Object.fromEntries(r.metadata)), observer: r.observer });
   }
 
   private heardLeave(nowMs: number, id: string, incarnation: number): void {
@@ -345,7 +406,8 @@ class MembershipImpl implements Membership {
       lastHeardMs: nowMs, lastProbedMs: nowMs, silenceJitter: this.random(),
     };
     this.table.set(id, e);
-    this.prober.added(id);
+    this.sync.added(id);
+    this.ringInsert(id);
     this.emit('join', e);
   }
 
@@ -373,6 +435,8 @@ class MembershipImpl implements Membership {
     this.emit(state === 'dead' ? 'dead' : 'leave', e);
     this.bury(nowMs, e.id, state, incarnation, { name: e.name, metadata: e.metadata, observer: e.observer });
     this.prober.removed(e.id);
+    this.sync.removed(e.id);
+    this.ringRemove(e.id);
   }
 
   private bury(nowMs: number, id: string, state: 'dead' | 'left', incarnation: number, record: Tombstone['record']): void {
@@ -391,6 +455,61 @@ class MembershipImpl implements Membership {
     this.st.suspicionsRaised++;
     this.suspect(nowMs, e);
     this.queue.push({ state: UpdateState.SUSPECT, id: e.id, incarnation: e.incarnation });
+    // Now, not at our next heartbeat: the suspect refutes the sooner it hears.
+    this.sendHeartbeat();
+  }
+
+  // ------------------------------------------------------------ watchers
+
+  /**
+   * Whether we watch `id`: we are among the first `watchers` members after it
+   * on the ring of ids, counting only members we have heard from within the
+   * silence threshold. Skipping the silent ones keeps every member watched
+   * when its successors went silent with it (a partition, a rack).
+   */
+  private watches(id: string, nowMs: number): boolean {
+    const n = this.ring.length;
+    const silenceMs = this.timers().silenceMs;
+    let i = this.ringIndex(id);
+    let counted = 0;
+    for (let step = 1; step < n && counted < this.tuning.watchers; step++) {
+      const next = this.ring[(i + step) % n]!;
+      if (next === this.selfId) return true;
+      const e = this.table.get(next);
+      if (e && e.state === 'alive' && nowMs - e.lastHeardMs <= silenceMs) counted++;
+    }
+    return false;
+  }
+
+  /** Index of `id` in the ring, or where it would go. */
+  private ringIndex(id: string): number {
+    let lo = 0;
+    let hi = this.ring.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.ring[mid]! < id) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private ringInsert(id: string): void {
+    this.ring.splice(this.ringIndex(id), 0, id);
+  }
+
+  private ringRemove(id: string): void {
+    const i = this.ringIndex(id);
+    if (this.ring[i] === id) this.ring.splice(i, 1);
+  }
+
+  /** Records of our table (self included) in `bucket`, for a RECORDS answer. */
+  private recordsIn(bucket: number): MemberRecord[] {
+    const out: MemberRecord[] = [];
+    if (bucketOf(this.selfId) === bucket) out.push({ id: this.selfId, incarnation: this.incarnation, observer: this.observer, name: this.name, metadata: this.metadataList });
+    for (const e of this.table.values()) {
+      if (bucketOf(e.id) === bucket) out.push({ id: e.id, incarnation: e.incarnation, observer: e.observer, name: e.name, metadata: Object.entries(e.metadata) });
+    }
+    return out;
   }
 
   // ------------------------------------------------------------ send side
@@ -400,15 +519,20 @@ class MembershipImpl implements Membership {
     return t.announceIntervalMs * (0.8 + 0.2 * this.random());
   }
 
+  private sendHeartbeat(): void {
+    this.send({ kind: ControlKind.HEARTBEAT, count: this.sync.size, digest: this.sync.digest });
+    this.st.heartbeatsSent++;
+  }
+
   private sendAnnounce(): void {
     this.send({ kind: ControlKind.ANNOUNCE, name: this.name, metadata: this.metadataList });
     this.st.announcesSent++;
   }
 
-  /** Encodes `body` with as many piggybacked updates as fit and queues the datagram. */
-  private send(body: ControlBody): void {
-    const max = entriesThatFit(this.maxDatagramBytes, PREFIX_BYTES + bodyBytes(body) + UPDATE_COUNT_BYTES, UPDATE_BYTES, Math.min(this.tuning.maxPiggybackPerDatagram, 255));
-    const updates = this.queue.take(max, this.timers().retransmits);
+  /** Encodes `body` with as many piggybacked updates as fit (none when `piggyback` is false) and queues the datagram. */
+  private send(body: ControlBody, piggyback = true): void {
+    const max = piggyback ? entriesThatFit(this.maxDatagramBytes, PREFIX_BYTES + bodyBytes(body) + UPDATE_COUNT_BYTES, UPDATE_BYTES, Math.min(this.tuning.maxPiggybackPerDatagram, 255)) : 0;
+    const updates = max > 0 ? this.queue.take(max, this.timers().retransmits) : [];
     const dg = encodeControl(
       { streamId: this.streamId, sessionHi: this.hi, sessionLo: this.lo, sequence: this.sequence++, flags: this.observer ? ControlFlag.OBSERVER : 0 },
       { incarnation: this.incarnation, body, updates },

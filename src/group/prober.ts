@@ -1,12 +1,15 @@
 /**
- * SWIM's failure detector (Das, Gupta, Motivala 2002, §4): one probe per
- * protocol period — of a member silent past its threshold, else the next in
- * a randomized round robin (§4.3) — a direct PING, then, once the probe
- * timeout passes unacked, a PING_REQ asking k helpers to ping on our behalf;
- * and the other side of it: acking pings of us and relaying acks for the
- * indirect probes we help with. On multicast any datagram of the target
- * counts as its ack, and an overheard probe of a member defers our own
- * silence probe of it. The member table and what a failed probe leads to
+ * SWIM's failure detector (Das, Gupta, Motivala 2002, §4) on multicast:
+ * every member heartbeats once per protocol period to the whole group, so
+ * SWIM's round-robin pings are not needed to hear from a member; a member
+ * silent past its threshold is probed — a direct PING, then, once the probe
+ * timeout passes unacked, a PING_REQ asking k helpers to ping on our behalf.
+ * The threshold is short for a member's watchers (its successors on the id
+ * ring, chosen by the membership) and long for everyone else, so a thousand
+ * members each losing a tenth of the heartbeats do not all probe. The other
+ * side: acking pings of us and relaying acks for the indirect probes we help
+ * with. Any datagram of the target counts as its ack, and an overheard probe
+ * of a member defers our own probe of it. The member table and what a failed probe leads to
  * (suspicion, dissemination) belong to the membership (membership.ts);
  * datagrams leave through its `send`. Reads no clock, owns no socket.
  */
@@ -23,7 +26,7 @@ export interface ProbedMember {
   lastHeardMs: number;
   /** Last probe of the member, ours or overheard. */
   lastProbedMs: number;
-  /** In [0, 1): this member's share of one period added to the silence threshold, so members do not all probe at once. */
+  /** In [0, 1): this member's share of half a period added to the silence threshold, so watchers do not all probe at once. */
   silenceJitter: number;
 }
 
@@ -42,6 +45,8 @@ export interface ProberHost<M extends ProbedMember> {
   random(): number;
   /** The timers for the current group size. */
   timers(): ScaledTimers;
+  /** Whether we are one of member `id`'s watchers at `nowMs` (short silence threshold). */
+  watches(id: string, nowMs: number): boolean;
   /** Queues one CONTROL datagram to the group (the membership piggybacks updates on it). */
   send(body: ControlBody): void;
   /** A probe of `member` ended unacked while it was still alive at the probed incarnation. */
@@ -70,10 +75,11 @@ interface Relay {
 /** Indirect probes relayed at once: a flood of PING_REQs naming us as a helper cannot grow memory past this. */
 const MAX_RELAYS = 256;
 
+/** Silence checks per protocol period when no probe is in flight. */
+const CHECKS_PER_PERIOD = 4;
+
 export class Prober<M extends ProbedMember> {
   private readonly relays = new Map<string, Relay>();
-  private probeOrder: string[] = [];
-  private probeIndex = 0;
   private probe: Probe | undefined;
   private nextProbeMs = 0;
 
@@ -84,28 +90,15 @@ export class Prober<M extends ProbedMember> {
     return this.relays.size;
   }
 
-  /** Ids in the round-robin order, stale ones included until the next reshuffle (a gauge). */
-  get queueLength(): number {
-    return this.probeOrder.length;
-  }
-
-  /** Schedules the first probe at a random point of the first period, so members started together do not probe together. */
+  /** Schedules the first silence check at a random point of the first period, so members started together do not check together. */
   start(nowMs: number, t: ScaledTimers): void {
-    this.nextProbeMs = nowMs + this.host.random() * t.probeIntervalMs;
+    this.nextProbeMs = nowMs + (this.host.random() * t.periodMs) / CHECKS_PER_PERIOD;
   }
 
-  /** Forgets the probe in flight, the relays and the order (we left the group). */
+  /** Forgets the probe in flight and the relays (we left the group). */
   clear(): void {
     this.probe = undefined;
     this.relays.clear();
-    this.probeOrder = [];
-  }
-
-  /** Member `id` was just added to the table: SWIM §4.3, it goes to a random place in the round-robin order. */
-  added(id: string): void {
-    const at = this.probeIndex + Math.floor(this.host.random() * (this.probeOrder.length - this.probeIndex + 1));
-    this.probeOrder.splice(at, 0, id);
-    if (this.probeOrder.length > 2 * this.host.table.size + 16) this.reshuffle();
   }
 
   /** Member `id` was removed from the table: a probe of it has nothing left to conclude. */
@@ -190,7 +183,7 @@ export class Prober<M extends ProbedMember> {
   private relayProbe(nowMs: number, requester: string, target: string, nonce: number): void {
     if (this.relays.size >= MAX_RELAYS) return;
     const t = this.host.timers();
-    this.relays.set(`${requester}:${nonce}`, { requester, nonce, target, expiresMs: nowMs + t.probeIntervalMs });
+    this.relays.set(`${requester}:${nonce}`, { requester, nonce, target, expiresMs: nowMs + t.probeMs });
     this.host.send({ kind: ControlKind.PING, target, nonce, requester });
     this.host.counters.pingsSent++;
   }
@@ -198,50 +191,35 @@ export class Prober<M extends ProbedMember> {
   private startProbe(nowMs: number, t: ScaledTimers): void {
     const target = this.pickTarget(nowMs, t);
     if (target === undefined) {
-      this.nextProbeMs = nowMs + t.probeIntervalMs;
+      this.nextProbeMs = nowMs + t.periodMs / CHECKS_PER_PERIOD;
       return;
     }
     const nonce = Math.floor(this.host.random() * 0x1_0000_0000) >>> 0;
     target.lastProbedMs = nowMs;
     this.probe = {
       target: target.id, nonce, incarnation: target.incarnation, startMs: nowMs,
-      directDeadlineMs: nowMs + t.probeTimeoutMs, endMs: nowMs + t.probeIntervalMs, acked: false, indirectSent: false,
+      directDeadlineMs: nowMs + t.probeTimeoutMs, endMs: nowMs + t.probeMs, acked: false, indirectSent: false,
     };
     this.host.send({ kind: ControlKind.PING, target: target.id, nonce, requester: undefined });
     this.host.counters.pingsSent++;
   }
 
-  /** A member silent past its threshold first (the bound on detection), else randomized round robin (SWIM §4.3). */
+  /** The member silent longest past its threshold (short for the members we watch, long for the rest), if any. */
   private pickTarget(nowMs: number, t: ScaledTimers): M | undefined {
     let silent: M | undefined;
     let silentSinceMs = Infinity;
+    const jitterMs = t.periodMs / 2;
     for (const e of this.host.table.values()) {
       if (e.state !== 'alive') continue;
       const since = Math.max(e.lastHeardMs, e.lastProbedMs);
-      if (nowMs - since > t.silenceMs + e.silenceJitter * t.probeIntervalMs && since < silentSinceMs) {
+      if (since >= silentSinceMs || nowMs - since <= t.silenceMs) continue;
+      const thresholdMs = (this.host.watches(e.id, nowMs) ? t.silenceMs : t.backstopMs) + e.silenceJitter * jitterMs;
+      if (nowMs - since > thresholdMs) {
         silent = e;
         silentSinceMs = since;
       }
     }
-    if (silent) return silent;
-    for (let pass = 0; pass < 2; pass++) {
-      while (this.probeIndex < this.probeOrder.length) {
-        const e = this.host.table.get(this.probeOrder[this.probeIndex++]!);
-        if (e) return e;
-      }
-      this.reshuffle();
-    }
-    return undefined;
-  }
-
-  private reshuffle(): void {
-    const ids = [...this.host.table.keys()];
-    for (let i = ids.length - 1; i > 0; i--) {
-      const j = Math.floor(this.host.random() * (i + 1));
-      [ids[i], ids[j]] = [ids[j]!, ids[i]!];
-    }
-    this.probeOrder = ids;
-    this.probeIndex = 0;
+    return silent;
   }
 
   private sendPingReq(p: Probe): void {

@@ -1,7 +1,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { createMembership } from '../src/group/membership';
-import { ControlKind, decodeControl, encodeControl, UpdateState, type ControlBody, type ControlMessage } from '../src/group/codec';
+import { BUCKETS, ControlKind, decodeControl, encodeControl, UpdateState, type ControlBody, type ControlMessage } from '../src/group/codec';
 import { DatagramType, encodeDatagram, HEADER_BYTES } from '../src/wire/header';
 import { decodeHeader } from '../src/wire/decode';
 import { seededRandom } from './group-sim';
@@ -18,6 +18,23 @@ const bodyArb: fc.Arbitrary<ControlBody> = fc.oneof(
   fc.record({ kind: fc.constant(ControlKind.ACK), requester: idArb, nonce: u32, subject: idArb }),
   fc.record({ kind: fc.constant(ControlKind.PING_REQ), target: idArb, nonce: u32, helpers: fc.array(idArb, { maxLength: 5 }) }),
   fc.record({ kind: fc.constant(ControlKind.LEAVE) }),
+  fc.record({ kind: fc.constant(ControlKind.HEARTBEAT), count: fc.integer({ min: 0, max: 0xffff }), digest: u32 }),
+  fc.integer({ min: 0, max: BUCKETS }).chain((first) => fc.record({
+    kind: fc.constant(ControlKind.SUMMARY),
+    first: fc.constant(first),
+    buckets: fc.array(fc.record({ count: fc.integer({ min: 0, max: 0xffff }), xor: u32 }), { maxLength: BUCKETS - first }),
+  })),
+  fc.record({ kind: fc.constant(ControlKind.WANT), target: idArb, buckets: fc.array(fc.integer({ min: 0, max: BUCKETS - 1 }), { maxLength: BUCKETS }) }),
+  fc.record({
+    kind: fc.constant(ControlKind.RECORDS),
+    records: fc.array(fc.record({
+      id: idArb,
+      incarnation: u32,
+      observer: fc.boolean(),
+      name: fc.string({ maxLength: 20 }),
+      metadata: fc.uniqueArray(fc.tuple(fc.string({ maxLength: 10 }), fc.string({ maxLength: 20 })), { maxLength: 4, selector: ([k]) => k }),
+    }), { maxLength: 5 }),
+  }),
 ) as fc.Arbitrary<ControlBody>;
 const msgArb: fc.Arbitrary<ControlMessage> = fc.record({
   incarnation: u32,

@@ -102,3 +102,49 @@ test('with 10% loss a killed member is still declared dead everywhere within the
   sim.run(10_000);
   t.true(others.every((n) => n.events.filter((e) => e.type === 'dead').length === 2 && n.m.members().length === 48));
 });
+
+test('a member that missed a newcomer\'s announce learns it, with its metadata, from table sync within a period, not at the next announce', (t) => {
+  const { sim, nodes } = converged50(4);
+  const deaf = nodes[9]!;
+  const learnedBefore = deaf.m.stats().recordsLearned; // the members that joined before it
+  // The deaf member hears nothing while the newcomer announces itself.
+  deaf.side = 1;
+  const newcomer = sim.add('late', { role: 'collector', zone: 'b' });
+  sim.run(1);
+  deaf.side = 0;
+  const healedMs = sim.nowMs;
+  t.false(deaf.m.members().some((m) => m.id === newcomer.id), 'the deaf member missed the announce');
+  const knows = () => deaf.m.members().some((m) => m.id === newcomer.id);
+  t.true(sim.runWhile(() => !knows(), 10_000, 1));
+  const tookMs = sim.nowMs - healedMs;
+  const timers = deaf.m.timers();
+  t.log(`learned the newcomer ${tookMs.toFixed(0)} ms after it could hear again (period ${timers.periodMs} ms, announce interval ${timers.announceIntervalMs} ms)`);
+  t.true(tookMs <= timers.periodMs + 200, `took ${tookMs} ms`);
+  t.deepEqual(deaf.m.members().find((m) => m.id === newcomer.id)!.metadata, { role: 'collector', zone: 'b' });
+  t.is(deaf.m.stats().recordsLearned - learnedBefore, 1);
+  t.true(deaf.m.stats().wantsSent >= 1);
+  // The newcomer learned all 50 from RECORDS, not from 50 announces.
+  t.true(sim.runWhile(() => !sim.converged(), newcomer.m.timers().convergeMs));
+  t.true(newcomer.m.stats().recordsLearned >= 40, `newcomer learned ${newcomer.m.stats().recordsLearned} from records`);
+});
+
+test('a newcomer to 300 members at 10 % loss learns every one within the documented convergence time, at a bounded cost to the others', (t) => {
+  const sim = new GroupSim({ seed: 5, loss: 0.1 });
+  const nodes: GroupNode[] = [];
+  for (let i = 0; i < 300; i++) sim.at(i * 3, () => nodes.push(sim.add(`m${i}`, { index: String(i) })));
+  sim.run(900);
+  t.true(sim.runWhile(() => !sim.sizesConverged(), 10_000));
+  sim.run(5000);
+  const before = nodes.map((n) => n.m.stats().bytesSent);
+  const joinedMs = sim.nowMs;
+  const newcomer = sim.add('late');
+  t.true(sim.runWhile(() => newcomer.m.stats().members < 300, 10_000, 5));
+  const tookMs = sim.nowMs - joinedMs;
+  const bound = newcomer.m.timers().convergeMs;
+  const sentKb = nodes.reduce((s, n, i) => s + n.m.stats().bytesSent - before[i]!, 0) / 1024;
+  t.log(`the newcomer knew all 300 after ${tookMs.toFixed(0)} ms (documented ${bound} ms); the others sent ${sentKb.toFixed(1)} kB meanwhile (${newcomer.m.stats().recordsLearned} records learned)`);
+  t.true(tookMs <= bound);
+  t.true(newcomer.m.members().every((m) => m.self || m.metadata['index'] !== undefined));
+  // Heartbeats of 300 members over that time, plus one table's worth of records (≈ 30 bytes each) a few times over: not one announce per member per newcomer.
+  t.true(sentKb < (300 * 45 * tookMs) / 1000 / 1024 + 4 * 300 * 40 / 1024, `${sentKb} kB`);
+});

@@ -12,7 +12,7 @@ import { intOption, parseCommand, secondsOption, type Parsed } from './args';
 import { statsLine, transportOption } from './common';
 import { UsageError } from './usage';
 
-/** Beyond one announce interval, the default --wait: time for the announces of the others to arrive and be handled. */
+/** Beyond the documented convergence time, the default --wait: time for the last records to arrive and be handled. */
 export const CONVERGE_SLACK_MS = 500;
 
 /** The --name / --meta options, shared by members, listen and send. */

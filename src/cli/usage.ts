@@ -59,8 +59,8 @@ const LISTEN = `  --stats               print the channel's counters as one JSON
   --json                one JSON object per message: {data, source, stream, seq}
 `;
 
-const MEMBERS = `  --wait SECONDS        listen this long, then print the table (default: one
-                        announce interval + 0.5 s, enough for the group to converge)
+const MEMBERS = `  --wait SECONDS        listen this long, then print the table (default: the
+                        group's convergence time + 0.5 s, 3.5 s below 500 members)
   --watch               print every change (join, leave, suspect, alive, dead,
                         update) as it happens until Ctrl-C; the first line is self
   --json                the table as one JSON array; with --watch one JSON

@@ -55,8 +55,10 @@ export class MemoryHost {
   pausedUntilMs: number | undefined;
   /** @internal timers that came due during the pause, in order */
   readonly parked: TimerEvent[] = [];
-  /** @internal the Scheduler of what runs on this host */
+  /** @internal the Scheduler of what runs on this host in its current life */
   scheduler: Scheduler | undefined;
+  /** @internal the life `scheduler` belongs to */
+  schedulerLife = -1;
   private nextPort = 49152;
 
   /** True from {@link MemoryNetwork.pause} until the pause ends. */
@@ -91,11 +93,11 @@ export class TimerEvent {
   readonly host: MemoryHost | undefined;
   readonly life: number;
 
-  constructor(atMs: number, fn: () => void, host?: MemoryHost) {
+  constructor(atMs: number, fn: () => void, host?: MemoryHost, life = 0) {
     this.atMs = atMs;
     this.fn = fn;
     this.host = host;
-    this.life = host?.life ?? 0;
+    this.life = life;
   }
 }
 
@@ -165,22 +167,27 @@ export class MemoryNetwork implements Scheduler {
   }
 
   /**
-   * The virtual clock as seen from `host`: timers armed through it never fire
-   * once the host crashed, and those due while it is paused fire when the
-   * pause ends. A channel opened on the memory transport runs on it.
+   * The virtual clock as seen from `host` in its current life: timers armed
+   * through it never fire once the host crashed (not even those armed after
+   * the crash: what ran on it is dead), and those due while it is paused fire
+   * when the pause ends. A channel opened on the memory transport runs on it.
    * @throws InvalidArgumentValueError for an unknown host.
    */
   hostScheduler(host: string | MemoryHost): Scheduler {
     const h = this.requireHost(host);
-    h.scheduler ??= {
-      nowMs: () => this.now,
-      setTimer: (fn, delayMs) => {
-        const event = new TimerEvent(this.now + (delayMs > 0 ? delayMs : 0), fn, h);
-        this.queue.push(event.atMs, event);
-        return event;
-      },
-      clearTimer: (handle) => this.clearTimer(handle),
-    };
+    if (h.scheduler === undefined || h.schedulerLife !== h.life) {
+      const life = h.life;
+      h.schedulerLife = life;
+      h.scheduler = {
+        nowMs: () => this.now,
+        setTimer: (fn, delayMs) => {
+          const event = new TimerEvent(this.now + (delayMs > 0 ? delayMs : 0), fn, h, life);
+          this.queue.push(event.atMs, event);
+          return event;
+        },
+        clearTimer: (handle) => this.clearTimer(handle),
+      };
+    }
     return h.scheduler;
   }
 

@@ -16,6 +16,10 @@
  * @packageDocumentation
  */
 
+export { DEFAULT_SIM_GROUP, Simulation } from './simulation';
+export type { ChannelReport, SimChannel, SimChannelOptions, SimulationOptions, SimulationReport } from './simulation';
+export type { ConvergenceEpisode, FailureDetection, SimMembershipStats } from './convergence';
+export { DEFAULT_STEP_MS, drive } from './drive';
 export { MembershipSimulation } from './membership';
 export type { MembershipSimEvent, MembershipSimulationOptions, SimMember } from './membership';
 export { CONVERGENCE_LIMIT_MS, formatMembershipScenario, runMembershipScenario } from './membership-scenario';

@@ -102,3 +102,16 @@ test('bad input is refused with a typed error, and nothing runs', (t) => {
   t.throws(() => runMembershipScenario({ partition: { fromMs: 10, toMs: 5 } }), { instanceOf: InvalidArgumentValueError });
   t.is(sim.nowMs, 0);
 });
+
+test('examples/simulate.js prints the 100-member row of the membership table as bench/membership-sim prints it', (t) => {
+  const run = (file: string, args: string[] = []): string[] => {
+    const r = spawnSync(process.execPath, [join(__dirname, '..', file), ...args], { encoding: 'utf8', timeout: 60_000 });
+    t.is(r.status, 0, r.stderr);
+    // Everything up to the wall time, which is the machine's.
+    const lines = r.stdout.split('\n');
+    return lines.slice(0, lines.findIndex((l) => l.startsWith('virtual run / wall time')));
+  };
+  const bench = run('bench/membership-sim.js', ['--members', '100', '--loss', '0.1']);
+  t.is(bench.length, 9);
+  t.deepEqual(run('examples/simulate.js'), bench);
+});

@@ -26,7 +26,7 @@ export interface FailureDetection {
   /** The crashed member's id (its channel's session id). */
   id: string;
   crashedAtMs: number;
-  /** Members open at the crash and still open, that can reach its host: the ones that should declare it dead. */
+  /** Members that knew it at the crash, still open and able to reach its host: the ones that should declare it dead. */
   expected: number;
   /** How many of them did. */
   declared: number;
@@ -61,6 +61,8 @@ export class ConvergenceTracker {
   private readonly partitions: Array<[ReadonlySet<string>, ReadonlySet<string>]> = [];
   private readonly episodes: ConvergenceEpisode[] = [];
   private readonly deaths = new Map<SimChannel, Declaration[]>();
+  /** For each crashed member, the members that had it in their table at the crash. */
+  private readonly witnesses = new Map<SimChannel, SimChannel[]>();
   private falseDeaths = 0;
   private partitionDeaths = 0;
   private suspicions = 0;
@@ -81,7 +83,10 @@ export class ConvergenceTracker {
   }
 
   crashed(sc: SimChannel): void {
-    if (sc.channel.group) this.change(`${sc.host.name} crashed`);
+    if (!sc.channel.group) return;
+    const id = sc.channel.info.sessionId;
+    this.witnesses.set(sc, this.members.filter((o) => o.state === 'open' && o.channel.group!.members().some((m) => m.id === id)));
+    this.change(`${sc.host.name} crashed`);
   }
 
   closed(sc: SimChannel): void {
@@ -125,7 +130,7 @@ export class ConvergenceTracker {
     for (const victim of this.members) {
       if (victim.crashedAtMs === undefined) continue;
       const crashedAtMs = victim.crashedAtMs;
-      const shouldDeclare = this.members.filter((o) => o.state === 'open' && o.openedAtMs <= crashedAtMs && !this.separated(o, victim));
+      const shouldDeclare = (this.witnesses.get(victim) ?? []).filter((o) => o.state === 'open' && !this.separated(o, victim));
       const list = (this.deaths.get(victim) ?? []).filter((d) => shouldDeclare.includes(d.observer));
       const times = list.map((d) => d.atMs - crashedAtMs);
       detections.push({

@@ -94,6 +94,22 @@ test('a crashed member is declared dead by every other member within the dead bo
   t.deepEqual(sim.list().map((c) => c.state), ['closed', 'closed', 'crashed', 'closed']);
 });
 
+test('only the members that knew a crashed member are expected to declare it dead', async (t) => {
+  const sim = new Simulation({ seed: 25, link: { delayMs: 0.5 } });
+  const a = await sim.channel('a', member('a'));
+  const b = await sim.channel('b', member('b'));
+  sim.host('c');
+  sim.partition(['a'], ['c']);
+  const c = await sim.channel('c', member('c'));
+  t.true(await sim.runUntil(() => b.group!.members().length === 3, 5000));
+  t.false(a.group!.members().some((m) => m.id === c.info.sessionId));
+  sim.crash('c');
+  const bound = b.group!.timers().deadBoundMs;
+  t.true(await sim.runUntil(() => sim.report().membership.detections[0]!.declared === 1, bound + 1000));
+  t.like(sim.report().membership.detections[0], { host: 'c', expected: 1, declared: 1 });
+  await sim.closeAll();
+});
+
 test('a pause shorter than the suspicion timeout kills nobody; one longer than the dead bound is a false death, and the member comes back', async (t) => {
   const sim = new Simulation({ seed: 22, link: { delayMs: 0.5 } });
   const chans: Channel[] = [];

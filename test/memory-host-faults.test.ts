@@ -5,7 +5,7 @@
 
 import test from 'ava';
 import { InvalidArgumentValueError } from '../src/util/errors';
-import { MemoryNetwork } from '../src/transport/memory';
+import { MemoryNetwork, type LinkConditions } from '../src/transport/memory';
 import type { DatagramBatch, Transport } from '../src/transport/transport';
 
 const GROUP = { group: '239.255.10.2', port: 5000, loopback: false };
@@ -22,8 +22,9 @@ function record(t: Transport, into: string[], label: string, net: MemoryNetwork)
   });
 }
 
-test('a crashed host stops dead: its timers never fire, it receives and sends nothing, and what opens on it afterwards runs', (t) => {
-  const net = new MemoryNetwork({ seed: 1, link: { delayMs: 1 } });
+/** Hosts a and b, one transport each on GROUP, what each receives logged as `time host index`. */
+function twoHosts(seed: number, link?: LinkConditions) {
+  const net = new MemoryNetwork({ seed, link });
   const a = net.host('a');
   const b = net.host('b');
   const log: string[] = [];
@@ -31,6 +32,11 @@ test('a crashed host stops dead: its timers never fire, it receives and sends no
   const tb = net.createTransport(b, GROUP);
   record(ta, log, 'a', net);
   record(tb, log, 'b', net);
+  return { net, a, b, ta, tb, log };
+}
+
+test('a crashed host stops dead: its timers never fire, it receives and sends nothing, and what opens on it afterwards runs', (t) => {
+  const { net, b, ta, tb, log } = twoHosts(1, { delayMs: 1 });
   const clock = net.hostScheduler(b);
   let fired = 0;
   clock.setTimer(() => fired++, 5);
@@ -54,13 +60,7 @@ test('a crashed host stops dead: its timers never fire, it receives and sends no
 });
 
 test('a paused host runs its overdue timers when the pause ends, then the datagrams its socket held, in order', (t) => {
-  const net = new MemoryNetwork({ seed: 2 });
-  const a = net.host('a');
-  const b = net.host('b');
-  const log: string[] = [];
-  const ta = net.createTransport(a, GROUP);
-  const tb = net.createTransport(b, GROUP);
-  record(tb, log, 'b', net);
+  const { net, b, ta, log } = twoHosts(2);
   const clock = net.hostScheduler(b);
   clock.setTimer(() => log.push(`${net.nowMs()} timer 1`), 3);
   clock.setTimer(() => log.push(`${net.nowMs()} timer 2`), 4);

@@ -262,7 +262,7 @@ export class Simulation {
 
   /**
    * Closes a channel gracefully (its members see `leave`) while running
-   * virtual time. A crashed channel is frozen and is only marked closed.
+   * virtual time. A crashed channel is frozen: it is left as it is (state 'crashed').
    * @throws InvalidArgumentValueError for a channel of another simulation.
    */
   async close(channel: Channel): Promise<void> {

@@ -4,6 +4,9 @@
  *
  *   apps      src/cli, src/logs, src/metrics, src/bus, src/state, src/observe — the public API only (src/index.ts);
  *             src/apps holds what they share (option checks), on the same rule
+ *   sim       src/sim                          — the simulator: channels through the public API (src/index.ts; the
+ *                                                `seed` hook of src/internal.ts), the sans-IO membership core driven
+ *                                                directly (group, wire, util)
  *   api       src/api                          — Channel, options, the driver
  *   group     src/group    crypto  src/crypto  — sans-IO wrappers of the core (siblings)
  *   protocol  src/protocol                     — the sans-IO reliable-multicast core
@@ -51,6 +54,13 @@ module.exports = {
       from: { path: `^src/${app}/` },
       to: { path: '^src/', pathNot: [`^src/${app}/`, '^src/apps/', '^src/index\\.ts$'] },
     })),
+    {
+      name: 'sim-uses-public-api-and-the-cores',
+      comment: 'src/sim runs channels as a user does (src/index.ts, plus the seed hook of src/internal.ts so that runs replay) and drives the sans-IO membership core itself (src/group, src/wire, src/util); nothing else of the library.',
+      severity: 'error',
+      from: { path: '^src/sim/' },
+      to: { path: '^src/', pathNot: ['^src/sim/', '^src/(group|wire|util)/', '^src/(index|internal)\\.ts$'] },
+    },
     {
       name: 'sans-io',
       comment: 'The cores (protocol, group, wire) read no clock and touch no socket: no Node I/O, timers or events modules.',

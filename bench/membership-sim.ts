@@ -25,7 +25,7 @@
  */
 
 import { parseArgs } from 'node:util';
-import { GroupSim, type GroupEvent } from '../test/group-sim';
+import { MembershipSimulation as GroupSim, type MembershipSimEvent as GroupEvent } from '../src/sim/membership';
 
 const { values } = parseArgs({
   options: {

@@ -61,7 +61,7 @@ export {
 export { isMulticast, parseGroup } from './transport/address';
 export type { Family, GroupAddress } from './transport/address';
 
-export { createTransport, MemoryHost, MemoryNetwork, MemoryTransport, withLoss, TRANSPORT_ENV } from './transport/index';
+export { createTransport, DEFAULT_PAUSE_BUFFER_BYTES, MemoryHost, MemoryNetwork, MemoryTransport, withLoss, TRANSPORT_ENV } from './transport/index';
 export type {
   CreateTransportOptions, DatagramBatch, LinkConditions, LinkStats, LossOptions, LossStats, LossyTransport,
   MemoryHostOptions, MemoryNetworkOptions, ReceiveHandler, RemoteInfo, Transport, TransportInfo, TransportKind,

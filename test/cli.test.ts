@@ -242,6 +242,10 @@ test('the package and its subpaths can be loaded with require and with import', 
   t.is(appsEsm.stdout.trim(), 'function function function', appsEsm.stderr);
   const later = spawnSync(process.execPath, ['-e', "const b = require('blipcast/bus'); const s = require('blipcast/state'); const o = require('blipcast/observe'); console.log(typeof b.openBus, typeof s.replicate, typeof o.watchGroup, typeof o.formatSnapshot)"], { cwd: ROOT, encoding: 'utf8' });
   t.is(later.stdout.trim(), 'function function function function', later.stderr);
+  const sim = spawnSync(process.execPath, ['-e', "const s = require('blipcast/sim'); console.log(typeof s.Simulation, typeof s.MembershipSimulation, typeof s.runMembershipScenario)"], { cwd: ROOT, encoding: 'utf8' });
+  t.is(sim.stdout.trim(), 'function function function', sim.stderr);
+  const simEsm = spawnSync(process.execPath, ['--input-type=module', '-e', "import { Simulation, drive } from 'blipcast/sim'; console.log(typeof Simulation, typeof drive)"], { cwd: ROOT, encoding: 'utf8' });
+  t.is(simEsm.stdout.trim(), 'function function', simEsm.stderr);
   // The main entry no longer hands out wire internals.
   const main = spawnSync(process.execPath, ['-e', "const b = require('blipcast'); console.log(['MAGIC', 'crc32c', 'decodeHeaderInto', 'Reject', 'SEALED_REJECT_BASE'].filter((k) => k in b).join(',') || 'none')"], { cwd: ROOT, encoding: 'utf8' });
   t.is(main.stdout.trim(), 'none', main.stderr);

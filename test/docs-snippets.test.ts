@@ -1,6 +1,6 @@
 /**
  * Every ```ts / ```js block of README.md, docs/api.md and the apps' pages
- * (docs/logging.md, docs/logging-senders.md, docs/metrics.md, docs/bus.md, docs/state.md) runs as pasted: each
+ * (docs/logging.md, docs/logging-senders.md, docs/metrics.md, docs/bus.md, docs/state.md), and docs/simulator.md runs as pasted: each
  * is written to a temporary directory where `blipcast` resolves to this
  * repository (node_modules/blipcast → the repo), TypeScript is transpiled with
  * `transpileModule`, and the result runs as an ES module in its own Node
@@ -10,7 +10,7 @@
  * the line before its fence with `<!-- snippet: fragment: why -->`; the counts
  * below make every new fragment a decision. Before anything runs, a block must
  * name loopback (`interface: '127.0.0.1'` and `ttl: 0`) or use the memory
- * transport: no snippet sends out of a real interface.
+ * transport (`blipcast/sim` opens nothing else): no snippet sends out of a real interface.
  */
 
 import test from 'ava';
@@ -21,12 +21,12 @@ import { join } from 'node:path';
 import ts from 'typescript';
 
 const ROOT = join(__dirname, '..', '..');
-const FILES = ['README.md', 'docs/api.md', 'docs/logging.md', 'docs/logging-senders.md', 'docs/metrics.md', 'docs/bus.md', 'docs/state.md', 'docs/observe.md', 'docs/doctor.md'] as const;
+const FILES = ['README.md', 'docs/api.md', 'docs/logging.md', 'docs/logging-senders.md', 'docs/metrics.md', 'docs/bus.md', 'docs/state.md', 'docs/observe.md', 'docs/doctor.md', 'docs/simulator.md'] as const;
 /** Packages besides blipcast that snippets import (devDependencies or dependencies of this repository). */
 const SNIPPET_PACKAGES = ['pino', 'winston', 'prom-client'];
 /** What each file holds; update when a block is added, removed or marked. */
 const EXPECTED: Record<(typeof FILES)[number], { run: number; fragment: number; other: number }> = {
-  'README.md': { run: 9, fragment: 0, other: 9 },
+  'README.md': { run: 10, fragment: 0, other: 9 },
   'docs/api.md': { run: 9, fragment: 2, other: 0 },
   'docs/logging.md': { run: 1, fragment: 0, other: 8 },
   'docs/logging-senders.md': { run: 2, fragment: 2, other: 1 },
@@ -35,6 +35,7 @@ const EXPECTED: Record<(typeof FILES)[number], { run: number; fragment: number; 
   'docs/state.md': { run: 1, fragment: 0, other: 1 },
   'docs/observe.md': { run: 1, fragment: 0, other: 4 },
   'docs/doctor.md': { run: 0, fragment: 0, other: 8 },
+  'docs/simulator.md': { run: 2, fragment: 0, other: 1 },
 };
 /** Generous: the lab tests that load the machine on purpose (busy loops, process churn) run beside this file. */
 const SNIPPET_TIMEOUT_MS = 60_000;
@@ -120,9 +121,9 @@ function runFile(dir: string, name: string, source: string): Promise<{ code: num
   });
 }
 
-/** Loopback only: every snippet names 127.0.0.1 with TTL 0, or runs on the in-process memory network, or opens no socket (the sans-IO core of `blipcast/core`). */
+/** Loopback only: every snippet names 127.0.0.1 with TTL 0, or runs on the in-process memory network (itself or through `blipcast/sim`), or opens no socket (the sans-IO core of `blipcast/core`). */
 function staysOnLoopback(code: string): boolean {
-  const memory = /transport: 'memory'/.test(code);
+  const memory = /transport: 'memory'/.test(code) || (/from 'blipcast\/sim'/.test(code) && !/\bopen\(|createTransport/.test(code));
   const noSocket = /from 'blipcast\/core'/.test(code) && !/\bopen\(|createTransport/.test(code);
   if (noSocket) return true;
   const loopback = /interface: '127\.0\.0\.1'/.test(code) && /ttl: 0\b/.test(code);

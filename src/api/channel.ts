@@ -463,7 +463,7 @@ export async function open(options: OpenOptions & TestHooks): Promise<Channel> {
   let scheduler: Scheduler;
   if (resolved.transport === 'memory') {
     transport = resolved.network!.createTransport(resolved.host!, resolved.transportOptions);
-    scheduler = resolved.network!;
+    scheduler = resolved.network!.hostScheduler(resolved.host!); // the host's clock: a crash or pause of the host stops its timers
   } else {
     transport = await createTransport({ ...resolved.transportOptions, kind: resolved.transport });
     scheduler = realScheduler;

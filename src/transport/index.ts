@@ -17,7 +17,7 @@ export { createDgramTransport } from './dgram';
 export { createNativeTransport } from './native';
 export { checkTransportOptions, DEFAULT_MAX_RECEIVE_BYTES, DEFAULT_TTL } from './options';
 export type { CheckedTransportOptions } from './options';
-export { MemoryHost, MemoryNetwork, MemoryTransport, withLoss } from './memory';
+export { DEFAULT_PAUSE_BUFFER_BYTES, MemoryHost, MemoryNetwork, MemoryTransport, withLoss } from './memory';
 export type { LinkConditions, LinkStats, LossOptions, LossStats, LossyTransport, MemoryHostOptions, MemoryNetworkOptions } from './memory';
 
 /**

@@ -6,6 +6,6 @@
 
 export { MemoryHost, MemoryNetwork } from './memory/network';
 export type { LinkConditions, LinkStats, MemoryHostOptions, MemoryNetworkOptions } from './memory/network';
-export { MemoryTransport } from './memory/transport';
+export { DEFAULT_PAUSE_BUFFER_BYTES, MemoryTransport } from './memory/transport';
 export { withLoss } from './memory/loss';
 export type { LossOptions, LossStats, LossyTransport } from './memory/loss';

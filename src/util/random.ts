@@ -91,3 +91,21 @@ function hashString(text: string): [number, number] {
   }
   return [h1 | 0, h2 | 0];
 }
+
+/**
+ * mulberry32 as a bare function: a 32-bit state, uniform floats in [0, 1).
+ * The membership simulator and the test fixtures use it rather than
+ * {@link createRandom} because the published membership figures
+ * (bench/RESULTS.md) were produced with it: the same seed must keep
+ * replaying the same runs.
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

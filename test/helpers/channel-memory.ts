@@ -7,18 +7,13 @@
 
 import { open, type Channel, type Message, type OpenOptions, type TestHooks } from '../../src/api/channel';
 import type { MemoryNetwork } from '../../src/transport/memory';
+import { drive as driveNetwork } from '../../src/sim/drive';
 
 export const GROUP = '239.255.7.1:7000';
 
-/** Advances virtual time in `stepMs` steps, letting the application run between steps, until `until()` or `maxMs`. */
-export async function drive(net: MemoryNetwork, until: () => boolean, maxMs = 60_000, stepMs = 1): Promise<boolean> {
-  const endMs = net.nowMs() + maxMs;
-  while (!until()) {
-    if (net.nowMs() >= endMs) return false;
-    net.advance(stepMs);
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-  return true;
+/** Advances virtual time in `stepMs` steps, letting the application run between steps, until `until()` or `maxMs` (blipcast/sim's drive). */
+export function drive(net: MemoryNetwork, until: () => boolean, maxMs = 60_000, stepMs = 1): Promise<boolean> {
+  return driveNetwork(net, until, maxMs, stepMs);
 }
 
 /** Settles `promise` while driving the network; fails the test if it does not settle within `maxMs` of virtual time. */

@@ -12,6 +12,9 @@
  *
  * The network is also the {@link Scheduler} of whatever runs on it: pass it
  * where a driver takes a scheduler and its timers run on virtual time.
+ * {@link MemoryNetwork.hostScheduler} is the same clock seen from one host:
+ * its timers stop when the host {@link MemoryNetwork.crash | crashes} and
+ * wait while it is {@link MemoryNetwork.pause | paused}.
  */
 
 import type { Scheduler, TimerHandle } from '../../util/clock';
@@ -21,7 +24,7 @@ import { checkTransportOptions } from '../options';
 import type { TransportOptions } from '../transport';
 import { Heap } from '../../util/heap';
 import { checkConditions, LinkState, perfectLink, type LinkConditions, type LinkStats, type ResolvedConditions } from './link';
-import { MemoryTransport, type SentDatagram } from './transport';
+import { DEFAULT_PAUSE_BUFFER_BYTES, MemoryTransport, type SentDatagram } from './transport';
 
 export interface MemoryNetworkOptions {
   /** Seed of every random decision of the network. Default 1. */
@@ -46,7 +49,22 @@ export class MemoryHost {
   readonly id: number;
   /** @internal outgoing link state, indexed by receiver host id */
   readonly links: (LinkState | undefined)[] = [];
+  /** @internal bumped by every crash: a timer armed in an earlier life never fires */
+  life = 0;
+  /** @internal the end of the current pause, or undefined when running */
+  pausedUntilMs: number | undefined;
+  /** @internal timers that came due during the pause, in order */
+  readonly parked: TimerEvent[] = [];
+  /** @internal the Scheduler of what runs on this host in its current life */
+  scheduler: Scheduler | undefined;
+  /** @internal the life `scheduler` belongs to */
+  schedulerLife = -1;
   private nextPort = 49152;
+
+  /** True from {@link MemoryNetwork.pause} until the pause ends. */
+  get paused(): boolean {
+    return this.pausedUntilMs !== undefined;
+  }
 
   constructor(id: number, name: string, address: string, address6: string) {
     this.id = id;
@@ -68,12 +86,18 @@ export class TimerEvent {
   /** Discriminant shared with {@link Delivery} (cheaper than instanceof on the hot path). */
   readonly isTimer = true;
   cancelled = false;
-  readonly atMs: number;
+  /** Due time; a timer parked by a pause is due again when the pause ends. */
+  atMs: number;
   readonly fn: () => void;
+  /** The host whose scheduler armed it (undefined: the network's own), and that host's life then. */
+  readonly host: MemoryHost | undefined;
+  readonly life: number;
 
-  constructor(atMs: number, fn: () => void) {
+  constructor(atMs: number, fn: () => void, host?: MemoryHost, life = 0) {
     this.atMs = atMs;
     this.fn = fn;
+    this.host = host;
+    this.life = life;
   }
 }
 
@@ -140,6 +164,89 @@ export class MemoryNetwork implements Scheduler {
   /** Cancels a timer; a handle that already fired (or is not a timer of this network) is ignored. */
   clearTimer(handle: TimerHandle): void {
     if (handle instanceof TimerEvent) handle.cancelled = true;
+  }
+
+  /**
+   * The virtual clock as seen from `host` in its current life: timers armed
+   * through it never fire once the host crashed (not even those armed after
+   * the crash: what ran on it is dead), and those due while it is paused fire
+   * when the pause ends. A channel opened on the memory transport runs on it.
+   * @throws InvalidArgumentValueError for an unknown host.
+   */
+  hostScheduler(host: string | MemoryHost): Scheduler {
+    const h = this.requireHost(host);
+    if (h.scheduler === undefined || h.schedulerLife !== h.life) {
+      const life = h.life;
+      h.schedulerLife = life;
+      h.scheduler = {
+        nowMs: () => this.now,
+        setTimer: (fn, delayMs) => {
+          const event = new TimerEvent(this.now + (delayMs > 0 ? delayMs : 0), fn, h, life);
+          this.queue.push(event.atMs, event);
+          return event;
+        },
+        clearTimer: (handle) => this.clearTimer(handle),
+      };
+    }
+    return h.scheduler;
+  }
+
+  // ---- host faults -----------------------------------------------------
+
+  /**
+   * Crashes `host` like kill -9: every transport open on it stops dead (it
+   * leaves no group politely, sends nothing more, receives nothing more) and
+   * every timer armed through {@link hostScheduler} is dropped. Nothing is
+   * closed from the inside: a channel on it just goes silent. The host itself
+   * stays: what is opened on it afterwards runs normally (a restart).
+   * @throws InvalidArgumentValueError for an unknown host.
+   */
+  crash(host: string | MemoryHost): void {
+    const h = this.requireHost(host);
+    h.life++;
+    h.pausedUntilMs = undefined;
+    h.parked.length = 0;
+    for (const list of [...this.members.values()]) {
+      for (const transport of [...list]) if (transport.host === h) transport.crash();
+    }
+  }
+
+  /**
+   * Pauses `host` for `ms` like kill -STOP (or a long GC pause): timers armed
+   * through {@link hostScheduler} that come due wait, and datagrams that
+   * reach its transports wait in their socket buffer — up to the transport's
+   * `recvBufferBytes` (default {@link DEFAULT_PAUSE_BUFFER_BYTES}); beyond
+   * that they are dropped and counted as `kernelDrops`, as a full socket
+   * buffer does. When the pause ends the host runs its overdue timers first,
+   * in order, then receives the buffered datagrams (libuv's order: timers,
+   * then I/O), with its state intact. Pausing a paused host extends the pause
+   * to the later end.
+   * @throws InvalidArgumentValueError for an unknown host or a negative or non-finite `ms`.
+   */
+  pause(host: string | MemoryHost, ms: number): void {
+    const h = this.requireHost(host);
+    if (typeof ms !== 'number' || !(ms >= 0) || !Number.isFinite(ms)) throw new InvalidArgumentValueError(`ms must be a finite number ≥ 0, got ${ms}`);
+    const untilMs = this.now + ms;
+    if (h.pausedUntilMs !== undefined && h.pausedUntilMs >= untilMs) return;
+    h.pausedUntilMs = untilMs;
+    const life = h.life;
+    this.setTimer(() => {
+      if (h.pausedUntilMs === untilMs && h.life === life) this.resume(h);
+    }, ms);
+  }
+
+  private resume(host: MemoryHost): void {
+    host.pausedUntilMs = undefined;
+    for (const event of host.parked.splice(0)) {
+      event.atMs = this.now;
+      this.queue.push(this.now, event);
+    }
+    for (const list of this.members.values()) {
+      for (const transport of list) {
+        if (transport.host !== host) continue;
+        for (const sent of transport.takeHeld()) this.schedule(transport, this.now, sent, true);
+      }
+    }
   }
 
   // ---- topology --------------------------------------------------------
@@ -273,6 +380,14 @@ export class MemoryNetwork implements Scheduler {
     const event = this.queue.pop()!;
     if (event.isTimer) {
       if (event.cancelled) return false;
+      const host = event.host;
+      if (host !== undefined) {
+        if (event.life !== host.life) return false; // armed before a crash
+        if (host.pausedUntilMs !== undefined) {
+          host.parked.push(event);
+          return false;
+        }
+      }
       this.now = event.atMs;
       event.cancelled = true; // a clearTimer() of a timer that already fired must be a no-op
       event.fn();

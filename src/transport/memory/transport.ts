@@ -9,6 +9,9 @@ import type { CheckedTransportOptions } from '../options';
 import { emptyTransportStats, type DatagramBatch, type ReceiveHandler, type RemoteInfo, type Transport, type TransportInfo, type TransportStats } from '../transport';
 import type { Delivery, MemoryHost, MemoryNetwork } from './network';
 
+/** Linux's default socket receive buffer (`net.core.rmem_default`): what the transport of a paused host holds when it asked for no `recvBufferBytes`. */
+export const DEFAULT_PAUSE_BUFFER_BYTES = 212_992;
+
 /** One sent datagram: a read-only slice of a slab shared by every receiver. */
 export interface SentDatagram {
   readonly chunk: Buffer;
@@ -91,6 +94,11 @@ export class MemoryTransport implements Transport {
   private readonly batch: MemoryBatch;
   private handler: ReceiveHandler | undefined;
   private closed = false;
+  /** Its host crashed while it was open: it neither sends nor receives, silently. */
+  private crashed = false;
+  /** Datagrams that arrived while the host was paused (its socket buffer), and their bytes. */
+  private held: SentDatagram[] = [];
+  private heldBytes = 0;
 
   /** @internal use {@link MemoryNetwork.createTransport} */
   constructor(network: MemoryNetwork, host: MemoryHost, options: CheckedTransportOptions, interfaceName: string | undefined, localPort: number) {
@@ -118,6 +126,7 @@ export class MemoryTransport implements Transport {
 
   /** Never would-block: the simulated network takes everything; loss happens on the links. */
   send(datagrams: readonly Uint8Array[]): number {
+    if (this.crashed) return datagrams.length; // the process is dead: nothing leaves it
     if (this.closed) throw new ClosedError('memory transport');
     const counters = this.counters;
     for (let i = 0; i < datagrams.length; i++) {
@@ -144,6 +153,26 @@ export class MemoryTransport implements Transport {
     return { ...this.counters };
   }
 
+  /** @internal its host crashed: stop dead, leave the group's routing (no goodbye) */
+  crash(): void {
+    this.crashed = true;
+    this.closed = true;
+    this.handler = undefined;
+    this.network.leave(this);
+    this.pendingByTime.clear();
+    this.lastPending = undefined;
+    this.held = [];
+    this.heldBytes = 0;
+  }
+
+  /** @internal the datagrams held while the host was paused, in arrival order; the buffer empties */
+  takeHeld(): SentDatagram[] {
+    const held = this.held;
+    this.held = [];
+    this.heldBytes = 0;
+    return held;
+  }
+
   /** Accepted for the interface; nothing on the simulated network fails to send, so it is never called. */
   onError(_listener: (err: Error) => void): void {}
 
@@ -159,6 +188,18 @@ export class MemoryTransport implements Transport {
     if (this.closed) return;
     const datagrams = delivery.datagrams;
     const counters = this.counters;
+    if (this.host.pausedUntilMs !== undefined) {
+      const limitBytes = this.options.recvBufferBytes ?? DEFAULT_PAUSE_BUFFER_BYTES;
+      for (let i = 0; i < datagrams.length; i++) {
+        const d = datagrams[i]!;
+        if (this.heldBytes + d.length > limitBytes) counters.kernelDrops++;
+        else {
+          this.held.push(d);
+          this.heldBytes += d.length;
+        }
+      }
+      return;
+    }
     const maxBytes = this.options.maxDatagramBytes;
     const bufferBytes = this.options.recvBufferBytes ?? Infinity;
     const batch = this.batch;

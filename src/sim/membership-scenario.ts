@@ -194,7 +194,7 @@ export function formatMembershipScenario(result: MembershipScenarioResult): stri
   const rows: [string, string][] = [
     ['members', String(report.members)],
     ['loss', `${(report.loss * 100).toFixed(1)} %`],
-    ['probe period / suspicion / announce', `${fmt(timers.probeIntervalMs)} / ${fmt(timers.suspicionTimeoutMs)} / ${fmt(timers.announceIntervalMs)}`],
+    ['period / suspicion / announce', `${fmt(timers.periodMs)} / ${fmt(timers.suspicionTimeoutMs)} / ${fmt(timers.announceIntervalMs)}`],
     ['convergence after last join', report.convergenceMs !== null ? fmt(report.convergenceMs) : `not within ${CONVERGENCE_LIMIT_MS / 1000} s`],
     ['detection (kill → dead everywhere)', detections.length === 0 ? 'n/a' : detections.map((d) => `${fmt(d.firstMs)}–${fmt(d.lastMs)}${d.complete ? '' : ' (incomplete)'}`).join(', ')],
     ['documented dead bound', fmt(timers.deadBoundMs)],

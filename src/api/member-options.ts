@@ -26,7 +26,7 @@ export interface ResolvedMember {
 }
 
 /** Tuning fields that count things; the others are ms or multipliers (finite, > 0). */
-const INTEGER_KEYS = new Set<keyof MembershipTuning>(['indirectProbes', 'maxTombstones', 'maxMembers', 'maxPiggybackQueue', 'maxPiggybackPerDatagram', 'leaveRepeats']);
+const INTEGER_KEYS = new Set<keyof MembershipTuning>(['indirectProbes', 'watchers', 'redundancy', 'maxTombstones', 'maxMembers', 'maxPiggybackQueue', 'maxPiggybackPerDatagram', 'leaveRepeats']);
 const MEMBER_KEYS = new Set(['name', 'metadata', 'tuning']);
 
 /**

@@ -54,6 +54,8 @@ export interface MembershipTuning {
   indirectProbes: number;
   suspicionMult: number;
   retransmitMult: number;
+  /** Copies of an update heard from others after which a member stops piggybacking it. */
+  redundancy: number;
   announceIntervalMs: number;
   announceBudgetPerSec: number;
   /** Group-wide heartbeats per second: the period grows as n / this above the knee. */

@@ -4,6 +4,13 @@
  * bounded number of times (λ·log n, given per call); the least-sent go
  * first; a newer update about the same member replaces the older one; the
  * queue holds at most `capacity` updates and drops the most-sent one when full.
+ *
+ * On multicast every transmission reaches every member, so an update we have
+ * heard others send `redundancy` times is already everywhere but for a
+ * member that lost all of those copies: we stop sending it (Trickle's
+ * suppression, Levis et al. 2004). Without it, each of n members sends each
+ * update λ·log n times, n·λ·log n copies where a handful reach everyone, and
+ * a partition of hundreds of members queues updates for minutes.
  */
 
 import type { Update } from './codec';
@@ -11,6 +18,8 @@ import type { Update } from './codec';
 interface Entry {
   update: Update;
   transmits: number;
+  /** Copies of this very update heard from others. */
+  heard: number;
   /** Insertion order, so equal transmit counts go oldest first. */
   order: number;
 }
@@ -21,7 +30,7 @@ export class Dissemination {
   /** Updates evicted before they had been sent `limit` times. */
   dropped = 0;
 
-  constructor(private readonly capacity: number) {}
+  constructor(private readonly capacity: number, private readonly redundancy: number) {}
 
   get size(): number {
     return this.byId.size;
@@ -31,7 +40,14 @@ export class Dissemination {
   push(u: Update): void {
     this.byId.delete(u.id);
     if (this.byId.size >= this.capacity) this.evictMostSent();
-    this.byId.set(u.id, { update: u, transmits: 0, order: this.order++ });
+    this.byId.set(u.id, { update: u, transmits: 0, heard: 0, order: this.order++ });
+  }
+
+  /** `u` arrived piggybacked on another member's datagram: after `redundancy` copies of what we hold, we stop sending it. */
+  overheard(u: Update): void {
+    const e = this.byId.get(u.id);
+    if (!e || e.update.state !== u.state || e.update.incarnation !== u.incarnation) return;
+    if (++e.heard >= this.redundancy) this.byId.delete(u.id);
   }
 
   /** The queued update about `id`, if any. */

@@ -114,7 +114,7 @@ class MembershipImpl implements Membership {
     this.metadata = Object.freeze(Object.fromEntries(this.metadataList));
     this.streamId = config.streamId ?? C.MEMBERSHIP_STREAM_ID;
     this.random = config.random;
-    this.queue = new Dissemination(tuning.maxPiggybackQueue);
+    this.queue = new Dissemination(tuning.maxPiggybackQueue, tuning.redundancy);
     this.prober = new Prober<Entry>({
       selfId: this.selfId,
       table: this.table,
@@ -185,7 +185,10 @@ class MembershipImpl implements Membership {
     else if (b.kind === ControlKind.LEAVE) this.heardLeave(nowMs, sender, msg.incarnation);
     else this.heardFrom(nowMs, sender, msg.incarnation);
     this.prober.handle(nowMs, sender, b);
-    for (const u of msg.updates) this.applyUpdate(nowMs, u);
+    for (const u of msg.updates) {
+      this.applyUpdate(nowMs, u);
+      this.queue.overheard(u);
+    }
     switch (b.kind) {
       case ControlKind.HEARTBEAT:
         this.sync.heardDigest(nowMs, sender, b.count, b.digest);

@@ -13,6 +13,7 @@ export const DEFAULT_MEMBERSHIP_TUNING: Readonly<MembershipTuning> = Object.free
   indirectProbes: C.INDIRECT_PROBES,
   suspicionMult: C.SUSPICION_MULT,
   retransmitMult: C.RETRANSMIT_MULT,
+  redundancy: C.REDUNDANCY,
   announceIntervalMs: C.ANNOUNCE_INTERVAL_MS,
   announceBudgetPerSec: C.ANNOUNCE_BUDGET_PER_SEC,
   heartbeatBudgetPerSec: C.HEARTBEAT_BUDGET_PER_SEC,

@@ -294,8 +294,12 @@ class MembershipImpl implements Membership {
     const e = this.table.get(id);
     if (e) {
       e.lastHeardMs = nowMs;
-      if (incarnation > e.incarnation) this.raise(e, incarnation);
-      else if (e.state === 'suspect' && this.queue.get(id) === undefined) {
+      if (incarnation > e.incarnation) {
+        // A refutation (or a member that raised its incarnation) heard first-hand: spread it, so
+        // that a member that lost the member's own datagrams does not time out a suspicion.
+        this.raise(e, incarnation);
+        this.queue.push({ state: UpdateState.ALIVE, id, incarnation });
+      } else if (e.state === 'suspect' && this.queue.get(id) === undefined) {
         // It talks without refuting: it has not heard of the suspicion yet.
         this.queue.push({ state: UpdateState.SUSPECT, id, incarnation: e.incarnation });
       }
@@ -311,8 +315,9 @@ class MembershipImpl implements Membership {
     if (tomb.state !== 'dead' || !rec) return;
     this.add(nowMs, id, incarnation, rec);
     // Others may still hold it dead at this incarnation and take it back only
-    // at a higher one: tell it it was suspected, so it refutes to everyone.
-    if (incarnation <= tomb.incarnation) this.queue.push({ state: UpdateState.SUSPECT, id, incarnation });
+    // at a higher one: tell it it was suspected, so it refutes to everyone. At
+    // a higher incarnation it has refuted already: spread that.
+    this.queue.push({ state: incarnation <= tomb.incarnation ? UpdateState.SUSPECT : UpdateState.ALIVE, id, incarnation });
   }
 
   /** A member's record from RECORDS (table sync): learn a member we missed, never bring back one we buried at that incarnation. */

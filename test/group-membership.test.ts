@@ -148,3 +148,16 @@ test('a newcomer to 300 members at 10 % loss learns every one within the documen
   // Heartbeats of 300 members over that time, plus one table's worth of records (≈ 30 bytes each) a few times over: not one announce per member per newcomer.
   t.true(sentKb < (300 * 45 * tookMs) / 1000 / 1024 + 4 * 300 * 40 / 1024, `${sentKb} kB`);
 });
+
+test('a member whose table is full stops asking for the members it cannot hold', (t) => {
+  const sim = new GroupSim({ seed: 6, tuning: { maxMembers: 5 } });
+  const nodes: GroupNode[] = [];
+  for (let i = 0; i < 12; i++) sim.at(i * 5, () => nodes.push(sim.add(`m${i}`)));
+  sim.run(5000);
+  const wantsAt5s = nodes.map((n) => n.m.stats().wantsSent);
+  sim.run(20_000);
+  const wants = nodes.map((n, i) => n.m.stats().wantsSent - wantsAt5s[i]!);
+  t.log(`WANTs sent in the 20 s after the tables filled: ${wants.join(', ')}`);
+  t.true(nodes.every((n) => n.m.stats().members === 5));
+  t.true(wants.every((w) => w === 0));
+});

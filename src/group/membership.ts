@@ -131,6 +131,7 @@ class MembershipImpl implements Membership {
       random: config.random,
       recordsIn: (bucket) => this.recordsIn(bucket),
       send: (body) => this.send(body, false),
+      full: () => this.table.size >= this.tuning.maxMembers,
       bodyRoomBytes: this.maxDatagramBytes - HEADER_BYTES - PREFIX_BYTES - UPDATE_COUNT_BYTES,
       counters: this.st,
     });

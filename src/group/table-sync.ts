@@ -35,6 +35,8 @@ export interface SyncHost {
   recordsIn(bucket: number): MemberRecord[];
   /** Queues one CONTROL datagram to the group. */
   send(body: ControlBody): void;
+  /** Our table holds as many members as it may: asking for more would only repeat. */
+  full(): boolean;
   /** Room for the body of one datagram after the prefix and the update count, for SUMMARY and RECORDS. */
   readonly bodyRoomBytes: number;
   readonly counters: SyncCounters;
@@ -114,13 +116,14 @@ export class TableSync {
   heardDigest(nowMs: number, sender: string, count: number, digest: number): void {
     if (digest === this.digestXor && count === this.total) return;
     // A sender that knows fewer members is the one missing something: it asks.
-    if (count < this.total || this.syncAtMs !== Infinity || nowMs - this.lastSyncMs < C.SYNC_INTERVAL_MS) return;
+    if (count < this.total || this.syncAtMs !== Infinity || nowMs - this.lastSyncMs < C.SYNC_INTERVAL_MS || this.host.full()) return;
     this.syncPeer = sender;
     this.syncAtMs = nowMs + this.host.random() * C.SYNC_DELAY_MS;
   }
 
   /** A SUMMARY (or part of one) from `sender`: WANT the buckets where it knows someone we do not. */
   heardSummary(nowMs: number, sender: string, first: number, buckets: readonly BucketSummary[]): void {
+    if (this.host.full()) return;
     for (let i = 0; i < buckets.length; i++) {
       const b = first + i;
       const theirs = buckets[i]!;

@@ -1,16 +1,20 @@
 /**
  * The sans-IO group-membership core: SWIM (Das, Gupta, Motivala 2002) over
  * multicast. Every CONTROL datagram goes to the whole group, so every
- * member overhears every probe, ack and piggybacked update; the core uses
- * that (an overheard datagram from a probe target counts as its ack, an
- * overheard probe defers our own silence probe) but keeps SWIM's structure:
- * direct probe, k indirect probes, suspicion refuted by incarnation, and
- * λ·log n piggybacked dissemination. It reads no clock and owns no socket.
+ * member hears every heartbeat, probe, ack and piggybacked update; the core
+ * uses that — a heartbeat per period instead of round-robin pings, an
+ * overheard datagram from a probe target counts as its ack, an overheard
+ * probe defers our own, updates stop once enough copies were heard — but
+ * keeps SWIM's structure: direct probe, k indirect probes, suspicion refuted
+ * by incarnation, piggybacked dissemination. It reads no clock and owns no
+ * socket.
  *
- * This file is the coordinator: the member table, tombstones, suspicion and
- * refutation, announces, and encoding with piggybacked updates. Probing
- * (PING, PING_REQ, ACK, relays, target choice) is prober.ts; the piggyback
- * queue is dissemination.ts; timer scaling is timers.ts.
+ * This file is the coordinator: the member table, the ring of ids that picks
+ * watchers, tombstones, suspicion and refutation, heartbeats and announces,
+ * and encoding with piggybacked updates. Probing (PING, PING_REQ, ACK,
+ * relays, target choice) is prober.ts; table sync (digest, SUMMARY, WANT,
+ * RECORDS) is table-sync.ts; the piggyback queue is dissemination.ts; timer
+ * scaling is timers.ts.
  */
 
 import { InvalidArgumentValueError } from '../util/errors';

@@ -9,9 +9,10 @@
  * members each losing a tenth of the heartbeats do not all probe. The other
  * side: acking pings of us and relaying acks for the indirect probes we help
  * with. Any datagram of the target counts as its ack, and an overheard probe
- * of a member defers our own probe of it. The member table and what a failed probe leads to
- * (suspicion, dissemination) belong to the membership (membership.ts);
- * datagrams leave through its `send`. Reads no clock, owns no socket.
+ * of a member defers our own probe of it. The member table and what a failed
+ * probe leads to (suspicion, dissemination) belong to the membership
+ * (membership.ts); datagrams leave through its `send`. Reads no clock, owns
+ * no socket.
  */
 
 import type { MembershipStats, ScaledTimers } from './api';

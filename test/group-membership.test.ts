@@ -161,3 +161,19 @@ test('a member whose table is full stops asking for the members it cannot hold',
   t.true(nodes.every((n) => n.m.stats().members === 5));
   t.true(wants.every((w) => w === 0));
 });
+
+test('a newcomer to a small group is told the table at once: members heartbeat early when it announces itself', (t) => {
+  const { sim, nodes } = converged50(7);
+  sim.run(3000);
+  const heartbeatsBefore = nodes.reduce((s, n) => s + n.m.stats().heartbeatsSent, 0);
+  const joinedMs = sim.nowMs;
+  const newcomer = sim.add('late');
+  t.true(sim.runWhile(() => newcomer.m.stats().members < 50, 2000, 1));
+  const tookMs = sim.nowMs - joinedMs;
+  const heartbeats = nodes.reduce((s, n) => s + n.m.stats().heartbeatsSent, 0) - heartbeatsBefore;
+  t.log(`the newcomer knew all 50 after ${tookMs.toFixed(0)} ms (period ${newcomer.m.timers().periodMs} ms); the 50 sent ${heartbeats} heartbeats meanwhile`);
+  // A heartbeat within the sync delay, then WANT, SUMMARY, WANT, RECORDS.
+  t.true(tookMs <= 200, `took ${tookMs} ms`);
+  // Not all 50 answered the join with a heartbeat: those that had heard three already stayed quiet.
+  t.true(heartbeats < 25, `${heartbeats} heartbeats`);
+});

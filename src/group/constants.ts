@@ -80,6 +80,13 @@ export const BACKSTOP_PERIODS = 3;
  * thing one asks and the others overhear), and how often at most.
  */
 export const SYNC_DELAY_MS = 50;
+/**
+ * When a newcomer announces itself, each member heartbeats within
+ * SYNC_DELAY_MS unless it has heard this many heartbeats meanwhile: the
+ * newcomer's table sync starts at once instead of within a period, and a
+ * large group does not answer a join with a burst of heartbeats.
+ */
+export const EARLY_HEARTBEATS = 3;
 export const SYNC_INTERVAL_MS = 500;
 /**
  * Dead and left members are remembered (tombstones) for this long, at least,

@@ -96,6 +96,9 @@ class MembershipImpl implements Membership {
   private readonly ring: string[] = [];
   private nextAnnounceMs = 0;
   private nextHeartbeatMs = 0;
+  /** A newcomer announced itself: heartbeat by then unless enough others did (Infinity: none pending). */
+  private earlyHeartbeatMs = Infinity;
+  private heartbeatsHeard = 0;
 
   private readonly out = new Fifo<Uint8Array>();
   private readonly events = new Fifo<MembershipEvent>();
@@ -196,6 +199,7 @@ class MembershipImpl implements Membership {
     }
     switch (b.kind) {
       case ControlKind.HEARTBEAT:
+        this.heartbeatsHeard++;
         this.sync.heardDigest(nowMs, sender, b.count, b.digest);
         break;
       case ControlKind.SUMMARY:
@@ -218,6 +222,10 @@ class MembershipImpl implements Membership {
     if (nowMs >= this.nextAnnounceMs) {
       this.sendAnnounce();
       this.nextAnnounceMs = nowMs + this.announceGapMs(t);
+    }
+    if (nowMs >= this.earlyHeartbeatMs) {
+      this.earlyHeartbeatMs = Infinity;
+      if (this.heartbeatsHeard < C.EARLY_HEARTBEATS) this.nextHeartbeatMs = nowMs;
     }
     if (nowMs >= this.nextHeartbeatMs) {
       this.sendHeartbeat();
@@ -246,7 +254,7 @@ class MembershipImpl implements Membership {
 
   pollTimeout(): number | undefined {
     if (!this.joined || this.left) return undefined;
-    let next = Math.min(this.nextAnnounceMs, this.nextHeartbeatMs, this.prober.nextDeadlineMs(), this.sync.nextDeadlineMs());
+    let next = Math.min(this.nextAnnounceMs, this.nextHeartbeatMs, this.earlyHeartbeatMs, this.prober.nextDeadlineMs(), this.sync.nextDeadlineMs());
     for (const id of this.suspects) {
       const e = this.table.get(id);
       if (e) next = Math.min(next, e.suspectDeadlineMs);
@@ -292,6 +300,12 @@ class MembershipImpl implements Membership {
       return;
     }
     this.add(nowMs, id, incarnation, record);
+    // A newcomer learns the table by sync, which a heartbeat's digest starts:
+    // give it one soon rather than within a period, unless others do.
+    if (this.earlyHeartbeatMs === Infinity) {
+      this.earlyHeartbeatMs = nowMs + this.random() * C.SYNC_DELAY_MS;
+      this.heartbeatsHeard = 0;
+    }
   }
 
   /** A datagram from member `id` at `incarnation`: it is alive, and may be refuting a suspicion or not know it was declared dead. */

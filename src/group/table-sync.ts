@@ -56,6 +56,9 @@ export class TableSync {
   /** A digest mismatch seen: ask `peer` at `atMs` (Infinity: nothing pending). */
   private syncAtMs = Infinity;
   private syncPeer = '';
+  /** The peer's table as its heartbeat described it. */
+  private syncCount = 0;
+  private syncDigest = 0;
   private lastSyncMs = -Infinity;
   /** WANT for buckets, waiting for its random delay: target, buckets, when it was decided. */
   private wantAtMs = Infinity;
@@ -116,9 +119,12 @@ export class TableSync {
   heardDigest(nowMs: number, sender: string, count: number, digest: number): void {
     if (digest === this.digestXor && count === this.total) return;
     // A sender that knows fewer members is the one missing something: it asks.
-    if (count < this.total || this.syncAtMs !== Infinity || nowMs - this.lastSyncMs < C.SYNC_INTERVAL_MS || this.host.full()) return;
+    if (count < this.total || this.syncAtMs !== Infinity || this.host.full()) return;
     this.syncPeer = sender;
-    this.syncAtMs = nowMs + this.host.random() * C.SYNC_DELAY_MS;
+    this.syncCount = count;
+    this.syncDigest = digest;
+    // At most once per sync interval: a sync whose answer was lost is asked again then.
+    this.syncAtMs = Math.max(nowMs, this.lastSyncMs + C.SYNC_INTERVAL_MS) + this.host.random() * C.SYNC_DELAY_MS;
   }
 
   /** A SUMMARY (or part of one) from `sender`: WANT the buckets where it knows someone we do not. */
@@ -160,6 +166,8 @@ export class TableSync {
     }
     if (nowMs >= this.syncAtMs) {
       this.syncAtMs = Infinity;
+      // Learned meanwhile (an answer to someone else, an announce): nothing to ask.
+      if (this.syncDigest === this.digestXor && this.syncCount === this.total) return;
       this.lastSyncMs = nowMs;
       // Someone just asked for a summary: its answer reaches us too.
       if (nowMs - this.summaryAskedAtMs >= OVERHEARD_MS) this.sendWant(nowMs, this.syncPeer, []);

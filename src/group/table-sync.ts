@@ -67,6 +67,8 @@ export class TableSync {
   private wantDecidedMs = 0;
   /** When anyone last asked for each bucket / for a summary (overheard or ours). */
   private readonly askedAt = new Float64Array(BUCKETS).fill(-Infinity);
+  /** Whom each bucket was last asked of: another member's table may lack what we lack. */
+  private readonly askedOf: string[] = new Array<string>(BUCKETS).fill('');
   private summaryAskedAtMs = -Infinity;
   private summarySentAtMs = -Infinity;
 
@@ -134,7 +136,7 @@ export class TableSync {
       const b = first + i;
       const theirs = buckets[i]!;
       const lacking = theirs.count > this.count[b]! || (theirs.count === this.count[b]! && theirs.xor !== this.xor[b]);
-      if (!lacking || nowMs - this.askedAt[b]! < OVERHEARD_MS) continue;
+      if (!lacking || (nowMs - this.askedAt[b]! < OVERHEARD_MS && this.askedOf[b] === sender)) continue;
       if (this.wantAtMs !== Infinity && this.wantTarget !== sender) continue; // one target at a time
       if (this.wantAtMs === Infinity) {
         this.wantTarget = sender;
@@ -153,14 +155,17 @@ export class TableSync {
       return;
     }
     if (buckets.length === 0) this.summaryAskedAtMs = nowMs;
-    for (const b of buckets) this.askedAt[b] = nowMs;
+    for (const b of buckets) {
+      this.askedAt[b] = nowMs;
+      this.askedOf[b] = target;
+    }
   }
 
   handleTimeout(nowMs: number): void {
     if (nowMs >= this.wantAtMs) {
       this.wantAtMs = Infinity;
-      // Buckets someone else asked for since we decided are on their way.
-      const buckets = [...this.wantBuckets].filter((b) => this.askedAt[b]! < this.wantDecidedMs).sort((a, b) => a - b);
+      // Buckets someone else asked of the same member since we decided are on their way.
+      const buckets = [...this.wantBuckets].filter((b) => this.askedAt[b]! < this.wantDecidedMs || this.askedOf[b] !== this.wantTarget).sort((a, b) => a - b);
       this.wantBuckets.clear();
       if (buckets.length > 0) this.sendWant(nowMs, this.wantTarget, buckets);
     }
@@ -176,7 +181,10 @@ export class TableSync {
 
   private sendWant(nowMs: number, target: string, buckets: number[]): void {
     if (buckets.length === 0) this.summaryAskedAtMs = nowMs;
-    for (const b of buckets) this.askedAt[b] = nowMs;
+    for (const b of buckets) {
+      this.askedAt[b] = nowMs;
+      this.askedOf[b] = target;
+    }
     this.host.send({ kind: ControlKind.WANT, target, buckets });
     this.host.counters.wantsSent++;
   }

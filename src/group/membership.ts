@@ -136,7 +136,7 @@ class MembershipImpl implements Membership {
     this.sync = new TableSync({
       selfId: this.selfId,
       random: config.random,
-      recordsIn: (bucket) => this.recordsIn(bucket),
+      recordsIn: (buckets) => this.recordsIn(buckets),
       send: (body) => this.send(body, false),
       full: () => this.table.size >= this.tuning.maxMembers,
       bodyRoomBytes: this.maxDatagramBytes - HEADER_BYTES - PREFIX_BYTES - UPDATE_COUNT_BYTES,
@@ -529,14 +529,16 @@ class MembershipImpl implements Membership {
     if (this.ring[i] === id) this.ring.splice(i, 1);
   }
 
-  /** Records of our table (self included) in `bucket`, for a RECORDS answer. */
-  private recordsIn(bucket: number): MemberRecord[] {
-    const out: MemberRecord[] = [];
-    if (bucketOf(this.selfId) === bucket) out.push({ id: this.selfId, incarnation: this.incarnation, observer: this.observer, name: this.name, metadata: this.metadataList });
+  /** Records of our table (self included) in `buckets`, bucket by bucket, for a RECORDS answer. */
+  private recordsIn(buckets: readonly number[]): MemberRecord[] {
+    // One walk of the table, records grouped by bucket in the order asked.
+    const byBucket = new Map<number, MemberRecord[]>();
+    for (const b of buckets) byBucket.set(b, []);
+    byBucket.get(bucketOf(this.selfId))?.push({ id: this.selfId, incarnation: this.incarnation, observer: this.observer, name: this.name, metadata: this.metadataList });
     for (const e of this.table.values()) {
-      if (bucketOf(e.id) === bucket) out.push({ id: e.id, incarnation: e.incarnation, observer: e.observer, name: e.name, metadata: Object.entries(e.metadata) });
+      byBucket.get(bucketOf(e.id))?.push({ id: e.id, incarnation: e.incarnation, observer: e.observer, name: e.name, metadata: Object.entries(e.metadata) });
     }
-    return out;
+    return [...byBucket.values()].flat();
   }
 
   // ------------------------------------------------------------ send side

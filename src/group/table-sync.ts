@@ -31,8 +31,8 @@ export interface SyncHost {
   readonly selfId: string;
   /** Uniform in [0, 1): delays. */
   random(): number;
-  /** The records of our table (self included) in `bucket`. */
-  recordsIn(bucket: number): MemberRecord[];
+  /** The records of our table (self included) in `buckets`, bucket by bucket in that order. */
+  recordsIn(buckets: readonly number[]): MemberRecord[];
   /** Queues one CONTROL datagram to the group. */
   send(body: ControlBody): void;
   /** Our table holds as many members as it may: asking for more would only repeat. */
@@ -212,14 +212,12 @@ export class TableSync {
       batch = [];
       bytes = 0;
     };
-    for (const b of new Set(buckets)) {
-      for (const r of this.host.recordsIn(b)) {
-        const n = recordBytes(r);
-        if (n > room) continue; // a member whose record cannot fit our datagrams is learned from its own announce
-        if (bytes + n > room || batch.length === 255) flush();
-        batch.push(r);
-        bytes += n;
-      }
+    for (const r of this.host.recordsIn([...new Set(buckets)])) {
+      const n = recordBytes(r);
+      if (n > room) continue; // a member whose record cannot fit our datagrams is learned from its own announce
+      if (bytes + n > room || batch.length === 255) flush();
+      batch.push(r);
+      bytes += n;
     }
     flush();
   }

@@ -110,10 +110,13 @@ test('a batch rejects message indexes out of range with RangeError', async (t) =
   // The first datagram of a source waits for its heartbeat ('earliest'), then comes out message by message.
   tx.write('warm-up');
   t.true(await drive(net, () => batches.length > 0));
+  // An idle channel sends a turn's first write at once, alone; the writes after it in the turn are packed.
+  tx.write('lead');
   tx.write('one');
   tx.write('two');
-  t.true(await drive(net, () => batches.length > 1));
-  const b = batches[1]!;
+  t.true(await drive(net, () => batches.length > 2));
+  t.is(batches[1]!.count, 1);
+  const b = batches[2]!;
   t.is(b.count, 2);
   t.deepEqual([b.data(1).toString(), b.data(0).toString()], ['two', 'one']);
   t.is(b.seq(1), b.firstSeq + 1);

@@ -189,7 +189,9 @@ test('three senders closing at once reach two receivers exactly, under 5% loss a
     for (const [ri, r] of at.entries()) {
       for (const [si, s] of senders.entries()) assertExact(t, `${loss}: receiver ${ri} from sender ${si}`, r.got, r.losses, N, s.info.sessionId);
     }
-    for (const result of results) t.is(result.givenUpCount, 0);
+    // No live receiver is given up. A sender closing at the same time may be: its LEAVING status is best effort, and a lost one costs the timeout.
+    const live = new Set(receivers.map((r) => r.info.sessionId));
+    for (const result of results) t.deepEqual(result.givenUp.filter((g) => live.has(g.receiver.id)), [], loss);
     await settle(net, Promise.all(receivers.map((r) => r.close())));
   }
 });

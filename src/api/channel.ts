@@ -154,8 +154,9 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
 
   /**
    * Sends one message on `stream` (default ''). The bytes are copied before
-   * write() returns; the message leaves at the end of this event-loop turn,
-   * packed with the other messages written in the same turn.
+   * write() returns. On an idle channel the message leaves at once; the
+   * messages written after it in the same event-loop turn leave at its end,
+   * packed together.
    *
    * Returns false when the sender's window is full (the message IS accepted):
    * wait for 'drain' before writing more, or memory grows without bound.

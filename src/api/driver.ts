@@ -10,10 +10,17 @@
  * `transport.send(batch)` call, every event from `pollEvent()` goes to the
  * sink, and the one timer is re-armed from `pollTimeout()`.
  *
- * Writes made in the same event-loop turn are packed: the first write of a
- * turn schedules one flush for the end of the turn (`setImmediate` on the real
+ * A write on an idle channel (nothing waiting for the socket, not inside a
+ * turn) is sent at once, alone: waiting for company only adds latency. Writes
+ * after it in the same event-loop turn are packed: the first write of a turn
+ * schedules one flush for the end of the turn (`setImmediate` on the real
  * clock, `setTimer(fn, 0)` on a virtual one, so the memory network drives
- * everything deterministically).
+ * everything deterministically). The batch is thus whatever accumulated
+ * while the previous send was being made (Aeron's answer to Nagle).
+ *
+ * A turn also runs the endpoint's timers that its input made due at once (a
+ * lone receiver's NAK for a gap it has just seen), instead of leaving them to
+ * a timer that cannot fire in less than a millisecond.
  */
 
 import type { Scheduler, TimerHandle } from '../util/clock';
@@ -102,19 +109,24 @@ export class Driver<E> {
   }
 
   /**
-   * Queues one message; it leaves in the flush at the end of this event-loop
-   * turn, packed with the other messages written in the same turn.
+   * Queues one message. The first of an event-loop turn leaves at once when
+   * nothing waits for the socket; the others leave in the flush at the end of
+   * the turn, packed together.
    * Returns the endpoint's answer: false = window full, wait for 'drain'.
    * @throws ClosedError after {@link stop}; whatever the endpoint's send throws.
    */
   send(streamId: number, data: Uint8Array): boolean {
     if (this.stopped) throw new ClosedError('channel');
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      this.turnNowMs = this.scheduler.nowMs();
-      this.defer(this.onFlush);
-    }
-    return this.endpoint.send(this.turnNowMs, streamId, data);
+    if (this.flushScheduled) return this.endpoint.send(this.turnNowMs, streamId, data);
+    // The first write of a turn: later writes of this turn are packed and leave in the flush at its end.
+    this.flushScheduled = true;
+    const nowMs = this.scheduler.nowMs();
+    this.turnNowMs = nowMs;
+    this.defer(this.onFlush);
+    const accepted = this.endpoint.send(nowMs, streamId, data);
+    // An idle channel sends it now, alone: nothing is in flight, so waiting for company only adds latency.
+    if (!this.inTurn && this.unsent.length === 0) this.sendNow(nowMs);
+    return accepted;
   }
 
   /** Starts the endpoint's graceful close (`immediate`: ends it at once) and sends what it produces; the turns go on until the close is over. */
@@ -160,6 +172,22 @@ export class Driver<E> {
     return this.unsent.length;
   }
 
+  /**
+   * Flushes and transmits at once, outside a turn: the send half of a turn.
+   * Events stay queued for the flush turn already scheduled, so no listener
+   * runs inside write().
+   */
+  private sendNow(nowMs: number): void {
+    this.inTurn = true;
+    try {
+      this.endpoint.flush(nowMs);
+      this.transmit(nowMs);
+    } finally {
+      this.inTurn = false;
+    }
+    if (!this.stopped) this.armTimer(nowMs);
+  }
+
   private readonly onFlush = (): void => {
     this.flushScheduled = false;
     if (this.stopped) return;
@@ -199,6 +227,8 @@ export class Driver<E> {
     try {
       if (input === 'flush') this.endpoint.flush(nowMs);
       else if (input === 'timeout') this.endpoint.handleTimeout(nowMs);
+      // What the input made due already (a lone receiver's NAK for a gap just seen) goes in this send, not a timer later (≥ 1 ms on the real clock).
+      if (input !== 'timeout' && (this.endpoint.pollTimeout() ?? Infinity) <= nowMs) this.endpoint.handleTimeout(nowMs);
       this.transmit(nowMs);
       let event: E | undefined;
       while ((event = this.endpoint.pollEvent()) !== undefined) {

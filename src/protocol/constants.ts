@@ -69,10 +69,27 @@ export const MAX_ENTRIES_PER_CONTROL = 64;
 
 /** Largest random NAK back-off: Aeron's multicast NAK delay maximum (10 ms); PGM typically 50 ms. */
 export const NAK_BACKOFF_MAX_MS = 10;
-/** Back-off when this receiver believes it is alone (no peer status overheard): Aeron's unicast delay, 100 µs. */
-export const NAK_BACKOFF_ALONE_MS = 0.1;
-/** Wait for a repair after a NAK (or an overheard NAK / NCF) before asking again; doubles per retry. */
+/**
+ * Back-off when this receiver believes it is alone (no peer status overheard):
+ * none, the NAK leaves in the turn that noticed the gap. Nobody else can ask
+ * for it, so waiting only delays the repair (Aeron's unicast delay is 100 µs;
+ * a timer cannot wait less than 1 ms in Node, so a small back-off cost 1–2 ms).
+ */
+export const NAK_BACKOFF_ALONE_MS = 0;
+/**
+ * Wait for a repair after a NAK (or an overheard NAK / NCF) before asking
+ * again, until this receiver has timed a repair of its own; doubles per retry.
+ * Once it has, the wait follows the measured NAK-to-repair time (below).
+ */
 export const NAK_REPAIR_WAIT_MS = 20;
+/**
+ * The adaptive repair wait: smoothed NAK-to-repair time + 4 × its mean
+ * deviation (TCP's RTO from SRTT and RTTVAR, RFC 6298), never below this
+ * floor (the real clock's timers do not wait less than 1 ms) and never above
+ * nakRepairWaitMs. A lost NAK or repair then costs about a millisecond on a
+ * LAN instead of 20.
+ */
+export const NAK_REPAIR_WAIT_MIN_MS = 1;
 /** Ceiling of the doubling repair wait: OpenPGM's 2 s NAK repeat interval. */
 export const NAK_REPAIR_WAIT_MAX_MS = 2000;
 /** NAKs per gap before giving up with loss 'retries' (≈ 8.5 s of asking with the waits above). */

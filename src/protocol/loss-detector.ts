@@ -24,12 +24,16 @@ export interface Gap {
   retries: number;
   /** When the gap was noticed (ms): a repair that fills it measures the repair latency from here. */
   openedMs: number;
+  /** When this receiver sent the gap's first NAK, or -1 (not yet, or asked again or by another: a repair then times nothing, Karn's rule). */
+  nakMs: number;
 }
 
 export class GapList {
   readonly gaps: Gap[] = [];
   /** After a {@link remove} that removed something: the earliest `openedMs` of the gaps it touched. */
   filledOpenedMs = Infinity;
+  /** After a {@link remove} that removed something: the `nakMs` of the first gap it touched (-1: nothing to time). */
+  filledNakMs = -1;
 
   get length(): number {
     return this.gaps.length;
@@ -37,7 +41,7 @@ export class GapList {
 
   /** Adds [from, to] (disjoint from every gap), noticed at `openedMs`. */
   add(from: number, to: number, state: number, dueMs: number, openedMs: number): void {
-    const g: Gap = { from, to, state, dueMs, retries: 0, openedMs };
+    const g: Gap = { from, to, state, dueMs, retries: 0, openedMs, nakMs: -1 };
     const gs = this.gaps;
     if (gs.length === 0 || gs[gs.length - 1]!.to < from) {
       gs.push(g);
@@ -103,9 +107,11 @@ export class GapList {
     let i = this.firstEndingAtOrAfter(from);
     let removed = 0;
     let opened = Infinity;
+    let nakMs = -2;
     while (i < gs.length && gs[i]!.from <= to) {
       const g = gs[i]!;
       if (g.openedMs < opened) opened = g.openedMs;
+      if (nakMs === -2) nakMs = g.nakMs;
       const a = Math.max(g.from, from);
       const b = Math.min(g.to, to);
       removed += b - a + 1;
@@ -124,7 +130,10 @@ export class GapList {
         i += 2;
       }
     }
-    if (removed > 0) this.filledOpenedMs = opened;
+    if (removed > 0) {
+      this.filledOpenedMs = opened;
+      this.filledNakMs = nakMs;
+    }
     return removed;
   }
 

@@ -11,9 +11,11 @@
  * receiver overhears; a receiver that believes it is alone NAKs almost at once.
  * 'uniform' draws from [0, nakBackoffMaxMs] instead.
  *
- * After a NAK (sent or overheard) the gap waits for the repair, nakRepairWaitMs
- * doubling per retry up to nakRepairWaitMaxMs, then backs off and NAKs again;
- * after nakMaxRetries NAKs it is given up (loss 'retries').
+ * After a NAK (sent or overheard) the gap waits for the repair, then backs off
+ * and NAKs again; after nakMaxRetries NAKs it is given up (loss 'retries').
+ * The wait starts at the source's base (nakRepairWaitMs until this receiver
+ * has timed a repair of its own, then adaptive: {@link SourceState.repairWaitBaseMs})
+ * and doubles per retry up to nakRepairWaitMaxMs.
  */
 
 import { GapState, type GapList } from './loss-detector';
@@ -33,17 +35,16 @@ export class NakScheduler {
     return (t.nakBackoffMaxMs / lambda) * Math.log(u * (Math.exp(lambda) - 1) + 1);
   }
 
-  /** How long to wait for a repair after the `retries`-th NAK. */
-  repairWaitMs(retries: number): number {
-    const t = this.tuning;
-    return Math.min(t.nakRepairWaitMaxMs, t.nakRepairWaitMs * 2 ** Math.max(0, retries - 1));
+  /** How long to wait for a repair after the `retries`-th NAK, from a first wait of `baseMs`. */
+  repairWaitMs(retries: number, baseMs: number = this.tuning.nakRepairWaitMs): number {
+    return Math.min(this.tuning.nakRepairWaitMaxMs, baseMs * 2 ** Math.max(0, retries - 1));
   }
 
   /**
    * Runs the gaps that are due: ranges to NAK now are appended to `nak`
    * (merged where adjacent), ranges given up to `giveUp` (and removed).
    */
-  run(gaps: GapList, nowMs: number, groupSize: number, nak: SeqRange[], giveUp: SeqRange[]): void {
+  run(gaps: GapList, nowMs: number, groupSize: number, nak: SeqRange[], giveUp: SeqRange[], waitBaseMs?: number): void {
     const gs = gaps.gaps;
     for (let i = 0; i < gs.length; i++) {
       const g = gs[i]!;
@@ -51,7 +52,8 @@ export class NakScheduler {
       if (g.state === GapState.BACKOFF) {
         g.state = GapState.WAITING;
         g.retries++;
-        g.dueMs = nowMs + this.repairWaitMs(g.retries);
+        g.nakMs = g.retries === 1 ? nowMs : -1;
+        g.dueMs = nowMs + this.repairWaitMs(g.retries, waitBaseMs);
         const last = nak[nak.length - 1];
         if (last && last.to + 1 === g.from) last.to = g.to;
         else nak.push({ from: g.from, to: g.to });
@@ -70,7 +72,7 @@ export class NakScheduler {
    * A NAK or NCF for [from, to] was overheard: gaps inside it stop backing off
    * and wait for the repair. Returns how many gaps had a NAK of their own pending (suppressed).
    */
-  suppress(gaps: GapList, from: number, to: number, nowMs: number): number {
+  suppress(gaps: GapList, from: number, to: number, nowMs: number, waitBaseMs?: number): number {
     if (!gaps.overlaps(from, to)) return 0;
     let suppressed = 0;
     for (const g of gaps.isolate(from, to)) {
@@ -78,8 +80,9 @@ export class NakScheduler {
         suppressed++;
         g.state = GapState.WAITING;
         g.retries++;
+        g.nakMs = -1;
       }
-      g.dueMs = nowMs + this.repairWaitMs(g.retries);
+      g.dueMs = nowMs + this.repairWaitMs(g.retries, waitBaseMs);
     }
     return suppressed;
   }

@@ -96,6 +96,6 @@ export class Packer {
     h.sequence = firstSeq;
     h.payloadLength = dg.length - HEADER_BYTES;
     writeHeader(dg, 0, h, this.checksum);
-    this.onDatagram({ streamId: s.streamId, firstSeq, count, datagram: dg, sent: false, evicted: false, repairQueued: false, lastRepairMs: -Infinity, streamOffset: 0 });
+    this.onDatagram({ streamId: s.streamId, firstSeq, count, datagram: dg, sent: false, evicted: false, repairQueued: false, lastRepairMs: -Infinity, lastRepairAsker: undefined, streamOffset: 0 });
   }
 }

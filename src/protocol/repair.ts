@@ -72,7 +72,7 @@ export class RepairQueue {
    * Queues repairs for the NAKed `ranges` of `streamId`, within the NAKing
    * session's `share` of the repair budget; returns what to confirm.
    */
-  onNak(nowMs: number, streamId: number, ranges: readonly SeqRange[], share?: TokenBucket): NakOutcome {
+  onNak(nowMs: number, streamId: number, ranges: readonly SeqRange[], share?: TokenBucket, asker?: object): NakOutcome {
     const out: NakOutcome = { repairing: [], unavailable: [], queued: 0 };
     const s = this.window.streams.get(streamId);
     if (!s) return out;
@@ -92,7 +92,8 @@ export class RepairQueue {
       for (let i = found.index; i < s.entries.length; i++) {
         const e = s.entries.at(i);
         if (e.firstSeq > to || !e.sent) break;
-        const skip = e.repairQueued || nowMs - e.lastRepairMs < this.lingerMs;
+        // The linger swallows other receivers' NAKs that crossed the repair; the receiver that asked for it asks again only when it was lost.
+        const skip = e.repairQueued || (nowMs - e.lastRepairMs < this.lingerMs && (asker === undefined || e.lastRepairAsker !== asker));
         if (++scanned > MAX_REPAIR_SCAN_PER_NAK || (!skip && this.queuedBytes + e.datagram.length > this.backlogBytes)) {
           // The rest of this NAK is neither queued nor confirmed: a receiver that needs it asks again.
           full = true;
@@ -109,6 +110,7 @@ export class RepairQueue {
           share.spend(e.datagram.length);
         }
         e.repairQueued = true;
+        e.lastRepairAsker = asker;
         this.queue.push(e);
         this.queuedBytes += e.datagram.length;
         out.queued++;

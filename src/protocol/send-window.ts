@@ -27,6 +27,8 @@ export interface WindowEntry {
   repairQueued: boolean;
   /** Last time this entry was sent as a repair (for the linger). */
   lastRepairMs: number;
+  /** Who asked for its last repair (the asker's NAK budget): that receiver asking again is a retry the linger must not swallow. */
+  lastRepairAsker: object | undefined;
   /** Bytes its stream had transmitted before this entry (set when it is transmitted): flow control measures receivers' outstanding bytes with it. */
   streamOffset: number;
 }

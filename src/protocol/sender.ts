@@ -210,7 +210,7 @@ export class Sender {
     this.closer?.onNews(nowMs);
     const r = this.receivers.byKey.get(receiverKey);
     if (r) r.naks++;
-    const outcome = this.repairs.onNak(nowMs, streamId, nak.ranges, budget.repairBytes);
+    const outcome = this.repairs.onNak(nowMs, streamId, nak.ranges, budget.repairBytes, budget);
     if (r) r.repairs += outcome.queued;
     if (outcome.repairing.length > 0) this.sendNcf(streamId, NcfReason.REPAIRING, outcome.repairing);
     if (outcome.unavailable.length > 0) {

@@ -9,6 +9,7 @@ import type { LossReason, SourceInfo } from './api';
 import type { ReceiveContext } from './receive-context';
 import { StreamReceiver } from './stream-receiver';
 import type { TimerEntry } from './timer-heap';
+import { NAK_REPAIR_WAIT_MIN_MS } from './constants';
 
 /** How long a group-size estimate is reused (a peer's status comes every 200 ms; expiry is 5 s). */
 const GROUP_SIZE_CACHE_MS = 10;
@@ -44,6 +45,9 @@ export class SourceState implements TimerEntry {
   repairLatencyMs = Number.NaN;
   /** Repairs that filled a gap (the samples of repairLatencyMs). */
   repairsTimed = 0;
+  /** Smoothed time from this receiver's NAK to the repair it asked for, and its mean deviation, ms (NaN before the first). */
+  repairRttMs = Number.NaN;
+  repairRttVarMs = 0;
   /**
    * Something of this source reached the application (a message or a loss
    * report, preceded by the 'source' event). Until then it is on probation: it
@@ -78,6 +82,33 @@ export class SourceState implements TimerEntry {
       this.streams.set(streamId, s);
     }
     return s;
+  }
+
+  /**
+   * A repair arrived `ms` after this receiver's first NAK for it (one NAK
+   * only: Karn's rule). Smoothed like TCP's SRTT and RTTVAR (RFC 6298); the
+   * repair wait follows it ({@link repairWaitBaseMs}).
+   */
+  noteRepairRtt(ms: number): void {
+    if (!(ms >= 0)) return;
+    if (Number.isNaN(this.repairRttMs)) {
+      this.repairRttMs = ms;
+      this.repairRttVarMs = ms / 2;
+    } else {
+      this.repairRttVarMs += (Math.abs(this.repairRttMs - ms) - this.repairRttVarMs) / 4;
+      this.repairRttMs += (ms - this.repairRttMs) / 8;
+    }
+  }
+
+  /**
+   * The first wait for a repair after a NAK: nakRepairWaitMs until this
+   * receiver has timed a repair of its own, then SRTT + 4 × RTTVAR of its
+   * NAK-to-repair times, within [NAK_REPAIR_WAIT_MIN_MS, nakRepairWaitMs].
+   */
+  repairWaitBaseMs(): number {
+    const max = this.ctx.tuning.nakRepairWaitMs;
+    if (Number.isNaN(this.repairRttMs)) return max;
+    return Math.min(max, Math.max(NAK_REPAIR_WAIT_MIN_MS, this.repairRttMs + 4 * this.repairRttVarMs));
   }
 
   /** A repair filled a gap noticed `ms` ago: folded into the smoothed repair latency (weight 1/8, like TCP's SRTT). */

@@ -102,7 +102,10 @@ export class StreamReceiver {
       if (last + 1 > this.highestNext) this.highestNext = last + 1;
     }
     if (filled > 0) {
-      if ((h.flags & DataFlag.REPAIR) !== 0) src.noteRepairLatency(nowMs - this.gaps.filledOpenedMs);
+      if ((h.flags & DataFlag.REPAIR) !== 0) {
+        src.noteRepairLatency(nowMs - this.gaps.filledOpenedMs);
+        if (this.gaps.filledNakMs >= 0) src.noteRepairRtt(nowMs - this.gaps.filledNakMs);
+      }
       else if (first < prevHighest) stats.reordered++;
     }
 
@@ -232,16 +235,17 @@ export class StreamReceiver {
   /** A NAK or a repair for `ranges` is on its way: their gaps wait for the repair instead of NAKing. */
   private suppress(nowMs: number, ranges: readonly SeqRange[]): void {
     if (this.gaps.length === 0) return;
-    for (const r of ranges) this.ctx.stats.naksSuppressed += this.ctx.naks.suppress(this.gaps, r.from, r.to, nowMs);
+    const baseMs = this.src.repairWaitBaseMs();
+    for (const r of ranges) this.ctx.stats.naksSuppressed += this.ctx.naks.suppress(this.gaps, r.from, r.to, nowMs, baseMs);
     // A gap now waits at least the first repair wait (the wait grows with its retries): a lower bound is enough for the heap.
-    this.src.dueBy(nowMs + this.ctx.naks.repairWaitMs(1));
+    this.src.dueBy(nowMs + this.ctx.naks.repairWaitMs(1, baseMs));
   }
 
   /** Runs NAK timers: ranges to NAK now go to `nak`; exhausted gaps become loss 'retries'. */
   runTimers(nowMs: number, groupSize: number, nak: SeqRange[]): void {
     if (this.gaps.length === 0) return;
     const giveUp: SeqRange[] = [];
-    this.ctx.naks.run(this.gaps, nowMs, groupSize, nak, giveUp);
+    this.ctx.naks.run(this.gaps, nowMs, groupSize, nak, giveUp, this.src.repairWaitBaseMs());
     if (giveUp.length > 0) {
       for (const r of giveUp) this.addLost(r.from, r.to, 'retries');
       this.drain();

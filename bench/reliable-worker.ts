@@ -56,6 +56,8 @@ export interface WorkerConfig {
   extra?: Record<string, unknown>;
   /** Receive side: read with readable 'data' events (one per message, the default) or the batch API ('messages'). */
   api?: 'message' | 'batch';
+  /** Sender: `write()` per message (default), or `writeMany()` of up to WRITE_MANY_CHUNK messages at a time. */
+  writeApi?: 'write' | 'many';
 }
 
 export interface SendResult {
@@ -98,6 +100,9 @@ export interface RecvResult {
 
 export interface DgramSendResult { role: 'dgram-send'; sent: number; writeMs: number; cpuSeconds: number; stalls: number }
 export interface DgramRecvResult { role: 'dgram-recv'; delivered: number; bytes: number; spanMs: number; cpuSeconds: number; emulatedDrops: number }
+
+/** Messages per writeMany() call with `writeApi: 'many'`. */
+const WRITE_MANY_CHUNK = 256;
 
 /** Messages written per event-loop turn before yielding (the channel packs one turn's writes). */
 function messagesPerTurn(size: number): number {
@@ -181,9 +186,21 @@ async function send(cfg: WorkerConfig): Promise<void> {
   let backPressured = 0;
   let stopAt = cfg.count;
   await new Promise<void>((resolve) => {
+    const pool = cfg.writeApi === 'many' ? Array.from({ length: WRITE_MANY_CHUNK }, () => Buffer.alloc(cfg.size, 0x61)) : [];
     const pump = (): void => {
       if (performance.now() - t0 > cfg.maxSendMs) stopAt = i;
       const end = Math.min(stopAt, i + perTurn);
+      while (cfg.writeApi === 'many' && i < end) {
+        const n = Math.min(WRITE_MANY_CHUNK, end - i);
+        const chunk = n === WRITE_MANY_CHUNK ? pool : pool.slice(0, n);
+        for (let k = 0; k < n; k++) chunk[k]!.writeUInt32LE(i + k, 0);
+        i += n;
+        if (!ch.writeMany(chunk)) {
+          backPressured++;
+          ch.once('drain', pump);
+          return;
+        }
+      }
       while (i < end) {
         msg.writeUInt32LE(i, 0);
         i++;

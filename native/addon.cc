@@ -81,10 +81,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   layout.Set("flagControlTruncated", Napi::Number::New(env, kFlagControlTruncated));
   layout.Set("decodedWords", Napi::Number::New(env, kDecodedWords));
   layout.Set("maxSlots", Napi::Number::New(env, 1024));
+  layout.Set("maxGroSegments", Napi::Number::New(env, kMaxGroSegments));
   exports.Set("layout", layout);
   // 2: AeadKeyring added. 3: connect, localAddress, attachOwnFilter, setSegmentation, segmentation and
   // datagramChecksum required; UdpSocket send and dropMembership removed.
-  exports.Set("abiVersion", Napi::Number::New(env, 3));
+  exports.Set("abiVersion", Napi::Number::New(env, 4));
   return exports;
 }
 

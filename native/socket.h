@@ -113,6 +113,7 @@ struct RecvRing {
   size_t slot_bytes = 0;
   uint32_t slot_count = 0;
   uint8_t* addrs = nullptr;  // slot_count * kAddrSlotBytes
+  uint32_t entry_capacity = 0;  // entries of offsets/lengths/flags (more than slots with UDP_GRO: a slot can hold a run)
   std::vector<uint8_t> scratch;  // mmsghdr + iovec + control per slot (platform-sized)
 };
 
@@ -126,8 +127,17 @@ struct RecvResult {
   uint32_t received = 0;   // what recvmmsg returned (delivered + truncated)
 };
 
+// Most datagrams the kernel coalesces into one with UDP_GRO (UDP_MAX_SEGMENTS).
+constexpr uint32_t kMaxGroSegments = 128;
+
+// UDP_GRO on: the kernel may deliver a run of equal-size datagrams from one
+// source as one (the sender's GSO run, kept whole across veth and bridges),
+// with the segment size as ancillary data; udp_recv_batch splits it again.
+int udp_enable_gro(int fd);
+
 // One recvmmsg(MSG_DONTWAIT) over the whole ring. Delivered datagram j is
-// data[offsets[j], offsets[j] + lengths[j]) and came into slot offsets[j] / slot_bytes.
+// data[offsets[j], offsets[j] + lengths[j]) and came into slot offsets[j] / slot_bytes
+// (with UDP_GRO a slot can hold several, up to ring.entry_capacity in all).
 // Returns 0 (see result), -EAGAIN when nothing was queued, or another -errno.
 int udp_recv_batch(int fd, RecvRing& ring, uint32_t* offsets, uint32_t* lengths, uint32_t* flags, RecvResult* result);
 

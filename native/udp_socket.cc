@@ -70,6 +70,7 @@ Napi::Function UdpSocket::Define(Napi::Env env) {
                          InstanceMethod<&UdpSocket::GetSendBufferSize>("getSendBufferSize"),
                          InstanceMethod<&UdpSocket::EnableDropCounter>("enableDropCounter"),
                          InstanceMethod<&UdpSocket::EnablePacketInfo>("enablePacketInfo"),
+                         InstanceMethod<&UdpSocket::EnableGro>("enableGro"),
                          InstanceMethod<&UdpSocket::SetDestination>("setDestination"),
                          InstanceMethod<&UdpSocket::Connect>("connect"),
                          InstanceMethod<&UdpSocket::LocalAddress>("localAddress"),
@@ -216,6 +217,13 @@ Napi::Value UdpSocket::EnablePacketInfo(const Napi::CallbackInfo& info) {
   return code(info.Env(), udp_enable_packet_info(fd_, family_));
 }
 
+// (): UDP_GRO on (see udp_enable_gro). startReceiving's offsets/lengths/flags
+// then need up to kMaxGroSegments entries per slot. Returns 0 / -errno.
+Napi::Value UdpSocket::EnableGro(const Napi::CallbackInfo& info) {
+  if (!CheckOpen(info)) return code(info.Env(), -EBADF);
+  return code(info.Env(), udp_enable_gro(fd_));
+}
+
 // (address, port, scopeId): where send/sendBatch go. Not connect(): a
 // connected UDP socket would also filter what it receives by source.
 Napi::Value UdpSocket::SetDestination(const Napi::CallbackInfo& info) {
@@ -356,6 +364,7 @@ Napi::Value UdpSocket::StartReceiving(const Napi::CallbackInfo& info) {
   ring_.slot_bytes = static_cast<size_t>(slot_bytes);
   ring_.slot_count = static_cast<uint32_t>(slots);
   ring_.addrs = addrs;
+  ring_.entry_capacity = static_cast<uint32_t>(std::min({n_offsets, n_lengths, n_flags, static_cast<size_t>(0xFFFFFFFFu)}));
   recv_ring_prepare(ring_);
   offsets_ = offsets;
   lengths_ = lengths;

@@ -45,6 +45,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   Napi::Value GetSendBufferSize(const Napi::CallbackInfo& info);
   Napi::Value EnableDropCounter(const Napi::CallbackInfo& info);
   Napi::Value EnablePacketInfo(const Napi::CallbackInfo& info);
+  Napi::Value EnableGro(const Napi::CallbackInfo& info);
   Napi::Value SetDestination(const Napi::CallbackInfo& info);
   Napi::Value Connect(const Napi::CallbackInfo& info);
   Napi::Value LocalAddress(const Napi::CallbackInfo& info);

@@ -19,6 +19,8 @@ import { drive, GROUP, memory, readN, settle } from './helpers/channel-memory';
 import type { TransportOptions } from '../src/transport/transport';
 import type { MemoryHost } from '../src/transport/memory';
 import type { Transport } from '../src/transport/transport';
+import { decodeHeader } from '../src/wire/decode';
+import { DatagramType } from '../src/wire/header';
 
 function payload(i: number): string {
   return `message ${i} ${'x'.repeat(i % 50)}`;
@@ -363,6 +365,71 @@ test('write() rejects bad data with typed errors and sends nothing', async (t) =
   t.throws(() => a.write('x', 7 as unknown as string), { instanceOf: InvalidArgumentTypeError, message: /stream/ });
   t.is(a.stats().channel.messagesWritten, 0);
   await settle(net, a.close());
+});
+
+test('writeMany() sends a batch in order, packed into full datagrams, and a bad message in it sends none of it', async (t) => {
+  const net = new MemoryNetwork({ seed: 181 });
+  const a = await memory(net, 'a', { maxMessageBytes: 100 });
+  const b = await memory(net, 'b', { lateJoin: 'earliest' });
+  const got: Message[] = [];
+  const reader = readN(b, 1001, got);
+  a.write('warm-up');
+  t.true(await drive(net, () => got.length === 1, 1000));
+  const before = a.stats().transport.datagramsSent;
+  const batch = Array.from({ length: 1000 }, (_, i) => (i % 2 === 0 ? payload(i) : Buffer.from(payload(i))));
+  t.true(a.writeMany(batch));
+  t.true(await drive(net, () => got.length >= 1001, 2000));
+  await reader;
+  t.deepEqual(got.slice(1).map((m) => m.data.toString()), Array.from({ length: 1000 }, (_, i) => payload(i)));
+  // 1000 messages of about 20 bytes fill datagrams of 1472 bytes: about 16 datagrams, not one per message.
+  const datagrams = a.stats().transport.datagramsSent - before;
+  t.true(datagrams < 40, `${datagrams} datagrams for 1000 messages`);
+  t.is(a.stats().channel.messagesWritten, 1001);
+
+  const sentBefore = a.stats().protocol.messagesSent;
+  t.throws(() => a.writeMany(['ok', 42 as unknown as string]), { instanceOf: InvalidArgumentTypeError, message: /messages\[1\]/ });
+  t.throws(() => a.writeMany(['ok', Buffer.alloc(101)]), { instanceOf: InvalidArgumentValueError, message: /messages\[1\] of 101 bytes exceeds maxMessageBytes/ });
+  t.throws(() => a.writeMany('ok' as unknown as string[]), { instanceOf: InvalidArgumentTypeError, message: /array/ });
+  t.is(a.stats().protocol.messagesSent, sentBefore, 'a batch with a bad message sends nothing');
+  t.is(a.stats().channel.messagesWritten, 1001);
+  t.true(a.writeMany([]));
+  await settle(net, Promise.all([a.close(), b.close()]));
+  t.throws(() => a.writeMany(['late']), { instanceOf: ClosedError });
+});
+
+test('a write on an idle channel leaves at once, before the turn ends; the writes after it in the turn are packed at its end', async (t) => {
+  const net = new MemoryNetwork({ seed: 182 });
+  let dataSent = 0;
+  const countData = (tr: Transport): Transport => {
+    const send = tr.send.bind(tr);
+    tr.send = (datagrams) => {
+      for (const d of datagrams) {
+        const r = decodeHeader(d);
+        if (r.ok && r.header.type === DatagramType.DATA) dataSent++;
+      }
+      return send(datagrams);
+    };
+    return tr;
+  };
+  const a = await memory(net, 'a', { wrapTransport: countData });
+  const b = await memory(net, 'b', { lateJoin: 'earliest' });
+  const got: Message[] = [];
+  const reader = readN(b, 5, got);
+  a.write('warm-up');
+  t.true(await drive(net, () => got.length === 1, 1000));
+  t.false(await drive(net, () => false, 50)); // let the warm-up's flush turn pass
+  const before = dataSent;
+  a.write('first');
+  t.is(dataSent, before + 1, 'sent inside write(): nothing was waiting');
+  a.write('second');
+  a.write('third');
+  a.write('fourth');
+  t.is(dataSent, before + 1, 'the rest of the turn waits for its end');
+  t.true(await drive(net, () => got.length >= 5, 1000));
+  await reader;
+  t.is(dataSent, before + 2, 'and leaves in one datagram');
+  t.deepEqual(got.map((m) => m.data.toString()), ['warm-up', 'first', 'second', 'third', 'fourth']);
+  await settle(net, Promise.all([a.close(), b.close()]));
 });
 
 test('an already aborted signal makes open() reject with AbortError and opens nothing', async (t) => {

@@ -38,6 +38,8 @@ export interface NativeUdpSocket {
   enableDropCounter(): number;
   /** IP_PKTINFO / IPV6_RECVPKTINFO. */
   enablePacketInfo(): number;
+  /** UDP_GRO on: runs of datagrams may arrive as one slot, split again into entries by the addon. 0 or -errno. */
+  enableGro(): number;
   /** The address sendBatch sends to (not connect(): that would filter received datagrams). */
   setDestination(address: string, port: number, scopeId?: number): number;
   /**
@@ -110,6 +112,8 @@ export interface NativeLayout {
   decodedWords: number;
   /** Most slots per receive ring. */
   maxSlots: number;
+  /** Most datagrams one slot can hold with UDP GRO: offsets/lengths/flags need slots × this entries. */
+  maxGroSegments: number;
 }
 
 /**
@@ -171,9 +175,9 @@ export type NativeLoadResult = { addon: NativeAddon; error?: undefined } | { add
  * instead of misused, so nothing below is optional. 2: AeadKeyring. 3: the
  * own-datagram filter (connect, localAddress, attachOwnFilter), UDP GSO
  * (setSegmentation, segmentation) and datagramChecksum required; UdpSocket
- * send and dropMembership removed.
+ * send and dropMembership removed. 4: UDP GRO (enableGro, layout.maxGroSegments).
  */
-const ABI_VERSION = 3;
+const ABI_VERSION = 4;
 
 /** The package root: this file is compiled to dist/src/addon/addon.js. */
 export const PACKAGE_ROOT = resolve(__dirname, '..', '..', '..');

@@ -129,6 +129,28 @@ export class Driver<E> {
     return accepted;
   }
 
+  /**
+   * Queues `list` in order, as {@link send} each would; on an idle channel
+   * they are packed and sent at once, together. Returns the endpoint's answer
+   * for the last one (true for an empty list).
+   * @throws ClosedError after {@link stop}; whatever the endpoint's send throws (the messages before it are queued).
+   */
+  sendMany(streamId: number, list: readonly Uint8Array[]): boolean {
+    if (this.stopped) throw new ClosedError('channel');
+    if (list.length === 0) return true;
+    const idle = !this.flushScheduled && !this.inTurn && this.unsent.length === 0;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      this.turnNowMs = this.scheduler.nowMs();
+      this.defer(this.onFlush);
+    }
+    const nowMs = this.turnNowMs;
+    let accepted = true;
+    for (let i = 0; i < list.length; i++) accepted = this.endpoint.send(nowMs, streamId, list[i]!);
+    if (idle) this.sendNow(nowMs);
+    return accepted;
+  }
+
   /** Starts the endpoint's graceful close (`immediate`: ends it at once) and sends what it produces; the turns go on until the close is over. */
   closeEndpoint(immediate: boolean): void {
     if (this.stopped) return;

@@ -83,7 +83,24 @@ export async function createNativeTransport(options: TransportOptions): Promise<
     throw err;
   }
   const ownSource = learnOwnSource(sendSocket, checked);
-  return new NativeTransport(addon, checked, recvSocket, sendSocket, ownSource, attachOwnFilter(recvSocket, ownSource));
+  const ownFilter = attachOwnFilter(recvSocket, ownSource);
+  return new NativeTransport(addon, checked, recvSocket, sendSocket, ownSource, ownFilter, enableGro(recvSocket, checked, ownFilter));
+}
+
+/** A receive slot big enough for any run the kernel coalesces (64 KiB, its GSO limit). */
+const GRO_SLOT_BYTES = 65536;
+
+/**
+ * Turns UDP GRO on where it is safe: a sender's GSO run (or a run the NIC
+ * coalesced) then crosses the receiving stack once and reaches the socket as
+ * one, and the addon splits it into datagrams again. Only with slots that hold
+ * a whole run, and not with the classic own filter (its drops are counted per
+ * run, which kernelDrops could not then subtract). BLIPCAST_UDP_GRO=0 turns it
+ * off (benchmarks, debugging). Returns whether it is on; failing is not an error.
+ */
+function enableGro(socket: NativeUdpSocket, o: CheckedTransportOptions, ownFilter: OwnFilterKind): boolean {
+  if (process.env.BLIPCAST_UDP_GRO === '0' || o.maxDatagramBytes < GRO_SLOT_BYTES || ownFilter === 'classic') return false;
+  return socket.enableGro() === 0;
 }
 
 function requireAddon(): NativeAddon {
@@ -193,13 +210,15 @@ class NativeBatch implements DatagramBatch {
     private readonly family: 4 | 6,
     readonly slotBytes: number,
     readonly slots: number,
+    /** Datagram entries (offsets, lengths, flags): slots, or more with UDP GRO. */
+    entries: number,
     private readonly layout: NativeLayout,
   ) {
     // Zero-filled and never from the pool: the kernel writes into this memory.
     this.buffer = Buffer.alloc(slotBytes * slots);
-    this.offsets = new Uint32Array(slots);
-    this.lengths = new Uint32Array(slots);
-    this.flags = new Uint32Array(slots);
+    this.offsets = new Uint32Array(entries);
+    this.lengths = new Uint32Array(entries);
+    this.flags = new Uint32Array(entries);
     this.addrs = Buffer.alloc(layout.addrSlotBytes * slots);
   }
 
@@ -298,6 +317,8 @@ class NativeTransport implements NativeTransportHandle {
     readonly ownSource: Readonly<OwnSource> | undefined,
     /** The kernel filter keeping our own datagrams out of the receive socket. */
     readonly ownFilter: OwnFilterKind,
+    /** UDP GRO is on: a receive slot may hold a run of datagrams. */
+    readonly gro: boolean,
   ) {
     const recvBufferBytes = recvSocket.getRecvBufferSize();
     const sendBufferBytes = sendSocket.getSendBufferSize();
@@ -326,7 +347,8 @@ class NativeTransport implements NativeTransportHandle {
     this.handler = handler;
     if (this.batch) return;
     // The ring is allocated on first use: a send-only transport never pays for it.
-    const batch = new NativeBatch(this.options.family, this.options.maxDatagramBytes, NATIVE_RECV_SLOTS, this.addon.layout);
+    const entries = this.gro ? NATIVE_RECV_SLOTS * this.addon.layout.maxGroSegments : NATIVE_RECV_SLOTS;
+    const batch = new NativeBatch(this.options.family, this.options.maxDatagramBytes, NATIVE_RECV_SLOTS, entries, this.addon.layout);
     check(
       this.recvSocket.startReceiving(batch.buffer, batch.slotBytes, batch.slots, batch.offsets, batch.lengths, batch.flags, batch.addrs, this.onBatch),
       'uv_poll_start',

@@ -7,6 +7,8 @@
  *
  *   java -cp build/compare:/usr/share/java/jgroups.jar -Djava.net.preferIPv4Stack=true ... \
  *        JGroupsHarness role=send|recv cluster=NAME count=N size=S members=2 maxSendMs=T idleMs=T lingerMs=T
+ *        (the sender writes for maxSendMs, `count` is a ceiling, and prints {"wrote":N} after its last
+ *        write; the receiver stops at N messages once the orchestrator writes N to its stdin)
  *        JGroupsHarness role=ping|echo cluster=NAME rate=MSGS_PER_S durationMs=T warmupMs=T [dontBundle=1]
  *        JGroupsHarness role=oneway-send|oneway-recv cluster=NAME count=N warmup=W msgRate=MSGS_PER_S idleMs=T lingerMs=T [dontBundle=1]
  *
@@ -116,13 +118,30 @@ public final class JGroupsHarness {
     ch.connect(args.getOrDefault("cluster", "blipcast-compare"));
     if (role.equals("recv")) {
       println("{\"ready\":true}");
+      // The sender writes for maxSendMs; the orchestrator passes on what it wrote as a line on stdin.
+      final long[] wrote = {-1};
+      final double[] wroteAtMs = {0};
+      Thread stdin = new Thread(() -> {
+        try {
+          String line = new java.io.BufferedReader(new java.io.InputStreamReader(System.in)).readLine();
+          if (line != null) synchronized (delivered) {
+            wrote[0] = Long.parseLong(line.trim());
+            wroteAtMs[0] = nowMs();
+          }
+        } catch (Exception e) {
+          // No count from the orchestrator: wait for `count` or the idle timeout.
+        }
+      });
+      stdin.setDaemon(true);
+      stdin.start();
       double idleMs = num("idleMs", 2000), start = nowMs();
       while (true) {
         Thread.sleep(20);
         synchronized (delivered) {
           double now = nowMs();
-          if (delivered[0] >= count) break;
-          if (delivered[0] > 0 ? now - times[1] > idleMs : now - start > idleMs + 30000) break;
+          if (delivered[0] >= (wrote[0] >= 0 ? Math.min(count, wrote[0]) : count)) break;
+          // Nothing for idleMs since the last message, or (when none came) since the sender said it was done.
+          if (delivered[0] > 0 ? now - times[1] > idleMs : wrote[0] >= 0 ? now - wroteAtMs[0] > idleMs : now - start > idleMs + 30000) break;
         }
       }
       synchronized (delivered) {
@@ -150,6 +169,7 @@ public final class JGroupsHarness {
     }
     final long sent = i;
     final double t1 = nowMs();
+    println(String.format(Locale.ROOT, "{\"wrote\":%d}", sent));
     final CountDownLatch printed = new CountDownLatch(1);
     Runnable report = () -> {
       double[] c = cpuMs();

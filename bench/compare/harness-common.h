@@ -4,11 +4,14 @@
  * JSON result lines the orchestrator (compare.ts) reads.
  *
  * Protocol with the orchestrator: every role prints {"ready":true} once its
- * sockets are open. A receiver prints one result line and exits when it has
- * `count` messages or has seen nothing for `idleMs`. A sender writes its
- * messages, then keeps its protocol running (to answer repair requests) until
- * SIGTERM or `lingerMs`, prints its result line and exits: its CPU time then
- * includes the repairs it served.
+ * sockets are open. A sender writes messages until it has written `count` or
+ * `maxSendMs` has passed (compare.ts sizes runs by time: `count` is only a
+ * ceiling), prints {"wrote":N}, then keeps its protocol running (to answer
+ * repair requests) until SIGTERM or `lingerMs`, prints its result line and
+ * exits: its CPU time then includes the repairs it served. The orchestrator
+ * writes N as a line to the receiver's stdin; a receiver prints one result
+ * line and exits when it has min(`count`, N) messages or has seen nothing for
+ * `idleMs`.
  *
  * One-way latency roles (oneway-send, oneway-recv; compare.ts runs them with
  * 1 % loss on the receiving host): 64 B records, u64 sequence number and u64
@@ -22,6 +25,7 @@
 #ifndef BLIPCAST_HARNESS_COMMON_H
 #define BLIPCAST_HARNESS_COMMON_H
 
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +33,7 @@
 #include <stdint.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 static volatile sig_atomic_t g_stop = 0;
 static void on_term(int sig) { (void)sig; g_stop = 1; }
@@ -104,6 +109,60 @@ static void print_send(long long sent, double firstMs, double lastMs, double u0,
   cpu_ms(&u, &s);
   printf("{\"role\":\"send\",\"sent\":%lld,\"firstMs\":%.3f,\"lastMs\":%.3f,\"cpuUserMs\":%.1f,\"cpuSysMs\":%.1f}\n", sent, firstMs, lastMs, u - u0, s - s0);
   fflush(stdout);
+}
+
+/* {"wrote":N}: the sender's last write is done; the orchestrator passes N on to the receiver. */
+static void print_wrote(long long wrote) {
+  printf("{\"wrote\":%lld}\n", wrote);
+  fflush(stdout);
+}
+
+/* ---------------------------------------------------------------- the count a receiver waits for */
+
+/* What the sender wrote, once the orchestrator has told us (a line on stdin); -1 until then. And when we heard (ms). */
+static long long g_wrote = -1;
+static double g_wroteAtMs = 0;
+static int g_stdin_open = 1;
+static char g_stdin_line[32];
+static size_t g_stdin_len = 0;
+
+/* Reads what stdin holds (the caller saw it readable, so read() does not block) and takes N from a whole line. */
+static void read_wrote(void) {
+  ssize_t n = read(0, g_stdin_line + g_stdin_len, sizeof g_stdin_line - 1 - g_stdin_len);
+  if (n <= 0) { g_stdin_open = 0; return; }
+  g_stdin_len += (size_t)n;
+  g_stdin_line[g_stdin_len] = 0;
+  if (strchr(g_stdin_line, '\n') != NULL) { g_wrote = atoll(g_stdin_line); g_wroteAtMs = now_ms(); g_stdin_open = 0; }
+  else if (g_stdin_len == sizeof g_stdin_line - 1) g_stdin_open = 0;
+}
+
+/*
+ * Waits up to timeoutMs for `fd` (a library's event descriptor; −1 for none)
+ * or stdin to be readable, reading N from stdin when it comes. Returns 1 when
+ * `fd` is readable.
+ */
+static int poll_fd_and_stdin(int fd, int timeoutMs) {
+  struct pollfd p[2];
+  p[0].fd = fd, p[0].events = POLLIN, p[0].revents = 0;
+  p[1].fd = g_stdin_open ? 0 : -1, p[1].events = POLLIN, p[1].revents = 0;
+  if (poll(p, 2, timeoutMs) <= 0) return 0;
+  if (p[1].revents) read_wrote();
+  return fd >= 0 && (p[0].revents & POLLIN) != 0;
+}
+
+/* The number of messages the receiver waits for: `count`, or fewer once the sender said what it wrote. */
+static long long wanted(long long count) { return g_wrote >= 0 && g_wrote < count ? g_wrote : count; }
+
+/*
+ * Whether a receiver gives up: nothing for idleMs since its last message, or,
+ * when none came, since the sender said it was done (a reference that loses
+ * everything costs idleMs, not the 30 s a slow start is allowed).
+ */
+static int idle_expired(int any, double lastMs, double startMs, double idleMs) {
+  double now = now_ms();
+  if (any) return now - lastMs > idleMs;
+  if (g_wrote >= 0) return now - g_wroteAtMs > idleMs;
+  return now - startMs > idleMs + 30000;
 }
 
 /* Round-trip samples as {"role":"ping","sent":…,"received":…,"rttUs":[…]} (the orchestrator computes percentiles). */

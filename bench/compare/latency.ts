@@ -3,8 +3,10 @@
  *
  * 1. Round trip: 64 B messages h0 → h1 → h0 at {@link ROUND_TRIP_RATE} per
  *    second, no loss, through an echo process on h1 that writes every message
- *    back (blipcast, NORM and OpenPGM on a second group; JGroups on the same
- *    cluster with a marker byte). The pinging process records now − send time.
+ *    back (blipcast, raw node:dgram, NORM and OpenPGM on a second group;
+ *    JGroups on the same cluster with a marker byte). The pinging process
+ *    records now − send time. Raw node:dgram (dgram-latency-worker.ts) is the
+ *    floor: what Node and the lab's network take with no protocol at all.
  * 2. One-way at {@link ONEWAY_LOSS} receive loss (nftables on h1): 64 B
  *    messages h0 → h1 at {@link ONEWAY_RATE} per second, each carrying its
  *    CLOCK_MONOTONIC send time (all lab namespaces read the same clock), the
@@ -19,9 +21,12 @@ import { join } from 'node:path';
 import type { Lab as LabType } from '../../test/lab/lab';
 import type { LatencyConfig, OnewayResult, PingResult } from '../latency-worker';
 import { formatTable } from '../table';
+import type { DgramLatencyConfig } from './dgram-latency-worker';
 import { type Built, ifaceArg, jvmCommand, pair, type Proc, randomGroup, randomPort, watch } from './procs';
+import type { Progress } from './progress';
 
 const LATENCY_WORKER = join(__dirname, '..', 'latency-worker.js');
+const DGRAM_LATENCY_WORKER = join(__dirname, 'dgram-latency-worker.js');
 /** Round trip: messages per second (low: each one travels alone). */
 const ROUND_TRIP_RATE = 1000;
 /** Round trip: samples from the first WARMUP_MS of the timed part are discarded. */
@@ -35,12 +40,19 @@ const ONEWAY_WARMUP_MS = 1000;
 /** One-way: a receiver gives up this long after the last measured message. */
 const ONEWAY_IDLE_MS = 3000;
 const MESSAGE_BYTES = 64;
+/**
+ * What a latency run takes beyond its timed part and warm-up, ms (process
+ * starts, finding the peer, the tail: blipcast's close, two JVMs joining one
+ * cluster), measured on the lab machine: for the duration estimate only.
+ */
+const RUN_OVERHEAD_MS: Record<LatencySystem, number> = { blipcast: 2500, dgram: 1500, norm: 500, pgm: 500, jgroups: 4000 };
 
 /** Which systems to measure (compare.ts's --systems). */
-export type LatencySystem = 'blipcast' | 'norm' | 'pgm' | 'jgroups';
+export type LatencySystem = 'blipcast' | 'dgram' | 'norm' | 'pgm' | 'jgroups';
 
 const LABELS: Record<LatencySystem | 'jgroups-nb', string> = {
   blipcast: 'blipcast (native transport)',
+  dgram: 'raw node:dgram (no protocol)',
   norm: 'NORM (stream, push + passive flush per message)',
   pgm: 'OpenPGM/ZeroMQ (ZMQ_RATE 100 Mbit/s)',
   jgroups: 'JGroups 2.12 (stock udp.xml, bundling)',
@@ -56,6 +68,31 @@ const JGROUPS_VARIANTS: { label: string; args: string[] }[] = [
   { label: LABELS.jgroups, args: [] },
   { label: LABELS['jgroups-nb'], args: ['dontBundle=1'] },
 ];
+
+/** The estimate of one latency run, ms: its timed part, the warm-up it discards, and what starting it takes. */
+function runEstimateMs(table: 'round trip' | 'one way', id: LatencySystem, durationMs: number): number {
+  const warmupMs = table === 'round trip' ? WARMUP_MS : id === 'blipcast' ? 0 : ONEWAY_WARMUP_MS;
+  return durationMs + warmupMs + RUN_OVERHEAD_MS[id];
+}
+
+function durations(quick: boolean): { rtMs: number; owMs: number } {
+  return quick ? { rtMs: 2000, owMs: 4000 } : { rtMs: 5000, owMs: 8000 };
+}
+
+/** The duration estimate of {@link latency} with these systems, ms. */
+export function estimateLatencyMs(built: Built, quick: boolean, include: (id: LatencySystem) => boolean): number {
+  const { rtMs, owMs } = durations(quick);
+  const available: LatencySystem[] = ['blipcast', 'dgram'];
+  if (built.norm) available.push('norm');
+  if (built.pgm) available.push('pgm');
+  let ms = 0;
+  for (const id of available.filter(include)) {
+    ms += runEstimateMs('round trip', id, rtMs);
+    if (id !== 'dgram') ms += runEstimateMs('one way', id, owMs);
+  }
+  if (built.jgroups && include('jgroups')) ms += JGROUPS_VARIANTS.length * (runEstimateMs('round trip', 'jgroups', rtMs) + runEstimateMs('one way', 'jgroups', owMs));
+  return ms;
+}
 
 function percentile(sorted: number[], q: number): number {
   if (sorted.length === 0) return NaN;
@@ -88,16 +125,18 @@ async function pingPair(lab: LabType, name: string, echo: [string, string[]], pi
   }
 }
 
-async function roundTrip(lab: LabType, built: Built, durationMs: number, include: (id: LatencySystem) => boolean): Promise<string[][]> {
+async function roundTrip(lab: LabType, built: Built, durationMs: number, include: (id: LatencySystem) => boolean, progress: Progress): Promise<string[][]> {
   const rows: string[][] = [];
   const measure = async (id: LatencySystem, run: () => Promise<PingResult>, label = LABELS[id]): Promise<void> => {
     if (!include(id)) return;
+    progress.say(`round trip: ${label}`);
     try {
       const r = await run();
       rows.push([label, ...stats(r.rttUs), `${r.sent - r.received} of ${r.sent} not echoed`]);
     } catch (err) {
       rows.push([label, '', '', '', '', '', failure(err)]);
     }
+    progress.done(runEstimateMs('round trip', id, durationMs));
   };
   const skipped = (id: LatencySystem, why: string | undefined): void => {
     if (include(id)) rows.push([LABELS[id], '', '', '', '', '', `skipped: ${why ?? 'not built'}`]);
@@ -109,6 +148,19 @@ async function roundTrip(lab: LabType, built: Built, durationMs: number, include
     const base = { groupA, groupB, port: randomPort(), portB: randomPort(), ttl: 1, rate: ROUND_TRIP_RATE, durationMs, warmupMs: WARMUP_MS, size: MESSAGE_BYTES, emulatedLoss: 0 };
     return pingPair(lab, 'blipcast', [process.execPath, [LATENCY_WORKER, JSON.stringify({ ...base, role: 'echo', iface: lab.hosts[1]!.ipv4 })]],
       [process.execPath, [LATENCY_WORKER, JSON.stringify({ ...base, role: 'ping', iface: lab.hosts[0]!.ipv4 })]]);
+  });
+  // Raw node:dgram: the same pacing, size and warm-up discard, one datagram per message each way.
+  await measure('dgram', () => {
+    const port = randomPort();
+    const portB = randomPort();
+    const cfg = (role: DgramLatencyConfig['role'], host: number): string => {
+      const c: DgramLatencyConfig = {
+        role, groupA, groupB, port, portB, iface: lab.hosts[host]!.ipv4, ttl: 1, rate: ROUND_TRIP_RATE, durationMs, warmupMs: WARMUP_MS,
+        size: MESSAGE_BYTES,
+      };
+      return JSON.stringify(c);
+    };
+    return pingPair(lab, 'dgram', [process.execPath, [DGRAM_LATENCY_WORKER, cfg('echo', 1)]], [process.execPath, [DGRAM_LATENCY_WORKER, cfg('ping', 0)]]);
   });
   const cPing = (bin: string) => (): Promise<PingResult> => {
     const port = randomPort();
@@ -146,13 +198,14 @@ async function onewayPair(lab: LabType, name: string, rx: [string, string[]], tx
   return { tx: t, rx: r, drops: await lab.lossDrops(1) };
 }
 
-async function oneway(lab: LabType, built: Built, durationMs: number, include: (id: LatencySystem) => boolean): Promise<string[][]> {
+async function oneway(lab: LabType, built: Built, durationMs: number, include: (id: LatencySystem) => boolean, progress: Progress): Promise<string[][]> {
   const rows: string[][] = [];
   const blank = (label: string, note: string): string[] => [label, '', '', '', '', '', '', note];
   const warmup = Math.round((ONEWAY_RATE * ONEWAY_WARMUP_MS) / 1000);
   const count = warmup + Math.round((ONEWAY_RATE * durationMs) / 1000);
 
   if (include('blipcast')) {
+    progress.say(`one way at loss: ${LABELS.blipcast}`);
     try {
       const one: LatencyConfig = {
         role: 'oneway-recv', groupA: randomGroup(), groupB: randomGroup(), port: randomPort(), portB: randomPort(), iface: lab.hosts[1]!.ipv4, ttl: 1,
@@ -167,6 +220,7 @@ async function oneway(lab: LabType, built: Built, durationMs: number, include: (
     } catch (err) {
       rows.push(blank(LABELS.blipcast, failure(err)));
     }
+    progress.done(runEstimateMs('one way', 'blipcast', durationMs));
   }
   const harnessRow = (label: string, run: { tx: unknown; rx: unknown; drops: number }, note = ''): void => {
     const r = run.rx as HarnessOnewayRecv;
@@ -174,12 +228,14 @@ async function oneway(lab: LabType, built: Built, durationMs: number, include: (
     const extra = [r.duplicates ? `${r.duplicates} duplicates` : '', r.stray ? `${r.stray} unreadable records` : '', note].filter((x) => x !== '');
     rows.push([label, ...stats(r.latUs), `${measured - r.delivered} of ${measured}`, [`${run.drops} datagrams dropped at h1`, ...extra].join('; ')]);
   };
-  const attempt = async (label: string, fn: () => Promise<void>): Promise<void> => {
+  const attempt = async (id: LatencySystem, label: string, fn: () => Promise<void>): Promise<void> => {
+    progress.say(`one way at loss: ${label}`);
     try {
       await fn();
     } catch (err) {
       rows.push(blank(label, failure(err)));
     }
+    progress.done(runEstimateMs('one way', id, durationMs));
   };
   const common = [`count=${count}`, `warmup=${warmup}`, `msgRate=${ONEWAY_RATE}`, `idleMs=${ONEWAY_IDLE_MS}`, 'lingerMs=120000'];
   const cSystem = async (id: LatencySystem, bin: string | undefined): Promise<void> => {
@@ -188,7 +244,7 @@ async function oneway(lab: LabType, built: Built, durationMs: number, include: (
       rows.push(blank(LABELS[id], `skipped: ${built.skipped.get(id) ?? 'not built'}`));
       return;
     }
-    await attempt(LABELS[id], async () => {
+    await attempt(id, LABELS[id], async () => {
       const group = randomGroup();
       const port = randomPort();
       const args = (host: number, role: string): string[] => [`role=${role}`, `group=${group}`, `port=${port}`, ifaceArg(lab, host, bin), ...common];
@@ -200,7 +256,7 @@ async function oneway(lab: LabType, built: Built, durationMs: number, include: (
   if (include('jgroups')) {
     if (built.jgroups === undefined) rows.push(blank(LABELS.jgroups, `skipped: ${built.skipped.get('jgroups') ?? 'not built'}`));
     for (const variant of built.jgroups ? JGROUPS_VARIANTS : []) {
-      await attempt(variant.label, async () => {
+      await attempt('jgroups', variant.label, async () => {
         const group = randomGroup();
         const port = randomPort();
         const cluster = `oneway-${process.pid}-${Math.floor(Math.random() * 1e9)}`;
@@ -215,17 +271,17 @@ async function oneway(lab: LabType, built: Built, durationMs: number, include: (
 // ---------------------------------------------------------------- both tables
 
 /** Runs both latency measurements and prints their tables. Leaves the receiving host without a loss rule. */
-export async function latency(lab: LabType, built: Built, quick: boolean, include: (id: LatencySystem) => boolean = () => true): Promise<void> {
-  const rtMs = quick ? 2000 : 5000;
-  const owMs = quick ? 4000 : 8000;
-  const rt = await roundTrip(lab, built, rtMs, include);
+export async function latency(lab: LabType, built: Built, quick: boolean, include: (id: LatencySystem) => boolean, progress: Progress): Promise<void> {
+  const { rtMs, owMs } = durations(quick);
+  const rt = await roundTrip(lab, built, rtMs, include, progress);
   let ow: string[][];
   try {
-    ow = await oneway(lab, built, owMs, include);
+    ow = await oneway(lab, built, owMs, include, progress);
   } finally {
     await lab.setLoss(1, 0);
   }
-  console.log(`\n2. Latency — 64 B round trip h0 → h1 → h0 at ${ROUND_TRIP_RATE} msgs/s, ${rtMs / 1000} s, first ${WARMUP_MS / 1000} s discarded, 0% loss, µs\n`);
+  console.log(`\n2. Latency — 64 B round trip h0 → h1 → h0 at ${ROUND_TRIP_RATE} msgs/s, ${rtMs / 1000} s, first ${WARMUP_MS / 1000} s discarded, 0% loss, µs`);
+  console.log('   raw node:dgram = one datagram per message each way, no protocol: the floor under the Node rows\n');
   console.log(formatTable(['system', 'samples', 'p50', 'p99', 'p99.9', 'max', 'notes'], rt));
   console.log(`\n3. Latency at loss — 64 B one way h0 → h1 at ${ONEWAY_RATE} msgs/s, ${owMs / 1000} s measured, ${ONEWAY_LOSS * 100}% of UDP datagrams arriving at h1 dropped (nftables), µs`);
   console.log('   now − send time (CLOCK_MONOTONIC, shared by the lab namespaces) of every message that arrived; never arrived = measured messages the receiver did not get');

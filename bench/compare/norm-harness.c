@@ -5,6 +5,8 @@
  *
  *   norm-harness role=send|recv|ping|echo|oneway-send|oneway-recv group=239.255.x.y port=P if=IFACE (required)
  *                count=N size=S rate=BITS_PER_S cc=0|1 maxSendMs=T idleMs=T lingerMs=T
+ *                (send/recv: the sender writes for maxSendMs, `count` is a ceiling; the receiver
+ *                learns how many were written from its stdin, see harness-common.h)
  *                (oneway-*: count=N warmup=W msgRate=MSGS_PER_S idleMs=T lingerMs=T)
  *
  * Messages are fixed-size records in one NORM stream (NormStreamWrite per
@@ -103,6 +105,7 @@ static int run_send(const char *group, int port, const char *ifname) {
     NormStreamMarkEom(st);
   }
   double t1 = now_ms();
+  print_wrote(i);
   /* Active flush: the tail goes out now and FLUSH commands invite NACKs for anything the receivers miss. */
   NormStreamFlush(st, true, NORM_FLUSH_ACTIVE);
   while (!g_stop && now_ms() - t1 < lingerMs) {
@@ -125,10 +128,9 @@ static int run_recv(const char *group, int port, const char *ifname) {
   static char buf[1 << 16];
   long long bytes = 0, breaks = 0;
   double firstMs = 0, lastMs = 0, u0 = 0, s0 = 0, start = now_ms();
-  while (!g_stop && bytes < count * size) {
-    double now = now_ms();
-    if (bytes > 0 ? now - lastMs > idleMs : now - start > idleMs + 30000) break;
-    wait_event(inst, 50);
+  while (!g_stop && bytes < wanted(count) * size) {
+    if (idle_expired(bytes > 0, lastMs, start, idleMs)) break;
+    poll_fd_and_stdin(NormGetDescriptor(inst), 50);
     NormEvent ev;
     while (NormGetNextEvent(inst, &ev, false)) {
       if (ev.type != NORM_RX_OBJECT_UPDATED || NormObjectGetType(ev.object) != NORM_OBJECT_STREAM) continue;

@@ -32,6 +32,10 @@ export interface Proc {
   ready: Promise<void>;
   /** The first JSON line with a "role" (the result). */
   result: Promise<Record<string, unknown>>;
+  /** A sender's `{"wrote":N}` line (harness-common.h): how many messages it wrote. Never settles for a process that prints none. */
+  wrote: Promise<number>;
+  /** Writes a line to the process's stdin. */
+  tell(line: string): void;
   terminate(): void;
   kill(): void;
 }
@@ -42,6 +46,8 @@ export function watch(child: ChildProcess, name: string): Proc {
   let onReady!: () => void;
   let onResult!: (r: Record<string, unknown>) => void;
   let onFail!: (e: Error) => void;
+  let onWrote!: (n: number) => void;
+  const wrote = new Promise<number>((r) => (onWrote = r));
   const ready = new Promise<void>((r) => (onReady = r));
   const result = new Promise<Record<string, unknown>>((res, rej) => ((onResult = res), (onFail = rej)));
   let done = false;
@@ -52,6 +58,7 @@ export function watch(child: ChildProcess, name: string): Proc {
       const line = out.slice(0, nl).trim();
       out = out.slice(nl + 1);
       if (line.includes('"ready":true')) onReady();
+      else if (line.startsWith('{"wrote":')) onWrote(Number((JSON.parse(line) as { wrote: number }).wrote));
       else if (line.startsWith('{') && line.includes('"role"') && !done) {
         done = true;
         if (verbose) process.stderr.write(`[${name}] ${line.slice(0, 300)}\n`);
@@ -76,7 +83,7 @@ export function watch(child: ChildProcess, name: string): Proc {
   });
   // An echo process killed at the end has no result, and nobody waits for one: that must not be an unhandled rejection.
   result.catch(() => undefined);
-  return { ready, result, terminate: () => child.kill('SIGTERM'), kill: () => child.kill('SIGKILL') };
+  return { ready, result, wrote, tell: (line) => child.stdin?.write(`${line}\n`), terminate: () => child.kill('SIGTERM'), kill: () => child.kill('SIGKILL') };
 }
 
 export function randomPort(): number {
@@ -98,9 +105,11 @@ export interface HarnessResult {
 }
 
 /**
- * Receiver on host 1, then sender on host 0; the receiver's result; then the
- * sender is told to stop (SIGTERM: it has been serving repairs until now) and
- * reports its own. `selfEnding` senders (the node workers) finish on their own.
+ * Receiver on host 1, then sender on host 0; once the sender says how many
+ * messages it wrote, the receiver is told (it stops when it has them all);
+ * the receiver's result; then the sender is told to stop (SIGTERM: it has
+ * been serving repairs until now) and reports its own. `selfEnding` senders
+ * (the node workers) finish on their own.
  */
 export async function pair(lab: LabType, name: string, rx: [string, string[]], tx: [string, string[]], selfEnding: boolean): Promise<[HarnessResult, HarnessResult]> {
   const receiver = watch(lab.spawn(1, rx[0], rx[1]), `${name} recv h1`);
@@ -108,6 +117,7 @@ export async function pair(lab: LabType, name: string, rx: [string, string[]], t
   try {
     await receiver.ready;
     sender = watch(lab.spawn(0, tx[0], tx[1]), `${name} send h0`);
+    void sender.wrote.then((n) => receiver.tell(String(n)));
     // A sender that dies early must not leave us waiting for the receiver's idle timeout only.
     const r = (await Promise.race([receiver.result, sender.result.then(async (x) => (selfEnding ? receiver.result : Promise.reject(new Error(`sender ended early: ${JSON.stringify(x)}`))))])) as HarnessResult;
     if (!selfEnding) sender.terminate();

@@ -78,16 +78,25 @@ function cpuNs(since: NodeJS.CpuUsage): number {
   return (c.user + c.system) * 1000;
 }
 
-/** Sender: ns/message of write() (256 per turn) until every datagram reached the transport. Returns the datagrams too. */
-async function sendOnce(size: number, count: number): Promise<{ nsPerMsg: number; datagrams: Uint8Array[] }> {
+/** Sender: ns/message of write() (256 per turn), or of writeMany() of 256, until every datagram reached the transport. Returns the datagrams too. */
+async function sendOnce(size: number, count: number, api: 'write' | 'writeMany' = 'write'): Promise<{ nsPerMsg: number; datagrams: Uint8Array[] }> {
   const tap = new Tap();
   const tx = await open({ group: group(), interface: '127.0.0.1', ttl: 0, wrapTransport: tap.wrap, flowControl: 'none', windowBytes: 1 << 30 });
   const msg = Buffer.alloc(size, 0x61);
+  const many = Array.from({ length: 256 }, () => Buffer.alloc(size, 0x61));
   const cpu0 = process.cpuUsage();
-  for (let i = 0; i < count; i++) {
-    msg.writeUInt32LE(i, 0);
-    tx.write(msg);
-    if (i % 256 === 255) await turn();
+  if (api === 'write') {
+    for (let i = 0; i < count; i++) {
+      msg.writeUInt32LE(i, 0);
+      tx.write(msg);
+      if (i % 256 === 255) await turn();
+    }
+  } else {
+    for (let i = 0; i < count; i += 256) {
+      for (let k = 0; k < 256; k++) many[k]!.writeUInt32LE(i + k, 0);
+      tx.writeMany(many);
+      await turn();
+    }
   }
   await turn();
   const nsPerMsg = cpuNs(cpu0) / count;
@@ -145,6 +154,12 @@ async function main(): Promise<void> {
       datagrams = r.datagrams;
     }
     rows.push([`${size} B`, 'write() → transport', median(send).toFixed(0), `${Math.min(...send).toFixed(0)}–${Math.max(...send).toFixed(0)}`, (1e3 / median(send)).toFixed(2)]);
+    const many: number[] = [];
+    for (let i = 0; i <= runs; i++) {
+      const r = await sendOnce(size, count, 'writeMany');
+      if (i > 0) many.push(r.nsPerMsg);
+    }
+    rows.push([`${size} B`, 'writeMany(256) → transport', median(many).toFixed(0), `${Math.min(...many).toFixed(0)}–${Math.max(...many).toFixed(0)}`, (1e3 / median(many)).toFixed(2)]);
     for (const api of ['data', 'messages'] as const) {
       const recv: number[] = [];
       for (let i = 0; i <= runs; i++) {

@@ -18,9 +18,9 @@
  * everything deterministically). The batch is thus whatever accumulated
  * while the previous send was being made (Aeron's answer to Nagle).
  *
- * A turn also runs the endpoint's timers that its input made due at once (a
- * lone receiver's NAK for a gap it has just seen), instead of leaving them to
- * a timer that cannot fire in less than a millisecond.
+ * A turn also runs the endpoint's timers that its input made due at once,
+ * instead of leaving them to a timer that cannot fire in less than a
+ * millisecond.
  */
 
 import type { Scheduler, TimerHandle } from '../util/clock';
@@ -249,7 +249,7 @@ export class Driver<E> {
     try {
       if (input === 'flush') this.endpoint.flush(nowMs);
       else if (input === 'timeout') this.endpoint.handleTimeout(nowMs);
-      // What the input made due already (a lone receiver's NAK for a gap just seen) goes in this send, not a timer later (≥ 1 ms on the real clock).
+      // What the input made due already goes in this send, not a timer later (≥ 1 ms on the real clock).
       if (input !== 'timeout' && (this.endpoint.pollTimeout() ?? Infinity) <= nowMs) this.endpoint.handleTimeout(nowMs);
       this.transmit(nowMs);
       let event: E | undefined;

@@ -69,13 +69,8 @@ export const MAX_ENTRIES_PER_CONTROL = 64;
 
 /** Largest random NAK back-off: Aeron's multicast NAK delay maximum (10 ms); PGM typically 50 ms. */
 export const NAK_BACKOFF_MAX_MS = 10;
-/**
- * Back-off when this receiver believes it is alone (no peer status overheard):
- * none, the NAK leaves in the turn that noticed the gap. Nobody else can ask
- * for it, so waiting only delays the repair (Aeron's unicast delay is 100 µs;
- * a timer cannot wait less than 1 ms in Node, so a small back-off cost 1–2 ms).
- */
-export const NAK_BACKOFF_ALONE_MS = 0;
+/** Back-off when this receiver believes it is alone (no peer status overheard): Aeron's unicast delay, 100 µs. */
+export const NAK_BACKOFF_ALONE_MS = 0.1;
 /**
  * Wait for a repair after a NAK (or an overheard NAK / NCF) before asking
  * again, until this receiver has timed a repair of its own; doubles per retry.

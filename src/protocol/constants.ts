@@ -73,8 +73,8 @@ export const NAK_BACKOFF_MAX_MS = 10;
 export const NAK_BACKOFF_ALONE_MS = 0.1;
 /**
  * Wait for a repair after a NAK (or an overheard NAK / NCF) before asking
- * again, until this receiver has timed a repair of its own; doubles per retry.
- * Once it has, the wait follows the measured NAK-to-repair time (below).
+ * again; doubles per retry. A receiver alone with its source that has timed
+ * a repair of its own follows the measured NAK-to-repair time instead (below).
  */
 export const NAK_REPAIR_WAIT_MS = 20;
 /**

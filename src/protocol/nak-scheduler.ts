@@ -35,6 +35,16 @@ export class NakScheduler {
     return (t.nakBackoffMaxMs / lambda) * Math.log(u * (Math.exp(lambda) - 1) + 1);
   }
 
+  /**
+   * NAKs before a gap is given up: nakMaxRetries, plus as many as a shorter
+   * first wait needs to ask for as long in all (a base of 1 ms instead of
+   * 20 ms adds 5 doublings), so an adaptive wait never gives up sooner.
+   */
+  maxRetries(baseMs: number = this.tuning.nakRepairWaitMs): number {
+    const t = this.tuning;
+    return baseMs >= t.nakRepairWaitMs ? t.nakMaxRetries : t.nakMaxRetries + Math.ceil(Math.log2(t.nakRepairWaitMs / baseMs));
+  }
+
   /** How long to wait for a repair after the `retries`-th NAK, from a first wait of `baseMs`. */
   repairWaitMs(retries: number, baseMs: number = this.tuning.nakRepairWaitMs): number {
     return Math.min(this.tuning.nakRepairWaitMaxMs, baseMs * 2 ** Math.max(0, retries - 1));
@@ -57,7 +67,7 @@ export class NakScheduler {
         const last = nak[nak.length - 1];
         if (last && last.to + 1 === g.from) last.to = g.to;
         else nak.push({ from: g.from, to: g.to });
-      } else if (g.retries >= this.tuning.nakMaxRetries) {
+      } else if (g.retries >= this.maxRetries(waitBaseMs)) {
         giveUp.push({ from: g.from, to: g.to });
         gs.splice(i, 1);
         i--;

@@ -101,13 +101,16 @@ export class SourceState implements TimerEntry {
   }
 
   /**
-   * The first wait for a repair after a NAK: nakRepairWaitMs until this
-   * receiver has timed a repair of its own, then SRTT + 4 × RTTVAR of its
+   * The first wait for a repair after a NAK. For a receiver alone with this
+   * source that has timed a repair of its own: SRTT + 4 × RTTVAR of its
    * NAK-to-repair times, within [NAK_REPAIR_WAIT_MIN_MS, nakRepairWaitMs].
+   * Otherwise nakRepairWaitMs: with other receivers, the sender's linger
+   * (repairLingerMs) swallows a NAK that follows another receiver's repair
+   * closely, so a shorter wait would only spend the retries.
    */
-  repairWaitBaseMs(): number {
+  repairWaitBaseMs(nowMs: number): number {
     const max = this.ctx.tuning.nakRepairWaitMs;
-    if (Number.isNaN(this.repairRttMs)) return max;
+    if (Number.isNaN(this.repairRttMs) || (this.peers.size > 0 && this.groupSize(nowMs) > 1)) return max;
     return Math.min(max, Math.max(NAK_REPAIR_WAIT_MIN_MS, this.repairRttMs + 4 * this.repairRttVarMs));
   }
 

@@ -235,7 +235,7 @@ export class StreamReceiver {
   /** A NAK or a repair for `ranges` is on its way: their gaps wait for the repair instead of NAKing. */
   private suppress(nowMs: number, ranges: readonly SeqRange[]): void {
     if (this.gaps.length === 0) return;
-    const baseMs = this.src.repairWaitBaseMs();
+    const baseMs = this.src.repairWaitBaseMs(nowMs);
     for (const r of ranges) this.ctx.stats.naksSuppressed += this.ctx.naks.suppress(this.gaps, r.from, r.to, nowMs, baseMs);
     // A gap now waits at least the first repair wait (the wait grows with its retries): a lower bound is enough for the heap.
     this.src.dueBy(nowMs + this.ctx.naks.repairWaitMs(1, baseMs));
@@ -245,7 +245,7 @@ export class StreamReceiver {
   runTimers(nowMs: number, groupSize: number, nak: SeqRange[]): void {
     if (this.gaps.length === 0) return;
     const giveUp: SeqRange[] = [];
-    this.ctx.naks.run(this.gaps, nowMs, groupSize, nak, giveUp, this.src.repairWaitBaseMs());
+    this.ctx.naks.run(this.gaps, nowMs, groupSize, nak, giveUp, this.src.repairWaitBaseMs(nowMs));
     if (giveUp.length > 0) {
       for (const r of giveUp) this.addLost(r.from, r.to, 'retries');
       this.drain();

@@ -43,6 +43,9 @@ import { type Built, setVerbose } from './procs';
 import { clock, Progress } from './progress';
 import { estimateThroughputMs, type Settings, systems, throughput } from './throughput';
 
+const USAGE = `usage: node dist/bench/compare/compare.js [--quick] [--runs N] [--seconds S] [--only throughput|latency] [--systems a,b] [--no-install] [--verbose]
+  (root: it builds a two-host lab; systems: blipcast, blipcast-dgram, dgram, norm, norm-cc, pgm-low, pgm-high, jgroups; bench/compare/README.md)`;
+
 const ROOT = resolve(__dirname, '..', '..', '..');
 const SRC_DIR = join(ROOT, 'bench', 'compare');
 const BUILD_DIR = join(ROOT, 'build', 'compare');
@@ -139,9 +142,13 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean' }, runs: { type: 'string' }, seconds: { type: 'string' }, only: { type: 'string' }, systems: { type: 'string' },
-      'no-install': { type: 'boolean' }, verbose: { type: 'boolean' },
+      'no-install': { type: 'boolean' }, verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
+  if (values.help === true) {
+    console.log(USAGE);
+    return;
+  }
   setVerbose(values.verbose === true);
   const quick = values.quick === true;
   const runs = parseRuns(values.runs ?? String(quick ? QUICK_RUNS : FULL_RUNS), quick);

@@ -22,10 +22,10 @@
  * bytes 4..7 hold the number of messages sent.
  */
 
-import { createSocket, type Socket } from 'node:dgram';
+import { createSocket } from 'node:dgram';
 import { open, type Channel, type Message } from '../src/api/channel';
 import { withLoss } from '../src/transport/index';
-import { runWorkerRole } from './worker-main';
+import { bindSocket, runWorkerRole } from './worker-main';
 
 export const WARMUP_INDEX = 0xffffffff;
 export const END_INDEX = 0xfffffffe;
@@ -318,15 +318,6 @@ async function recv(cfg: WorkerConfig): Promise<void> {
 
 // ---------------------------------------------------------------- node:dgram
 
-function bindSocket(sock: Socket, port: number, address: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    sock.once('error', reject);
-    sock.bind(port, address, () => {
-      sock.off('error', reject);
-      resolve();
-    });
-  });
-}
 
 async function dgramSend(cfg: WorkerConfig): Promise<void> {
   const sock = createSocket({ type: 'udp4' });

@@ -26,26 +26,11 @@
  */
 
 import { createSocket, type Socket } from 'node:dgram';
-import { runWorkerRole } from '../worker-main';
+import type { LatencyConfig } from '../latency-worker';
+import { bindSocket, runWorkerRole } from '../worker-main';
 
-export interface DgramLatencyConfig {
-  role: 'ping' | 'echo';
-  /** Group addresses without port: A carries pings (h0 → h1), B echoes (h1 → h0). */
-  groupA: string;
-  groupB: string;
-  port: number;
-  portB: number;
-  /** The lab host's interface address: joins and sends go through it only. */
-  iface: string;
-  ttl: number;
-  /** Datagrams per second (ping). */
-  rate: number;
-  /** Timed part, after the warm-up (ping). */
-  durationMs: number;
-  /** Echoes of datagrams sent in the first warmupMs are discarded (ping). */
-  warmupMs: number;
-  size: number;
-}
+/** blipcast's round-trip settings (bench/latency-worker.ts), without loss emulation: `iface` is the lab host's interface address, through which alone it joins and sends. */
+export type DgramLatencyConfig = Omit<LatencyConfig, 'role' | 'emulatedLoss'> & { role: 'ping' | 'echo' };
 
 export interface DgramPingResult { role: 'ping'; sent: number; received: number; rttUs: number[] }
 
@@ -61,15 +46,6 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-function bindSocket(sock: Socket, port: number, address: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    sock.once('error', reject);
-    sock.bind(port, address, () => {
-      sock.off('error', reject);
-      resolve();
-    });
-  });
-}
 
 /** A socket that receives `group`:`port` on the interface `iface` only. */
 async function receiver(group: string, port: number, iface: string): Promise<Socket> {

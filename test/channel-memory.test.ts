@@ -579,6 +579,31 @@ test("transport errors are emitted as 'error', at most one per second, the rest 
   await settle(net, a.close());
 });
 
+test("a send error on an idle write() is emitted as 'error' after write() returns, not from inside it", async (t) => {
+  const net = new MemoryNetwork({ seed: 241 });
+  let failing = false;
+  const a = await memory(net, 'a', {
+    wrapTransport: (tr) => {
+      const send = tr.send.bind(tr);
+      tr.send = (datagrams) => {
+        if (failing) throw new Error('send failed');
+        return send(datagrams);
+      };
+      return tr;
+    },
+  });
+  const errors: Error[] = [];
+  a.on('error', (err) => errors.push(err));
+  t.false(await drive(net, () => false, 50)); // past the opening turns: the next write is an idle one
+  failing = true;
+  t.notThrows(() => a.write('x'));
+  t.is(errors.length, 0, 'not inside write()');
+  await new Promise((r) => process.nextTick(r));
+  t.deepEqual(errors.map((e) => e.message), ['send failed']);
+  failing = false;
+  await settle(net, a.close());
+});
+
 test('an IPv6 group works the same way', async (t) => {
   const net = new MemoryNetwork({ seed: 25 });
   const group = '[ff15::7]:7001';

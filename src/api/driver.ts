@@ -75,6 +75,8 @@ export class Driver<E> {
   private turnNowMs = 0;
   private flushScheduled = false;
   private inTurn = false;
+  /** In {@link sendNow}, i.e. inside the application's write(). */
+  private inSendNow = false;
   private stopped = false;
   private readonly defer: (fn: () => void) => void;
 
@@ -105,7 +107,9 @@ export class Driver<E> {
     }
     this.lastErrorReportMs = nowMs;
     this.errors++;
-    this.sink.onError(err);
+    // Never from inside write() (a send made at once): 'error' reaches the application after the call, as from a turn.
+    if (this.inSendNow) process.nextTick(() => this.sink.onError(err));
+    else this.sink.onError(err);
   }
 
   /**
@@ -201,11 +205,13 @@ export class Driver<E> {
    */
   private sendNow(nowMs: number): void {
     this.inTurn = true;
+    this.inSendNow = true;
     try {
       this.endpoint.flush(nowMs);
       this.transmit(nowMs);
     } finally {
       this.inTurn = false;
+      this.inSendNow = false;
     }
     if (!this.stopped) this.armTimer(nowMs);
   }

@@ -120,13 +120,14 @@ test('two collectors of one group hold identical files', async (t) => {
   t.true(collectors.every((c) => c.counters().ledgerHeadsReceived >= 6), 'the heads of the 7 blocks were compared');
 });
 
-test('a collector whose socket drops 2% of datagrams still writes every record of two senders exactly once', async (t) => {
+test('a collector whose socket drops 5% of datagrams still writes every record of two senders exactly once', async (t) => {
   const group = randomGroup();
   const dir = dirFor(t, 'lossy');
   let lossy: LossyTransport | undefined;
   const collector = await createLogCollector({
     group, dir, ...loopback,
-    openChannel: (o: OpenOptions) => openTest({ ...o, wrapTransport: (tr) => (lossy = withLoss(tr, { lossRate: 0.02, seed: 11 })) }),
+    // 5 %: the collector sees only about 350 datagrams (6000 records packed), so at 2 % the seeded draw dropped 2, and at times both were control datagrams.
+    openChannel: (o: OpenOptions) => openTest({ ...o, wrapTransport: (tr) => (lossy = withLoss(tr, { lossRate: 0.05, seed: 11 })) }),
   });
   const senders = await Promise.all(['a', 'b'].map((name) => open({ group, ...loopback, member: logSourceMember(name) })));
   await untilCollectorKnown(senders);

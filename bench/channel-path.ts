@@ -83,7 +83,7 @@ async function sendOnce(size: number, count: number, api: 'write' | 'writeMany' 
   const tap = new Tap();
   const tx = await open({ group: group(), interface: '127.0.0.1', ttl: 0, wrapTransport: tap.wrap, flowControl: 'none', windowBytes: 1 << 30 });
   const msg = Buffer.alloc(size, 0x61);
-  const many = Array.from({ length: 256 }, () => Buffer.alloc(size, 0x61));
+  const many = api === 'writeMany' ? Array.from({ length: 256 }, () => Buffer.alloc(size, 0x61)) : [];
   const cpu0 = process.cpuUsage();
   if (api === 'write') {
     for (let i = 0; i < count; i++) {

@@ -166,10 +166,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
    */
   write(data: Buffer | Uint8Array | string, stream: string = DEFAULT_STREAM): boolean {
     if (this.state !== 'open') throw new ClosedError('channel');
-    let bytes: Uint8Array;
-    if (typeof data === 'string') bytes = Buffer.from(data, 'utf8');
-    else if (data instanceof Uint8Array) bytes = data;
-    else throw new InvalidArgumentTypeError(`data must be a Buffer, Uint8Array or string, got ${data === null ? 'null' : typeof data}`);
+    const bytes = messageBytes(data);
     // The size (maxMessageBytes) is the core's check, made once there (src/protocol/sender.ts).
     const streamId = stream === DEFAULT_STREAM ? 0 : this.streams.idOf(stream);
     const ok = this.driver.send(streamId, bytes);
@@ -197,11 +194,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements AsyncIterabl
     const max = this.options.maxMessageBytes;
     let bytes = 0;
     for (let i = 0; i < n; i++) {
-      const m: unknown = messages[i];
-      let b: Uint8Array;
-      if (typeof m === 'string') b = Buffer.from(m, 'utf8');
-      else if (m instanceof Uint8Array) b = m;
-      else throw new InvalidArgumentTypeError(`messages[${i}] must be a Buffer, Uint8Array or string, got ${m === null ? 'null' : typeof m}`);
+      const b = messageBytes(messages[i], i);
       if (b.length > max) throw new InvalidArgumentValueError(`messages[${i}] of ${b.length} bytes exceeds maxMessageBytes (${max})`);
       list[i] = b;
       bytes += b.length;
@@ -521,4 +514,16 @@ function emptyCloseResult(): CloseResult {
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+}
+
+/**
+ * The bytes of one message written: a string as UTF-8, a Buffer or Uint8Array
+ * as it is. `index` names it within a writeMany() batch in the error.
+ * @throws InvalidArgumentTypeError for anything else.
+ */
+function messageBytes(data: unknown, index?: number): Uint8Array {
+  if (typeof data === 'string') return Buffer.from(data, 'utf8');
+  if (data instanceof Uint8Array) return data;
+  const name = index === undefined ? 'data' : `messages[${index}]`;
+  throw new InvalidArgumentTypeError(`${name} must be a Buffer, Uint8Array or string, got ${data === null ? 'null' : typeof data}`);
 }

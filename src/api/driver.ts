@@ -121,15 +121,9 @@ export class Driver<E> {
    */
   send(streamId: number, data: Uint8Array): boolean {
     if (this.stopped) throw new ClosedError('channel');
-    if (this.flushScheduled) return this.endpoint.send(this.turnNowMs, streamId, data);
-    // The first write of a turn: later writes of this turn are packed and leave in the flush at its end.
-    this.flushScheduled = true;
-    const nowMs = this.scheduler.nowMs();
-    this.turnNowMs = nowMs;
-    this.defer(this.onFlush);
-    const accepted = this.endpoint.send(nowMs, streamId, data);
-    // An idle channel sends it now, alone: nothing is in flight, so waiting for company only adds latency.
-    if (!this.inTurn && this.unsent.length === 0) this.sendNow(nowMs);
+    const idle = this.beginWrite();
+    const accepted = this.endpoint.send(this.turnNowMs, streamId, data);
+    if (idle) this.sendNow(this.turnNowMs);
     return accepted;
   }
 
@@ -142,12 +136,7 @@ export class Driver<E> {
   sendMany(streamId: number, list: readonly Uint8Array[]): boolean {
     if (this.stopped) throw new ClosedError('channel');
     if (list.length === 0) return true;
-    const idle = !this.flushScheduled && !this.inTurn && this.unsent.length === 0;
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      this.turnNowMs = this.scheduler.nowMs();
-      this.defer(this.onFlush);
-    }
+    const idle = this.beginWrite();
     const nowMs = this.turnNowMs;
     let accepted = true;
     for (let i = 0; i < list.length; i++) accepted = this.endpoint.send(nowMs, streamId, list[i]!);
@@ -196,6 +185,21 @@ export class Driver<E> {
   /** Datagrams waiting for the socket to accept them. */
   get unsentCount(): number {
     return this.unsent.length;
+  }
+
+  /**
+   * Called before a write is queued. The first write of an event-loop turn
+   * reads the clock and schedules the flush at the turn's end, which packs the
+   * turn's later writes. Returns whether the channel is idle (the turn's first
+   * write, not inside a turn, nothing waiting for the socket): then what is
+   * written now goes at once, since waiting for company only adds latency.
+   */
+  private beginWrite(): boolean {
+    if (this.flushScheduled) return false;
+    this.flushScheduled = true;
+    this.turnNowMs = this.scheduler.nowMs();
+    this.defer(this.onFlush);
+    return !this.inTurn && this.unsent.length === 0;
   }
 
   /**

@@ -107,11 +107,10 @@ export class GapList {
     let i = this.firstEndingAtOrAfter(from);
     let removed = 0;
     let opened = Infinity;
-    let nakMs = -2;
+    const firstNakMs = i < gs.length ? gs[i]!.nakMs : -1;
     while (i < gs.length && gs[i]!.from <= to) {
       const g = gs[i]!;
       if (g.openedMs < opened) opened = g.openedMs;
-      if (nakMs === -2) nakMs = g.nakMs;
       const a = Math.max(g.from, from);
       const b = Math.min(g.to, to);
       removed += b - a + 1;
@@ -132,7 +131,7 @@ export class GapList {
     }
     if (removed > 0) {
       this.filledOpenedMs = opened;
-      this.filledNakMs = nakMs;
+      this.filledNakMs = firstNakMs;
     }
     return removed;
   }

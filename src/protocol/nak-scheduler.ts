@@ -56,6 +56,7 @@ export class NakScheduler {
    */
   run(gaps: GapList, nowMs: number, groupSize: number, nak: SeqRange[], giveUp: SeqRange[], waitBaseMs?: number): void {
     const gs = gaps.gaps;
+    const maxRetries = this.maxRetries(waitBaseMs);
     for (let i = 0; i < gs.length; i++) {
       const g = gs[i]!;
       if (g.dueMs > nowMs) continue;
@@ -67,7 +68,7 @@ export class NakScheduler {
         const last = nak[nak.length - 1];
         if (last && last.to + 1 === g.from) last.to = g.to;
         else nak.push({ from: g.from, to: g.to });
-      } else if (g.retries >= this.maxRetries(waitBaseMs)) {
+      } else if (g.retries >= maxRetries) {
         giveUp.push({ from: g.from, to: g.to });
         gs.splice(i, 1);
         i--;
